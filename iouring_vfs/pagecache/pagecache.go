@@ -1,0 +1,268 @@
+// Package pagecache is the bounded page cache an engine shares among all
+// connections to one database, in front of the log and the main file, so
+// that connections re-reading pages after a commit (SQLite drops its own
+// per-connection cache whenever the change counter moves, which is every
+// commit) find them in memory instead of asking the kernel.
+//
+// Entries are immutable page images named by a Key: the page number and the
+// source the image came from (a log frame, or the main file). A source's
+// bytes never change while its key is in use, so the cache never has to
+// decide which of two images is newer; the owner removes main-file entries
+// when a checkpoint rewrites those pages.
+//
+// The cache is split into shards, each a CLOCK ring of fixed slots carved
+// from one arena. The arena may come from the I/O backend (ioback's arena,
+// registered with io_uring as fixed buffers) so that a miss reads straight
+// into the slot.
+package pagecache
+
+import (
+	"sync"
+	"sync/atomic"
+)
+
+// Key names one page image.
+type Key struct {
+	Page uint32 // page number
+	Src  uint64 // where the image came from; its meaning is the owner's
+}
+
+const nShards = 16
+
+// Cache is a sharded CLOCK cache of page images of one size. Its methods are
+// safe for concurrent use.
+type Cache struct {
+	pageSize int
+	shards   [nShards]shard
+
+	hits, misses, evictions atomic.Uint64
+}
+
+type slotState uint8
+
+const (
+	slotFree slotState = iota
+	slotLoading
+	slotValid
+)
+
+type slot struct {
+	key       Key
+	state     slotState
+	ref       bool
+	abandoned bool // removed while loading: the loader frees it
+}
+
+type shard struct {
+	mu    sync.Mutex
+	index map[Key]int32
+	slots []slot
+	mem   []byte // len(slots)*pageSize
+	hand  int
+}
+
+// New returns a cache of at least capacity pages of pageSize bytes, its
+// memory taken from arena when arena is large enough (len(arena) >=
+// capacity*pageSize rounded up to whole shards), or allocated otherwise.
+// A capacity below 1 gives a cache that holds nothing.
+func New(capacity, pageSize int, arena []byte) *Cache {
+	c := &Cache{pageSize: pageSize}
+	per := 0
+	if capacity > 0 {
+		per = (capacity + nShards - 1) / nShards
+	}
+	need := per * nShards * pageSize
+	if len(arena) < need {
+		arena = make([]byte, need)
+	}
+	for i := range c.shards {
+		s := &c.shards[i]
+		s.index = make(map[Key]int32, per)
+		s.slots = make([]slot, per)
+		s.mem = arena[i*per*pageSize : (i+1)*per*pageSize : (i+1)*per*pageSize]
+	}
+	return c
+}
+
+// ArenaSize is the number of bytes New uses for capacity pages of pageSize.
+func ArenaSize(capacity, pageSize int) int {
+	if capacity <= 0 {
+		return 0
+	}
+	return (capacity + nShards - 1) / nShards * nShards * pageSize
+}
+
+// PageSize is the size of the images the cache holds.
+func (c *Cache) PageSize() int { return c.pageSize }
+
+func (c *Cache) shard(k Key) *shard {
+	h := uint64(k.Page)*0x9E3779B97F4A7C15 ^ k.Src*0xBF58476D1CE4E5B9
+	return &c.shards[(h>>32)%nShards]
+}
+
+func (s *shard) buf(i int32, pageSize int) []byte {
+	off := int(i) * pageSize
+	return s.mem[off : off+pageSize : off+pageSize]
+}
+
+// Get copies the image named k into dst and reports whether it was cached.
+func (c *Cache) Get(k Key, dst []byte) bool {
+	s := c.shard(k)
+	s.mu.Lock()
+	i, ok := s.index[k]
+	if ok && s.slots[i].state == slotValid {
+		s.slots[i].ref = true
+		copy(dst, s.buf(i, c.pageSize))
+		s.mu.Unlock()
+		c.hits.Add(1)
+		return true
+	}
+	s.mu.Unlock()
+	c.misses.Add(1)
+	return false
+}
+
+// Load copies the image named k into dst, calling fill to read it on a miss.
+// fill reads the page into the buffer it is given (a cache slot, or dst
+// itself when no slot is free or another goroutine is loading the same key)
+// and must not retain it. When fill fails nothing is cached and its error is
+// returned.
+func (c *Cache) Load(k Key, dst []byte, fill func(buf []byte) error) error {
+	s := c.shard(k)
+	s.mu.Lock()
+	if i, ok := s.index[k]; ok {
+		if s.slots[i].state == slotValid {
+			s.slots[i].ref = true
+			copy(dst, s.buf(i, c.pageSize))
+			s.mu.Unlock()
+			c.hits.Add(1)
+			return nil
+		}
+		s.mu.Unlock()
+		c.misses.Add(1)
+		return fill(dst)
+	}
+	c.misses.Add(1)
+	i := s.victim(c)
+	if i < 0 {
+		s.mu.Unlock()
+		return fill(dst)
+	}
+	s.slots[i] = slot{key: k, state: slotLoading}
+	s.index[k] = i
+	s.mu.Unlock()
+
+	b := s.buf(i, c.pageSize)
+	err := fill(b)
+
+	s.mu.Lock()
+	if s.slots[i].abandoned {
+		// Removed while loading: the image may be stale, so it serves
+		// this caller only and the slot goes back to the free pool.
+		if err == nil {
+			copy(dst, b)
+		}
+		s.slots[i] = slot{}
+		s.mu.Unlock()
+		return err
+	}
+	if err != nil {
+		delete(s.index, k)
+		s.slots[i] = slot{}
+		s.mu.Unlock()
+		return err
+	}
+	s.slots[i].state = slotValid
+	copy(dst, b)
+	s.mu.Unlock()
+	return nil
+}
+
+// Put stores a copy of src under k, replacing nothing if k is present.
+func (c *Cache) Put(k Key, src []byte) {
+	s := c.shard(k)
+	s.mu.Lock()
+	if _, ok := s.index[k]; !ok {
+		if i := s.victim(c); i >= 0 {
+			s.slots[i] = slot{key: k, state: slotValid}
+			s.index[k] = i
+			copy(s.buf(i, c.pageSize), src)
+		}
+	}
+	s.mu.Unlock()
+}
+
+// Remove drops the image named k. A load of k in progress is not cached.
+func (c *Cache) Remove(k Key) {
+	s := c.shard(k)
+	s.mu.Lock()
+	if i, ok := s.index[k]; ok {
+		delete(s.index, k)
+		if s.slots[i].state == slotLoading {
+			s.slots[i].abandoned = true
+		} else {
+			s.slots[i] = slot{}
+		}
+	}
+	s.mu.Unlock()
+}
+
+// Clear drops every image.
+func (c *Cache) Clear() {
+	for i := range c.shards {
+		s := &c.shards[i]
+		s.mu.Lock()
+		for k, j := range s.index {
+			delete(s.index, k)
+			if s.slots[j].state == slotLoading {
+				s.slots[j].abandoned = true
+			} else {
+				s.slots[j] = slot{}
+			}
+		}
+		s.mu.Unlock()
+	}
+}
+
+// victim returns a slot to reuse, evicting with CLOCK, or -1 when every slot
+// is being loaded. s.mu is held.
+func (s *shard) victim(c *Cache) int32 {
+	n := len(s.slots)
+	for range 2*n + 1 {
+		i := s.hand
+		s.hand++
+		if s.hand == n {
+			s.hand = 0
+		}
+		sl := &s.slots[i]
+		switch sl.state {
+		case slotFree:
+			return int32(i)
+		case slotValid:
+			if sl.ref {
+				sl.ref = false
+				continue
+			}
+			delete(s.index, sl.key)
+			c.evictions.Add(1)
+			return int32(i)
+		}
+	}
+	return -1
+}
+
+// Stats are the cache's counters since it was made.
+type Stats struct {
+	Hits, Misses, Evictions uint64
+	Capacity                int
+}
+
+// Stats reports the cache's counters.
+func (c *Cache) Stats() Stats {
+	return Stats{
+		Hits:      c.hits.Load(),
+		Misses:    c.misses.Load(),
+		Evictions: c.evictions.Load(),
+		Capacity:  len(c.shards[0].slots) * nShards,
+	}
+}

@@ -1,0 +1,333 @@
+package wal
+
+import (
+	"fmt"
+	"io"
+	"slices"
+
+	"github.com/golibsql/libsql/iouring_vfs/ioback"
+	"github.com/golibsql/libsql/iouring_vfs/pagecache"
+)
+
+// CheckpointMode is one of SQLite's wal_checkpoint modes.
+type CheckpointMode uint8
+
+const (
+	// CheckpointPassive copies what it can without waiting for anyone.
+	CheckpointPassive CheckpointMode = iota
+	// CheckpointFull copies every frame; it is busy if a pinned snapshot
+	// still needs an older version.
+	CheckpointFull
+	// CheckpointRestart is Full, then restarts the log so the next commit
+	// writes from its beginning; busy if a snapshot still reads the log.
+	CheckpointRestart
+	// CheckpointTruncate is Restart, then truncates the log file to zero
+	// bytes.
+	CheckpointTruncate
+)
+
+// String returns SQLite's name of m.
+func (m CheckpointMode) String() string {
+	switch m {
+	case CheckpointPassive:
+		return "PASSIVE"
+	case CheckpointFull:
+		return "FULL"
+	case CheckpointRestart:
+		return "RESTART"
+	case CheckpointTruncate:
+		return "TRUNCATE"
+	}
+	return fmt.Sprintf("CheckpointMode(%d)", uint8(m))
+}
+
+// ParseCheckpointMode parses SQLite's mode names, in any case.
+func ParseCheckpointMode(s string) (CheckpointMode, error) {
+	for m := CheckpointPassive; m <= CheckpointTruncate; m++ {
+		if len(s) == len(m.String()) && equalFold(s, m.String()) {
+			return m, nil
+		}
+	}
+	return 0, fmt.Errorf("wal: unknown checkpoint mode %q (want PASSIVE, FULL, RESTART or TRUNCATE)", s)
+}
+
+func equalFold(a, b string) bool {
+	for i := range len(a) {
+		x, y := a[i], b[i]
+		if 'a' <= x && x <= 'z' {
+			x -= 'a' - 'A'
+		}
+		if x != y {
+			return false
+		}
+	}
+	return true
+}
+
+// CheckpointResult is what a checkpoint did, in the terms of SQLite's
+// wal_checkpoint pragma.
+type CheckpointResult struct {
+	// Busy is set when the mode could not be carried out in full because
+	// a pinned snapshot still needs frames of the log.
+	Busy bool
+	// Frames is the number of frames in the log, and Backfilled how many
+	// of them are now in the main file (both 0 after a restart).
+	Frames, Backfilled int
+	// Pages is the number of pages this checkpoint wrote.
+	Pages int
+	// Restarted is set when the log was restarted.
+	Restarted bool
+}
+
+type copyItem struct {
+	p PageNo
+	f FrameNo
+}
+
+// Checkpoint copies into the main file the newest version of each page at
+// or below oldest, the oldest version any pinned snapshot may still read
+// (pass Durable() when nothing is pinned), syncs the main file, and, when
+// every frame is copied and oldest is the newest version (so no snapshot
+// reads the log any more), restarts the log. It never blocks readers: pages
+// a pinned snapshot reads from the main file are never among those written.
+// One checkpoint runs at a time.
+func (l *Log) Checkpoint(mode CheckpointMode, oldest Version) (CheckpointResult, error) {
+	l.ckptMu.Lock()
+	defer l.ckptMu.Unlock()
+
+	l.mu.RLock()
+	if l.err != nil {
+		err := l.err
+		l.mu.RUnlock()
+		return CheckpointResult{}, err
+	}
+	safe := min(oldest, l.Durable())
+	ci := l.commitAt(safe)
+	var items []copyItem
+	var mxFrame FrameNo
+	var dbSize uint32
+	complete := false
+	if ci >= 0 {
+		mxFrame = l.commits[ci].last
+		dbSize = l.commits[ci].size
+		complete = mxFrame == l.lastFrame
+		for p, refs := range l.index {
+			i := len(refs) - 1
+			for ; i >= 0 && refs[i].v > safe; i-- {
+			}
+			if i >= 0 && refs[i].f > l.backfill {
+				items = append(items, copyItem{p, refs[i].f})
+			}
+		}
+	}
+	needSync := l.opts.Sync != SyncOff && l.synced < mxFrame
+	ps := l.hdr.pageSize
+	gen := l.gen
+	l.mu.RUnlock()
+
+	var res CheckpointResult
+	if len(items) > 0 || (complete && mxFrame > 0) {
+		if needSync {
+			// Under SyncNormal commits are not synced: the log must be
+			// durable before the main file holds what it says.
+			if err := l.wal.Sync(); err != nil {
+				return res, l.poison(fmt.Errorf("wal: fdatasync log before checkpoint: %w", err))
+			}
+			l.stats.syncs.Add(1)
+			l.mu.Lock()
+			l.synced = max(l.synced, l.written)
+			l.mu.Unlock()
+		}
+		if err := l.backfillPages(items, ps, gen); err != nil {
+			return res, l.poison(err)
+		}
+		if complete {
+			if err := l.resizeMain(int64(dbSize) * int64(ps)); err != nil {
+				return res, l.poison(err)
+			}
+		}
+		if l.opts.Sync != SyncOff {
+			if err := l.db.Sync(); err != nil {
+				return res, l.poison(fmt.Errorf("wal: fdatasync database file after checkpoint: %w", err))
+			}
+			l.stats.syncs.Add(1)
+		}
+		l.mu.Lock()
+		if mxFrame > l.backfill {
+			l.backfill = mxFrame
+		}
+		l.mu.Unlock()
+		if l.cache != nil {
+			for _, it := range items {
+				l.cache.Remove(pagecache.Key{Page: uint32(it.p)})
+			}
+		}
+		l.stats.pagesBackfilled.Add(uint64(len(items)))
+		res.Pages = len(items)
+	}
+	l.stats.checkpoints.Add(1)
+
+	restarted, err := l.restart(mode, oldest)
+	if err != nil {
+		return res, err
+	}
+	res.Restarted = restarted
+	l.mu.RLock()
+	res.Frames, res.Backfilled = int(l.lastFrame), int(l.backfill)
+	caughtUp := l.backfill == l.lastFrame
+	readersDone := oldest >= l.lastVersionLocked()
+	l.mu.RUnlock()
+	switch mode {
+	case CheckpointFull:
+		res.Busy = !caughtUp
+	case CheckpointRestart, CheckpointTruncate:
+		res.Busy = !caughtUp || !readersDone
+	}
+	return res, nil
+}
+
+// backfillPages copies the listed frames into the main file, in page order,
+// reading them in batches and writing runs of consecutive pages with one
+// vectored write.
+func (l *Log) backfillPages(items []copyItem, ps int, gen uint64) error {
+	slices.SortFunc(items, func(a, b copyItem) int { return int(a.p) - int(b.p) })
+	const batch = 64
+	bufs := make([][]byte, batch)
+	mem := make([]byte, batch*ps)
+	for i := range bufs {
+		bufs[i] = mem[i*ps : (i+1)*ps]
+	}
+	reqs := make([]ioback.Read, 0, batch)
+	for start := 0; start < len(items); start += batch {
+		chunk := items[start:min(start+batch, len(items))]
+		reqs = reqs[:0]
+		for i, it := range chunk {
+			key := pagecache.Key{Page: uint32(it.p), Src: gen<<32 | uint64(it.f)}
+			if l.cache != nil && l.cache.Get(key, bufs[i]) {
+				continue
+			}
+			reqs = append(reqs, ioback.Read{P: bufs[i], Off: l.frameOffset(it.f) + FrameHeaderSize})
+		}
+		if len(reqs) > 0 {
+			if err := l.wal.ReadBatch(reqs); err != nil {
+				return fmt.Errorf("wal: checkpoint read of log frames: %w", err)
+			}
+			for _, r := range reqs {
+				if r.N != ps {
+					return fmt.Errorf("wal: checkpoint read of log at %d: %w", r.Off, io.ErrUnexpectedEOF)
+				}
+			}
+		}
+		for i := 0; i < len(chunk); {
+			j := i + 1
+			for j < len(chunk) && chunk[j].p == chunk[j-1].p+1 {
+				j++
+			}
+			off := int64(chunk[i].p-1) * int64(ps)
+			if err := l.db.WritevAt(bufs[i:j], off); err != nil {
+				return fmt.Errorf("wal: checkpoint write of pages %d-%d: %w", chunk[i].p, chunk[j-1].p, err)
+			}
+			i = j
+		}
+	}
+	return nil
+}
+
+// resizeMain sets the main file's size to the database size once every
+// frame is copied (a commit may have shrunk the database, or grown it with
+// pages never written).
+func (l *Log) resizeMain(size int64) error {
+	cur, err := l.db.Size()
+	if err != nil {
+		return fmt.Errorf("wal: size of database file: %w", err)
+	}
+	if cur != size {
+		if err := l.db.Truncate(size); err != nil {
+			return fmt.Errorf("wal: resize database file to %d bytes: %w", size, err)
+		}
+	}
+	return nil
+}
+
+// restart starts a new log generation if every frame is in the main file
+// and no snapshot older than the newest version exists (oldest is the
+// oldest pinned). The new header, with a new sequence number and salts, is
+// written and synced before any frame of the new generation, so that frames
+// of the old generation can never be read as part of the new one (SQLite
+// does the same). Truncate mode truncates the file instead.
+func (l *Log) restart(mode CheckpointMode, oldest Version) (bool, error) {
+	l.appendMu.Lock()
+	defer l.appendMu.Unlock()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.err != nil {
+		return false, l.err
+	}
+	if l.lastFrame == 0 {
+		if mode == CheckpointTruncate && l.reserved > 0 {
+			return false, l.truncateLocked()
+		}
+		return false, nil
+	}
+	if l.backfill != l.lastFrame || len(l.pending) > 0 || oldest < l.lastVersionLocked() {
+		return false, nil
+	}
+	floor := l.lastVersionLocked()
+	seq := max(l.hdr.seq, l.base.Seq()) + 1
+	old := l.hdr
+	l.hdr = header{bigEndian: old.bigEndian, pageSize: old.pageSize, seq: seq, salt1: old.salt1 + 1, salt2: l.rnd()}
+	l.running = [2]uint32{}
+	l.mainPages = l.commits[len(l.commits)-1].size
+	l.commits = nil
+	clear(l.index)
+	l.lastFrame, l.written, l.synced, l.backfill = 0, 0, 0, 0
+	l.gen++
+	l.base = Version(seq) << 32
+	l.floor = floor
+	l.stats.restarts.Add(1)
+
+	if mode == CheckpointTruncate {
+		return true, l.truncateLocked()
+	}
+	var hb [HeaderSize]byte
+	l.hdr.encode(hb[:])
+	if _, err := l.wal.WriteAt(hb[:], 0); err != nil {
+		return true, l.poisonLocked(fmt.Errorf("wal: write restarted log header: %w", err))
+	}
+	if l.opts.Sync != SyncOff {
+		if err := l.wal.Sync(); err != nil {
+			return true, l.poisonLocked(fmt.Errorf("wal: fdatasync restarted log header: %w", err))
+		}
+		l.stats.syncs.Add(1)
+	}
+	return true, nil
+}
+
+// truncateLocked empties the log file; the next commit writes a header.
+func (l *Log) truncateLocked() error {
+	if err := l.wal.Truncate(0); err != nil {
+		return l.poisonLocked(fmt.Errorf("wal: truncate log: %w", err))
+	}
+	l.reserved = 0
+	if l.opts.Sync != SyncOff {
+		if err := l.wal.Sync(); err != nil {
+			return l.poisonLocked(fmt.Errorf("wal: fdatasync truncated log: %w", err))
+		}
+		l.stats.syncs.Add(1)
+	}
+	return nil
+}
+
+func (l *Log) poison(err error) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.poisonLocked(err)
+}
+
+func (l *Log) poisonLocked(err error) error {
+	if l.err == nil {
+		l.err = fmt.Errorf("%w: %w", ErrPoisoned, err)
+		l.flushed.Broadcast()
+	}
+	return l.err
+}

@@ -1,0 +1,794 @@
+// Package wal is the durable half of the storage engine: a write-ahead log in
+// SQLite's WAL file format that keeps every committed version of every page
+// until a checkpoint copies it into the main file.
+//
+// A Log owns two files, the main database file and its "-wal" log. Commits
+// are appended under the caller's writer lock (Append: checksums, space
+// reservation, the in-memory index) and made durable outside it (WaitDurable:
+// committers that arrive while a flush is running share the next write and
+// the next fdatasync). ReadPage serves any page as of any version still in
+// the log. Checkpoint copies into the main file the newest version of each
+// page that no pinned snapshot still needs, and restarts the log when no
+// snapshot needs it at all.
+//
+// Versions. Every commit gets a Version, increasing for the life of the
+// files: the log's checkpoint sequence number (bumped at every restart) in
+// the high 32 bits and the commit's position in the log in the low 32 bits.
+// Version seq<<32 (position 0) is the main file as it stood when the log was
+// (re)started.
+//
+// Failures. Append reserves log space before anything becomes visible, so a
+// full disk fails the commit and changes nothing. An error from a write or
+// an fdatasync after that point poisons the Log: that commit and every later
+// one fail with an error wrapping ErrPoisoned until the files are reopened,
+// and fdatasync is never retried (its failure may have dropped dirty pages).
+// Nothing acknowledged is lost and nothing half-written is read back:
+// recovery keeps only whole commits with valid checksums.
+package wal
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"sort"
+	"sync"
+	"sync/atomic"
+
+	"github.com/golibsql/libsql/iouring_vfs/ioback"
+	"github.com/golibsql/libsql/iouring_vfs/pagecache"
+)
+
+// Errors callers branch on.
+var (
+	// ErrPoisoned is wrapped by every error of a Log after a write or sync
+	// of the log failed past the point of no return.
+	ErrPoisoned = errors.New("wal: log poisoned by an earlier I/O error; reopen the database")
+	// ErrCorrupt reports a log that SQLite itself would refuse.
+	ErrCorrupt = errors.New("wal: corrupt log")
+	// ErrClosed is returned by a closed Log.
+	ErrClosed = errors.New("wal: log closed")
+)
+
+// Version identifies a committed state of the database; see the package doc.
+type Version uint64
+
+// Seq is the checkpoint sequence number the version belongs to.
+func (v Version) Seq() uint32 { return uint32(v >> 32) }
+
+// String formats v as seq.commit.
+func (v Version) String() string { return fmt.Sprintf("%d.%d", uint32(v>>32), uint32(v)) }
+
+// SyncMode says when the log is made durable.
+type SyncMode uint8
+
+const (
+	// SyncFull: a commit returns after its frames are written and
+	// fdatasync'ed (SQLite's WAL with synchronous=FULL).
+	SyncFull SyncMode = iota
+	// SyncNormal: a commit returns after its frames are written; the log is
+	// synced before each checkpoint, so a power loss may lose the last
+	// commits but never corrupts (SQLite's WAL with synchronous=NORMAL).
+	SyncNormal
+	// SyncOff: no fdatasync at all.
+	SyncOff
+)
+
+// String returns the DSN spelling of m.
+func (m SyncMode) String() string {
+	switch m {
+	case SyncFull:
+		return "full"
+	case SyncNormal:
+		return "normal"
+	case SyncOff:
+		return "off"
+	}
+	return fmt.Sprintf("SyncMode(%d)", uint8(m))
+}
+
+// ParseSyncMode parses "full", "normal" or "off".
+func ParseSyncMode(s string) (SyncMode, error) {
+	switch s {
+	case "full":
+		return SyncFull, nil
+	case "normal":
+		return SyncNormal, nil
+	case "off":
+		return SyncOff, nil
+	}
+	return 0, fmt.Errorf("wal: unknown sync mode %q (want full, normal or off)", s)
+}
+
+// Options configure a Log.
+type Options struct {
+	// Sync is the log's durability mode: under SyncOff nothing is ever
+	// fdatasync'ed, checkpoints included. Whether a commit waits for
+	// fdatasync is the committer's choice (Append's sync argument).
+	Sync SyncMode
+	// PageSize is the page size of a log created from nothing. Zero means:
+	// the size of the first commit's pages.
+	PageSize int
+	// MinSeq is the lowest checkpoint sequence number a log created from
+	// nothing may start with, so that versions keep increasing when a log
+	// file was deleted (stock SQLite deletes it at its last close).
+	MinSeq uint32
+	// ReserveAhead is how many bytes of log space Append reserves beyond
+	// what a commit needs, so that most commits need no fallocate.
+	// Zero means 1 MiB.
+	ReserveAhead int64
+	// Cache, if not nil, caches page images read from both files. Its page
+	// size must be the log's.
+	Cache *pagecache.Cache
+	// Rand returns salts for new log headers; nil means math/rand/v2.
+	Rand func() uint32
+}
+
+// Page is one page of a commit.
+type Page struct {
+	No   PageNo
+	Data []byte
+}
+
+type frameRef struct {
+	v Version
+	f FrameNo
+}
+
+type commitRec struct {
+	v    Version
+	last FrameNo // the commit frame
+	size uint32  // database size in pages after the commit
+}
+
+// pendingWrite is an appended commit whose frames are not yet in the file.
+type pendingWrite struct {
+	v     Version
+	first FrameNo // first frame in buf
+	last  FrameNo
+	off   int64  // file offset of buf
+	buf   []byte // [header] frames
+	hdr   bool   // buf starts with the log header
+	sync  bool   // the commit wants fdatasync before it is durable
+}
+
+// Log is a write-ahead log in SQLite's WAL format over a main database file.
+type Log struct {
+	db, wal ioback.File
+	opts    Options
+	cache   *pagecache.Cache
+	rnd     func() uint32
+
+	// appendMu serializes Append with the restart step of Checkpoint: both
+	// change the header and the checksum chain.
+	appendMu sync.Mutex
+	running  [2]uint32 // checksum of the last appended frame
+	reserved int64     // log bytes reserved with Allocate
+
+	// ckptMu lets one checkpoint run at a time.
+	ckptMu sync.Mutex
+
+	// mu guards everything below. Readers hold it shared while they look
+	// up a frame; Append and the flush leader hold it briefly.
+	mu        sync.RWMutex
+	flushed   *sync.Cond // on mu; broadcast after every flush
+	hdr       header
+	gen       uint64 // bumped at every restart; keys cache entries of frames
+	base      Version // commits of this log generation are base+1, base+2, ...
+	floor     Version // the version current when this generation began
+	commits   []commitRec
+	index     map[PageNo][]frameRef
+	mainPages uint32 // database size (pages) as the main file holds it at base
+	lastFrame FrameNo
+	written   FrameNo // frames in the file
+	synced    FrameNo // frames in the file and synced
+	backfill  FrameNo // frames copied into the main file
+	pending   []pendingWrite
+	flushing  bool
+	err       error // sticky: poisoned or closed
+	durable   atomic.Uint64
+
+	stats struct {
+		commits, flushes, syncs, checkpoints, restarts, pagesBackfilled atomic.Uint64
+	}
+}
+
+// Open opens the log over the main database file db and the log file walf,
+// recovering the log's contents as SQLite would: frames are read up to the
+// first one with a wrong salt or checksum, and only whole commits are kept.
+// A missing or invalid header means an empty log. The Log does not close the
+// files; the caller does, after Close.
+func Open(db, walf ioback.File, opts Options) (*Log, error) {
+	l := &Log{db: db, wal: walf, opts: opts, cache: opts.Cache, rnd: opts.Rand}
+	if l.rnd == nil {
+		l.rnd = rand.Uint32
+	}
+	if l.opts.ReserveAhead <= 0 {
+		l.opts.ReserveAhead = 1 << 20
+	}
+	l.flushed = sync.NewCond(&l.mu)
+	l.index = make(map[PageNo][]frameRef)
+	l.gen = 1
+	if err := l.recover(); err != nil {
+		return nil, err
+	}
+	return l, nil
+}
+
+// recover rebuilds the index from the log file.
+func (l *Log) recover() error {
+	walSize, err := l.wal.Size()
+	if err != nil {
+		return fmt.Errorf("wal: size of log: %w", err)
+	}
+	var hb [HeaderSize]byte
+	hok := false
+	if walSize >= HeaderSize {
+		if _, err := l.wal.ReadAt(hb[:], 0); err != nil {
+			return fmt.Errorf("wal: read log header: %w", err)
+		}
+		var herr error
+		l.hdr, hok, herr = decodeHeader(hb[:])
+		if herr != nil {
+			return herr
+		}
+	}
+	if !hok {
+		l.newHeader(l.opts.MinSeq, l.opts.PageSize)
+		l.base = Version(l.hdr.seq) << 32
+		l.floor = l.base
+		if err := l.readMainSize(); err != nil {
+			return err
+		}
+		l.durable.Store(uint64(l.base))
+		return nil
+	}
+	if l.hdr.seq < l.opts.MinSeq {
+		// The header stays as it is on disk (stock SQLite's frames are
+		// bound to its salts); only our version numbers start higher.
+		l.base = Version(l.opts.MinSeq) << 32
+	} else {
+		l.base = Version(l.hdr.seq) << 32
+	}
+	l.floor = l.base
+	if err := l.readMainSize(); err != nil {
+		return err
+	}
+	ps := l.hdr.pageSize
+	fsz := int64(FrameHeaderSize + ps)
+	running := l.hdr.cksum
+	commitRunning := running
+	var uncommitted []PageNo // pages of the commit being read, by frame
+	const chunkFrames = 64
+	buf := make([]byte, chunkFrames*fsz)
+	reqs := make([]ioback.Read, chunkFrames)
+	off := int64(HeaderSize)
+	f := FrameNo(0)
+scan:
+	for off+fsz <= walSize {
+		n := min(int64(chunkFrames), (walSize-off)/fsz)
+		// One frame-sized read per frame, all in one submission, so the
+		// io_uring backend overlaps them.
+		for i := range n {
+			reqs[i] = ioback.Read{P: buf[i*fsz : (i+1)*fsz], Off: off + i*fsz}
+		}
+		if err := l.wal.ReadBatch(reqs[:n]); err != nil && !errors.Is(err, io.EOF) {
+			return fmt.Errorf("wal: recovery read of log at %d: %w", off, err)
+		}
+		for i := range n {
+			if reqs[i].N < int(fsz) {
+				break scan
+			}
+			fr := reqs[i].P
+			p, size, next, ok := l.hdr.decodeFrame(fr[:FrameHeaderSize], fr[FrameHeaderSize:], running)
+			if !ok {
+				break scan
+			}
+			running = next
+			f++
+			uncommitted = append(uncommitted, p)
+			if size != 0 {
+				v := l.base + Version(len(l.commits)+1)
+				first := f - FrameNo(len(uncommitted)) + 1
+				for j, pg := range uncommitted {
+					l.index[pg] = append(l.index[pg], frameRef{v: v, f: first + FrameNo(j)})
+				}
+				uncommitted = uncommitted[:0]
+				l.commits = append(l.commits, commitRec{v: v, last: f, size: size})
+				commitRunning = running
+			}
+		}
+		off += n * fsz
+	}
+	l.running = commitRunning
+	if len(l.commits) > 0 {
+		l.lastFrame = l.commits[len(l.commits)-1].last
+	}
+	l.written, l.synced = l.lastFrame, l.lastFrame
+	l.reserved = walSize
+	if l.lastFrame > 0 && l.opts.Sync != SyncOff {
+		// The frames may still be only in the OS cache (the writer died,
+		// the machine did not): make them durable before building on them.
+		if err := l.wal.Sync(); err != nil {
+			return fmt.Errorf("wal: fdatasync recovered log: %w", err)
+		}
+	}
+	l.durable.Store(uint64(l.lastVersionLocked()))
+	return nil
+}
+
+// newHeader starts a fresh header (nothing written yet) with sequence seq.
+func (l *Log) newHeader(seq uint32, pageSize int) {
+	l.hdr = header{pageSize: pageSize, seq: seq, salt1: l.rnd(), salt2: l.rnd()}
+	l.running = [2]uint32{}
+}
+
+func (l *Log) readMainSize() error {
+	sz, err := l.db.Size()
+	if err != nil {
+		return fmt.Errorf("wal: size of database file: %w", err)
+	}
+	if l.hdr.pageSize == 0 {
+		if sz > 0 {
+			// The main file's page size: header bytes 16-17, 1 meaning 65536.
+			var b [2]byte
+			if _, err := l.db.ReadAt(b[:], 16); err != nil {
+				return fmt.Errorf("wal: read page size of database file: %w", err)
+			}
+			ps := int(b[0])<<8 | int(b[1])
+			if ps == 1 {
+				ps = 65536
+			}
+			if validPageSize(ps) {
+				l.hdr.pageSize = ps
+			}
+		}
+		if l.hdr.pageSize == 0 {
+			l.mainPages = 0
+			return nil
+		}
+	}
+	l.mainPages = uint32(sz / int64(l.hdr.pageSize))
+	return nil
+}
+
+// PageSize is the log's page size; 0 until known (an empty log over an
+// empty database, before the first commit).
+func (l *Log) PageSize() int {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	return l.hdr.pageSize
+}
+
+// Last is the newest appended version, durable or not. Writers build on it.
+func (l *Log) Last() Version {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	return l.lastVersionLocked()
+}
+
+func (l *Log) lastVersionLocked() Version {
+	if n := len(l.commits); n > 0 {
+		return l.commits[n-1].v
+	}
+	return l.floor
+}
+
+// Durable is the newest version whose commit has returned from WaitDurable
+// (written, and synced under SyncFull). Readers pin it.
+func (l *Log) Durable() Version { return Version(l.durable.Load()) }
+
+// Size is the database size in pages as of version v.
+func (l *Log) Size(v Version) uint32 {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	return l.sizeLocked(v)
+}
+
+func (l *Log) sizeLocked(v Version) uint32 {
+	if i := l.commitAt(v); i >= 0 {
+		return l.commits[i].size
+	}
+	return l.mainPages
+}
+
+// commitAt returns the index of the newest commit at or below v, or -1.
+func (l *Log) commitAt(v Version) int {
+	n := len(l.commits)
+	if n == 0 || v < l.commits[0].v {
+		return -1
+	}
+	if v >= l.commits[n-1].v {
+		return n - 1
+	}
+	return sort.Search(n, func(i int) bool { return l.commits[i].v > v }) - 1
+}
+
+// lookup returns the frame holding page p as of version v.
+func (l *Log) lookup(p PageNo, v Version) (FrameNo, bool) {
+	refs := l.index[p]
+	i := len(refs) - 1
+	for ; i >= 0 && refs[i].v > v; i-- {
+	}
+	if i < 0 {
+		return 0, false
+	}
+	return refs[i].f, true
+}
+
+// ChangedSince reports the pages written by commits newer than v up to and
+// including w, calling fn for each (a page may be reported more than once).
+// It reports ok=false if v is older than the log's start, when the log can
+// no longer tell.
+func (l *Log) ChangedSince(v, w Version, fn func(PageNo)) (ok bool) {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	if v < l.floor {
+		return false
+	}
+	for p, refs := range l.index {
+		for i := len(refs) - 1; i >= 0 && refs[i].v > v; i-- {
+			if refs[i].v <= w {
+				fn(p)
+				break
+			}
+		}
+	}
+	return true
+}
+
+func (l *Log) frameOffset(f FrameNo) int64 {
+	return HeaderSize + int64(f-1)*int64(FrameHeaderSize+l.hdr.pageSize)
+}
+
+// ReadPage reads page p as of version v into buf (len(buf) must be the page
+// size). found is false, with buf zeroed, when the page is beyond the end of
+// the database at v or beyond the end of the main file. The caller must
+// keep v pinned (passed as a lower bound to Checkpoint) while it reads.
+func (l *Log) ReadPage(p PageNo, v Version, buf []byte) (found bool, err error) {
+	for {
+		l.mu.RLock()
+		if l.err != nil && errors.Is(l.err, ErrClosed) {
+			l.mu.RUnlock()
+			return false, ErrClosed
+		}
+		if len(buf) != l.hdr.pageSize {
+			ps := l.hdr.pageSize
+			l.mu.RUnlock()
+			return false, fmt.Errorf("wal: read of page %d with a %d-byte buffer, page size %d", p, len(buf), ps)
+		}
+		f, inLog := l.lookup(p, v)
+		if !inLog && uint32(p) > l.mainPages {
+			l.mu.RUnlock()
+			clear(buf)
+			return false, nil
+		}
+		if inLog && f > l.written {
+			l.copyPendingLocked(f, buf)
+			l.mu.RUnlock()
+			return true, nil
+		}
+		gen := l.gen
+		var off int64
+		var key pagecache.Key
+		if inLog {
+			off = l.frameOffset(f) + FrameHeaderSize
+			key = pagecache.Key{Page: uint32(p), Src: gen<<32 | uint64(f)}
+		} else {
+			off = int64(p-1) * int64(l.hdr.pageSize)
+		}
+		l.mu.RUnlock()
+
+		if inLog {
+			err = l.loadCached(key, buf, l.wal, off)
+			// A restart may have reused the frame's place in the file
+			// while we read it; then the page is in the main file.
+			l.mu.RLock()
+			same := l.gen == gen
+			l.mu.RUnlock()
+			if !same {
+				if l.cache != nil {
+					l.cache.Remove(key)
+				}
+				continue
+			}
+			if err != nil {
+				return false, fmt.Errorf("wal: read page %d from log frame %d: %w", p, f, err)
+			}
+			return true, nil
+		}
+		err = l.loadCached(pagecache.Key{Page: uint32(p)}, buf, l.db, off)
+		if errors.Is(err, io.EOF) {
+			clear(buf)
+			return false, nil
+		}
+		if err != nil {
+			return false, fmt.Errorf("wal: read page %d from database file: %w", p, err)
+		}
+		return true, nil
+	}
+}
+
+func (l *Log) loadCached(key pagecache.Key, buf []byte, f ioback.File, off int64) error {
+	read := func(b []byte) error {
+		n, err := f.ReadAt(b, off)
+		if n == len(b) {
+			return nil
+		}
+		if err == nil {
+			err = io.ErrUnexpectedEOF
+		}
+		return err
+	}
+	if l.cache == nil {
+		return read(buf)
+	}
+	return l.cache.Load(key, buf, read)
+}
+
+// copyPendingLocked copies frame f's page from the commits not yet written.
+func (l *Log) copyPendingLocked(f FrameNo, buf []byte) {
+	for i := range l.pending {
+		pw := &l.pending[i]
+		if f < pw.first || f > pw.last {
+			continue
+		}
+		o := int64(f-pw.first)*int64(FrameHeaderSize+l.hdr.pageSize) + FrameHeaderSize
+		if pw.hdr {
+			o += HeaderSize
+		}
+		copy(buf, pw.buf[o:o+int64(l.hdr.pageSize)])
+		return
+	}
+	panic(fmt.Sprintf("wal: frame %d is neither written nor pending", f))
+}
+
+// Append adds a commit of pages, with the database size in pages after it,
+// and returns its version. Calls must not overlap (the engine calls it under
+// its writer lock); the commit becomes durable with WaitDurable, after its
+// frames are written and, if sync is set (synchronous=FULL), fdatasync'ed.
+// Append is the point of no return: when it fails nothing changed; once it
+// returns, the commit is visible to Last, ReadPage and later Appends.
+func (l *Log) Append(pages []Page, dbSize uint32, sync bool) (Version, error) {
+	if len(pages) == 0 {
+		return 0, errors.New("wal: commit with no pages")
+	}
+	l.appendMu.Lock()
+	defer l.appendMu.Unlock()
+
+	l.mu.RLock()
+	err, ps, last := l.err, l.hdr.pageSize, l.lastFrame
+	l.mu.RUnlock()
+	if err != nil {
+		return 0, err
+	}
+	if ps == 0 {
+		ps = len(pages[0].Data)
+		if !validPageSize(ps) {
+			return 0, fmt.Errorf("wal: invalid page size %d", ps)
+		}
+	}
+	for _, pg := range pages {
+		if len(pg.Data) != ps {
+			return 0, fmt.Errorf("wal: page %d has %d bytes, page size %d", pg.No, len(pg.Data), ps)
+		}
+		if pg.No == 0 {
+			return 0, errors.New("wal: page number 0")
+		}
+	}
+	if dbSize == 0 {
+		return 0, errors.New("wal: commit with database size 0")
+	}
+	fsz := int64(FrameHeaderSize + ps)
+	withHdr := last == 0
+	off := HeaderSize + int64(last)*fsz
+	n := int64(len(pages)) * fsz
+	if withHdr {
+		off, n = 0, n+HeaderSize
+	}
+	if end := off + n; end > l.reserved {
+		grow := max(end-l.reserved, l.opts.ReserveAhead)
+		if err := l.wal.Allocate(l.reserved, grow); err != nil {
+			return 0, fmt.Errorf("wal: reserve %d bytes of log space: %w", grow, err)
+		}
+		l.reserved += grow
+	}
+
+	buf := make([]byte, n)
+	b := buf
+	hdr := l.hdr
+	hdr.pageSize = ps
+	running := l.running
+	if withHdr {
+		hdr.encode(b[:HeaderSize])
+		running = hdr.cksum
+		b = b[HeaderSize:]
+	}
+	for i, pg := range pages {
+		commit := uint32(0)
+		if i == len(pages)-1 {
+			commit = dbSize
+		}
+		fh := b[:FrameHeaderSize]
+		copy(b[FrameHeaderSize:fsz], pg.Data)
+		running = hdr.encodeFrame(fh, pg.No, commit, b[FrameHeaderSize:fsz], running)
+		b = b[fsz:]
+	}
+
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.err != nil {
+		return 0, l.err
+	}
+	l.hdr = hdr
+	l.running = running
+	v := l.base + Version(len(l.commits)+1)
+	first := l.lastFrame + 1
+	for i, pg := range pages {
+		l.index[pg.No] = append(l.index[pg.No], frameRef{v: v, f: first + FrameNo(i)})
+	}
+	l.lastFrame += FrameNo(len(pages))
+	l.commits = append(l.commits, commitRec{v: v, last: l.lastFrame, size: dbSize})
+	l.pending = append(l.pending, pendingWrite{v: v, first: first, last: l.lastFrame, off: off, buf: buf, hdr: withHdr, sync: sync})
+	l.stats.commits.Add(1)
+	return v, nil
+}
+
+// WaitDurable returns once version v (returned by Append) and every commit
+// before it are durable, or with the error that poisoned the log. Committers
+// waiting together share one write and one fdatasync: the first to find no
+// flush running writes every pending commit (and syncs them if any of them
+// asked for it), the others wait for it.
+func (l *Log) WaitDurable(v Version) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for {
+		if Version(l.durable.Load()) >= v {
+			return nil
+		}
+		if l.err != nil {
+			return l.err
+		}
+		if l.flushing {
+			l.flushed.Wait()
+			continue
+		}
+		l.flushLocked()
+	}
+}
+
+// flushLocked writes (and syncs) every pending commit. l.mu is held; it is
+// released during the I/O.
+func (l *Log) flushLocked() {
+	if len(l.pending) == 0 {
+		return
+	}
+	batch := l.pending
+	l.flushing = true
+	l.mu.Unlock()
+
+	bufs := make([][]byte, len(batch))
+	for i := range batch {
+		bufs[i] = batch[i].buf
+	}
+	wantSync := false
+	for i := range batch {
+		wantSync = wantSync || batch[i].sync
+	}
+	err := l.wal.WritevAt(bufs, batch[0].off)
+	if err != nil {
+		err = fmt.Errorf("wal: write %d commits at log offset %d: %w", len(batch), batch[0].off, err)
+	} else if wantSync {
+		if err = l.wal.Sync(); err != nil {
+			err = fmt.Errorf("wal: fdatasync log: %w", err)
+		}
+		l.stats.syncs.Add(1)
+	}
+	l.stats.flushes.Add(1)
+	if err == nil && l.cache != nil {
+		// Pages just committed are the ones every connection re-reads.
+		ps := int64(l.hdr.pageSize)
+		for _, pw := range batch {
+			b := pw.buf
+			if pw.hdr {
+				b = b[HeaderSize:]
+			}
+			for f := pw.first; f <= pw.last; f++ {
+				fr := b[int64(f-pw.first)*(FrameHeaderSize+ps):]
+				p := uint32(fr[0])<<24 | uint32(fr[1])<<16 | uint32(fr[2])<<8 | uint32(fr[3])
+				l.cache.Put(pagecache.Key{Page: p, Src: l.gen<<32 | uint64(f)}, fr[FrameHeaderSize:FrameHeaderSize+ps])
+			}
+		}
+	}
+
+	l.mu.Lock()
+	l.flushing = false
+	if err != nil {
+		l.err = fmt.Errorf("%w: %w", ErrPoisoned, err)
+	} else {
+		last := batch[len(batch)-1]
+		l.written = last.last
+		if wantSync {
+			l.synced = last.last
+		}
+		l.pending = l.pending[len(batch):]
+		if len(l.pending) == 0 {
+			l.pending = nil
+		}
+		l.durable.Store(uint64(last.v))
+	}
+	l.flushed.Broadcast()
+}
+
+// Commit appends a commit and waits until it is durable.
+func (l *Log) Commit(pages []Page, dbSize uint32, sync bool) (Version, error) {
+	v, err := l.Append(pages, dbSize, sync)
+	if err != nil {
+		return 0, err
+	}
+	return v, l.WaitDurable(v)
+}
+
+// Err returns the error that poisoned or closed the log, or nil.
+func (l *Log) Err() error {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	return l.err
+}
+
+// Frames is the number of frames in the log and how many of them have been
+// copied into the main file.
+func (l *Log) Frames() (frames, backfilled int) {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	return int(l.lastFrame), int(l.backfill)
+}
+
+// Close waits for a running flush and makes the Log unusable. It neither
+// checkpoints nor closes the files.
+func (l *Log) Close() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for l.flushing {
+		l.flushed.Wait()
+	}
+	if l.err == nil || !errors.Is(l.err, ErrClosed) {
+		l.err = ErrClosed
+	}
+	l.flushed.Broadcast()
+	return nil
+}
+
+// Stats are a log's counters.
+type Stats struct {
+	Version         Version // newest appended version
+	Durable         Version // newest durable version
+	Frames          int     // frames in the log
+	Backfilled      int     // frames copied into the main file
+	Commits         uint64  // commits appended since open
+	Flushes         uint64  // log writes (each may carry several commits)
+	Syncs           uint64  // fdatasyncs of the log
+	Checkpoints     uint64
+	Restarts        uint64
+	PagesBackfilled uint64
+	Seq             uint32 // checkpoint sequence number
+}
+
+// Stats reports the log's counters.
+func (l *Log) Stats() Stats {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	return Stats{
+		Version:         l.lastVersionLocked(),
+		Durable:         l.Durable(),
+		Frames:          int(l.lastFrame),
+		Backfilled:      int(l.backfill),
+		Commits:         l.stats.commits.Load(),
+		Flushes:         l.stats.flushes.Load(),
+		Syncs:           l.stats.syncs.Load(),
+		Checkpoints:     l.stats.checkpoints.Load(),
+		Restarts:        l.stats.restarts.Load(),
+		PagesBackfilled: l.stats.pagesBackfilled.Load(),
+		Seq:             l.hdr.seq,
+	}
+}

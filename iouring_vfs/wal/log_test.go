@@ -1,0 +1,231 @@
+package wal
+
+import (
+	"errors"
+	"sync"
+	"testing"
+
+	"github.com/golibsql/libsql/iouring_vfs/ioback"
+	"github.com/golibsql/libsql/iouring_vfs/pagecache"
+)
+
+const ps = 4096
+
+func TestHeaderRoundTripBothByteOrders(t *testing.T) {
+	for _, be := range []bool{false, true} {
+		h := header{bigEndian: be, pageSize: 1024, seq: 7, salt1: 0xdeadbeef, salt2: 42}
+		var b [HeaderSize]byte
+		h.encode(b[:])
+		got, ok, err := decodeHeader(b[:])
+		if err != nil || !ok {
+			t.Fatalf("decode(bigEndian=%v): ok=%v err=%v", be, ok, err)
+		}
+		if got != h {
+			t.Fatalf("decode = %+v, want %+v", got, h)
+		}
+		b[9] ^= 1
+		if _, ok, _ := decodeHeader(b[:]); ok {
+			t.Fatalf("header with a flipped bit decoded")
+		}
+	}
+}
+
+func TestHeaderRejectsUnknownVersion(t *testing.T) {
+	h := header{pageSize: 4096, salt1: 1, salt2: 2}
+	var b [HeaderSize]byte
+	h.encode(b[:])
+	b[7]++ // format version, then fix the checksum
+	h.cksum = checksum(false, b[:24], [2]uint32{})
+	b[24], b[25], b[26], b[27] = byte(h.cksum[0]>>24), byte(h.cksum[0]>>16), byte(h.cksum[0]>>8), byte(h.cksum[0])
+	b[28], b[29], b[30], b[31] = byte(h.cksum[1]>>24), byte(h.cksum[1]>>16), byte(h.cksum[1]>>8), byte(h.cksum[1])
+	if _, _, err := decodeHeader(b[:]); !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("decodeHeader of version 3007001: err = %v, want ErrCorrupt", err)
+	}
+}
+
+func TestCommitReadAndRecover(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, fs ioback.FS, dir string) {
+		l := openLog(t, fs, dir, "db", Options{})
+		m := newModel(ps, l.Last())
+		steps := []struct {
+			changes map[PageNo]int
+			size    uint32
+		}{
+			{map[PageNo]int{1: 1, 2: 1, 3: 1}, 3},
+			{map[PageNo]int{2: 2}, 3},
+			{map[PageNo]int{1: 3, 4: 3, 5: 3}, 5},
+			{map[PageNo]int{1: 4}, 2}, // shrink
+			{map[PageNo]int{1: 5, 3: 5}, 3},
+		}
+		for _, s := range steps {
+			v := commitPages(t, l.Log, ps, s.changes, s.size, true)
+			m.commit(v, s.changes, s.size)
+		}
+		for i := range m.versions {
+			m.check(t, l.Log, i)
+		}
+		if l.Durable() != l.Last() {
+			t.Fatalf("durable %v != last %v after Commit", l.Durable(), l.Last())
+		}
+		last := l.Last()
+		l.close()
+
+		l = openLog(t, fs, dir, "db", Options{})
+		if l.Last() != last {
+			t.Fatalf("recovered last version %v, want %v", l.Last(), last)
+		}
+		for i := 1; i < len(m.versions); i++ {
+			m.check(t, l.Log, i)
+		}
+	})
+}
+
+func TestAppendValidatesInput(t *testing.T) {
+	l := openLog(t, ioback.Portable(), t.TempDir(), "db", Options{})
+	if _, err := l.Append(nil, 1, false); err == nil {
+		t.Fatal("Append with no pages succeeded")
+	}
+	if _, err := l.Append([]Page{{No: 1, Data: make([]byte, 1000)}}, 1, false); err == nil {
+		t.Fatal("Append of a 1000-byte page succeeded")
+	}
+	if _, err := l.Append([]Page{{No: 0, Data: make([]byte, ps)}}, 1, false); err == nil {
+		t.Fatal("Append of page 0 succeeded")
+	}
+	if _, err := l.Append([]Page{{No: 1, Data: make([]byte, ps)}, {No: 2, Data: make([]byte, 512)}}, 2, false); err == nil {
+		t.Fatal("Append with mixed page sizes succeeded")
+	}
+	if l.Last() != l.Durable() || l.PageSize() != 0 {
+		t.Fatalf("failed Appends changed the log: last %v, page size %d", l.Last(), l.PageSize())
+	}
+}
+
+func TestPendingCommitReadableBeforeDurable(t *testing.T) {
+	l := openLog(t, ioback.Portable(), t.TempDir(), "db", Options{})
+	v1 := commitPages(t, l.Log, ps, map[PageNo]int{1: 1}, 1, false)
+	v2, err := l.Append([]Page{{No: 1, Data: page(ps, 1, 2)}}, 1, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l.Durable() != v1 || l.Last() != v2 {
+		t.Fatalf("durable %v last %v, want %v and %v", l.Durable(), l.Last(), v1, v2)
+	}
+	buf := make([]byte, ps)
+	if _, err := l.ReadPage(1, v2, buf); err != nil || describe(buf) != describe(page(ps, 1, 2)) {
+		t.Fatalf("pending page: %s, %v", describe(buf), err)
+	}
+	if err := l.WaitDurable(v2); err != nil {
+		t.Fatal(err)
+	}
+	if l.Durable() != v2 {
+		t.Fatalf("durable %v after WaitDurable(%v)", l.Durable(), v2)
+	}
+}
+
+func TestGroupCommitSharesFlushes(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, fs ioback.FS, dir string) {
+		l := openLog(t, fs, dir, "db", Options{})
+		commitPages(t, l.Log, ps, map[PageNo]int{1: 0}, 64, true)
+		const writers, each = 8, 25
+		var appendMu sync.Mutex // the engine's writer lock
+		var wg sync.WaitGroup
+		errs := make(chan error, writers)
+		for w := range writers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := range each {
+					p := PageNo(2 + w)
+					appendMu.Lock()
+					v, err := l.Append([]Page{{No: 1, Data: page(ps, 1, w*1000+i)}, {No: p, Data: page(ps, p, i)}}, 64, true)
+					appendMu.Unlock()
+					if err == nil {
+						err = l.WaitDurable(v)
+					}
+					if err != nil {
+						errs <- err
+						return
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			t.Fatal(err)
+		}
+		st := l.Stats()
+		if st.Commits != writers*each+1 {
+			t.Fatalf("commits = %d, want %d", st.Commits, writers*each+1)
+		}
+		t.Logf("%d commits in %d flushes, %d syncs", st.Commits, st.Flushes, st.Syncs)
+		buf := make([]byte, ps)
+		for w := range writers {
+			p := PageNo(2 + w)
+			if _, err := l.ReadPage(p, l.Durable(), buf); err != nil || describe(buf) != describe(page(ps, p, each-1)) {
+				t.Fatalf("page %d: %s %v", p, describe(buf), err)
+			}
+		}
+	})
+}
+
+func TestCheckpointRespectsPinnedSnapshotAndRestarts(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, fs ioback.FS, dir string) {
+		cache := pagecache.New(64, ps, nil)
+		l := openLog(t, fs, dir, "db", Options{Cache: cache})
+		m := newModel(ps, l.Last())
+		commit := func(ch map[PageNo]int, size uint32) {
+			m.commit(commitPages(t, l.Log, ps, ch, size, true), ch, size)
+		}
+		commit(map[PageNo]int{1: 1, 2: 1, 3: 1}, 3)
+		commit(map[PageNo]int{2: 2}, 3)
+		pinned := len(m.versions) - 1 // a reader holds this version
+		commit(map[PageNo]int{2: 3, 3: 3, 4: 3}, 4)
+
+		res, err := l.Checkpoint(CheckpointFull, m.versions[pinned])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !res.Busy || res.Restarted || res.Backfilled == 0 || res.Backfilled == res.Frames {
+			t.Fatalf("checkpoint with a pinned reader: %+v", res)
+		}
+		for i := pinned; i < len(m.versions); i++ {
+			m.check(t, l.Log, i)
+		}
+		// The reader moves on: everything can be copied and the log restarts.
+		res, err = l.Checkpoint(CheckpointRestart, l.Durable())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Busy || !res.Restarted || res.Frames != 0 {
+			t.Fatalf("checkpoint with no reader: %+v", res)
+		}
+		before := l.Last()
+		m.check(t, l.Log, len(m.versions)-1)
+		if got, _, err := fs.Stat(dbPath(dir)); err != nil || got != 4*ps {
+			t.Fatalf("database file size %d (%v), want %d", got, err, 4*ps)
+		}
+		commit(map[PageNo]int{1: 5}, 4)
+		if l.Last() <= before {
+			t.Fatalf("version after restart %v not above %v", l.Last(), before)
+		}
+		m.check(t, l.Log, len(m.versions)-1)
+		last := l.Last()
+		l.close()
+		l = openLog(t, fs, dir, "db", Options{})
+		if l.Last() != last {
+			t.Fatalf("recovered %v, want %v", l.Last(), last)
+		}
+		m.versions[len(m.versions)-1] = last
+		m.check(t, l.Log, len(m.versions)-1)
+
+		if res, err := l.Checkpoint(CheckpointTruncate, l.Durable()); err != nil || !res.Restarted {
+			t.Fatalf("truncate: %+v %v", res, err)
+		}
+		if sz, _, err := fs.Stat(dbPath(dir) + "-wal"); err != nil || sz != 0 {
+			t.Fatalf("log size after TRUNCATE = %d (%v)", sz, err)
+		}
+		m.check(t, l.Log, len(m.versions)-1)
+	})
+}
+
+func dbPath(dir string) string { return dir + "/db" }
