@@ -1,12 +1,3 @@
-// Package ioback is the narrow file interface under the log and the page
-// store, with its implementations: an io_uring backend for Linux (reads
-// through our own ring, writes and syncs with pwritev/fdatasync), a portable
-// backend on os.File, and an in-memory backend for in-memory databases.
-//
-// Everything the storage engine does to a file goes through File, so tests
-// can put a faulty or crashable implementation (package iofault) underneath.
-// The interface is deliberately small: a wrapper forwards a dozen methods,
-// not thirty.
 package ioback
 
 import (
@@ -15,26 +6,36 @@ import (
 )
 
 // ErrLocked is returned by File.Lock when another open file description (in
-// this process or another) holds a conflicting lock.
+// this process or another) holds a conflicting lock. The backends return it
+// unwrapped, so err == ErrLocked works, but wrappers may wrap it: test with
+// errors.Is.
 var ErrLocked = errors.New("ioback: file is locked")
 
-// OpenFlag says how FS.Open opens a file.
+// OpenFlag says how FS.Open opens a file. The zero value opens an existing
+// file for reading and writing.
 type OpenFlag int
 
 const (
-	// OpenReadOnly opens the file for reading only; writes fail.
+	// OpenReadOnly opens the file for reading only; writes, Truncate and
+	// Allocate fail with an error matching fs.ErrPermission. Shared locks
+	// work.
 	OpenReadOnly OpenFlag = 1 << iota
-	// OpenCreate creates the file if it does not exist.
+	// OpenCreate creates the file (mode 0644) if it does not exist. The
+	// new name is durable only after File.Sync or FS.SyncDir.
 	OpenCreate
 )
 
 // FileID identifies a file independently of the name it was opened by
-// (device and inode on Unix), so two names of one file share one engine.
+// (device and inode on Unix; volume serial number and file index on
+// Windows; a per-instance device and a per-file number in MemFS), so two
+// names of one file share one engine. It is comparable and usable as a map
+// key.
 type FileID struct {
 	Dev, Ino uint64
 }
 
-// Read is one request of File.ReadBatch.
+// Read is one request of File.ReadBatch. ReadBatch sets N and Err of every
+// request, overwriting what they held.
 type Read struct {
 	P   []byte // destination; len(P) bytes are read
 	Off int64  // file offset
@@ -45,28 +46,49 @@ type Read struct {
 // File is an open file.
 //
 // ReadAt and WriteAt follow io.ReaderAt and io.WriterAt: a read that reaches
-// the end of the file returns the bytes it got and io.EOF; a short write
-// returns an error. Every method may be called from several goroutines at
-// once, except Close.
+// the end of the file returns the bytes it got and io.EOF (unwrapped, so
+// err == io.EOF works; a read of exactly the bytes up to the end may return
+// nil or io.EOF); a short write returns an error. Neither changes a file
+// position: there is none. Every method may be called from several
+// goroutines at once. Close may be called while other methods are in
+// flight (it waits for them, or lets them finish safely), though not twice
+// at once; every call after Close fails with an error matching
+// fs.ErrClosed.
+//
+// Errors other than io.EOF and ErrLocked name the operation, the file and,
+// where there is one, the offset ("ioback: pread /data/x.db at 4096:
+// input/output error") and wrap the cause, so errors.Is(err, syscall.EIO),
+// errors.Is(err, syscall.ENOSPC) and errors.Is(err, fs.ErrNotExist) work.
+//
+// Memory: a File does not keep p (or any Read.P, or WritevAt's buffers)
+// after the call returns. Reads into the memory of an Arena may be faster;
+// see ArenaFS.
 type File interface {
 	io.ReaderAt
 	io.WriterAt
 
 	// ReadBatch performs every read of reqs, in one submission where the
-	// backend can (io_uring), and records each one's result in the request.
-	// The returned error is the first request's error, if any, other than
-	// io.EOF.
+	// backend can (io_uring; more than one if there are more requests than a
+	// ring holds), and records each one's result in the request, with the
+	// semantics of ReadAt. The returned error is the first error in request
+	// order other than io.EOF, or nil. The reads may run in any order and at
+	// once: requests must not overlap in memory.
 	ReadBatch(reqs []Read) error
 
-	// WritevAt writes bufs one after another starting at off (pwritev). A
-	// short write is an error.
+	// WritevAt writes bufs one after another starting at off (pwritev,
+	// repeated after a partial write and for more than IOV_MAX buffers). A
+	// short write is an error; how much of the data landed is then unknown.
 	WritevAt(bufs [][]byte, off int64) error
 
-	// Sync makes everything written so far durable (fdatasync). After a
-	// failed Sync the state of the file is unknown: callers must not retry.
+	// Sync makes everything written so far durable (fdatasync on Linux:
+	// data and size, not timestamps; fsync elsewhere, F_FULLFSYNC on
+	// macOS), and the file's name too if it was just created. After a
+	// failed Sync the state of the file is unknown: callers must not retry
+	// (the kernel may have dropped the dirty pages and a second fdatasync
+	// would report success).
 	Sync() error
 
-	// Truncate sets the file's size.
+	// Truncate sets the file's size; growing it adds zeros.
 	Truncate(size int64) error
 
 	// Size reports the file's size in bytes.
@@ -79,36 +101,47 @@ type File interface {
 	// space, Allocate returns nil.
 	Allocate(off, n int64) error
 
-	// Lock takes a non-blocking advisory lock on [start, start+n): shared
-	// (read) or exclusive (write). Locks belong to this open file (OFD
-	// semantics on Linux): another File of the same name, even in the same
-	// process, conflicts. A conflict returns ErrLocked.
+	// Lock takes a non-blocking advisory lock on [start, start+n) (n == 0:
+	// to the end of all possible offsets, as with fcntl): shared (read) or
+	// exclusive (write). Locks belong to this File (OFD semantics on Linux):
+	// another File of the same name, even in the same process, conflicts;
+	// this File's own locks never do, and taking a range again converts it
+	// (shared to exclusive or back). A conflict returns ErrLocked without
+	// waiting. Close releases the File's locks. See Portable for other
+	// systems.
 	Lock(start, n int64, exclusive bool) error
 
-	// Unlock releases locks on [start, start+n).
+	// Unlock releases this File's locks on [start, start+n) (n == 0: to
+	// infinity), splitting a lock that extends beyond the range.
 	Unlock(start, n int64) error
 
 	// ID identifies the underlying file.
 	ID() (FileID, error)
 
-	// Close waits for the file's in-flight operations and closes it.
+	// Close waits for the file's in-flight operations and closes it,
+	// releasing its locks. A second Close returns an error matching
+	// fs.ErrClosed.
 	Close() error
 }
 
-// FS opens and removes files by name.
+// FS opens and removes files by name. Every method may be called from
+// several goroutines at once.
 type FS interface {
 	// Open opens the named file. A missing file without OpenCreate is an
 	// error matching fs.ErrNotExist.
 	Open(name string, flag OpenFlag) (File, error)
 
 	// Remove deletes the named file; a missing file is an error matching
-	// fs.ErrNotExist.
+	// fs.ErrNotExist. Files open on it keep working (Unix semantics; on
+	// Windows removing an open file fails). The removal is durable after
+	// SyncDir of its directory.
 	Remove(name string) error
 
 	// Stat reports the size and identity of the named file; a missing file
 	// is an error matching fs.ErrNotExist.
 	Stat(name string) (size int64, id FileID, err error)
 
-	// SyncDir makes the creation or removal of files in dir durable.
+	// SyncDir makes the creation or removal of files in dir durable (open
+	// the directory and fsync it; a no-op on Windows and in MemFS).
 	SyncDir(dir string) error
 }

@@ -86,9 +86,10 @@ type copyItem struct {
 
 // Checkpoint copies into the main file the newest version of each page at
 // or below oldest, the oldest version any pinned snapshot may still read
-// (pass Durable() when nothing is pinned), syncs the main file, and, when
-// every frame is copied and oldest is the newest version (so no snapshot
-// reads the log any more), restarts the log. It never blocks readers: pages
+// (pass Durable() when nothing is pinned), and syncs the main file. In the
+// RESTART and TRUNCATE modes, when every frame is copied and oldest is the
+// newest version (so no snapshot reads the log any more), it restarts the
+// log. It never blocks readers: pages
 // a pinned snapshot reads from the main file are never among those written.
 // One checkpoint runs at a time.
 func (l *Log) Checkpoint(mode CheckpointMode, oldest Version) (CheckpointResult, error) {
@@ -157,9 +158,9 @@ func (l *Log) Checkpoint(mode CheckpointMode, oldest Version) (CheckpointResult,
 			l.backfill = mxFrame
 		}
 		l.mu.Unlock()
-		if l.cache != nil {
+		if c := l.cache.Load(); c != nil {
 			for _, it := range items {
-				l.cache.Remove(pagecache.Key{Page: uint32(it.p)})
+				c.Remove(pagecache.Key{Page: uint32(it.p)})
 			}
 		}
 		l.stats.pagesBackfilled.Add(uint64(len(items)))
@@ -167,11 +168,13 @@ func (l *Log) Checkpoint(mode CheckpointMode, oldest Version) (CheckpointResult,
 	}
 	l.stats.checkpoints.Add(1)
 
-	restarted, err := l.restart(mode, oldest)
-	if err != nil {
-		return res, err
+	if mode >= CheckpointRestart {
+		restarted, err := l.restart(mode, oldest)
+		if err != nil {
+			return res, err
+		}
+		res.Restarted = restarted
 	}
-	res.Restarted = restarted
 	l.mu.RLock()
 	res.Frames, res.Backfilled = int(l.lastFrame), int(l.backfill)
 	caughtUp := l.backfill == l.lastFrame
@@ -203,7 +206,7 @@ func (l *Log) backfillPages(items []copyItem, ps int, gen uint64) error {
 		reqs = reqs[:0]
 		for i, it := range chunk {
 			key := pagecache.Key{Page: uint32(it.p), Src: gen<<32 | uint64(it.f)}
-			if l.cache != nil && l.cache.Get(key, bufs[i]) {
+			if c := l.cache.Load(); c != nil && c.PageSize() == ps && c.Get(key, bufs[i]) {
 				continue
 			}
 			reqs = append(reqs, ioback.Read{P: bufs[i], Off: l.frameOffset(it.f) + FrameHeaderSize})

@@ -96,6 +96,15 @@ func page(ps int, p PageNo, gen int) []byte {
 	}
 	binary.BigEndian.PutUint32(b, uint32(p))
 	binary.BigEndian.PutUint32(b[4:], uint32(gen))
+	if p == 1 {
+		// Page 1 carries the page size where SQLite's header does, so an
+		// empty log over the main file learns it from there.
+		ps16 := uint16(ps)
+		if ps == 65536 {
+			ps16 = 1
+		}
+		binary.BigEndian.PutUint16(b[16:], ps16)
+	}
 	return b
 }
 

@@ -34,6 +34,7 @@ import (
 	"sort"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/golibsql/libsql/iouring_vfs/ioback"
 	"github.com/golibsql/libsql/iouring_vfs/pagecache"
@@ -156,7 +157,7 @@ type pendingWrite struct {
 type Log struct {
 	db, wal ioback.File
 	opts    Options
-	cache   *pagecache.Cache
+	cache   atomic.Pointer[pagecache.Cache]
 	rnd     func() uint32
 
 	// appendMu serializes Append with the restart step of Checkpoint: both
@@ -173,7 +174,7 @@ type Log struct {
 	mu        sync.RWMutex
 	flushed   *sync.Cond // on mu; broadcast after every flush
 	hdr       header
-	gen       uint64 // bumped at every restart; keys cache entries of frames
+	gen       uint64  // bumped at every restart; keys cache entries of frames
 	base      Version // commits of this log generation are base+1, base+2, ...
 	floor     Version // the version current when this generation began
 	commits   []commitRec
@@ -186,6 +187,15 @@ type Log struct {
 	pending   []pendingWrite
 	flushing  bool
 	err       error // sticky: poisoned or closed
+
+	// Group commit gathering: a flush leader that finds fewer commits
+	// pending than the last batch carried waits a moment (at most half the
+	// last fdatasync's duration) for the committers the last flush released
+	// to append again, so that one fdatasync serves them all.
+	appended  *sync.Cond // on mu; signalled by Append while a leader gathers
+	gathering bool
+	lastBatch int
+	lastSync  time.Duration
 	durable   atomic.Uint64
 
 	stats struct {
@@ -199,7 +209,10 @@ type Log struct {
 // A missing or invalid header means an empty log. The Log does not close the
 // files; the caller does, after Close.
 func Open(db, walf ioback.File, opts Options) (*Log, error) {
-	l := &Log{db: db, wal: walf, opts: opts, cache: opts.Cache, rnd: opts.Rand}
+	l := &Log{db: db, wal: walf, opts: opts, rnd: opts.Rand}
+	if opts.Cache != nil {
+		l.cache.Store(opts.Cache)
+	}
 	if l.rnd == nil {
 		l.rnd = rand.Uint32
 	}
@@ -207,6 +220,7 @@ func Open(db, walf ioback.File, opts Options) (*Log, error) {
 		l.opts.ReserveAhead = 1 << 20
 	}
 	l.flushed = sync.NewCond(&l.mu)
+	l.appended = sync.NewCond(&l.mu)
 	l.index = make(map[PageNo][]frameRef)
 	l.gen = 1
 	if err := l.recover(); err != nil {
@@ -437,6 +451,40 @@ func (l *Log) ChangedSince(v, w Version, fn func(PageNo)) (ok bool) {
 	return true
 }
 
+// FirstChanged returns a page of pages that a commit newer than v, up to
+// and including w, wrote, or 0 if there is none. ok is false if v is older
+// than the log's start, when the log can no longer tell. It walks whichever
+// is smaller, pages or the log's index.
+func (l *Log) FirstChanged(v, w Version, pages map[PageNo]struct{}) (p PageNo, ok bool) {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	if v < l.floor {
+		return 0, false
+	}
+	changed := func(refs []frameRef) bool {
+		for i := len(refs) - 1; i >= 0 && refs[i].v > v; i-- {
+			if refs[i].v <= w {
+				return true
+			}
+		}
+		return false
+	}
+	if len(pages) <= len(l.index) {
+		for pg := range pages {
+			if changed(l.index[pg]) && (p == 0 || pg < p) {
+				p = pg
+			}
+		}
+		return p, true
+	}
+	for pg, refs := range l.index {
+		if _, in := pages[pg]; in && changed(refs) && (p == 0 || pg < p) {
+			p = pg
+		}
+	}
+	return p, true
+}
+
 func (l *Log) frameOffset(f FrameNo) int64 {
 	return HeaderSize + int64(f-1)*int64(FrameHeaderSize+l.hdr.pageSize)
 }
@@ -487,8 +535,8 @@ func (l *Log) ReadPage(p PageNo, v Version, buf []byte) (found bool, err error) 
 			same := l.gen == gen
 			l.mu.RUnlock()
 			if !same {
-				if l.cache != nil {
-					l.cache.Remove(key)
+				if c := l.cache.Load(); c != nil {
+					c.Remove(key)
 				}
 				continue
 			}
@@ -520,10 +568,11 @@ func (l *Log) loadCached(key pagecache.Key, buf []byte, f ioback.File, off int64
 		}
 		return err
 	}
-	if l.cache == nil {
+	c := l.cache.Load()
+	if c == nil || c.PageSize() != len(buf) {
 		return read(buf)
 	}
-	return l.cache.Load(key, buf, read)
+	return c.Load(key, buf, read)
 }
 
 // copyPendingLocked copies frame f's page from the commits not yet written.
@@ -586,12 +635,8 @@ func (l *Log) Append(pages []Page, dbSize uint32, sync bool) (Version, error) {
 	if withHdr {
 		off, n = 0, n+HeaderSize
 	}
-	if end := off + n; end > l.reserved {
-		grow := max(end-l.reserved, l.opts.ReserveAhead)
-		if err := l.wal.Allocate(l.reserved, grow); err != nil {
-			return 0, fmt.Errorf("wal: reserve %d bytes of log space: %w", grow, err)
-		}
-		l.reserved += grow
+	if err := l.reserveLocked(last, len(pages), ps); err != nil {
+		return 0, err
 	}
 
 	buf := make([]byte, n)
@@ -630,6 +675,9 @@ func (l *Log) Append(pages []Page, dbSize uint32, sync bool) (Version, error) {
 	l.lastFrame += FrameNo(len(pages))
 	l.commits = append(l.commits, commitRec{v: v, last: l.lastFrame, size: dbSize})
 	l.pending = append(l.pending, pendingWrite{v: v, first: first, last: l.lastFrame, off: off, buf: buf, hdr: withHdr, sync: sync})
+	if l.gathering {
+		l.appended.Signal()
+	}
 	l.stats.commits.Add(1)
 	return v, nil
 }
@@ -663,8 +711,9 @@ func (l *Log) flushLocked() {
 	if len(l.pending) == 0 {
 		return
 	}
-	batch := l.pending
 	l.flushing = true
+	l.gather()
+	batch := l.pending
 	l.mu.Unlock()
 
 	bufs := make([][]byte, len(batch))
@@ -679,13 +728,15 @@ func (l *Log) flushLocked() {
 	if err != nil {
 		err = fmt.Errorf("wal: write %d commits at log offset %d: %w", len(batch), batch[0].off, err)
 	} else if wantSync {
+		start := time.Now()
 		if err = l.wal.Sync(); err != nil {
 			err = fmt.Errorf("wal: fdatasync log: %w", err)
 		}
+		l.lastSync = time.Since(start)
 		l.stats.syncs.Add(1)
 	}
 	l.stats.flushes.Add(1)
-	if err == nil && l.cache != nil {
+	if c := l.cache.Load(); err == nil && c != nil && c.PageSize() == l.hdr.pageSize {
 		// Pages just committed are the ones every connection re-reads.
 		ps := int64(l.hdr.pageSize)
 		for _, pw := range batch {
@@ -696,13 +747,14 @@ func (l *Log) flushLocked() {
 			for f := pw.first; f <= pw.last; f++ {
 				fr := b[int64(f-pw.first)*(FrameHeaderSize+ps):]
 				p := uint32(fr[0])<<24 | uint32(fr[1])<<16 | uint32(fr[2])<<8 | uint32(fr[3])
-				l.cache.Put(pagecache.Key{Page: p, Src: l.gen<<32 | uint64(f)}, fr[FrameHeaderSize:FrameHeaderSize+ps])
+				c.Put(pagecache.Key{Page: p, Src: l.gen<<32 | uint64(f)}, fr[FrameHeaderSize:FrameHeaderSize+ps])
 			}
 		}
 	}
 
 	l.mu.Lock()
 	l.flushing = false
+	l.lastBatch = len(batch)
 	if err != nil {
 		l.err = fmt.Errorf("%w: %w", ErrPoisoned, err)
 	} else {
@@ -720,6 +772,76 @@ func (l *Log) flushLocked() {
 	l.flushed.Broadcast()
 }
 
+// SetCache installs the page cache once the page size is known (a new
+// database learns it from its first commit). A cache of another page size
+// is ignored.
+func (l *Log) SetCache(c *pagecache.Cache) { l.cache.Store(c) }
+
+// Cache returns the page cache in use, or nil.
+func (l *Log) Cache() *pagecache.Cache { return l.cache.Load() }
+
+// Reserve makes sure the log has space for a commit of n pages after the
+// frames appended so far, so that the Append that follows cannot fail for
+// lack of space. A full disk is reported as an error matching
+// syscall.ENOSPC, and nothing changes.
+func (l *Log) Reserve(n, pageSize int) error {
+	l.appendMu.Lock()
+	defer l.appendMu.Unlock()
+	l.mu.RLock()
+	err, ps, last := l.err, l.hdr.pageSize, l.lastFrame
+	l.mu.RUnlock()
+	if err != nil {
+		return err
+	}
+	if ps == 0 {
+		ps = pageSize
+	}
+	return l.reserveLocked(last, n, ps)
+}
+
+// reserveLocked reserves space for n frames after frame last; appendMu is
+// held.
+func (l *Log) reserveLocked(last FrameNo, n, ps int) error {
+	fsz := int64(FrameHeaderSize + ps)
+	end := HeaderSize + (int64(last)+int64(n))*fsz
+	if end <= l.reserved {
+		return nil
+	}
+	grow := max(end-l.reserved, l.opts.ReserveAhead)
+	if err := l.wal.Allocate(l.reserved, grow); err != nil {
+		return fmt.Errorf("wal: reserve %d bytes of log space: %w", grow, err)
+	}
+	l.reserved += grow
+	return nil
+}
+
+// gather waits, as a flush leader with l.mu held, for the commits the last
+// flush released to be appended again, when the pending ones need an
+// fdatasync: at most half as long as the last fdatasync took, and only
+// while fewer commits are pending than the last batch carried.
+func (l *Log) gather() {
+	wantSync := false
+	for i := range l.pending {
+		wantSync = wantSync || l.pending[i].sync
+	}
+	if !wantSync || len(l.pending) >= l.lastBatch || l.lastSync <= 0 {
+		return
+	}
+	delay := min(l.lastSync/2, 2*time.Millisecond)
+	deadline := time.Now().Add(delay)
+	l.gathering = true
+	t := time.AfterFunc(delay, func() {
+		l.mu.Lock()
+		l.appended.Broadcast()
+		l.mu.Unlock()
+	})
+	for len(l.pending) < l.lastBatch && time.Now().Before(deadline) && l.err == nil {
+		l.appended.Wait()
+	}
+	t.Stop()
+	l.gathering = false
+}
+
 // Commit appends a commit and waits until it is durable.
 func (l *Log) Commit(pages []Page, dbSize uint32, sync bool) (Version, error) {
 	v, err := l.Append(pages, dbSize, sync)
@@ -734,6 +856,16 @@ func (l *Log) Err() error {
 	l.mu.RLock()
 	defer l.mu.RUnlock()
 	return l.err
+}
+
+// MainPages is the number of pages the main file holds for the versions
+// the log does not cover (0 for a database that has never been
+// checkpointed). Pages above it are read only from the log, so copying
+// them into the main file early is invisible to every reader.
+func (l *Log) MainPages() uint32 {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	return l.mainPages
 }
 
 // Frames is the number of frames in the log and how many of them have been

@@ -1,0 +1,59 @@
+package ioback
+
+import "golang.org/x/sys/unix"
+
+// platState is empty on Linux: OFD locks need no bookkeeping.
+type platState struct{}
+
+func (f *osFile) platOpen() error  { return nil }
+func (f *osFile) platClose() error { return f.f.Close() }
+
+func (f *osFile) pwritev(bufs [][]byte, off int64) error {
+	at := off
+	err := f.control(func(fd uintptr) error {
+		var err error
+		at, err = pwritevFull(int(fd), bufs, off)
+		return err
+	})
+	return wrapErrAt("pwritev", f.name, at, err)
+}
+
+func (f *osFile) Sync() error {
+	return wrapErr("fdatasync", f.name, f.control(func(fd uintptr) error { return fdatasync(int(fd)) }))
+}
+
+func (f *osFile) Allocate(off, n int64) error {
+	if off < 0 || n < 0 {
+		return wrapErrAt("fallocate", f.name, off, errNegative)
+	}
+	if f.readOnly {
+		return wrapErrAt("fallocate", f.name, off, errReadOnly)
+	}
+	return wrapErrAt("fallocate", f.name, off, f.control(func(fd uintptr) error {
+		return fallocateKeepSize(int(fd), off, n)
+	}))
+}
+
+func (f *osFile) lock(start, n int64, exclusive bool) error {
+	err := f.control(func(fd uintptr) error { return ofdLock(int(fd), lockType(exclusive), start, n) })
+	if err == ErrLocked {
+		return err
+	}
+	return wrapErrAt("lock", f.name, start, err)
+}
+
+func (f *osFile) unlock(start, n int64) error {
+	return wrapErrAt("unlock", f.name, start, f.control(func(fd uintptr) error {
+		return ofdLock(int(fd), unix.F_UNLCK, start, n)
+	}))
+}
+
+func (f *osFile) ID() (FileID, error) {
+	var id FileID
+	err := f.control(func(fd uintptr) error {
+		var err error
+		_, id, err = fstatID(int(fd))
+		return err
+	})
+	return id, wrapErr("fstat", f.name, err)
+}
