@@ -388,6 +388,34 @@ func (l *Log) lastVersionLocked() Version {
 	return l.floor
 }
 
+// NextVersion is the version the next Append will return, as long as no
+// Append and no restart happens in between (the engine holds its writer
+// lock, under which both happen).
+func (l *Log) NextVersion() Version {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	return l.base + Version(len(l.commits)+1)
+}
+
+// RaiseFloor makes the versions of commits from now on carry a checkpoint
+// sequence number of at least seq, so that versions keep increasing when
+// the log file lost its header (deleted by stock SQLite, or truncated) and
+// the caller knows of higher versions handed out before (durable CDC does).
+// It changes nothing once the current log generation has commits: theirs
+// come from the header, which already carries the right sequence number.
+func (l *Log) RaiseFloor(seq uint32) {
+	l.appendMu.Lock()
+	defer l.appendMu.Unlock()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(l.commits) == 0 && l.base.Seq() < seq {
+		l.base = Version(seq) << 32
+		if l.lastFrame == 0 {
+			l.hdr.seq = max(l.hdr.seq, seq)
+		}
+	}
+}
+
 // Durable is the newest version whose commit has returned from WaitDurable
 // (written, and synced under SyncFull). Readers pin it.
 func (l *Log) Durable() Version { return Version(l.durable.Load()) }

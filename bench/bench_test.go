@@ -1,0 +1,168 @@
+package bench
+
+import (
+	"database/sql"
+	"fmt"
+	"math/rand/v2"
+	"path/filepath"
+	"testing"
+
+	"github.com/golibsql/libsql"
+	_ "modernc.org/sqlite" // registers "sqlite", the driver compared with
+)
+
+// rowsN is the number of rows in the benchmark table.
+const rowsN = 100_000
+
+// drivers are the drivers compared: database/sql driver name and the DSN
+// prefix that opens a file with it. Both get the same pragmas from prepare.
+var drivers = []struct{ name, sqlName string }{
+	{"libsql", libsql.DriverName},
+	{"modernc", "sqlite"},
+}
+
+const schema = `CREATE TABLE users(
+	id INTEGER PRIMARY KEY,
+	name TEXT NOT NULL,
+	email TEXT NOT NULL,
+	score REAL NOT NULL,
+	created INTEGER NOT NULL
+)`
+
+const insertSQL = "INSERT INTO users(id, name, email, score, created) VALUES (?, ?, ?, ?, ?)"
+
+// open opens a new database file with one connection and the pragmas both
+// drivers run with.
+func open(b *testing.B, driverName string) *sql.DB {
+	b.Helper()
+	db, err := sql.Open(driverName, filepath.Join(b.TempDir(), "bench.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { db.Close() })
+	db.SetMaxOpenConns(1)
+	for _, p := range []string{
+		"PRAGMA journal_mode=DELETE",
+		"PRAGMA synchronous=FULL",
+		"PRAGMA busy_timeout=5000",
+		"PRAGMA cache_size=-8192",
+	} {
+		if _, err := db.Exec(p); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if _, err := db.Exec(schema); err != nil {
+		b.Fatal(err)
+	}
+	return db
+}
+
+// fill inserts rowsN rows in one transaction with a prepared statement.
+func fill(b *testing.B, db *sql.DB) {
+	b.Helper()
+	tx, err := db.Begin()
+	if err != nil {
+		b.Fatal(err)
+	}
+	st, err := tx.Prepare(insertSQL)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for i := 1; i <= rowsN; i++ {
+		if _, err := st.Exec(i, names[i%len(names)], emails[i%len(emails)], float64(i)*0.25, int64(1_700_000_000+i)); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if err := st.Close(); err != nil {
+		b.Fatal(err)
+	}
+	if err := tx.Commit(); err != nil {
+		b.Fatal(err)
+	}
+}
+
+var names, emails = func() (n, e []string) {
+	for i := range 1000 {
+		n = append(n, fmt.Sprintf("user %d", i))
+		e = append(e, fmt.Sprintf("user%d@example.com", i))
+	}
+	return n, e
+}()
+
+// BenchmarkPointSelect reads one row by primary key from 100k rows with
+// db.QueryRow, the common way.
+func BenchmarkPointSelect(b *testing.B) {
+	for _, d := range drivers {
+		b.Run("driver="+d.name, func(b *testing.B) {
+			db := open(b, d.sqlName)
+			fill(b, db)
+			rng := rand.New(rand.NewPCG(1, 2))
+			var (
+				id, created int64
+				name, email string
+				score       float64
+			)
+			for b.Loop() {
+				err := db.QueryRow("SELECT id, name, email, score, created FROM users WHERE id = ?", 1+rng.IntN(rowsN)).
+					Scan(&id, &name, &email, &score, &created)
+				if err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkBulkInsert inserts 100k rows in one transaction with a prepared
+// statement; one op is the whole transaction.
+func BenchmarkBulkInsert(b *testing.B) {
+	for _, d := range drivers {
+		b.Run("driver="+d.name, func(b *testing.B) {
+			db := open(b, d.sqlName)
+			for b.Loop() {
+				b.StopTimer()
+				if _, err := db.Exec("DELETE FROM users"); err != nil {
+					b.Fatal(err)
+				}
+				b.StartTimer()
+				fill(b, db)
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/rowsN, "ns/row")
+		})
+	}
+}
+
+// BenchmarkFullScan reads all 100k rows; one op is the whole scan.
+func BenchmarkFullScan(b *testing.B) {
+	for _, d := range drivers {
+		b.Run("driver="+d.name, func(b *testing.B) {
+			db := open(b, d.sqlName)
+			fill(b, db)
+			var (
+				id, created int64
+				name, email string
+				score       float64
+			)
+			for b.Loop() {
+				rows, err := db.Query("SELECT id, name, email, score, created FROM users")
+				if err != nil {
+					b.Fatal(err)
+				}
+				n := 0
+				for rows.Next() {
+					if err := rows.Scan(&id, &name, &email, &score, &created); err != nil {
+						b.Fatal(err)
+					}
+					n++
+				}
+				if err := rows.Err(); err != nil {
+					b.Fatal(err)
+				}
+				rows.Close()
+				if n != rowsN {
+					b.Fatalf("scanned %d rows", n)
+				}
+			}
+		})
+	}
+}

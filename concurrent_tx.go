@@ -1,0 +1,458 @@
+package libsql
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"time"
+
+	"github.com/golibsql/libsql/internal/capi"
+	"github.com/golibsql/libsql/iouring_vfs"
+	"github.com/golibsql/libsql/iouring_vfs/wal"
+)
+
+// BEGIN CONCURRENT: many writers at once, each in its own snapshot, with
+// conflicts found per page at commit (see DESIGN.md, architecture 4).
+//
+//   - BEGIN CONCURRENT starts a deferred transaction whose database file
+//     writes privately without the writer lock and records every page it
+//     reads; SQLite's page cache is reset first, so that every page the
+//     transaction reads reaches the file. A session object records the
+//     transaction's row changes from its first write.
+//   - COMMIT takes the writer lock and, before SQLite commits, checks the
+//     read set against the pages committed since the snapshot (page 1 only
+//     for the header fields that mean something to a reader). A conflict
+//     rolls the transaction back: ErrBusySnapshot, naming the page and the
+//     table or index it belongs to.
+//   - If nothing was committed since the snapshot, SQLite commits and the
+//     engine publishes the pages. Otherwise the pages cannot be published
+//     as they are (page 1 and newly allocated pages always collide), so the
+//     transaction is rolled back and its row changes are applied to the
+//     newest version under the writer lock, with triggers and foreign-key
+//     actions off (the changes they made are in the changeset already) and
+//     sqlite_sequence brought up to date. Either way the outcome is that of
+//     a serial execution.
+
+// concurrentTx is a BEGIN CONCURRENT transaction in progress.
+type concurrentTx struct {
+	session  *capi.Session
+	attached []*iouringvfs.File // attached databases, refusing writes meanwhile
+}
+
+// txStmt classifies a statement the driver runs itself.
+type txStmt int
+
+const (
+	txNone txStmt = iota
+	txBeginConcurrent
+	txCommit   // COMMIT or END
+	txRollback // ROLLBACK without TO
+)
+
+// classifyTx recognizes BEGIN CONCURRENT [TRANSACTION], COMMIT|END
+// [TRANSACTION] and ROLLBACK [TRANSACTION] at the start of sql, with
+// comments and whitespace around, and returns how many bytes the statement
+// takes, its semicolon included.
+func classifyTx(sql string) (txStmt, int) {
+	lx := lexer{s: sql}
+	var kind txStmt
+	switch lx.keyword() {
+	case "BEGIN":
+		if lx.keyword() != "CONCURRENT" {
+			return txNone, 0
+		}
+		kind = txBeginConcurrent
+	case "COMMIT", "END":
+		kind = txCommit
+	case "ROLLBACK":
+		kind = txRollback
+	default:
+		return txNone, 0
+	}
+	save := lx.pos
+	if lx.keyword() != "TRANSACTION" {
+		lx.pos = save
+	}
+	lx.space()
+	switch {
+	case lx.pos == len(sql):
+		return kind, lx.pos
+	case sql[lx.pos] == ';':
+		return kind, lx.pos + 1
+	}
+	return txNone, 0
+}
+
+// lexer reads SQL keywords, skipping whitespace and comments.
+type lexer struct {
+	s   string
+	pos int
+}
+
+func (l *lexer) space() {
+	for l.pos < len(l.s) {
+		switch {
+		case l.s[l.pos] == ' ' || l.s[l.pos] == '\t' || l.s[l.pos] == '\n' || l.s[l.pos] == '\r' || l.s[l.pos] == '\f':
+			l.pos++
+		case strings.HasPrefix(l.s[l.pos:], "--"):
+			if i := strings.IndexByte(l.s[l.pos:], '\n'); i >= 0 {
+				l.pos += i + 1
+			} else {
+				l.pos = len(l.s)
+			}
+		case strings.HasPrefix(l.s[l.pos:], "/*"):
+			if i := strings.Index(l.s[l.pos+2:], "*/"); i >= 0 {
+				l.pos += i + 4
+			} else {
+				l.pos = len(l.s)
+			}
+		default:
+			return
+		}
+	}
+}
+
+// keyword returns the next word, upper-cased, or "".
+func (l *lexer) keyword() string {
+	l.space()
+	start := l.pos
+	for l.pos < len(l.s) {
+		ch := l.s[l.pos]
+		if !(ch >= 'a' && ch <= 'z' || ch >= 'A' && ch <= 'Z' || ch == '_') {
+			break
+		}
+		l.pos++
+	}
+	return strings.ToUpper(l.s[start:l.pos])
+}
+
+// handlesTx reports whether the driver runs statement kind itself now:
+// BEGIN CONCURRENT always, COMMIT and ROLLBACK inside a concurrent
+// transaction.
+func (c *conn) handlesTx(kind txStmt) bool {
+	return kind == txBeginConcurrent || (kind != txNone && c.conc != nil)
+}
+
+// runTx runs a statement the driver handles itself.
+func (c *conn) runTx(ctx context.Context, kind txStmt) error {
+	switch kind {
+	case txBeginConcurrent:
+		return c.beginConcurrent(ctx)
+	case txCommit:
+		return c.commitConcurrent(ctx)
+	default:
+		return c.rollbackConcurrent(ctx)
+	}
+}
+
+// errNoVFS is returned for BEGIN CONCURRENT on a database opened through
+// another VFS.
+var errNoVFS = errors.New("libsql: BEGIN CONCURRENT needs the libsql VFS (the default); this database was opened with WithVFS")
+
+// beginConcurrent starts a BEGIN CONCURRENT transaction.
+func (c *conn) beginConcurrent(ctx context.Context) error {
+	if c.file == nil {
+		return errNoVFS
+	}
+	if !c.cc.GetAutocommit() {
+		return &Error{code: ExtendedErrorCode(ERROR), msg: "cannot start a transaction within a transaction"}
+	}
+	if err := c.execInternal(ctx, "BEGIN"); err != nil {
+		return err
+	}
+	c.cc.FileControl("main", capi.FCNTL_RESET_CACHE, 0)
+	c.file.BeginConcurrent()
+	ct := &concurrentTx{}
+	for _, schema := range c.attachedSchemas(ctx) {
+		if f := iouringvfs.FileOf(c.cc.FileHandle(schema)); f != nil {
+			f.RefuseWrites(fmt.Sprintf("cannot write attached database %q inside a BEGIN CONCURRENT transaction: only the main database takes part in it", schema))
+			ct.attached = append(ct.attached, f)
+		}
+	}
+	s, err := c.cc.CreateSession("main")
+	if err != nil {
+		c.endConcurrent(ctx, ct, true)
+		return convertError(err)
+	}
+	ct.session = s
+	c.conc = ct
+	return nil
+}
+
+// attachedSchemas lists the attached databases, main and temp excluded.
+func (c *conn) attachedSchemas(ctx context.Context) []string {
+	s, _, err := c.cc.Prepare("PRAGMA database_list", 0)
+	if err != nil || s == nil {
+		return nil
+	}
+	defer s.Finalize()
+	var names []string
+	for {
+		row, err := s.Step()
+		if err != nil || !row {
+			return names
+		}
+		if n := s.ColumnText(1); n != "main" && n != "temp" {
+			names = append(names, n)
+		}
+	}
+}
+
+// endConcurrent leaves concurrent mode: rolls back what SQLite still has
+// open if rollback is set, and releases everything the transaction held.
+func (c *conn) endConcurrent(ctx context.Context, ct *concurrentTx, rollback bool) error {
+	var err error
+	if rollback && !c.cc.GetAutocommit() {
+		err = c.execInternal(ctx, "ROLLBACK")
+	}
+	if ct != nil {
+		if ct.session != nil {
+			ct.session.Delete()
+		}
+		for _, f := range ct.attached {
+			f.RefuseWrites("")
+		}
+	}
+	c.file.EndConcurrent()
+	c.file.ReleaseWriter()
+	c.conc = nil
+	return err
+}
+
+// rollbackConcurrent rolls a concurrent transaction back.
+func (c *conn) rollbackConcurrent(ctx context.Context) error {
+	return c.endConcurrent(ctx, c.conc, true)
+}
+
+// commitConcurrent runs the commit protocol described at the top of the
+// file.
+func (c *conn) commitConcurrent(ctx context.Context) (err error) {
+	ct, f := c.conc, c.file
+	if !f.Wrote() && ct.session.Empty() {
+		// Read-only: nothing to check, nothing to publish.
+		err = c.execInternal(ctx, "COMMIT")
+		return errors.Join(err, c.endConcurrent(ctx, ct, err != nil))
+	}
+	defer func() {
+		if err != nil {
+			c.endConcurrent(ctx, ct, true)
+		}
+	}()
+	if err := f.AcquireWriter(); err != nil {
+		return c.mapErr(ctx, &capi.Error{Code: capi.BUSY, Msg: err.Error(), Cause: err})
+	}
+	seq := c.sequenceState(ctx)
+	f.ForgetReads(seq.pages)
+	val, err := f.Validate()
+	if err != nil {
+		return err
+	}
+	if val.Conflict != nil {
+		return c.conflictError(ctx, val.Conflict)
+	}
+	if !val.Stale {
+		if err := c.execInternal(ctx, "COMMIT"); err != nil {
+			return err
+		}
+		f.CountConcurrentCommit(false)
+		return c.endConcurrent(ctx, ct, false)
+	}
+	return c.rebase(ctx, ct, seq)
+}
+
+// rebase replays a concurrent transaction's row changes on the newest
+// version, under the writer lock the caller holds.
+func (c *conn) rebase(ctx context.Context, ct *concurrentTx, seq sequenceState) error {
+	f := c.file
+	cs, err := ct.session.Changeset()
+	if err != nil {
+		return err
+	}
+	if err := c.execInternal(ctx, "ROLLBACK"); err != nil {
+		return err
+	}
+	ct.session.Delete()
+	ct.session = nil
+	f.EndConcurrent() // a plain writer from here on, holding the writer lock
+	if err := c.execInternal(ctx, "BEGIN IMMEDIATE"); err != nil {
+		return err
+	}
+	triggers, err := c.cc.DBConfigBool(capi.DBCONFIG_ENABLE_TRIGGER, 0)
+	if err != nil {
+		return convertError(err)
+	}
+	err = c.cc.ApplyChangeset(cs)
+	if triggers {
+		c.cc.DBConfigBool(capi.DBCONFIG_ENABLE_TRIGGER, 1)
+	}
+	if err != nil {
+		if errors.Is(err, capi.ErrChangesetConflict) {
+			f.CountConflict("rebase")
+			return &Error{code: BUSY_SNAPSHOT, msg: "BEGIN CONCURRENT transaction conflicts with a commit since its snapshot: " + err.Error(), cause: err}
+		}
+		return convertError(err)
+	}
+	if err := c.restoreSequence(ctx, seq); err != nil {
+		return err
+	}
+	if err := c.execInternal(ctx, "COMMIT"); err != nil {
+		return err
+	}
+	f.CountConcurrentCommit(true)
+	return c.endConcurrent(ctx, ct, false)
+}
+
+// sequenceState is what a concurrent transaction left in sqlite_sequence:
+// the values its AUTOINCREMENT inserts reached, and the table's pages,
+// which the commit protocol handles itself and so excludes from the
+// conflict check.
+type sequenceState struct {
+	seqs  map[string]int64
+	pages []wal.PageNo
+}
+
+func (c *conn) sequenceState(ctx context.Context) sequenceState {
+	var st sequenceState
+	s, _, err := c.cc.Prepare("SELECT rootpage FROM sqlite_schema WHERE name = 'sqlite_sequence'", 0)
+	if err != nil || s == nil {
+		return st
+	}
+	row, err := s.Step()
+	root := wal.PageNo(0)
+	if err == nil && row {
+		root = wal.PageNo(s.ColumnInt64(0))
+	}
+	s.Finalize()
+	if root == 0 {
+		return st
+	}
+	if pages, ok := c.file.BtreePages(root, 64); ok {
+		st.pages = pages
+	}
+	s, _, err = c.cc.Prepare("SELECT name, seq FROM sqlite_sequence", 0)
+	if err != nil || s == nil {
+		return st
+	}
+	defer s.Finalize()
+	st.seqs = map[string]int64{}
+	for {
+		row, err := s.Step()
+		if err != nil || !row {
+			return st
+		}
+		st.seqs[s.ColumnText(0)] = s.ColumnInt64(1)
+	}
+}
+
+// restoreSequence raises sqlite_sequence to what the transaction reached:
+// the changeset does not carry it.
+func (c *conn) restoreSequence(ctx context.Context, st sequenceState) error {
+	for name, seq := range st.seqs {
+		args := []driver.NamedValue{{Ordinal: 1, Value: name}, {Ordinal: 2, Value: seq}}
+		for _, q := range []string{
+			"UPDATE sqlite_sequence SET seq = ?2 WHERE name = ?1 AND seq < ?2",
+			"INSERT INTO sqlite_sequence(name, seq) SELECT ?1, ?2 WHERE NOT EXISTS (SELECT 1 FROM sqlite_sequence WHERE name = ?1)",
+		} {
+			p, err := c.prepare(q)
+			if err != nil {
+				return convertError(err)
+			}
+			_, err = c.exec(ctx, p.s, args)
+			c.release(p)
+			if err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// conflictBudget bounds the pages read to name the b-tree of a conflict.
+const conflictBudget = 20000
+
+// conflictError builds the ErrBusySnapshot of a conflict, naming the page's
+// table or index, and counts it.
+func (c *conn) conflictError(ctx context.Context, cf *iouringvfs.Conflict) error {
+	e := &Error{code: BUSY_SNAPSHOT}
+	const prefix = "BEGIN CONCURRENT transaction conflicts with a commit since its snapshot: "
+	if cf.Schema {
+		e.conflictTable = "schema"
+		e.msg = prefix + "conflict on the database schema or header (schema cookie, user_version, application_id, ...)"
+		c.file.CountConflict("schema")
+		return e
+	}
+	e.conflictPage = uint32(cf.Page)
+	owner := c.file.OwnerOf(cf.Page, c.schemaRoots(), conflictBudget)
+	e.conflictTable = owner
+	if owner != "" {
+		e.msg = fmt.Sprintf("%sconflict at page %d (b-tree of %s)", prefix, cf.Page, owner)
+		c.file.CountConflict(owner)
+	} else {
+		e.msg = fmt.Sprintf("%sconflict at page %d", prefix, cf.Page)
+		c.file.CountConflict(fmt.Sprintf("page %d", cf.Page))
+	}
+	return e
+}
+
+// schemaRoots maps the root page of every table and index to its name.
+func (c *conn) schemaRoots() map[wal.PageNo]string {
+	roots := map[wal.PageNo]string{1: "table sqlite_schema"}
+	s, _, err := c.cc.Prepare("SELECT type, name, rootpage FROM sqlite_schema WHERE rootpage > 0", 0)
+	if err != nil || s == nil {
+		return roots
+	}
+	defer s.Finalize()
+	for {
+		row, err := s.Step()
+		if err != nil || !row {
+			return roots
+		}
+		roots[wal.PageNo(s.ColumnInt64(2))] = s.ColumnText(0) + " " + s.ColumnText(1)
+	}
+}
+
+// RetryTx runs fn in a transaction begun with opts and commits it,
+// retrying the whole transaction, with a new one each time, while it fails
+// with ErrBusySnapshot (a BEGIN CONCURRENT conflict, or a stale snapshot),
+// with jittered exponential backoff, until it succeeds, fails otherwise, or
+// ctx ends. Pass opts with Isolation: LevelConcurrent for optimistic
+// concurrent writers.
+//
+// fn may run several times: it must have no effects outside the
+// transaction (no sends, no writes elsewhere, no appends to outside slices
+// that a retry would duplicate), and must return the transaction's errors
+// as they are, so that a conflict can be recognized.
+func RetryTx(ctx context.Context, db *sql.DB, opts *sql.TxOptions, fn func(*sql.Tx) error) error {
+	backoff := 100 * time.Microsecond
+	for attempt := 0; ; attempt++ {
+		err := runTx(ctx, db, opts, fn)
+		if err == nil || !errors.Is(err, ErrBusySnapshot) {
+			return err
+		}
+		d := backoff/2 + rand.N(backoff/2+1)
+		t := time.NewTimer(d)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return fmt.Errorf("libsql: RetryTx gave up after %d conflicts: %w (last conflict: %w)", attempt+1, ctx.Err(), err)
+		case <-t.C:
+		}
+		backoff = min(2*backoff, 50*time.Millisecond)
+	}
+}
+
+func runTx(ctx context.Context, db *sql.DB, opts *sql.TxOptions, fn func(*sql.Tx) error) error {
+	tx, err := db.BeginTx(ctx, opts)
+	if err != nil {
+		return err
+	}
+	if err := fn(tx); err != nil {
+		tx.Rollback()
+		return err
+	}
+	return tx.Commit()
+}

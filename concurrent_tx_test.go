@@ -1,0 +1,369 @@
+package libsql
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+)
+
+// concurrentDB opens a test database with tables a(id, v) and b(id, v).
+func concurrentDB(t *testing.T, query string) *sql.DB {
+	t.Helper()
+	db := openTestDB(t, query)
+	mustExec(t, db, "CREATE TABLE a(id INTEGER PRIMARY KEY, v TEXT)")
+	mustExec(t, db, "CREATE TABLE b(id INTEGER PRIMARY KEY, v TEXT)")
+	mustExec(t, db, "INSERT INTO a(v) VALUES ('a1'), ('a2')")
+	mustExec(t, db, "INSERT INTO b(v) VALUES ('b1'), ('b2')")
+	return db
+}
+
+func dbConn(t *testing.T, db *sql.DB) *sql.Conn {
+	t.Helper()
+	c, err := db.Conn(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+func cexec(t *testing.T, c *sql.Conn, q string, args ...any) {
+	t.Helper()
+	if _, err := c.ExecContext(context.Background(), q, args...); err != nil {
+		t.Fatalf("%s: %v", q, err)
+	}
+}
+
+func count(t *testing.T, q interface {
+	QueryRowContext(context.Context, string, ...any) *sql.Row
+}, sql string) int {
+	t.Helper()
+	var n int
+	if err := q.QueryRowContext(context.Background(), sql).Scan(&n); err != nil {
+		t.Fatalf("%s: %v", sql, err)
+	}
+	return n
+}
+
+func engineStats(t *testing.T, db *sql.DB) string {
+	t.Helper()
+	var s string
+	if err := db.QueryRow("PRAGMA libsql_stats").Scan(&s); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func TestClassifyTx(t *testing.T) {
+	cases := []struct {
+		sql  string
+		kind txStmt
+		n    int
+	}{
+		{"BEGIN CONCURRENT", txBeginConcurrent, 16},
+		{"begin concurrent transaction;", txBeginConcurrent, 29},
+		{" /* c */ BEGIN -- x\n CONCURRENT ; INSERT", txBeginConcurrent, 33},
+		{"BEGIN", txNone, 0},
+		{"BEGIN IMMEDIATE", txNone, 0},
+		{"BEGIN CONCURRENT x", txNone, 0},
+		{"COMMIT", txCommit, 6},
+		{"END TRANSACTION;", txCommit, 16},
+		{"ROLLBACK", txRollback, 8},
+		{"ROLLBACK TO sp", txNone, 0},
+		{"ROLLBACK TRANSACTION TO sp", txNone, 0},
+		{"COMMITTED", txNone, 0},
+		{"SELECT 1", txNone, 0},
+	}
+	for _, c := range cases {
+		kind, n := classifyTx(c.sql)
+		if kind != c.kind || n != c.n {
+			t.Errorf("classifyTx(%q) = %v, %d; want %v, %d", c.sql, kind, n, c.kind, c.n)
+		}
+	}
+}
+
+// Every way of starting a concurrent transaction, and of ending one.
+func TestBeginConcurrentForms(t *testing.T) {
+	db := concurrentDB(t, "")
+	ctx := context.Background()
+
+	tx, err := db.BeginTx(ctx, &sql.TxOptions{Isolation: LevelConcurrent})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustExec(t, tx, "INSERT INTO a(v) VALUES ('level')")
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+
+	c := dbConn(t, db)
+	cexec(t, c, "BEGIN CONCURRENT")
+	cexec(t, c, "INSERT INTO a(v) VALUES ('text')")
+	cexec(t, c, "COMMIT")
+	cexec(t, c, "BEGIN CONCURRENT TRANSACTION")
+	cexec(t, c, "INSERT INTO a(v) VALUES ('rolled back')")
+	cexec(t, c, "ROLLBACK")
+	cexec(t, c, "BEGIN CONCURRENT; INSERT INTO a(v) VALUES ('script'); END")
+
+	db2 := openTestDB(t, "_txlock=concurrent")
+	mustExec(t, db2, "CREATE TABLE t(x)")
+	tx, err = db2.Begin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustExec(t, tx, "INSERT INTO t VALUES (1)")
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	if n := count(t, db, "SELECT count(*) FROM a WHERE v IN ('level', 'text', 'script')"); n != 3 {
+		t.Fatalf("%d committed rows, want 3", n)
+	}
+	if n := count(t, db, "SELECT count(*) FROM a WHERE v = 'rolled back'"); n != 0 {
+		t.Fatal("a rolled back concurrent transaction left a row")
+	}
+	if s := engineStats(t, db); !strings.Contains(s, `"commits":3`) {
+		t.Fatalf("stats: %s", s)
+	}
+}
+
+// Concurrent transactions hold no writer lock before COMMIT: two run at
+// once on different tables while a plain writer commits, and both commit,
+// one directly and one by rebase.
+func TestBeginConcurrentDifferentTablesBothCommit(t *testing.T) {
+	db := concurrentDB(t, "busy_timeout=0")
+	mustExec(t, db, "CREATE TABLE other(x)")
+	c1, c2 := dbConn(t, db), dbConn(t, db)
+	cexec(t, c1, "BEGIN CONCURRENT")
+	cexec(t, c2, "BEGIN CONCURRENT")
+	cexec(t, c1, "INSERT INTO a(v) VALUES ('t1')")
+	cexec(t, c2, "INSERT INTO b(v) VALUES ('t2')")
+	mustExec(t, db, "INSERT INTO other VALUES (1)") // needs the writer lock: free
+	cexec(t, c1, "COMMIT")
+	cexec(t, c2, "COMMIT")
+	if n := count(t, db, "SELECT (SELECT count(*) FROM a) + (SELECT count(*) FROM b)"); n != 6 {
+		t.Fatalf("%d rows, want 6", n)
+	}
+	s := engineStats(t, db)
+	if !strings.Contains(s, `"rebased":2`) {
+		// c1 is rebased past CREATE TABLE; c2 past c1.
+		t.Fatalf("stats: %s", s)
+	}
+}
+
+// A transaction that read a table another transaction changed meanwhile
+// conflicts, and the error names the page and the table.
+func TestBeginConcurrentReadConflictNamesTable(t *testing.T) {
+	db := concurrentDB(t, "")
+	c1 := dbConn(t, db)
+	cexec(t, c1, "BEGIN CONCURRENT")
+	if n := count(t, c1, "SELECT count(*) FROM a"); n != 2 {
+		t.Fatal(n)
+	}
+	cexec(t, c1, "INSERT INTO b(v) VALUES ('depends on a')")
+	mustExec(t, db, "UPDATE a SET v = 'changed' WHERE id = 1")
+	_, err := c1.ExecContext(context.Background(), "COMMIT")
+	var e *Error
+	if !errors.Is(err, ErrBusySnapshot) || !errors.As(err, &e) {
+		t.Fatalf("COMMIT: %v, want ErrBusySnapshot", err)
+	}
+	if e.ConflictPage() == 0 || e.ConflictObject() != "table a" || !strings.Contains(err.Error(), "(b-tree of table a)") {
+		t.Fatalf("conflict error %q: page %d object %q", err, e.ConflictPage(), e.ConflictObject())
+	}
+	if n := count(t, db, "SELECT count(*) FROM b WHERE v = 'depends on a'"); n != 0 {
+		t.Fatal("a conflicting transaction committed")
+	}
+	// The connection is usable again, out of the transaction.
+	cexec(t, c1, "INSERT INTO b(v) VALUES ('after')")
+	if s := engineStats(t, db); !strings.Contains(s, `"table a":1`) {
+		t.Fatalf("stats: %s", s)
+	}
+}
+
+func TestBeginConcurrentSchemaChangeConflicts(t *testing.T) {
+	db := concurrentDB(t, "")
+	c1 := dbConn(t, db)
+	cexec(t, c1, "BEGIN CONCURRENT")
+	cexec(t, c1, "INSERT INTO a(v) VALUES ('x')")
+	mustExec(t, db, "CREATE INDEX b_v ON b(v)")
+	_, err := c1.ExecContext(context.Background(), "COMMIT")
+	var e *Error
+	if !errors.As(err, &e) || !errors.Is(err, ErrBusySnapshot) || e.ConflictObject() != "schema" {
+		t.Fatalf("COMMIT after a schema change: %v", err)
+	}
+
+	// A concurrent transaction that changes the schema commits only if
+	// nothing committed since its snapshot.
+	cexec(t, c1, "BEGIN CONCURRENT")
+	cexec(t, c1, "CREATE TABLE c(x)")
+	cexec(t, c1, "COMMIT")
+	cexec(t, c1, "BEGIN CONCURRENT")
+	cexec(t, c1, "CREATE TABLE d(x)")
+	mustExec(t, db, "INSERT INTO a(v) VALUES ('meanwhile')")
+	if _, err := c1.ExecContext(context.Background(), "COMMIT"); !errors.Is(err, ErrBusySnapshot) {
+		t.Fatalf("schema change over a newer commit: %v", err)
+	}
+	if n := count(t, db, "SELECT count(*) FROM sqlite_schema WHERE name IN ('c', 'd')"); n != 1 {
+		t.Fatalf("%d of tables c, d exist, want only c", n)
+	}
+}
+
+// Both sides allocate pages (large blobs); both commit.
+func TestBeginConcurrentBothAllocatePages(t *testing.T) {
+	db := concurrentDB(t, "")
+	c1, c2 := dbConn(t, db), dbConn(t, db)
+	cexec(t, c1, "BEGIN CONCURRENT")
+	cexec(t, c2, "BEGIN CONCURRENT")
+	cexec(t, c1, "INSERT INTO a(v) VALUES (randomblob(200000))")
+	cexec(t, c2, "INSERT INTO b(v) VALUES (randomblob(300000))")
+	cexec(t, c1, "COMMIT")
+	cexec(t, c2, "COMMIT")
+	if n := count(t, db, "SELECT (SELECT max(length(v)) FROM a) + (SELECT max(length(v)) FROM b)"); n != 500000 {
+		t.Fatalf("blob lengths sum to %d", n)
+	}
+}
+
+func TestBeginConcurrentSavepoints(t *testing.T) {
+	db := concurrentDB(t, "")
+	c1 := dbConn(t, db)
+	cexec(t, c1, "BEGIN CONCURRENT")
+	cexec(t, c1, "INSERT INTO a(v) VALUES ('kept')")
+	cexec(t, c1, "SAVEPOINT s")
+	cexec(t, c1, "INSERT INTO a(v) VALUES ('dropped')")
+	cexec(t, c1, "ROLLBACK TO s")
+	cexec(t, c1, "RELEASE s")
+	mustExec(t, db, "INSERT INTO b(v) VALUES ('forces a rebase')")
+	cexec(t, c1, "COMMIT")
+	if n := count(t, db, "SELECT count(*) FROM a WHERE v = 'kept'"); n != 1 {
+		t.Fatal("the change before the savepoint is lost")
+	}
+	if n := count(t, db, "SELECT count(*) FROM a WHERE v = 'dropped'"); n != 0 {
+		t.Fatal("a change rolled back to a savepoint was committed")
+	}
+}
+
+// A transaction larger than SQLite's page cache spills it into the write
+// set; it commits directly and by rebase alike.
+func TestBeginConcurrentSpillsCache(t *testing.T) {
+	db := concurrentDB(t, "cache_size=20")
+	for _, rebase := range []bool{false, true} {
+		c1 := dbConn(t, db)
+		cexec(t, c1, "BEGIN CONCURRENT")
+		cexec(t, c1, "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x+1 FROM c WHERE x < 3000) INSERT INTO a(v) SELECT printf('%0200d', x) FROM c")
+		if rebase {
+			mustExec(t, db, "INSERT INTO b(v) VALUES ('meanwhile')")
+		}
+		cexec(t, c1, "COMMIT")
+		c1.Close()
+	}
+	if n := count(t, db, "SELECT count(*) FROM a"); n != 6002 {
+		t.Fatalf("%d rows in a", n)
+	}
+}
+
+func TestBeginConcurrentAutoincrementAndTriggers(t *testing.T) {
+	db := openTestDB(t, "")
+	mustExec(t, db, "CREATE TABLE x(id INTEGER PRIMARY KEY AUTOINCREMENT, v)")
+	mustExec(t, db, "CREATE TABLE y(id INTEGER PRIMARY KEY AUTOINCREMENT, v)")
+	mustExec(t, db, "CREATE TABLE audit(what)")
+	mustExec(t, db, "CREATE TRIGGER x_audit AFTER INSERT ON x BEGIN INSERT INTO audit VALUES ('x ' || new.v); END")
+	c1, c2 := dbConn(t, db), dbConn(t, db)
+	cexec(t, c1, "BEGIN CONCURRENT")
+	cexec(t, c2, "BEGIN CONCURRENT")
+	cexec(t, c1, "INSERT INTO x(v) VALUES (1), (2), (3)")
+	cexec(t, c1, "DELETE FROM x WHERE v = 3") // seq must still say 3
+	cexec(t, c2, "INSERT INTO y(v) VALUES (1)")
+	cexec(t, c2, "COMMIT")
+	cexec(t, c1, "COMMIT") // rebased past c2
+	if n := count(t, db, "SELECT seq FROM sqlite_sequence WHERE name = 'x'"); n != 3 {
+		t.Fatalf("sqlite_sequence for x = %d, want 3", n)
+	}
+	if n := count(t, db, "SELECT seq FROM sqlite_sequence WHERE name = 'y'"); n != 1 {
+		t.Fatalf("sqlite_sequence for y = %d, want 1", n)
+	}
+	if n := count(t, db, "SELECT count(*) FROM audit"); n != 3 {
+		t.Fatalf("%d audit rows, want 3: a trigger ran twice or not at all", n)
+	}
+	mustExec(t, db, "INSERT INTO x(v) VALUES (4)")
+	if n := count(t, db, "SELECT max(id) FROM x"); n != 4 {
+		t.Fatalf("next AUTOINCREMENT id %d, want 4", n)
+	}
+}
+
+func TestBeginConcurrentReadOnlyAndAttached(t *testing.T) {
+	db := concurrentDB(t, "")
+	c1 := dbConn(t, db)
+	cexec(t, c1, "BEGIN CONCURRENT")
+	count(t, c1, "SELECT count(*) FROM a")
+	mustExec(t, db, "UPDATE a SET v = 'changed'")
+	cexec(t, c1, "COMMIT") // read-only: commits although a changed
+
+	other := t.TempDir() + "/other.db"
+	cexec(t, c1, "ATTACH '"+other+"' AS o")
+	cexec(t, c1, "CREATE TABLE o.t(x)")
+	cexec(t, c1, "BEGIN CONCURRENT")
+	_, err := c1.ExecContext(context.Background(), "INSERT INTO o.t VALUES (1)")
+	if err == nil || !strings.Contains(err.Error(), "attached database") {
+		t.Fatalf("write to an attached database in BEGIN CONCURRENT: %v", err)
+	}
+	cexec(t, c1, "ROLLBACK")
+	cexec(t, c1, "INSERT INTO o.t VALUES (2)") // outside: allowed again
+}
+
+// A rolled-back concurrent transaction leaves nothing, and a second BEGIN
+// inside one is refused.
+func TestBeginConcurrentRollbackLeavesNothing(t *testing.T) {
+	db := concurrentDB(t, "")
+	before := engineStats(t, db)
+	c1 := dbConn(t, db)
+	cexec(t, c1, "BEGIN CONCURRENT")
+	cexec(t, c1, "INSERT INTO a(v) VALUES (randomblob(100000))")
+	cexec(t, c1, "DELETE FROM b")
+	if _, err := c1.ExecContext(context.Background(), "BEGIN CONCURRENT"); err == nil {
+		t.Fatal("BEGIN CONCURRENT inside a transaction accepted")
+	}
+	cexec(t, c1, "ROLLBACK")
+	if n := count(t, db, "SELECT (SELECT count(*) FROM a) + (SELECT count(*) FROM b)"); n != 4 {
+		t.Fatalf("%d rows after rollback, want 4", n)
+	}
+	if after := engineStats(t, db); strings.Contains(after, `"commits":1`) && !strings.Contains(before, `"commits":1`) {
+		t.Fatalf("a rolled-back transaction counted as a commit: %s", after)
+	}
+}
+
+func TestRetryTxRetriesConflicts(t *testing.T) {
+	db := concurrentDB(t, "")
+	attempts := 0
+	err := RetryTx(context.Background(), db, &sql.TxOptions{Isolation: LevelConcurrent}, func(tx *sql.Tx) error {
+		attempts++
+		var v string
+		if err := tx.QueryRow("SELECT v FROM a WHERE id = 1").Scan(&v); err != nil {
+			return err
+		}
+		if attempts == 1 {
+			mustExec(t, db, "UPDATE a SET v = 'bumped' WHERE id = 1")
+		}
+		_, err := tx.Exec("INSERT INTO b(v) VALUES (?)", "saw "+v)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if attempts != 2 {
+		t.Fatalf("%d attempts, want 2", attempts)
+	}
+	if n := count(t, db, "SELECT count(*) FROM b WHERE v = 'saw bumped'"); n != 1 {
+		t.Fatal("the retry did not see the newer value")
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	err = RetryTx(ctx, db, &sql.TxOptions{Isolation: LevelConcurrent}, func(tx *sql.Tx) error {
+		return fmt.Errorf("wrapped: %w", ErrBusySnapshot)
+	})
+	if !errors.Is(err, context.Canceled) && !errors.Is(err, ErrBusySnapshot) {
+		t.Fatalf("RetryTx with a cancelled context: %v", err)
+	}
+}

@@ -1,0 +1,283 @@
+package libsql
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/golibsql/libsql/iouring_vfs"
+)
+
+// Defaults of the settings a DSN or an Option can change.
+const (
+	// DefaultBusyTimeout is how long a statement waits for a lock another
+	// connection holds before it fails with ErrBusy, unless busy_timeout
+	// says otherwise.
+	DefaultBusyTimeout = 5 * time.Second
+	// DefaultStatementCacheSize is how many prepared statements each
+	// connection keeps for reuse, unless WithStatementCacheSize says
+	// otherwise.
+	DefaultStatementCacheSize = 64
+)
+
+// config is everything a DSN and options say about how to open and set up
+// connections. It is built once per Connector and read-only afterwards.
+type config struct {
+	path   string // file path; the database name for a named in-memory database
+	memory bool   // an in-memory database shared by the connector's connections
+	mode   string // "ro", "rw", "rwc" or "memory"
+	vfs    string // VFS to open files with; "" for SQLite's default
+
+	sync        string // "full", "normal" or "off"
+	io          string // "", "uring" or "portable"
+	busyTimeout time.Duration
+	cacheSize   optional[int64]
+	foreignKeys optional[bool]
+	txLock      string // "deferred", "immediate" or "concurrent"
+	timeFormat  timeFormat
+	pragmas     []pragma
+	cdc         bool
+
+	maxConns     optional[int]
+	idleTimeout  optional[time.Duration]
+	connLifetime optional[time.Duration]
+
+	stmtCacheSize int
+	pageCache     optional[int] // pages in the engine's shared cache
+}
+
+// libsqlVFS reports whether databases open through the libsql VFS, the
+// storage engine (the default), rather than a VFS named with WithVFS.
+func (c *config) libsqlVFS() bool { return c.vfs == "" || c.vfs == iouringvfs.Name }
+
+// optional is a setting that may be left unset.
+type optional[T any] struct {
+	v   T
+	set bool
+}
+
+func some[T any](v T) optional[T] { return optional[T]{v: v, set: true} }
+
+// pragma is one _pragma=name(value) setting, run as PRAGMA name=value (or
+// PRAGMA name when value is empty) on every new connection.
+type pragma struct{ name, value string }
+
+// String returns the PRAGMA statement.
+func (p pragma) String() string {
+	if p.value == "" {
+		return "PRAGMA " + p.name
+	}
+	return "PRAGMA " + p.name + "=" + p.value
+}
+
+func defaultConfig() *config {
+	return &config{
+		mode:          "rwc",
+		sync:          "full",
+		busyTimeout:   DefaultBusyTimeout,
+		txLock:        "deferred",
+		timeFormat:    timeFormats["rfc3339nano"],
+		stmtCacheSize: DefaultStatementCacheSize,
+	}
+}
+
+// DSNError reports a DSN key or an Option with a bad value, or an unknown
+// DSN key. Its message names the key and the value.
+type DSNError struct {
+	Key   string // the DSN key (or the key the Option mirrors)
+	Value string // the value as given
+	// Err says what is wrong with the value; nil for an unknown key.
+	Err error
+}
+
+// Error returns, for example,
+// `libsql: DSN key "busy_timeout": invalid value "abc": not a duration`.
+func (e *DSNError) Error() string {
+	if e.Err == nil {
+		return fmt.Sprintf("libsql: unknown DSN key %q (value %q)", e.Key, e.Value)
+	}
+	return fmt.Sprintf("libsql: DSN key %q: invalid value %q: %v", e.Key, e.Value, e.Err)
+}
+
+// Unwrap returns what is wrong with the value.
+func (e *DSNError) Unwrap() error { return e.Err }
+
+// setters holds, for every DSN key, the function that validates a value
+// and stores it. DSN parsing and the Options go through it: one set of rules.
+var setters = map[string]func(c *config, v string) error{
+	"mode": func(c *config, v string) (err error) {
+		c.mode, err = oneOf(v, "ro", "rw", "rwc", "memory")
+		return err
+	},
+	"sync": func(c *config, v string) (err error) {
+		c.sync, err = oneOf(v, "full", "normal", "off")
+		return err
+	},
+	"io": func(c *config, v string) (err error) {
+		c.io, err = oneOf(v, "uring", "portable")
+		return err
+	},
+	"busy_timeout": func(c *config, v string) (err error) {
+		c.busyTimeout, err = parseDuration(v)
+		return err
+	},
+	"cache_size": func(c *config, v string) error {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			return fmt.Errorf("not an integer (pages, or -KiB as in PRAGMA cache_size)")
+		}
+		c.cacheSize = some(n)
+		return nil
+	},
+	"foreign_keys": func(c *config, v string) error {
+		b, err := parseBool(v)
+		c.foreignKeys = some(b)
+		return err
+	},
+	"_txlock": func(c *config, v string) (err error) {
+		c.txLock, err = oneOf(v, "deferred", "immediate", "concurrent")
+		return err
+	},
+	"_time_format": func(c *config, v string) (err error) {
+		c.timeFormat, err = parseTimeFormat(v)
+		return err
+	},
+	"_pragma": func(c *config, v string) error {
+		p, err := parsePragma(v)
+		if err != nil {
+			return err
+		}
+		c.pragmas = append(c.pragmas, p)
+		return nil
+	},
+	"cdc": func(c *config, v string) error {
+		s, err := oneOf(v, "off", "on")
+		c.cdc = s == "on"
+		return err
+	},
+	"page_cache": func(c *config, v string) error {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			return fmt.Errorf("not a non-negative number of pages")
+		}
+		c.pageCache = some(n)
+		return nil
+	},
+	"max_conns": func(c *config, v string) error {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			return fmt.Errorf("not a non-negative integer")
+		}
+		c.maxConns = some(n)
+		return nil
+	},
+	"idle_timeout": func(c *config, v string) error {
+		d, err := parseDuration(v)
+		c.idleTimeout = some(d)
+		return err
+	},
+	"conn_lifetime": func(c *config, v string) error {
+		d, err := parseDuration(v)
+		c.connLifetime = some(d)
+		return err
+	},
+}
+
+// set validates and stores the value of one key.
+func (c *config) set(key, value string) error {
+	f, ok := setters[key]
+	if !ok {
+		return &DSNError{Key: key, Value: value}
+	}
+	if err := f(c, value); err != nil {
+		return &DSNError{Key: key, Value: value, Err: err}
+	}
+	return nil
+}
+
+// oneOf returns v, lower-cased, if it is one of the allowed values.
+func oneOf(v string, allowed ...string) (string, error) {
+	for _, a := range allowed {
+		if strings.EqualFold(v, a) {
+			return a, nil
+		}
+	}
+	return "", fmt.Errorf("want one of %s", strings.Join(allowed, ", "))
+}
+
+// parseDuration reads a Go duration ("5s", "250ms") or a whole number of
+// milliseconds ("5000"); negative values are refused.
+func parseDuration(v string) (time.Duration, error) {
+	var d time.Duration
+	if n, err := strconv.ParseInt(v, 10, 64); err == nil {
+		if n > int64(1<<63-1)/int64(time.Millisecond) {
+			return 0, fmt.Errorf("too large")
+		}
+		d = time.Duration(n) * time.Millisecond
+	} else if d, err = time.ParseDuration(v); err != nil {
+		return 0, fmt.Errorf("not a duration (such as 5s or 250ms) or a number of milliseconds")
+	}
+	if d < 0 {
+		return 0, fmt.Errorf("must not be negative")
+	}
+	return d, nil
+}
+
+// parseBool reads true/false, 1/0, on/off, yes/no.
+func parseBool(v string) (bool, error) {
+	switch strings.ToLower(v) {
+	case "1", "true", "on", "yes":
+		return true, nil
+	case "0", "false", "off", "no":
+		return false, nil
+	}
+	return false, fmt.Errorf("want true or false (1/0, on/off, yes/no)")
+}
+
+// parsePragma reads name(value) or a bare name. The name is an identifier,
+// optionally schema-qualified; the value is a number, an identifier or a
+// quoted string, with no characters that could end the statement.
+func parsePragma(v string) (pragma, error) {
+	name, value := v, ""
+	if i := strings.IndexByte(v, '('); i >= 0 {
+		if !strings.HasSuffix(v, ")") {
+			return pragma{}, fmt.Errorf("want name(value)")
+		}
+		name, value = v[:i], v[i+1:len(v)-1]
+		if value == "" {
+			return pragma{}, fmt.Errorf("empty value in name(value)")
+		}
+	}
+	if !isPragmaName(name) {
+		return pragma{}, fmt.Errorf("pragma name %q is not an identifier", name)
+	}
+	if strings.ContainsAny(value, ";()") || strings.Contains(value, "--") || strings.Contains(value, "/*") {
+		return pragma{}, fmt.Errorf("pragma value %q may not contain ; ( ) or comments", value)
+	}
+	return pragma{name: name, value: value}, nil
+}
+
+// isPragmaName reports whether s is an identifier or schema.identifier.
+func isPragmaName(s string) bool {
+	schema, name, qualified := strings.Cut(s, ".")
+	if qualified {
+		return isIdent(schema) && isIdent(name)
+	}
+	return isIdent(s)
+}
+
+func isIdent(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i, r := range s {
+		switch {
+		case r == '_', r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z':
+		case i > 0 && r >= '0' && r <= '9':
+		default:
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,255 @@
+package libsql
+
+import (
+	"context"
+	"database/sql/driver"
+	"errors"
+	"strconv"
+
+	"github.com/golibsql/libsql/internal/capi"
+	"github.com/golibsql/libsql/iouring_vfs"
+)
+
+// conn is one database/sql driver connection.
+type conn struct {
+	cc        *capi.Conn
+	cfg       *config
+	cache     stmtCache
+	tx        *tx        // the transaction begun with BeginTx, if one is open
+	queryOnly bool       // a read-only transaction set PRAGMA query_only
+	connector *Connector // owned by this connection (Driver.Open), or nil
+	scratch   []byte     // formatting buffer for time arguments
+
+	// file is the connection's main database file in the libsql VFS (nil
+	// for another VFS): the storage engine's side of the connection.
+	file *iouringvfs.File
+	// conc is the BEGIN CONCURRENT transaction in progress, if any.
+	conc *concurrentTx
+}
+
+var (
+	_ driver.Conn               = (*conn)(nil)
+	_ driver.ConnPrepareContext = (*conn)(nil)
+	_ driver.ExecerContext      = (*conn)(nil)
+	_ driver.QueryerContext     = (*conn)(nil)
+	_ driver.ConnBeginTx        = (*conn)(nil)
+	_ driver.Pinger             = (*conn)(nil)
+	_ driver.SessionResetter    = (*conn)(nil)
+	_ driver.Validator          = (*conn)(nil)
+	_ driver.NamedValueChecker  = (*conn)(nil)
+)
+
+func newConn(cc *capi.Conn, cfg *config) *conn {
+	return &conn{cc: cc, cfg: cfg, cache: newStmtCache(cfg.stmtCacheSize)}
+}
+
+// setup applies the connection settings of the config.
+func (c *conn) setup(ctx context.Context) error {
+	prev := c.cc.Enter(ctx)
+	defer c.cc.Leave(prev)
+	c.cc.SetBusyTimeout(c.cfg.busyTimeout)
+	if c.cfg.libsqlVFS() {
+		// The engine keeps the log: SQLite's own rollback journal stays in
+		// memory, private to the connection.
+		if err := c.cc.Exec("PRAGMA journal_mode=MEMORY"); err != nil {
+			return c.mapErr(ctx, err)
+		}
+		c.file = iouringvfs.FileOf(c.cc.FileHandle("main"))
+		if c.file == nil {
+			return errors.New("libsql: the database was not opened through the libsql VFS")
+		}
+		c.file.SetOwner(c.cc)
+	}
+	var sql []byte
+	// FULL is SQLite's default, and PRAGMA synchronous reads the schema,
+	// which waits if another connection holds the database locked: only
+	// run it when it changes something.
+	if c.cfg.sync != "full" {
+		sql = append(sql, "PRAGMA synchronous="...)
+		sql = append(sql, c.cfg.sync...)
+		sql = append(sql, ';')
+	}
+	if c.cfg.cacheSize.set {
+		sql = append(sql, "PRAGMA cache_size="...)
+		sql = strconv.AppendInt(sql, c.cfg.cacheSize.v, 10)
+		sql = append(sql, ';')
+	}
+	if c.cfg.foreignKeys.set {
+		sql = append(sql, "PRAGMA foreign_keys="...)
+		sql = strconv.AppendBool(sql, c.cfg.foreignKeys.v)
+		sql = append(sql, ';')
+	}
+	if len(sql) > 0 {
+		if err := c.cc.Exec(string(sql)); err != nil {
+			return c.mapErr(ctx, err)
+		}
+	}
+	for _, p := range c.cfg.pragmas {
+		if err := c.cc.Exec(p.String()); err != nil {
+			return c.mapErr(ctx, err)
+		}
+	}
+	return nil
+}
+
+// firstStep takes the first step of s. A statement that writes tells the
+// storage engine first, so that if it starts a transaction it takes the
+// writer lock at once and reads the newest version: no work is lost to a
+// snapshot made stale by another writer's commit.
+func (c *conn) firstStep(s *capi.Stmt) (bool, error) {
+	if c.file == nil || c.conc != nil || s.ReadOnly() {
+		return s.Step()
+	}
+	c.file.SetWriteIntent(true)
+	row, err := s.Step()
+	c.file.SetWriteIntent(false)
+	return row, err
+}
+
+// Raw returns the connection's capi handle. It is how code of this module
+// reaches the C level from a *sql.Conn (via sql.Conn.Raw).
+func (c *conn) Raw() *capi.Conn { return c.cc }
+
+// Close finalizes the cached statements and closes the connection.
+func (c *conn) Close() error {
+	if c.cc.Closed() {
+		return nil
+	}
+	if c.conc != nil {
+		c.endConcurrent(context.Background(), c.conc, true)
+	}
+	c.cache.clear()
+	err := convertError(c.cc.Close())
+	if c.connector != nil {
+		c.connector.Close()
+	}
+	return err
+}
+
+// Ping reports driver.ErrBadConn for a closed connection. A connection to an
+// open SQLite database has nothing else to check.
+func (c *conn) Ping(ctx context.Context) error {
+	if c.cc.Closed() {
+		return driver.ErrBadConn
+	}
+	return ctx.Err()
+}
+
+// IsValid reports whether the connection may go back to the pool.
+func (c *conn) IsValid() bool { return !c.cc.Closed() }
+
+// ResetSession runs before a pooled connection is reused: it ends a
+// transaction a previous user opened with SQL (BEGIN) and left open, and
+// clears what a read-only transaction set.
+func (c *conn) ResetSession(ctx context.Context) error {
+	if c.cc.Closed() {
+		return driver.ErrBadConn
+	}
+	if c.tx == nil && c.conc != nil {
+		if err := c.rollbackConcurrent(ctx); err != nil {
+			return driver.ErrBadConn
+		}
+	}
+	if c.tx == nil && !c.cc.GetAutocommit() {
+		if err := c.execInternal(ctx, "ROLLBACK"); err != nil {
+			return driver.ErrBadConn
+		}
+	}
+	if c.tx == nil && c.queryOnly {
+		if err := c.setQueryOnly(ctx, false); err != nil {
+			return driver.ErrBadConn
+		}
+	}
+	return nil
+}
+
+// call is one call on the connection: the context it replaced and, for a
+// context that can end, the watch that interrupts the call when it does.
+type call struct {
+	prev context.Context
+	w    *capi.Watch
+}
+
+// enter starts a call under ctx. It fails with ctx's error if ctx is done.
+func (c *conn) enter(ctx context.Context) (call, error) {
+	if ctx.Done() != nil {
+		if err := ctx.Err(); err != nil {
+			return call{}, err
+		}
+	}
+	if c.cc.Closed() {
+		return call{}, driver.ErrBadConn
+	}
+	if c.file != nil {
+		c.file.TakeError() // an error of an earlier call is not this call's cause
+	}
+	return call{prev: c.cc.Enter(ctx), w: c.cc.Watch(ctx)}, nil
+}
+
+// leave ends a call started by enter.
+func (c *conn) leave(cl call) {
+	cl.w.Stop()
+	c.cc.Leave(cl.prev)
+}
+
+// mapErr turns an error of a call under ctx into what the caller sees: the
+// context's error when the context ending is what stopped the call (an
+// interrupt, or a busy wait given up), a clear error for a write in a
+// read-only transaction, an *Error for other SQLite errors.
+func (c *conn) mapErr(ctx context.Context, err error) error {
+	if err == nil {
+		return nil
+	}
+	ce, ok := err.(*capi.Error)
+	if !ok {
+		return err
+	}
+	if ce.Cause == nil {
+		if cause := c.vfsError(); cause != nil {
+			ce.Cause = cause
+			ce.Msg += ": " + cause.Error()
+		}
+	}
+	switch ce.Code & 0xff {
+	case capi.INTERRUPT, capi.BUSY:
+		if cerr := ctx.Err(); cerr != nil {
+			return cerr
+		}
+	case capi.READONLY:
+		if c.tx != nil && c.tx.readOnly {
+			return &Error{code: ExtendedErrorCode(ce.Code), msg: "attempt to write in a read-only transaction (sql.TxOptions.ReadOnly): " + ce.Msg}
+		}
+	}
+	return convertError(err)
+}
+
+// vfsError returns the Go error behind the storage engine's last refusal
+// or failure on this connection (an attached database first, inside a
+// concurrent transaction), so that the caller learns what SQLite's code
+// alone does not say.
+func (c *conn) vfsError() error {
+	if c.conc != nil {
+		for _, f := range c.conc.attached {
+			if err := f.TakeError(); err != nil {
+				return err
+			}
+		}
+	}
+	if c.file != nil {
+		return c.file.TakeError()
+	}
+	return nil
+}
+
+// setQueryOnly turns PRAGMA query_only on or off.
+func (c *conn) setQueryOnly(ctx context.Context, on bool) error {
+	q := "PRAGMA query_only=0"
+	if on {
+		q = "PRAGMA query_only=1"
+	}
+	if err := c.execInternal(ctx, q); err != nil {
+		return err
+	}
+	c.queryOnly = on
+	return nil
+}

@@ -1,0 +1,188 @@
+package libsql
+
+import (
+	"context"
+	"database/sql/driver"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"github.com/golibsql/libsql/internal/capi"
+	"github.com/golibsql/libsql/iouring_vfs"
+)
+
+// Connector opens connections to one database with one parsed DSN. Use it
+// with sql.OpenDB, or let [Open] do that.
+type Connector struct {
+	cfg    *config
+	driver *Driver
+	name   string // what sqlite3_open_v2 is given
+	flags  int32
+	vfs    string
+
+	// keeper holds an in-memory database open for the connector's
+	// lifetime, so it survives the pool closing all its connections.
+	mu     sync.Mutex
+	keeper *capi.Conn
+	closed bool
+}
+
+var _ driver.Connector = (*Connector)(nil)
+
+// memorySeq numbers the private in-memory databases of ":memory:" DSNs.
+var memorySeq atomic.Uint64
+
+// NewConnector parses dsn, applies opts and returns a Connector. Nothing is
+// opened until the first connection is needed.
+//
+// Every database, file or in-memory, is opened through the libsql VFS (the
+// MVCC storage engine) unless WithVFS names another. ":memory:" gets a name
+// of its own, unique in the process, so every connection of the pool sees
+// the same database; "file:name?mode=memory" uses name, shared in the
+// process. The connector keeps an in-memory database alive until it is
+// closed.
+func NewConnector(dsn string, opts ...Option) (*Connector, error) {
+	cfg, err := parseDSN(dsn)
+	if err != nil {
+		return nil, err
+	}
+	for _, o := range opts {
+		if err := o(cfg); err != nil {
+			return nil, err
+		}
+	}
+	if err := cfg.resolve(); err != nil {
+		return nil, err
+	}
+	c := &Connector{cfg: cfg, driver: &Driver{}, name: cfg.path, vfs: cfg.vfs}
+	switch cfg.mode {
+	case "ro":
+		c.flags = capi.OPEN_READONLY
+	case "rw":
+		c.flags = capi.OPEN_READWRITE
+	default:
+		c.flags = capi.OPEN_READWRITE | capi.OPEN_CREATE
+	}
+	if cfg.memory && cfg.mode == "memory" {
+		c.flags = capi.OPEN_READWRITE | capi.OPEN_CREATE
+	}
+	if cfg.libsqlVFS() {
+		if _, err := iouringvfs.Register(); err != nil {
+			return nil, fmt.Errorf("libsql: register the libsql VFS: %w", err)
+		}
+		c.vfs = iouringvfs.Name
+		c.name = vfsURI(cfg)
+		c.flags |= capi.OPEN_URI
+	} else if cfg.memory {
+		// memdb shares a database between connections when its name starts
+		// with "/"; every other name is private to one connection.
+		c.vfs = "memdb"
+		if cfg.path == "" {
+			c.name = "/libsql.memory." + strconv.FormatUint(memorySeq.Add(1), 10)
+		} else if c.name[0] != '/' {
+			c.name = "/" + c.name
+		}
+	}
+	// The connection is used by one goroutine at a time (database/sql's
+	// contract), so SQLite's per-connection mutex is not needed.
+	c.flags |= capi.OPEN_NOMUTEX
+	return c, nil
+}
+
+// Driver returns the [Driver].
+func (c *Connector) Driver() driver.Driver { return c.driver }
+
+// Connect opens a connection and sets it up: busy timeout, PRAGMAs from the
+// DSN, then the _pragma list. ctx bounds waits for locks during setup.
+func (c *Connector) Connect(ctx context.Context) (driver.Conn, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if c.cfg.memory {
+		if err := c.keepMemory(); err != nil {
+			return nil, err
+		}
+	}
+	cc, err := capi.Open(c.name, c.flags, c.vfs)
+	if err != nil {
+		return nil, convertError(err)
+	}
+	conn := newConn(cc, c.cfg)
+	if err := conn.setup(ctx); err != nil {
+		conn.Close()
+		return nil, err
+	}
+	return conn, nil
+}
+
+// vfsURI is the file: URI the libsql VFS opens a database by: the path,
+// %-escaped where SQLite's URI parser needs it, and the engine's options as
+// URI parameters.
+func vfsURI(cfg *config) string {
+	path := filepath.ToSlash(cfg.path)
+	q := iouringvfs.ParamSync + "=" + cfg.sync
+	if cfg.io != "" {
+		q += "&" + iouringvfs.ParamIO + "=" + cfg.io
+	}
+	if cfg.pageCache.set {
+		q += "&" + iouringvfs.ParamPageCache + "=" + strconv.Itoa(cfg.pageCache.v)
+	}
+	if cfg.memory {
+		name := cfg.path
+		if name == "" {
+			name = "anonymous." + strconv.FormatUint(memorySeq.Add(1), 10)
+		}
+		path = "/libsql-memory/" + name
+		q += "&" + iouringvfs.ParamMemory + "=1"
+	} else if len(path) >= 2 && path[1] == ':' {
+		path = "/" + path // a Windows drive letter
+	}
+	var b strings.Builder
+	b.WriteString("file:")
+	for i := range len(path) {
+		switch ch := path[i]; ch {
+		case '%', '?', '#':
+			fmt.Fprintf(&b, "%%%02X", ch)
+		default:
+			b.WriteByte(ch)
+		}
+	}
+	return b.String() + "?" + q
+}
+
+// keepMemory opens the keeper connection of an in-memory database.
+func (c *Connector) keepMemory() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return errors.New("libsql: connector is closed")
+	}
+	if c.keeper != nil {
+		return nil
+	}
+	k, err := capi.Open(c.name, c.flags, c.vfs)
+	if err != nil {
+		return convertError(err)
+	}
+	c.keeper = k
+	return nil
+}
+
+// Close releases what the connector holds: for an in-memory database, the
+// database itself once its last connection closes. database/sql calls it
+// from DB.Close.
+func (c *Connector) Close() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.closed = true
+	if c.keeper == nil {
+		return nil
+	}
+	err := c.keeper.Close()
+	c.keeper = nil
+	return convertError(err)
+}

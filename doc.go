@@ -1,0 +1,65 @@
+// Package libsql is a pure-Go database/sql driver for SQLite, registered as
+// "libsql". It runs the SQLite engine transpiled to Go
+// (modernc.org/sqlite/lib): no cgo, no shared library.
+//
+//	import _ "github.com/golibsql/libsql"
+//	db, err := sql.Open("libsql", "file:data.db?busy_timeout=5s&sync=full")
+//
+// or, with pool settings applied and typed options:
+//
+//	db, err := libsql.Open("data.db", libsql.WithMaxConns(8))
+//
+// # Data source names
+//
+// A DSN is a path ("data.db"), a file: URI ("file:data.db?mode=ro"),
+// ":memory:" (an in-memory database shared by the connections of one
+// *sql.DB and gone when it closes) or "file:name?mode=memory" (an in-memory
+// database shared, by name, by every connection in the process that opens
+// that name, and kept while one of them is open). Query keys:
+//
+//	mode          ro | rw | rwc (default) | memory
+//	sync          full (default) | normal | off         PRAGMA synchronous
+//	busy_timeout  5s (default), 250ms, or milliseconds  wait for locks
+//	cache_size    pages, or -KiB                        PRAGMA cache_size
+//	foreign_keys  true | false                          PRAGMA foreign_keys
+//	_txlock       deferred (default) | immediate | concurrent
+//	_time_format  rfc3339nano (default) | sqlite | datetime |
+//	              unix | unix_milli | unix_micro | unix_nano | a Go layout
+//	_pragma       name(value), repeatable               PRAGMA name=value
+//	io            uring | portable                      (takes effect with the project's VFS)
+//	cdc           off | on                              (takes effect with CDC)
+//	max_conns, idle_timeout, conn_lifetime              pool settings, applied by Open
+//
+// An unknown key or a bad value is an error naming the key and the value
+// (a *DSNError).
+//
+// # Driver name
+//
+// The driver registers itself as [DriverName], "libsql". Two other Go
+// drivers register that name too, and a second registration panics; to use
+// them in one program, build with
+//
+//	go build -ldflags '-X github.com/golibsql/libsql.DriverName=libsql-go'
+//
+// (an empty name registers nothing; use [Driver] or [NewConnector] then).
+//
+// # Statements, transactions, errors, contexts
+//
+// Placeholders are ?, ?NNN, :name, @name and $name. Rows stream with
+// sqlite3_step; columns declared DATE, DATETIME or TIMESTAMP scan into
+// time.Time. Each connection keeps an LRU cache of prepared statements.
+//
+// BeginTx begins per _txlock for the default isolation level, with BEGIN
+// IMMEDIATE for sql.LevelSerializable and sql.LevelLinearizable, and a
+// read-only transaction (PRAGMA query_only) for ReadOnly. [LevelConcurrent]
+// is reserved for BEGIN CONCURRENT.
+//
+// SQLite's errors are [*Error]s carrying the primary and extended result
+// codes; compare them with errors.Is and the sentinels [ErrBusy],
+// [ErrBusySnapshot], [ErrLocked], [ErrConstraint], [ErrReadOnly],
+// [ErrInterrupted].
+//
+// A cancelled or expired context interrupts the running statement (and a
+// wait for a lock) and the call returns the context's error; the connection
+// stays usable. A context that cannot end costs nothing per call.
+package libsql

@@ -1,0 +1,149 @@
+package libsql
+
+import (
+	"context"
+	"database/sql/driver"
+	"errors"
+
+	"github.com/golibsql/libsql/internal/capi"
+)
+
+// errMulti is returned by prepare for a text of several statements.
+var errMulti = errors.New("libsql: more than one statement")
+
+// result is the driver.Result of an Exec.
+type result struct {
+	lastID, rows int64
+}
+
+// LastInsertId returns sqlite3_last_insert_rowid after the statement.
+func (r result) LastInsertId() (int64, error) { return r.lastID, nil }
+
+// RowsAffected returns the rows the statement inserted, updated or deleted
+// (not counting triggers); 0 for a statement that changes no rows.
+func (r result) RowsAffected() (int64, error) { return r.rows, nil }
+
+// ExecContext runs query with args and returns the result of its last
+// statement. A text of several statements runs them all, in order (see
+// bind for how their parameters take args); it stops at the first error.
+func (c *conn) ExecContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Result, error) {
+	cl, err := c.enter(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer c.leave(cl)
+	if kind, n := classifyTx(query); c.handlesTx(kind) {
+		if err := c.runTx(ctx, kind); err != nil || blankSQL(query[n:]) {
+			return result{}, err
+		}
+		return c.execScript(ctx, query[n:], args)
+	}
+	p, err := c.prepare(query)
+	if err == errMulti {
+		return c.execScript(ctx, query, args)
+	}
+	if err != nil {
+		return nil, c.mapErr(ctx, err)
+	}
+	if p.s == nil {
+		return result{}, nil
+	}
+	r, err := c.exec(ctx, p.s, args)
+	c.release(p)
+	if err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// exec binds args to s and runs it to completion.
+func (c *conn) exec(ctx context.Context, s *capi.Stmt, args []driver.NamedValue) (result, error) {
+	if _, err := c.bind(s, args, 0); err != nil {
+		return result{}, c.mapErr(ctx, err)
+	}
+	return c.run(ctx, s)
+}
+
+// run steps a bound statement to completion, discarding any rows (an
+// INSERT ... RETURNING run with Exec), and returns its result.
+func (c *conn) run(ctx context.Context, s *capi.Stmt) (result, error) {
+	before := c.cc.TotalChanges()
+	row, err := c.firstStep(s)
+	for {
+		if err != nil {
+			return result{}, c.mapErr(ctx, err)
+		}
+		if !row {
+			break
+		}
+		row, err = s.Step()
+	}
+	r := result{lastID: c.cc.LastInsertRowID()}
+	// sqlite3_changes keeps the count of the last INSERT, UPDATE or DELETE;
+	// for any other statement the total does not move and the result is 0.
+	if c.cc.TotalChanges() != before {
+		r.rows = c.cc.Changes()
+	}
+	return r, nil
+}
+
+// execScript runs every statement of a multi-statement text. Each
+// statement is prepared only after the previous one ran, so later
+// statements may use what earlier ones created.
+func (c *conn) execScript(ctx context.Context, query string, args []driver.NamedValue) (driver.Result, error) {
+	sc, err := c.cc.NewScript(query)
+	if err != nil {
+		return nil, c.mapErr(ctx, err)
+	}
+	defer sc.Close()
+	var r result
+	base := 0
+	for {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		if kind, n := classifyTx(query[sc.Offset():]); c.handlesTx(kind) {
+			if err := c.runTx(ctx, kind); err != nil {
+				return nil, err
+			}
+			sc.Advance(n)
+			r = result{}
+			continue
+		}
+		s, err := sc.Next(0)
+		if err != nil {
+			return nil, c.mapErr(ctx, err)
+		}
+		if s == nil {
+			return r, nil
+		}
+		n, err := c.bind(s, args, base)
+		if err == nil {
+			r, err = c.run(ctx, s)
+		} else {
+			err = c.mapErr(ctx, err)
+		}
+		s.Finalize()
+		if err != nil {
+			return nil, err
+		}
+		base += n
+	}
+}
+
+// execInternal runs one statement of the driver's own (BEGIN, COMMIT,
+// PRAGMA query_only) without arguments, through the statement cache.
+func (c *conn) execInternal(ctx context.Context, query string) error {
+	cl, err := c.enter(ctx)
+	if err != nil {
+		return err
+	}
+	defer c.leave(cl)
+	p, err := c.prepare(query)
+	if err != nil {
+		return c.mapErr(ctx, err)
+	}
+	_, err = c.run(ctx, p.s)
+	c.release(p)
+	return err
+}

@@ -1,0 +1,246 @@
+package capi
+
+import (
+	"context"
+	"sync"
+
+	"modernc.org/libc"
+	sqlite3 "modernc.org/sqlite/lib"
+)
+
+// Flags for [Open] (sqlite3_open_v2), spelled as SQLite spells them.
+const (
+	OPEN_READONLY  = sqlite3.SQLITE_OPEN_READONLY
+	OPEN_READWRITE = sqlite3.SQLITE_OPEN_READWRITE
+	OPEN_CREATE    = sqlite3.SQLITE_OPEN_CREATE
+	OPEN_URI       = sqlite3.SQLITE_OPEN_URI
+	OPEN_MEMORY    = sqlite3.SQLITE_OPEN_MEMORY
+	OPEN_NOMUTEX   = sqlite3.SQLITE_OPEN_NOMUTEX
+	OPEN_EXRESCODE = sqlite3.SQLITE_OPEN_EXRESCODE
+)
+
+// Transaction states reported by [Conn.TxnState] (sqlite3_txn_state).
+const (
+	TXN_NONE  = sqlite3.SQLITE_TXN_NONE
+	TXN_READ  = sqlite3.SQLITE_TXN_READ
+	TXN_WRITE = sqlite3.SQLITE_TXN_WRITE
+)
+
+// Conn is one SQLite connection (sqlite3*) and the libc TLS its calls run on.
+//
+// A Conn is used by one goroutine at a time. Only [Conn.Interrupt],
+// [Conn.WakeBusy] and the firing of a [Watch] may happen concurrently with
+// other calls; they synchronise with [Conn.Close] through mu.
+type Conn struct {
+	tls    *libc.TLS
+	db     uintptr // sqlite3*; 0 once closed (written under mu)
+	handle Handle  // registry key passed to callbacks as pArg
+
+	// mu serialises Close against the goroutines that interrupt: a Watch
+	// firing and Interrupt. The owner's calls do not take it.
+	mu sync.Mutex
+
+	// intr is a C int32 holding the number of fired, not yet stopped
+	// watches. The progress handler reads it, so that a cancellation that
+	// SQLite would drop (an interrupt delivered before a statement starts
+	// is cleared when it does) still stops the statement.
+	intr uintptr
+
+	ctx   context.Context // the context of the call in progress
+	sql   cbuf            // SQL text for the prepare call in progress
+	tmp   cbuf            // one value bound with SQLITE_TRANSIENT
+	busy  busyState
+	hooks hookState
+
+	// stmts holds every statement prepared on c and not yet finalized, so
+	// that Close can finalize them (and free their bind arenas) instead of
+	// leaving SQLite a half-closed "zombie" connection.
+	stmts map[*Stmt]struct{}
+}
+
+// progressOps is how many virtual-machine steps SQLite runs between calls of
+// the progress handler, which only checks an atomic flag.
+const progressOps = 1000
+
+// Open opens a connection with sqlite3_open_v2. flags are OPEN_* values
+// (OPEN_EXRESCODE is always added); vfs is the name of a registered VFS, or
+// "" for the default. The connection has the package's busy handler (with a
+// zero timeout until [Conn.SetBusyTimeout]) and progress handler installed.
+func Open(filename string, flags int32, vfs string) (*Conn, error) {
+	tls := libc.NewTLS()
+	c := &Conn{tls: tls, ctx: context.Background(), stmts: map[*Stmt]struct{}{}}
+
+	// Stack order: ppDb, filename, vfs; freed in reverse.
+	pp := tls.Alloc(8)
+	zName, nName := stackString(tls, filename)
+	var zVfs uintptr
+	var nVfs int
+	if vfs != "" {
+		zVfs, nVfs = stackString(tls, vfs)
+	}
+	rc := sqlite3.Xsqlite3_open_v2(tls, zName, pp, flags|OPEN_EXRESCODE, zVfs)
+	db := *(*uintptr)(cptr(pp))
+	if zVfs != 0 {
+		tls.Free(nVfs)
+	}
+	tls.Free(nName)
+	tls.Free(8)
+
+	if rc != OK {
+		err := newError(tls, db, rc)
+		if db != 0 {
+			// SQLite allocates a handle even on most failures; it carries
+			// the message read above and must be closed.
+			sqlite3.Xsqlite3_close_v2(tls, db)
+		}
+		tls.Close()
+		return nil, err
+	}
+	c.db = db
+	c.intr = libc.Xcalloc(tls, 1, 4)
+	if c.intr == 0 {
+		sqlite3.Xsqlite3_close_v2(tls, db)
+		tls.Close()
+		return nil, &Error{Code: NOMEM, Msg: ErrStr(NOMEM)}
+	}
+	c.handle = NewHandle(c)
+	sqlite3.Xsqlite3_progress_handler(tls, db, progressOps, funcPtr(progressCallback), c.intr)
+	c.installBusyHandler()
+	return c, nil
+}
+
+// Close finalizes the statements still open on c, closes the connection
+// (sqlite3_close_v2) and frees everything the Conn owns. A Stmt of c is
+// finalized afterwards: Finalize is a no-op, Step and Reset fail with
+// SQLITE_MISUSE. Close is idempotent.
+func (c *Conn) Close() error {
+	if c.db == 0 {
+		return nil
+	}
+	for s := range c.stmts {
+		s.Finalize()
+	}
+	c.mu.Lock()
+	db := c.db
+	c.db = 0
+	c.mu.Unlock()
+	var err error
+	if rc := sqlite3.Xsqlite3_close_v2(c.tls, db); rc != OK {
+		err = newError(c.tls, 0, rc)
+	}
+	c.handle.Delete()
+	c.busy.stopTimer()
+	libc.Xfree(c.tls, c.intr)
+	c.intr = 0
+	c.sql.free(c.tls)
+	c.tmp.free(c.tls)
+	c.tls.Close()
+	c.tls = nil
+	return err
+}
+
+// Closed reports whether Close has been called.
+func (c *Conn) Closed() bool { return c.db == 0 }
+
+// Handle returns the key under which c is registered for callbacks.
+func (c *Conn) Handle() Handle { return c.handle }
+
+// err builds the error for rc returned by a call on c.
+func (c *Conn) err(rc int32) error { return newError(c.tls, c.db, rc) }
+
+// Enter makes ctx the context of the call now starting on c and returns the
+// context it replaces, which the caller passes to [Conn.Leave] when the call
+// ends. Calls nest (a prepare inside an exec), hence the save and restore.
+// Enter also puts the package's busy handler back if SQL such as PRAGMA
+// busy_timeout replaced it, adopting the timeout that SQL set.
+func (c *Conn) Enter(ctx context.Context) (prev context.Context) {
+	prev = c.ctx
+	c.ctx = ctx
+	c.checkBusyHandler()
+	return prev
+}
+
+// Leave restores the context Enter returned.
+func (c *Conn) Leave(prev context.Context) { c.ctx = prev }
+
+// Context returns the context of the call in progress on c (Background
+// between calls). Code that SQLite calls back into from inside that call —
+// the busy handler, the VFS waiting for the writer lock — waits on it.
+func (c *Conn) Context() context.Context { return c.ctx }
+
+// Exec runs every statement of sql, which takes no parameters, stepping each
+// to completion and discarding rows. It is for setup SQL (PRAGMAs).
+func (c *Conn) Exec(sql string) error {
+	for sql != "" {
+		s, tail, err := c.Prepare(sql, 0)
+		if err != nil {
+			return err
+		}
+		sql = tail
+		if s == nil {
+			continue
+		}
+		for {
+			row, err := s.Step()
+			if err != nil {
+				s.Finalize()
+				return err
+			}
+			if !row {
+				break
+			}
+		}
+		if err := s.Finalize(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Changes returns sqlite3_changes64: rows changed by the most recent
+// INSERT, UPDATE or DELETE on c, not counting triggers.
+func (c *Conn) Changes() int64 { return sqlite3.Xsqlite3_changes64(c.tls, c.db) }
+
+// TotalChanges returns sqlite3_total_changes64: rows changed since open.
+func (c *Conn) TotalChanges() int64 { return sqlite3.Xsqlite3_total_changes64(c.tls, c.db) }
+
+// LastInsertRowID returns sqlite3_last_insert_rowid.
+func (c *Conn) LastInsertRowID() int64 { return sqlite3.Xsqlite3_last_insert_rowid(c.tls, c.db) }
+
+// GetAutocommit reports whether c is in autocommit mode, i.e. not inside a
+// transaction (sqlite3_get_autocommit).
+func (c *Conn) GetAutocommit() bool { return sqlite3.Xsqlite3_get_autocommit(c.tls, c.db) != 0 }
+
+// TxnState returns sqlite3_txn_state for the schema ("main", "temp", an
+// attached name) or, for "", the most advanced state of any schema:
+// TXN_NONE, TXN_READ or TXN_WRITE; -1 for an unknown schema.
+func (c *Conn) TxnState(schema string) int32 {
+	if schema == "" {
+		return sqlite3.Xsqlite3_txn_state(c.tls, c.db, 0)
+	}
+	z, n := stackString(c.tls, schema)
+	defer c.tls.Free(n)
+	return sqlite3.Xsqlite3_txn_state(c.tls, c.db, z)
+}
+
+// Filename returns the file name of a schema ("" for "main"), empty for an
+// in-memory or temporary database (sqlite3_db_filename).
+func (c *Conn) Filename(schema string) string {
+	if schema == "" {
+		schema = "main"
+	}
+	z, n := stackString(c.tls, schema)
+	defer c.tls.Free(n)
+	return goString(sqlite3.Xsqlite3_db_filename(c.tls, c.db, z))
+}
+
+// DBReadOnly reports whether a schema is read-only: 1 read-only, 0
+// read-write, -1 no such schema (sqlite3_db_readonly).
+func (c *Conn) DBReadOnly(schema string) int32 {
+	if schema == "" {
+		schema = "main"
+	}
+	z, n := stackString(c.tls, schema)
+	defer c.tls.Free(n)
+	return sqlite3.Xsqlite3_db_readonly(c.tls, c.db, z)
+}

@@ -1,0 +1,157 @@
+package capi
+
+import (
+	"unsafe"
+
+	"modernc.org/libc"
+	sqlite3 "modernc.org/sqlite/lib"
+)
+
+// The pre-update hook (sqlite3_preupdate_hook) reports every row change
+// before it happens, for change data capture. SQLite has one such hook per
+// connection and the session extension (Session, for BEGIN CONCURRENT)
+// installs its own, keeping a chain of sessions behind it; ours therefore
+// sits in front of the sessions' and forwards each call to them first. The
+// hook slot is rewired around every session create and delete so that the
+// session code always finds its own chain installed.
+
+// Row change operations, as SQLite spells them.
+const (
+	INSERT = sqlite3.SQLITE_INSERT
+	UPDATE = sqlite3.SQLITE_UPDATE
+	DELETE = sqlite3.SQLITE_DELETE
+)
+
+// PreUpdate is one row change, valid only during the hook call.
+type PreUpdate struct {
+	c        *Conn
+	tls      *libc.TLS
+	Op       int32  // INSERT, UPDATE or DELETE
+	Schema   string // "main", "temp", or an attached database
+	Table    string
+	OldRowID int64 // rowid before an UPDATE or DELETE
+	NewRowID int64 // rowid after an INSERT or UPDATE
+}
+
+// Count is the number of columns of the changed row.
+func (p *PreUpdate) Count() int { return int(sqlite3.Xsqlite3_preupdate_count(p.tls, p.c.db)) }
+
+// Depth is 0 for a change the statement itself makes, 1 or more for one a
+// trigger (or a foreign-key action, which SQLite runs as a trigger) makes.
+func (p *PreUpdate) Depth() int { return int(sqlite3.Xsqlite3_preupdate_depth(p.tls, p.c.db)) }
+
+// Old returns column i of the row before an UPDATE or DELETE.
+func (p *PreUpdate) Old(i int) any { return p.value(sqlite3.Xsqlite3_preupdate_old, i) }
+
+// New returns column i of the row after an INSERT or UPDATE.
+func (p *PreUpdate) New(i int) any { return p.value(sqlite3.Xsqlite3_preupdate_new, i) }
+
+// value reads a column through get as a Go value (nil, int64, float64,
+// string or []byte), copied out of SQLite's memory.
+func (p *PreUpdate) value(get func(*libc.TLS, uintptr, int32, uintptr) int32, i int) any {
+	tls := p.tls
+	pp := tls.Alloc(8)
+	defer tls.Free(8)
+	*(*uintptr)(cptr(pp)) = 0
+	if get(tls, p.c.db, int32(i), pp) != OK {
+		return nil
+	}
+	v := *(*uintptr)(cptr(pp))
+	if v == 0 {
+		return nil
+	}
+	switch sqlite3.Xsqlite3_value_type(tls, v) {
+	case INTEGER:
+		return sqlite3.Xsqlite3_value_int64(tls, v)
+	case FLOAT:
+		return sqlite3.Xsqlite3_value_double(tls, v)
+	case TEXT:
+		z := sqlite3.Xsqlite3_value_text(tls, v)
+		return string(cbytes(z, int(sqlite3.Xsqlite3_value_bytes(tls, v))))
+	case BLOB:
+		z := sqlite3.Xsqlite3_value_blob(tls, v)
+		return append([]byte{}, cbytes(z, int(sqlite3.Xsqlite3_value_bytes(tls, v)))...)
+	}
+	return nil
+}
+
+// hookState is a connection's pre-update and rollback hooks.
+type hookState struct {
+	pre      func(*PreUpdate)
+	rollback func()
+	// chainFn and chainArg are the sessions' hook, called before ours.
+	chainFn, chainArg uintptr
+	pu                PreUpdate
+}
+
+var (
+	preUpdateFP = funcPtr(preUpdateCallback)
+	rollbackFP  = funcPtr(rollbackCallback)
+)
+
+// SetPreUpdateHook makes fn the connection's pre-update hook (nil removes
+// it). fn runs inside the statement making the change: it must not use the
+// connection.
+func (c *Conn) SetPreUpdateHook(fn func(*PreUpdate)) {
+	c.hooks.pre = fn
+	c.installPreUpdate()
+}
+
+// installPreUpdate puts ours in the hook slot if there is one, else the
+// sessions' chain (or nothing).
+func (c *Conn) installPreUpdate() {
+	if c.hooks.pre != nil {
+		sqlite3.Xsqlite3_preupdate_hook(c.tls, c.db, preUpdateFP, uintptr(c.handle))
+	} else {
+		sqlite3.Xsqlite3_preupdate_hook(c.tls, c.db, c.hooks.chainFn, c.hooks.chainArg)
+	}
+}
+
+// uninstallPreUpdate gives the slot back to the sessions' chain, for the
+// session code to find it.
+func (c *Conn) uninstallPreUpdate() {
+	sqlite3.Xsqlite3_preupdate_hook(c.tls, c.db, c.hooks.chainFn, c.hooks.chainArg)
+}
+
+// adoptChain records what the session code left in the slot as the chain.
+func (c *Conn) adoptChain() {
+	db := (*sqlite3.Tsqlite3)(cptr(c.db))
+	c.hooks.chainFn, c.hooks.chainArg = db.FxPreUpdateCallback, db.FpPreUpdateArg
+}
+
+// preUpdateCallback is the xPreUpdate of sqlite3_preupdate_hook; arg is the
+// connection's Handle.
+func preUpdateCallback(tls *libc.TLS, arg, db uintptr, op int32, zDb, zName uintptr, key1, key2 int64) {
+	defer func() { recover() }() // the hook returns nothing: a panic is dropped
+	c := connOf(arg)
+	if c == nil {
+		return
+	}
+	if fn := c.hooks.chainFn; fn != 0 {
+		(*(*func(*libc.TLS, uintptr, uintptr, int32, uintptr, uintptr, int64, int64))(unsafe.Pointer(&fn)))(tls, c.hooks.chainArg, db, op, zDb, zName, key1, key2)
+	}
+	if c.hooks.pre == nil {
+		return
+	}
+	p := &c.hooks.pu
+	*p = PreUpdate{c: c, tls: tls, Op: op, Schema: goString(zDb), Table: goString(zName), OldRowID: key1, NewRowID: key2}
+	c.hooks.pre(p)
+}
+
+// SetRollbackHook makes fn run whenever a transaction rolls back, by
+// ROLLBACK or after an error (not for ROLLBACK TO). nil removes it.
+func (c *Conn) SetRollbackHook(fn func()) {
+	c.hooks.rollback = fn
+	if fn == nil {
+		sqlite3.Xsqlite3_rollback_hook(c.tls, c.db, 0, 0)
+		return
+	}
+	sqlite3.Xsqlite3_rollback_hook(c.tls, c.db, rollbackFP, uintptr(c.handle))
+}
+
+func rollbackCallback(tls *libc.TLS, arg uintptr) {
+	defer func() { recover() }()
+	if c := connOf(arg); c != nil && c.hooks.rollback != nil {
+		c.hooks.rollback()
+	}
+}

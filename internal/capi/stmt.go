@@ -1,0 +1,207 @@
+package capi
+
+import (
+	"math"
+
+	sqlite3 "modernc.org/sqlite/lib"
+)
+
+// Flags for [Conn.Prepare] (sqlite3_prepare_v3).
+const (
+	// PREPARE_PERSISTENT tells SQLite the statement will be kept and reused
+	// (the statement cache), so it allocates it outside the lookaside.
+	PREPARE_PERSISTENT = sqlite3.SQLITE_PREPARE_PERSISTENT
+)
+
+// Stmt is a prepared statement (sqlite3_stmt*) of a [Conn].
+type Stmt struct {
+	c *Conn
+	p uintptr // sqlite3_stmt*; 0 once finalized
+
+	// arena holds the text and blob parameters bound with SQLITE_STATIC;
+	// used bytes of it are taken. See ReserveBindBytes.
+	arena cbuf
+	used  int
+
+	// Column and parameter metadata, computed on first use. SQLite may
+	// re-prepare the statement after a schema change, which can change the
+	// columns; reprep is the SQLITE_STMTSTATUS_REPREPARE count the column
+	// metadata was read at.
+	names   []string
+	decls   []string
+	reprep  int32
+	colsOK  bool
+	params  []string
+	paramOK bool
+}
+
+// Prepare compiles the first statement of sql with sqlite3_prepare_v3 and
+// returns it with the rest of sql (the tail, a substring of sql). The
+// statement is nil when sql holds only whitespace or comments up to the tail.
+// flags are PREPARE_* values.
+func (c *Conn) Prepare(sql string, flags uint32) (s *Stmt, tail string, err error) {
+	if len(sql) >= math.MaxInt32 {
+		return nil, "", &Error{Code: TOOBIG, Msg: ErrStr(TOOBIG)}
+	}
+	// The text is copied into c.sql for this call only: SQLite keeps its
+	// own copy of a prepared statement's text.
+	n := len(sql)
+	if !c.sql.reserve(c.tls, n+1) {
+		return nil, "", &Error{Code: NOMEM, Msg: ErrStr(NOMEM)}
+	}
+	b := cbytes(c.sql.p, n+1)
+	copy(b, sql)
+	b[n] = 0
+	p, end, err := c.prepareAt(c.sql.p, n+1, flags)
+	if err != nil {
+		return nil, "", err
+	}
+	tail = sql[end-c.sql.p:]
+	if p == 0 {
+		return nil, tail, nil
+	}
+	return c.newStmt(p), tail, nil
+}
+
+// newStmt wraps and records a statement SQLite prepared.
+func (c *Conn) newStmt(p uintptr) *Stmt {
+	s := &Stmt{c: c, p: p}
+	c.stmts[s] = struct{}{}
+	return s
+}
+
+// prepareAt runs sqlite3_prepare_v3 on the n bytes (NUL included) of SQL at
+// z and returns the statement (0 for none) and the address of the tail.
+func (c *Conn) prepareAt(z uintptr, n int, flags uint32) (stmt, tail uintptr, err error) {
+	pp := c.tls.Alloc(16) // [0] sqlite3_stmt*, [8] const char *tail
+	defer c.tls.Free(16)
+	rc := sqlite3.Xsqlite3_prepare_v3(c.tls, c.db, z, int32(n), flags, pp, pp+8)
+	stmt = *(*uintptr)(cptr(pp))
+	tail = *(*uintptr)(cptr(pp + 8))
+	if rc != OK {
+		if stmt != 0 {
+			sqlite3.Xsqlite3_finalize(c.tls, stmt)
+		}
+		return 0, 0, c.err(rc)
+	}
+	return stmt, tail, nil
+}
+
+// Script prepares the statements of a multi-statement SQL text one at a
+// time, copying the text to C memory once (not once per statement).
+type Script struct {
+	c   *Conn
+	buf cbuf
+	off int // offset of the next statement in buf
+	n   int // bytes of SQL in buf, without the NUL
+}
+
+// NewScript returns a Script over sql. The caller closes it.
+func (c *Conn) NewScript(sql string) (*Script, error) {
+	sc := &Script{c: c, n: len(sql)}
+	if len(sql) >= math.MaxInt32 {
+		return nil, &Error{Code: TOOBIG, Msg: ErrStr(TOOBIG)}
+	}
+	if !sc.buf.reserve(c.tls, len(sql)+1) {
+		return nil, &Error{Code: NOMEM, Msg: ErrStr(NOMEM)}
+	}
+	b := cbytes(sc.buf.p, len(sql)+1)
+	copy(b, sql)
+	b[len(sql)] = 0
+	return sc, nil
+}
+
+// Next prepares the next statement. It returns nil, nil at the end of the
+// text; statements that are only whitespace or comments are skipped.
+func (sc *Script) Next(flags uint32) (*Stmt, error) {
+	for sc.off < sc.n {
+		p, tail, err := sc.c.prepareAt(sc.buf.p+uintptr(sc.off), sc.n-sc.off+1, flags)
+		if err != nil {
+			return nil, err
+		}
+		sc.off = int(tail - sc.buf.p)
+		if p != 0 {
+			return sc.c.newStmt(p), nil
+		}
+	}
+	return nil, nil
+}
+
+// Offset returns the byte offset in the text of the first statement not yet
+// prepared.
+func (sc *Script) Offset() int { return sc.off }
+
+// Advance skips n bytes of the text: a statement the caller handled itself
+// (the driver runs BEGIN CONCURRENT, which SQLite does not know).
+func (sc *Script) Advance(n int) { sc.off = min(sc.off+n, sc.n) }
+
+// Close frees the script's copy of the text. Statements it prepared stay
+// valid: SQLite keeps its own copy of their text.
+func (sc *Script) Close() { sc.buf.free(sc.c.tls) }
+
+// Conn returns the connection s belongs to.
+func (s *Stmt) Conn() *Conn { return s.c }
+
+// Step runs sqlite3_step: true when a row is ready, false when the statement
+// is done, or the error.
+func (s *Stmt) Step() (bool, error) {
+	if s.p == 0 {
+		return false, &Error{Code: MISUSE, Msg: "statement is finalized"}
+	}
+	switch rc := sqlite3.Xsqlite3_step(s.c.tls, s.p); rc {
+	case ROW:
+		return true, nil
+	case DONE:
+		return false, nil
+	default:
+		return false, s.c.err(rc)
+	}
+}
+
+// Reset runs sqlite3_reset, making s ready to run again with the same
+// bindings. The error is that of the last Step, if it failed.
+func (s *Stmt) Reset() error {
+	if s.p == 0 {
+		return &Error{Code: MISUSE, Msg: "statement is finalized"}
+	}
+	if rc := sqlite3.Xsqlite3_reset(s.c.tls, s.p); rc != OK {
+		return s.c.err(rc)
+	}
+	return nil
+}
+
+// Finalize destroys s (sqlite3_finalize) and frees its bind arena. The error
+// is that of the last Step, if it failed. Finalize is idempotent.
+func (s *Stmt) Finalize() error {
+	if s.p == 0 {
+		return nil
+	}
+	rc := sqlite3.Xsqlite3_finalize(s.c.tls, s.p)
+	s.p = 0
+	s.arena.free(s.c.tls)
+	delete(s.c.stmts, s)
+	if rc != OK {
+		return newError(s.c.tls, s.c.db, rc)
+	}
+	return nil
+}
+
+// Finalized reports whether Finalize has run.
+func (s *Stmt) Finalized() bool { return s.p == 0 }
+
+// ReadOnly reports whether s makes no direct change to the database file
+// (sqlite3_stmt_readonly).
+func (s *Stmt) ReadOnly() bool { return sqlite3.Xsqlite3_stmt_readonly(s.c.tls, s.p) != 0 }
+
+// Busy reports whether s has been stepped and not yet reset or run to
+// completion (sqlite3_stmt_busy).
+func (s *Stmt) Busy() bool { return sqlite3.Xsqlite3_stmt_busy(s.c.tls, s.p) != 0 }
+
+// SQL returns the text s was prepared from (sqlite3_sql).
+func (s *Stmt) SQL() string { return goString(sqlite3.Xsqlite3_sql(s.c.tls, s.p)) }
+
+// Reprepares returns how many times SQLite has re-prepared s after a schema
+// change (SQLITE_STMTSTATUS_REPREPARE).
+func (s *Stmt) Reprepares() int32 {
+	return sqlite3.Xsqlite3_stmt_status(s.c.tls, s.p, sqlite3.SQLITE_STMTSTATUS_REPREPARE, 0)
+}

@@ -1,0 +1,509 @@
+package iouringvfs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"syscall"
+	"time"
+
+	"github.com/golibsql/libsql/changefeed"
+	"github.com/golibsql/libsql/internal/capi"
+	"github.com/golibsql/libsql/iouring_vfs/wal"
+)
+
+// Owner is what a connection's database file needs from the driver
+// connection that owns it: the context of the call in progress and the busy
+// timeout (for waits for the writer lock), and a way to steer SQLite's busy
+// handler after the file refused a lock.
+type Owner interface {
+	Context() context.Context
+	BusyTimeout() time.Duration
+	SetBusyTimeout(time.Duration)
+	// RetryBusyNow makes the busy handler retry at once: the file refused
+	// a lock with SQLITE_BUSY_SNAPSHOT and a retry with a fresh snapshot
+	// will get it.
+	RetryBusyNow()
+	// GiveUpBusy makes the busy handler give up at once: the file already
+	// waited for the lock as long as the busy timeout allows.
+	GiveUpBusy()
+}
+
+var bgContext = context.Background()
+
+func ownerWait(o Owner) (context.Context, time.Duration) {
+	if o == nil {
+		return bgContext, 0
+	}
+	ctx := o.Context()
+	if ctx == nil {
+		ctx = bgContext
+	}
+	return ctx, o.BusyTimeout()
+}
+
+var errLockTimeout = errors.New("libsql: timed out waiting for the writer lock")
+
+// File is the main database file of one SQLite connection: its view of the
+// engine. It holds the connection's pinned snapshot, its lock level and its
+// private write set. SQLite uses it from one goroutine at a time.
+type File struct {
+	e        *Engine
+	readOnly bool
+	closed   bool
+
+	lock      int32
+	snap      wal.Version
+	pinned    bool
+	hasWriter bool
+
+	ws     map[wal.PageNo][]byte
+	wsSize uint32 // database size in pages as written, valid when dirty
+	wsPS   int    // page size of the writes, before the log knows one
+	dirty  bool
+	free   [][]byte // page buffers to reuse
+
+	owner      Owner
+	intent     bool // the statement about to run writes
+	concurrent bool // BEGIN CONCURRENT: RESERVED without the writer lock
+	track      bool
+	reads      map[wal.PageNo]struct{}
+
+	refuse     string // why RESERVED is refused, if it is (see RefuseWrites)
+	commitSync bool   // fdatasync at commit (synchronous=FULL)
+	capture    func() *changefeed.Tx
+	lastCommit wal.Version
+	lastErr    error
+	scratch    []byte
+}
+
+var (
+	_ capi.VFSFile    = (*File)(nil)
+	_ capi.PragmaFile = (*File)(nil)
+	_ capi.CommitFile = (*File)(nil)
+)
+
+// SetOwner ties the file to the driver connection that opened it.
+func (f *File) SetOwner(o Owner) { f.owner = o }
+
+// SetWriteIntent tells the file that the statement about to run will
+// write, so that if it starts a transaction it takes the writer lock at
+// once and reads the newest version: no work is wasted on a snapshot that a
+// commit makes stale. The driver sets it before stepping a statement that
+// is not read-only and clears it after.
+func (f *File) SetWriteIntent(on bool) { f.intent = on }
+
+// Engine returns the engine the file belongs to.
+func (f *File) Engine() *Engine { return f.e }
+
+// LastCommit is the version of the connection's last commit through this
+// file.
+func (f *File) LastCommit() wal.Version { return f.lastCommit }
+
+// Snapshot is the version the connection reads, and whether it holds one.
+func (f *File) Snapshot() (wal.Version, bool) { return f.snap, f.pinned }
+
+// TakeError returns, and forgets, the Go error behind the last SQLite error
+// code this file returned, for the driver to wrap.
+func (f *File) TakeError() error {
+	err := f.lastErr
+	f.lastErr = nil
+	return err
+}
+
+func (f *File) fail(code int32, err error) error {
+	f.lastErr = err
+	return &capi.CodeError{Code: code, Err: err}
+}
+
+// ioFail maps a storage error to an SQLite error: a full disk is
+// SQLITE_FULL, anything else the given I/O error code.
+func (f *File) ioFail(code int32, err error) error {
+	if errors.Is(err, syscall.ENOSPC) {
+		code = capi.FULL
+	}
+	return f.fail(code, err)
+}
+
+func (f *File) pageSize() int {
+	if ps := f.e.log.PageSize(); ps != 0 {
+		return ps
+	}
+	return f.wsPS
+}
+
+// readVersion is the version reads see: the pinned snapshot, or, before
+// SQLite took any lock (it reads the header at open), the newest durable
+// one.
+func (f *File) readVersion() wal.Version {
+	if f.pinned {
+		return f.snap
+	}
+	return f.e.log.Durable()
+}
+
+func (f *File) sizePages() uint32 {
+	if f.dirty {
+		return f.wsSize
+	}
+	return f.e.log.Size(f.readVersion())
+}
+
+// ReadAt serves SQLite's reads: whole pages, or parts of page 1 (the
+// header at open, the change counter at every lock), from the private
+// writes or the snapshot. Page 1 is presented in rollback mode (bytes 18-19
+// = 1) though the file on disk says WAL.
+func (f *File) ReadAt(p []byte, off int64) (int, error) {
+	ps := int64(f.pageSize())
+	if ps == 0 {
+		return 0, nil
+	}
+	size := int64(f.sizePages())
+	n := 0
+	for n < len(p) {
+		pos := off + int64(n)
+		pg := pos/ps + 1
+		if pg > size {
+			break
+		}
+		in := pos % ps
+		chunk := min(int64(len(p)-n), ps-in)
+		dst := p[n : n+int(chunk)]
+		if in != 0 || chunk != ps {
+			if len(f.scratch) != int(ps) {
+				f.scratch = make([]byte, ps)
+			}
+			if err := f.readPage(wal.PageNo(pg), f.scratch); err != nil {
+				return n, err
+			}
+			copy(dst, f.scratch[in:])
+		} else if err := f.readPage(wal.PageNo(pg), dst); err != nil {
+			return n, err
+		}
+		n += int(chunk)
+	}
+	return n, nil
+}
+
+func (f *File) readPage(pg wal.PageNo, dst []byte) error {
+	if f.track {
+		f.reads[pg] = struct{}{}
+	}
+	if b, ok := f.ws[pg]; ok {
+		copy(dst, b)
+		return nil
+	}
+	if _, err := f.e.log.ReadPage(pg, f.readVersion(), dst); err != nil {
+		return f.ioFail(capi.IOERR_READ, err)
+	}
+	if pg == 1 && len(dst) > 19 {
+		dst[18], dst[19] = 1, 1
+	}
+	return nil
+}
+
+// WriteAt records a page in the private write set. SQLite writes whole,
+// aligned pages of the main database file.
+func (f *File) WriteAt(p []byte, off int64) error {
+	if f.readOnly {
+		return f.fail(capi.READONLY, fmt.Errorf("libsql: database %s is read-only", f.e.name))
+	}
+	ps := f.pageSize()
+	if ps == 0 {
+		f.wsPS = len(p)
+		ps = len(p)
+	}
+	if len(p) != ps {
+		return f.fail(capi.IOERR_WRITE, fmt.Errorf("libsql: write of %d bytes to %s with page size %d: changing the page size of a database is not supported", len(p), f.e.name, ps))
+	}
+	if off%int64(ps) != 0 {
+		return f.fail(capi.IOERR_WRITE, fmt.Errorf("libsql: unaligned write at %d to %s", off, f.e.name))
+	}
+	if err := f.e.log.Err(); err != nil {
+		return f.ioFail(capi.IOERR_WRITE, err)
+	}
+	pg := wal.PageNo(off/int64(ps) + 1)
+	f.markDirty()
+	b, ok := f.ws[pg]
+	if !ok {
+		if n := len(f.free); n > 0 && len(f.free[n-1]) == ps {
+			b, f.free = f.free[n-1], f.free[:n-1]
+		} else {
+			b = make([]byte, ps)
+		}
+		if f.ws == nil {
+			f.ws = make(map[wal.PageNo][]byte)
+		}
+		f.ws[pg] = b
+	}
+	copy(b, p)
+	f.wsSize = max(f.wsSize, uint32(pg))
+	return nil
+}
+
+func (f *File) markDirty() {
+	if !f.dirty {
+		f.wsSize = f.e.log.Size(f.readVersion())
+		f.dirty = true
+	}
+}
+
+// Truncate sets the size of the private view (VACUUM, auto-vacuum, and the
+// rollback of a transaction that grew the file).
+func (f *File) Truncate(size int64) error {
+	if f.readOnly {
+		return f.fail(capi.READONLY, fmt.Errorf("libsql: database %s is read-only", f.e.name))
+	}
+	ps := int64(f.pageSize())
+	if ps == 0 {
+		return nil
+	}
+	f.markDirty()
+	n := uint32(size / ps)
+	for pg, b := range f.ws {
+		if uint32(pg) > n {
+			delete(f.ws, pg)
+			f.recycle(b)
+		}
+	}
+	f.wsSize = n
+	return nil
+}
+
+func (f *File) recycle(b []byte) {
+	if len(f.free) < 256 {
+		f.free = append(f.free, b)
+	}
+}
+
+// discard drops the private write set (ROLLBACK, or after a commit).
+func (f *File) discard() {
+	for pg, b := range f.ws {
+		delete(f.ws, pg)
+		f.recycle(b)
+	}
+	f.dirty = false
+	f.wsSize = 0
+}
+
+// Sync is SQLite's last step before the commit point: the log reserves
+// space for the commit here, so that a full disk makes SQLite roll the
+// transaction back instead of failing after its journal is gone. Durability
+// itself is decided at the commit point, by the connection's sync mode, not
+// by SQLite's synchronous setting.
+func (f *File) Sync(flags int32) error {
+	if !f.dirty || len(f.ws) == 0 {
+		return nil
+	}
+	if err := f.e.log.Reserve(len(f.ws), f.pageSize()); err != nil {
+		return f.ioFail(capi.IOERR_FSYNC, err)
+	}
+	return nil
+}
+
+// Size is the database size of the connection's view.
+func (f *File) Size() (int64, error) {
+	return int64(f.sizePages()) * int64(f.pageSize()), nil
+}
+
+// Lock moves the connection up SQLite's lock levels. SHARED pins a
+// snapshot (the newest durable version; the newest version outright, with
+// the writer lock taken first, when the statement announced it writes).
+// RESERVED takes the writer lock, waiting in line up to the busy timeout,
+// and refuses with SQLITE_BUSY_SNAPSHOT when the snapshot is no longer the
+// newest version, as SQLite's WAL mode does. EXCLUSIVE needs nothing more.
+func (f *File) Lock(level int32) error {
+	if level <= f.lock {
+		return nil
+	}
+	if err := f.e.log.Err(); err != nil {
+		return f.ioFail(capi.IOERR_LOCK, err)
+	}
+	if f.lock == capi.LOCK_NONE {
+		switch {
+		case f.hasWriter:
+			f.snap = f.e.pinLast()
+		case f.intent && !f.concurrent && !f.readOnly && f.refuse == "":
+			if err := f.acquireWriter(); err != nil {
+				return err
+			}
+			f.snap = f.e.pinLast()
+		default:
+			f.snap = f.e.pinDurable()
+		}
+		f.pinned = true
+		f.lock = capi.LOCK_SHARED
+	}
+	if level >= capi.LOCK_RESERVED && f.lock < capi.LOCK_RESERVED {
+		if f.readOnly {
+			return f.fail(capi.READONLY, fmt.Errorf("libsql: database %s is read-only", f.e.name))
+		}
+		if f.refuse != "" {
+			return f.refuseErr()
+		}
+		if !f.concurrent && !f.hasWriter {
+			if err := f.acquireWriter(); err != nil {
+				return err
+			}
+			if last := f.e.log.Last(); f.snap != last {
+				f.releaseWriter()
+				// Let the commits the snapshot missed become durable, so
+				// the retry's new snapshot includes them.
+				f.e.log.WaitDurable(last)
+				f.e.stats.snapshotRetries.Add(1)
+				if f.owner != nil {
+					f.owner.RetryBusyNow()
+				}
+				return f.fail(capi.BUSY_SNAPSHOT, fmt.Errorf("libsql: snapshot %v of %s is stale (newest %v)", f.snap, f.e.name, last))
+			}
+		}
+		f.lock = capi.LOCK_RESERVED
+	}
+	f.lock = max(f.lock, level)
+	return nil
+}
+
+// acquireWriter takes the engine's writer lock, waiting in line until the
+// call's context ends or the busy timeout passes.
+func (f *File) acquireWriter() error {
+	if f.e.wlock.tryAcquire() {
+		f.hasWriter = true
+		return nil
+	}
+	f.e.stats.writerWaits.Add(1)
+	ctx, timeout := ownerWait(f.owner)
+	if err := f.e.wlock.acquire(ctx, timeout); err != nil {
+		if f.owner != nil {
+			f.owner.GiveUpBusy()
+		}
+		return f.fail(capi.BUSY, fmt.Errorf("libsql: waiting for the writer lock of %s: %w", f.e.name, err))
+	}
+	f.hasWriter = true
+	return nil
+}
+
+func (f *File) releaseWriter() {
+	if f.hasWriter {
+		f.hasWriter = false
+		f.e.wlock.release()
+	}
+}
+
+// Unlock moves the connection down: below RESERVED the transaction is over
+// (an uncommitted write set is a rollback) and the writer lock goes; at
+// NONE the snapshot is released.
+func (f *File) Unlock(level int32) error {
+	if level >= f.lock {
+		return nil
+	}
+	if level < capi.LOCK_RESERVED {
+		if f.dirty {
+			f.discard()
+		}
+		// In a concurrent transaction the writer lock belongs to the
+		// driver's commit protocol, which rolls back and replays the
+		// transaction while holding it.
+		if !f.concurrent {
+			f.releaseWriter()
+		}
+	}
+	if level == capi.LOCK_NONE && f.pinned {
+		f.e.unpin(f.snap)
+		f.pinned = false
+	}
+	f.lock = level
+	return nil
+}
+
+// CheckReservedLock reports whether a connection holds the writer lock.
+// SQLite asks only while checking for a hot journal, which this file system
+// never has.
+func (f *File) CheckReservedLock() (bool, error) { return false, nil }
+
+// SectorSize is the sector size SQLite assumes.
+func (f *File) SectorSize() int32 { return 512 }
+
+// DeviceCharacteristics: a write never damages bytes outside its range.
+func (f *File) DeviceCharacteristics() int32 { return capi.IOCAP_POWERSAFE_OW }
+
+// CommitPhaseTwo is the commit point: SQLite has written every page of the
+// transaction into the write set. The pages go to the log as one commit
+// (page 1 saying WAL mode on disk), the writer lock is handed to the next
+// writer at once, and the call returns when the commit is durable, sharing
+// the log write and fdatasync with the commits that wait with it.
+func (f *File) CommitPhaseTwo() error {
+	if !f.dirty || len(f.ws) == 0 {
+		f.discard()
+		return nil
+	}
+	if !f.hasWriter {
+		if !f.concurrent {
+			f.discard()
+			return f.fail(capi.IOERR, fmt.Errorf("libsql: commit to %s without the writer lock", f.e.name))
+		}
+		// A concurrent transaction committed by SQL the driver did not see
+		// (a prepared COMMIT): its pages may be published only if nothing
+		// was committed since its snapshot. Otherwise it is dropped here,
+		// as if rolled back, and the commit fails.
+		if err := f.acquireWriter(); err != nil {
+			f.discard()
+			return err
+		}
+		if val, err := f.Validate(); err != nil || val.Stale {
+			f.releaseWriter()
+			f.discard()
+			if err == nil {
+				err = fmt.Errorf("libsql: BEGIN CONCURRENT transaction on %s committed by a statement the driver did not run (use Exec(\"COMMIT\") or Tx.Commit), and versions were committed since its snapshot: rolled back", f.e.name)
+			}
+			return f.fail(capi.BUSY_SNAPSHOT, err)
+		}
+	}
+	pages := make([]wal.Page, 0, len(f.ws))
+	for pg, b := range f.ws {
+		if pg == 1 && len(b) > 19 {
+			b[18], b[19] = 2, 2
+		}
+		pages = append(pages, wal.Page{No: pg, Data: b})
+	}
+	slices.SortFunc(pages, func(a, b wal.Page) int { return int(a.No) - int(b.No) })
+	v, err := f.e.log.Append(pages, f.wsSize, f.commitSync)
+	if err == nil && f.capture != nil {
+		if tx := f.capture(); tx != nil {
+			f.e.enqueueChanges(v, tx)
+		}
+	}
+	f.releaseWriter()
+	f.discard()
+	if err != nil {
+		return f.ioFail(capi.IOERR_WRITE, err)
+	}
+	err = f.e.log.WaitDurable(v)
+	f.e.publishDurable()
+	if err != nil {
+		return f.ioFail(capi.IOERR_FSYNC, err)
+	}
+	f.lastCommit = v
+	if f.pinned {
+		f.e.pin(v)
+		f.e.unpin(f.snap)
+		f.snap = v
+	}
+	if err := f.e.afterCommit(v); err != nil {
+		return f.ioFail(capi.IOERR_WRITE, err)
+	}
+	return nil
+}
+
+// Close releases whatever the connection still holds and, for the last
+// connection, the engine.
+func (f *File) Close() error {
+	if f.closed {
+		return nil
+	}
+	f.concurrent = false
+	f.Unlock(capi.LOCK_NONE)
+	f.releaseWriter()
+	f.closed = true
+	return f.e.vfs.releaseEngine(f.e)
+}

@@ -1,0 +1,387 @@
+package iouringvfs
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/golibsql/libsql/internal/capi"
+	"github.com/golibsql/libsql/iouring_vfs/ioback"
+	"github.com/golibsql/libsql/iouring_vfs/pagecache"
+	"github.com/golibsql/libsql/iouring_vfs/wal"
+)
+
+// lockStart and lockLen are the byte range a stock SQLite connection in
+// exclusive locking mode holds a write lock on: the pending byte, the
+// reserved byte and the shared range (https://sqlite.org/lockingv3.html).
+// Holding it keeps every other process, the sqlite3 shell included, out:
+// they get "database is locked", never a corrupt file.
+const (
+	lockStart = 0x40000000
+	lockLen   = 2 + 510
+)
+
+// Defaults of the engine options.
+const (
+	DefaultPageCache      = 4096 // pages in the shared cache
+	DefaultAutoCheckpoint = 1000 // frames
+)
+
+// engineOptions configure an engine; the first connection to a database
+// decides them.
+type engineOptions struct {
+	io             ioback.Kind
+	sync           wal.SyncMode
+	pageCache      int
+	autoCheckpoint int
+}
+
+// Engine is the storage engine of one database file, shared by every
+// connection to it in this process: the log, the shared page cache, the
+// pinned snapshots and the writer lock.
+type Engine struct {
+	vfs  *VFS
+	key  any // registry key: ioback.FileID, or memKey
+	name string
+	opts engineOptions
+
+	fs        ioback.FS
+	db, walf  ioback.File
+	log       *wal.Log
+	cacheOnce sync.Mutex
+
+	refs int // guarded by vfs.mu
+
+	wlock writerLock
+
+	pinMu   sync.Mutex
+	pins    map[wal.Version]int
+	unpined *sync.Cond // on pinMu, broadcast when a pin goes away
+
+	autoCkpt  atomic.Int64
+	mainReady atomic.Bool // the main file has page 1
+	ckptKick  chan struct{}
+	stop      chan struct{}
+	stopped   chan struct{}
+
+	stats struct {
+		snapshotRetries, writerWaits, commits atomic.Uint64
+	}
+	concurrent concurrentCounters
+	cdc        cdcState
+}
+
+type memKey string
+
+// openEngine opens the engine of a database file. The caller holds vfs.mu.
+func (v *VFS) openEngine(key any, name string, fsys ioback.FS, db ioback.File, readOnly bool, opts engineOptions) (*Engine, error) {
+	e := &Engine{vfs: v, key: key, name: name, opts: opts, fs: fsys, db: db,
+		pins: map[wal.Version]int{}, ckptKick: make(chan struct{}, 1),
+		stop: make(chan struct{}), stopped: make(chan struct{})}
+	e.unpined = sync.NewCond(&e.pinMu)
+	if opts.autoCheckpoint == 0 {
+		opts.autoCheckpoint = DefaultAutoCheckpoint
+	}
+	e.autoCkpt.Store(int64(opts.autoCheckpoint))
+
+	if err := lockOwner(db, !readOnly); err != nil {
+		if errors.Is(err, ioback.ErrLocked) {
+			return nil, &capi.CodeError{Code: capi.BUSY, Err: fmt.Errorf("libsql: database %s is locked by another process", name)}
+		}
+		return nil, fmt.Errorf("libsql: lock %s: %w", name, err)
+	}
+	flag := ioback.OpenCreate
+	if readOnly {
+		flag = ioback.OpenReadOnly
+	}
+	walf, err := fsys.Open(name+"-wal", flag)
+	if readOnly && errors.Is(err, fs.ErrNotExist) {
+		walf, err = ioback.NewMemFS().Open("/ro-wal", ioback.OpenCreate)
+	}
+	if err != nil {
+		db.Unlock(lockStart, lockLen)
+		return nil, fmt.Errorf("libsql: open log %s-wal: %w", name, err)
+	}
+	e.walf = walf
+	// MinSeq 1: versions, the commits' LSNs, are never below 1<<32, so
+	// that 0 and 1 are free to mean "now" and "the beginning" to CDC.
+	l, err := wal.Open(db, walf, wal.Options{Sync: opts.sync, MinSeq: 1})
+	if err != nil {
+		walf.Close()
+		db.Unlock(lockStart, lockLen)
+		return nil, fmt.Errorf("libsql: recover log of %s: %w", name, err)
+	}
+	e.log = l
+	if sz, err := db.Size(); err == nil && sz > 0 {
+		e.mainReady.Store(true)
+	}
+	e.ensureCache()
+	go e.checkpointer()
+	return e, nil
+}
+
+// lockGrace is how long opening a database waits for another owner's lock
+// to go away. A process killed while it used io_uring keeps its files open
+// until the kernel has torn its rings down, which happens asynchronously,
+// a few milliseconds after the process is gone; a restart right after a
+// crash must not fail for that.
+const lockGrace = 500 * time.Millisecond
+
+// lockOwner takes the engine's lock on the database file: exclusive for a
+// read-write engine; shared for a read-only one (its file descriptor cannot
+// take a write lock), which still keeps every writer out.
+func lockOwner(db ioback.File, exclusive bool) error {
+	deadline := time.Now().Add(lockGrace)
+	for {
+		err := db.Lock(lockStart, lockLen, exclusive)
+		if !errors.Is(err, ioback.ErrLocked) || time.Now().After(deadline) {
+			return err
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// ensureCache gives the log its page cache once the page size is known.
+func (e *Engine) ensureCache() {
+	if e.opts.pageCache <= 0 || e.log.Cache() != nil {
+		return
+	}
+	e.cacheOnce.Lock()
+	defer e.cacheOnce.Unlock()
+	ps := e.log.PageSize()
+	if ps == 0 || e.log.Cache() != nil {
+		return
+	}
+	var arena []byte
+	if a, err := ioback.NewArena(e.fs, pagecache.ArenaSize(e.opts.pageCache, ps)); err == nil {
+		arena = a.Bytes()
+	}
+	e.log.SetCache(pagecache.New(e.opts.pageCache, ps, arena))
+}
+
+// close shuts the engine down after its last connection closed: a final
+// checkpoint that restarts the log if it can (so the next open has little
+// to recover, and stock SQLite little to replay), then the files.
+func (e *Engine) close() error {
+	close(e.stop)
+	<-e.stopped
+	if e.cdc.hub != nil {
+		e.cdc.hub.Close()
+	}
+	var errs []error
+	if e.log.Err() == nil {
+		if _, err := e.log.Checkpoint(wal.CheckpointRestart, e.log.Durable()); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	errs = append(errs, e.log.Close(), e.walf.Close(), e.db.Unlock(lockStart, lockLen), e.db.Close())
+	return errors.Join(errs...)
+}
+
+// pinDurable pins and returns the newest durable version, for a reader.
+func (e *Engine) pinDurable() wal.Version {
+	e.pinMu.Lock()
+	v := e.log.Durable()
+	e.pins[v]++
+	e.pinMu.Unlock()
+	return v
+}
+
+// pinLast pins and returns the newest version, durable or not, for a
+// writer that holds the writer lock (nothing can commit meanwhile).
+func (e *Engine) pinLast() wal.Version {
+	e.pinMu.Lock()
+	v := e.log.Last()
+	e.pins[v]++
+	e.pinMu.Unlock()
+	return v
+}
+
+// pin pins a version the caller knows is readable.
+func (e *Engine) pin(v wal.Version) {
+	e.pinMu.Lock()
+	e.pins[v]++
+	e.pinMu.Unlock()
+}
+
+func (e *Engine) unpin(v wal.Version) {
+	e.pinMu.Lock()
+	if n := e.pins[v]; n <= 1 {
+		delete(e.pins, v)
+		e.unpined.Broadcast()
+	} else {
+		e.pins[v] = n - 1
+	}
+	e.pinMu.Unlock()
+}
+
+// oldest returns the oldest pinned version, or the newest durable one when
+// nothing is pinned. A version pinned after this returns is at least as new
+// as what it returned.
+func (e *Engine) oldest() (v wal.Version, pinned int) {
+	e.pinMu.Lock()
+	defer e.pinMu.Unlock()
+	v = e.log.Durable()
+	for p, n := range e.pins {
+		v = min(v, p)
+		pinned += n
+	}
+	return v, pinned
+}
+
+// afterCommit runs after commit v became durable.
+func (e *Engine) afterCommit(v wal.Version) error {
+	e.stats.commits.Add(1)
+	e.ensureCache()
+	if !e.mainReady.Load() {
+		// A database's first commit goes into the main file at once: stock
+		// SQLite deletes the log of an empty main file, so until page 1
+		// is there, the log would be invisible to it. The pages are all
+		// above MainPages, so no reader is disturbed.
+		if _, err := e.log.Checkpoint(wal.CheckpointPassive, v); err != nil {
+			return err
+		}
+		e.mainReady.Store(true)
+	}
+	if n := e.autoCkpt.Load(); n > 0 {
+		if frames, backfilled := e.log.Frames(); frames-backfilled >= int(n) {
+			select {
+			case e.ckptKick <- struct{}{}:
+			default:
+			}
+		}
+	}
+	return nil
+}
+
+// checkpointer runs automatic checkpoints in the background, so commits do
+// not pay for them: a passive one copies what no snapshot needs, and when
+// the log has grown past four times the threshold, one that holds the
+// writer lock for the short tail and restarts the log, so that a steady
+// stream of commits cannot grow it without bound.
+func (e *Engine) checkpointer() {
+	defer close(e.stopped)
+	for {
+		select {
+		case <-e.stop:
+			return
+		case <-e.ckptKick:
+		}
+		if e.log.Err() != nil {
+			continue
+		}
+		oldest, _ := e.oldest()
+		if _, err := e.log.Checkpoint(wal.CheckpointPassive, oldest); err != nil {
+			continue
+		}
+		// Restart the log if nothing needs it any more (cheap: nothing is
+		// left to copy). Restarts happen only under the writer lock, so a
+		// writer holding it can rely on NextVersion.
+		if e.wlock.tryAcquireInternal() {
+			oldest, _ = e.oldest()
+			_, err := e.log.Checkpoint(wal.CheckpointRestart, oldest)
+			e.wlock.release()
+			if err != nil {
+				continue
+			}
+		}
+		n := e.autoCkpt.Load()
+		if frames, _ := e.log.Frames(); n > 0 && frames >= 4*int(n) {
+			if e.wlock.acquireInternal(bgContext, 50*time.Millisecond) == nil {
+				if e.log.WaitDurable(e.log.Last()) == nil {
+					oldest, _ := e.oldest()
+					e.log.Checkpoint(wal.CheckpointRestart, oldest)
+				}
+				e.wlock.release()
+			}
+		}
+	}
+}
+
+// checkpoint runs a checkpoint for PRAGMA wal_checkpoint. FULL, RESTART
+// and TRUNCATE take the writer lock, as SQLite's block writers, and wait up
+// to timeout for readers of older snapshots to finish.
+func (e *Engine) checkpoint(mode wal.CheckpointMode, owner Owner) (wal.CheckpointResult, error) {
+	if mode == wal.CheckpointPassive {
+		oldest, _ := e.oldest()
+		return e.log.Checkpoint(mode, oldest)
+	}
+	ctx, timeout := ownerWait(owner)
+	if err := e.wlock.acquire(ctx, timeout); err != nil {
+		return wal.CheckpointResult{Busy: true}, nil
+	}
+	defer e.wlock.release()
+	if err := e.log.WaitDurable(e.log.Last()); err != nil {
+		return wal.CheckpointResult{}, err
+	}
+	deadline := time.Now().Add(timeout)
+	for {
+		oldest, _ := e.oldest()
+		res, err := e.log.Checkpoint(mode, oldest)
+		if err != nil || !res.Busy || !time.Now().Before(deadline) || ctx.Err() != nil {
+			return res, err
+		}
+		e.waitUnpin(deadline)
+	}
+}
+
+// waitUnpin waits until a pinned version is released or deadline passes.
+func (e *Engine) waitUnpin(deadline time.Time) {
+	t := time.AfterFunc(time.Until(deadline), func() {
+		e.pinMu.Lock()
+		e.unpined.Broadcast()
+		e.pinMu.Unlock()
+	})
+	defer t.Stop()
+	e.pinMu.Lock()
+	e.unpined.Wait()
+	e.pinMu.Unlock()
+}
+
+// Stats describe an engine's state and counters; PRAGMA libsql_stats
+// reports them as JSON.
+type Stats struct {
+	Version         string          `json:"version"`
+	Durable         string          `json:"durable"`
+	PageSize        int             `json:"page_size"`
+	PinnedSnapshots int             `json:"pinned_snapshots"`
+	OldestPinned    string          `json:"oldest_pinned"`
+	LogFrames       int             `json:"log_frames"`
+	Backfilled      int             `json:"log_backfilled"`
+	Commits         uint64          `json:"commits"`
+	Flushes         uint64          `json:"log_writes"`
+	Syncs           uint64          `json:"fsyncs"`
+	Checkpoints     uint64          `json:"checkpoints"`
+	Restarts        uint64          `json:"log_restarts"`
+	PagesBackfilled uint64          `json:"pages_checkpointed"`
+	CacheHits       uint64          `json:"cache_hits"`
+	CacheMisses     uint64          `json:"cache_misses"`
+	CacheEvictions  uint64          `json:"cache_evictions"`
+	CachePages      int             `json:"cache_capacity_pages"`
+	WriterQueue     int             `json:"writer_queue"`
+	SnapshotRetries uint64          `json:"snapshot_retries"`
+	IO              string          `json:"io"`
+	Concurrent      ConcurrentStats `json:"concurrent"`
+}
+
+// Stats reports the engine's state.
+func (e *Engine) Stats() Stats {
+	ls := e.log.Stats()
+	oldest, pinned := e.oldest()
+	s := Stats{
+		Version: ls.Version.String(), Durable: ls.Durable.String(), PageSize: e.log.PageSize(),
+		PinnedSnapshots: pinned, OldestPinned: oldest.String(),
+		LogFrames: ls.Frames, Backfilled: ls.Backfilled, Commits: ls.Commits, Flushes: ls.Flushes,
+		Syncs: ls.Syncs, Checkpoints: ls.Checkpoints, Restarts: ls.Restarts, PagesBackfilled: ls.PagesBackfilled,
+		WriterQueue: e.wlock.queued(), SnapshotRetries: e.stats.snapshotRetries.Load(),
+		IO: fsKindName(e.fs), Concurrent: e.concurrent.snapshot(),
+	}
+	if c := e.log.Cache(); c != nil {
+		cs := c.Stats()
+		s.CacheHits, s.CacheMisses, s.CacheEvictions, s.CachePages = cs.Hits, cs.Misses, cs.Evictions, cs.Capacity
+	}
+	return s
+}

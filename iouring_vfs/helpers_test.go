@@ -1,0 +1,99 @@
+package iouringvfs
+
+import (
+	"fmt"
+	"path/filepath"
+	"testing"
+
+	"github.com/golibsql/libsql/internal/capi"
+)
+
+func init() {
+	if _, err := Register(); err != nil {
+		panic(err)
+	}
+}
+
+// tconn is a raw SQLite connection through the VFS.
+type tconn struct {
+	*capi.Conn
+	t    *testing.T
+	file *File
+}
+
+// openConn opens path through the VFS with extra URI parameters.
+func openConn(t *testing.T, path, params string) *tconn {
+	t.Helper()
+	uri := "file:" + path + "?" + params
+	c, err := capi.Open(uri, capi.OPEN_READWRITE|capi.OPEN_CREATE|capi.OPEN_URI, Name)
+	if err != nil {
+		t.Fatalf("open %s: %v", uri, err)
+	}
+	tc := &tconn{Conn: c, t: t}
+	t.Cleanup(func() { tc.Close() })
+	tc.exec("PRAGMA journal_mode=MEMORY")
+	tc.file = FileOf(c.FileHandle("main"))
+	if tc.file == nil {
+		t.Fatal("the main database file is not the VFS's")
+	}
+	tc.file.SetOwner(c)
+	return tc
+}
+
+func (c *tconn) exec(sql string) {
+	c.t.Helper()
+	if err := c.Exec(sql); err != nil {
+		c.t.Fatalf("%s: %v", sql, err)
+	}
+}
+
+func (c *tconn) tryExec(sql string) error { return c.Exec(sql) }
+
+// int runs a query returning one integer.
+func (c *tconn) int(sql string) int64 {
+	c.t.Helper()
+	s, _, err := c.Prepare(sql, 0)
+	if err != nil {
+		c.t.Fatalf("%s: %v", sql, err)
+	}
+	defer s.Finalize()
+	row, err := s.Step()
+	if err != nil || !row {
+		c.t.Fatalf("%s: row=%v err=%v", sql, row, err)
+	}
+	return s.ColumnInt64(0)
+}
+
+// text runs a query returning one text value.
+func (c *tconn) text(sql string) string {
+	c.t.Helper()
+	s, _, err := c.Prepare(sql, 0)
+	if err != nil {
+		c.t.Fatalf("%s: %v", sql, err)
+	}
+	defer s.Finalize()
+	row, err := s.Step()
+	if err != nil || !row {
+		c.t.Fatalf("%s: row=%v err=%v", sql, row, err)
+	}
+	return s.ColumnText(0)
+}
+
+func dbPath(t *testing.T) string { return filepath.Join(t.TempDir(), "test.db") }
+
+// intErr runs a query returning one integer, returning its error.
+func (c *tconn) intErr(sql string) (int64, error) {
+	s, _, err := c.Prepare(sql, 0)
+	if err != nil {
+		return 0, err
+	}
+	defer s.Finalize()
+	row, err := s.Step()
+	if err != nil {
+		return 0, err
+	}
+	if !row {
+		return 0, fmt.Errorf("%s: no row", sql)
+	}
+	return s.ColumnInt64(0), nil
+}

@@ -1,0 +1,5 @@
+//go:build !race
+
+package iouringvfs
+
+const raceEnabled = false

@@ -1,0 +1,115 @@
+package iouringvfs
+
+import (
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/golibsql/libsql/internal/capi"
+	"github.com/golibsql/libsql/iouring_vfs/wal"
+)
+
+// StatsPragma is the PRAGMA that reports an engine's Stats as JSON.
+const StatsPragma = "libsql_stats"
+
+// Pragma handles the PRAGMAs that concern the storage engine
+// (SQLITE_FCNTL_PRAGMA); the rest are SQLite's.
+//
+//   - journal_mode reports wal and accepts wal (the engine always keeps a
+//     log; SQLite's own rollback journal stays in memory): other modes are
+//     an error. memory is let through for the driver's own setup.
+//   - synchronous sets whether commits on this connection wait for
+//     fdatasync (FULL, EXTRA) or not (NORMAL, OFF); SQLite's own setting
+//     never changes, so what is durable is always the engine's decision.
+//   - wal_checkpoint(PASSIVE|FULL|RESTART|TRUNCATE) checkpoints the log and
+//     answers "busy|log|checkpointed"; wal_autocheckpoint sets the frames
+//     after which the engine checkpoints in the background.
+//   - busy_timeout sets the wait for the writer lock (and keeps the
+//     driver's busy handler).
+//   - locking_mode=EXCLUSIVE is refused: the engine already owns the file,
+//     and SQLite would never release its snapshot.
+//   - libsql_stats reports the engine's state as JSON.
+func (f *File) Pragma(name string, value *string) (string, bool, error) {
+	switch strings.ToLower(name) {
+	case "journal_mode":
+		if value == nil {
+			return "wal", true, nil
+		}
+		switch strings.ToLower(*value) {
+		case "wal":
+			return "wal", true, nil
+		case "memory":
+			return "", false, nil
+		}
+		return "", true, fmt.Errorf("libsql: journal_mode %q is not supported: databases always use the engine's write-ahead log (journal_mode=wal)", *value)
+	case "synchronous":
+		if value == nil {
+			if f.commitSync {
+				return "2", true, nil
+			}
+			return "1", true, nil
+		}
+		switch strings.ToLower(*value) {
+		case "0", "off", "1", "normal":
+			f.commitSync = false
+		case "2", "full", "3", "extra":
+			f.commitSync = true
+		default:
+			return "", true, fmt.Errorf("libsql: invalid synchronous value %q (want OFF, NORMAL, FULL or EXTRA)", *value)
+		}
+		return "", true, nil
+	case "wal_checkpoint":
+		mode := wal.CheckpointPassive
+		if value != nil && *value != "" {
+			m, err := wal.ParseCheckpointMode(*value)
+			if err != nil {
+				return "", true, err
+			}
+			mode = m
+		}
+		res, err := f.e.checkpoint(mode, f.owner)
+		if err != nil {
+			return "", true, f.ioFail(capi.IOERR, err)
+		}
+		busy := 0
+		if res.Busy {
+			busy = 1
+		}
+		return fmt.Sprintf("%d|%d|%d", busy, res.Frames, res.Backfilled), true, nil
+	case "wal_autocheckpoint":
+		if value != nil {
+			n, err := strconv.Atoi(*value)
+			if err != nil {
+				return "", true, fmt.Errorf("libsql: invalid wal_autocheckpoint %q: want a number of frames", *value)
+			}
+			f.e.autoCkpt.Store(int64(n))
+		}
+		return strconv.FormatInt(max(f.e.autoCkpt.Load(), 0), 10), true, nil
+	case "busy_timeout":
+		if f.owner == nil {
+			return "", false, nil
+		}
+		if value != nil {
+			ms, err := strconv.Atoi(*value)
+			if err != nil {
+				return "", true, fmt.Errorf("libsql: invalid busy_timeout %q: want milliseconds", *value)
+			}
+			f.owner.SetBusyTimeout(time.Duration(max(ms, 0)) * time.Millisecond)
+		}
+		return strconv.FormatInt(f.owner.BusyTimeout().Milliseconds(), 10), true, nil
+	case "locking_mode":
+		if value == nil || strings.EqualFold(*value, "normal") {
+			return "normal", true, nil
+		}
+		return "", true, fmt.Errorf("libsql: locking_mode %q is not supported: the engine already holds the database file exclusively", *value)
+	case StatsPragma:
+		b, err := json.Marshal(f.e.Stats())
+		if err != nil {
+			return "", true, err
+		}
+		return string(b), true, nil
+	}
+	return "", false, nil
+}

@@ -1,0 +1,64 @@
+package iouringvfs
+
+import (
+	"fmt"
+	"sync"
+	"sync/atomic"
+
+	"github.com/golibsql/libsql/iouring_vfs/ioback"
+)
+
+// ConcurrentStats count what BEGIN CONCURRENT transactions did.
+type ConcurrentStats struct {
+	// Commits is the number of concurrent transactions that committed.
+	Commits uint64 `json:"commits"`
+	// Direct is how many of them committed their pages as they were,
+	// nothing having committed since their snapshot.
+	Direct uint64 `json:"direct"`
+	// Rebased is how many had their row changes applied to the newest
+	// version instead.
+	Rebased uint64 `json:"rebased"`
+	// Conflicts is the number of concurrent transactions refused with
+	// SQLITE_BUSY_SNAPSHOT.
+	Conflicts uint64 `json:"conflicts"`
+	// ConflictsOn counts conflicts by the table or index (or "schema") they
+	// were found on.
+	ConflictsOn map[string]uint64 `json:"conflicts_on,omitempty"`
+}
+
+type concurrentCounters struct {
+	commits, direct, rebased, conflicts atomic.Uint64
+	mu                                  sync.Mutex
+	on                                  map[string]uint64
+}
+
+func (c *concurrentCounters) conflict(object string) {
+	c.conflicts.Add(1)
+	c.mu.Lock()
+	if c.on == nil {
+		c.on = map[string]uint64{}
+	}
+	c.on[object]++
+	c.mu.Unlock()
+}
+
+func (c *concurrentCounters) snapshot() ConcurrentStats {
+	s := ConcurrentStats{Commits: c.commits.Load(), Direct: c.direct.Load(), Rebased: c.rebased.Load(), Conflicts: c.conflicts.Load()}
+	c.mu.Lock()
+	if len(c.on) > 0 {
+		s.ConflictsOn = make(map[string]uint64, len(c.on))
+		for k, v := range c.on {
+			s.ConflictsOn[k] = v
+		}
+	}
+	c.mu.Unlock()
+	return s
+}
+
+// fsKindName names the I/O backend of an engine for its stats.
+func fsKindName(fs ioback.FS) string {
+	if k, ok := fs.(interface{ Kind() ioback.Kind }); ok {
+		return k.Kind().String()
+	}
+	return fmt.Sprintf("%T", fs)
+}

@@ -1,0 +1,328 @@
+// Package iouringvfs puts stock SQLite on a multi-version page store: the
+// VFS the driver opens every database through, files and in-memory
+// databases alike.
+//
+// SQLite above runs in rollback-journal mode (journal_mode=MEMORY, so the
+// journal never touches a file) and sees an ordinary database file. Below,
+// each database file has one Engine per process, shared by all its
+// connections: a log in SQLite's WAL format (package wal) that keeps every
+// committed version of every page until a checkpoint, a shared page cache,
+// the pinned snapshots and a FIFO writer lock.
+//
+//   - xLock(SHARED) pins a snapshot; xRead serves the page as of that
+//     version, overlaid with the connection's private writes; xFileSize is
+//     the snapshot's size. Readers never wait for writers.
+//   - xLock(RESERVED) takes the writer lock (a queue honouring the call's
+//     context and busy timeout); a stale snapshot is refused with
+//     SQLITE_BUSY_SNAPSHOT, as in WAL mode, and SQLite retries with a fresh
+//     one.
+//   - xWrite goes to a private write set; SQLITE_FCNTL_COMMIT_PHASETWO is
+//     the commit point, where the set becomes one commit of the log.
+//   - On disk the files are a WAL-mode database and its -wal file, which
+//     stock SQLite opens at any moment, after a clean close or a crash.
+//
+// The engine holds the same byte-range locks a stock SQLite connection in
+// exclusive locking mode holds, so one process owns a database: another
+// process gets "database is locked".
+package iouringvfs
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/golibsql/libsql/internal/capi"
+	"github.com/golibsql/libsql/iouring_vfs/ioback"
+	"github.com/golibsql/libsql/iouring_vfs/wal"
+)
+
+// Name is the name the VFS is registered under.
+const Name = "libsql"
+
+// URI parameters the VFS reads from a main database file's name. The driver
+// sets them from its DSN; ATTACH may set them too.
+const (
+	// ParamSync is the commit durability: full, normal or off.
+	ParamSync = "libsql_sync"
+	// ParamIO chooses the I/O backend: auto, uring or portable.
+	ParamIO = "libsql_io"
+	// ParamPageCache is the shared page cache size in pages.
+	ParamPageCache = "libsql_page_cache"
+	// ParamMemory marks an in-memory database: the name is its key.
+	ParamMemory = "libsql_memory"
+)
+
+// VFS is the Go side of the "libsql" SQLite VFS.
+type VFS struct {
+	mu      sync.Mutex
+	engines map[any]*Engine
+	fss     map[ioback.Kind]ioback.FS
+	mems    map[string]ioback.FS
+	testFS  ioback.FS // set by SetFSForTesting
+}
+
+var _ capi.VFS = (*VFS)(nil)
+
+var (
+	defaultVFS  *VFS
+	registerErr error
+	registered  sync.Once
+)
+
+// Register registers the VFS with SQLite (once) and returns it.
+func Register() (*VFS, error) {
+	registered.Do(func() {
+		defaultVFS = &VFS{engines: map[any]*Engine{}, fss: map[ioback.Kind]ioback.FS{}, mems: map[string]ioback.FS{}}
+		registerErr = capi.RegisterVFS(Name, defaultVFS, false)
+	})
+	return defaultVFS, registerErr
+}
+
+// SetFSForTesting makes every file database opened from now on use fsys,
+// until the returned function is called.
+func (v *VFS) SetFSForTesting(fsys ioback.FS) (restore func()) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	v.testFS = fsys
+	return func() {
+		v.mu.Lock()
+		defer v.mu.Unlock()
+		v.testFS = nil
+	}
+}
+
+// fsFor returns the file system of backend k; v.mu is held.
+func (v *VFS) fsFor(k ioback.Kind) (ioback.FS, error) {
+	if v.testFS != nil {
+		return v.testFS, nil
+	}
+	if fs, ok := v.fss[k]; ok {
+		return fs, nil
+	}
+	fs, err := ioback.New(k)
+	if err != nil {
+		return nil, err
+	}
+	v.fss[k] = fs
+	return fs, nil
+}
+
+// parseOptions reads the engine options from a main database file's URI
+// parameters.
+func parseOptions(param func(string) (string, bool)) (opts engineOptions, memory bool, err error) {
+	opts.pageCache = DefaultPageCache
+	if s, ok := param(ParamSync); ok {
+		if opts.sync, err = wal.ParseSyncMode(s); err != nil {
+			return opts, false, err
+		}
+	}
+	if s, ok := param(ParamIO); ok {
+		if opts.io, err = ioback.ParseKind(s); err != nil {
+			return opts, false, err
+		}
+	}
+	if s, ok := param(ParamPageCache); ok {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 0 {
+			return opts, false, fmt.Errorf("libsql: invalid %s %q: want a number of pages", ParamPageCache, s)
+		}
+		opts.pageCache = n
+	}
+	if s, ok := param(ParamMemory); ok && s != "0" && s != "" {
+		memory = true
+	}
+	return opts, memory, nil
+}
+
+// Open opens a file for SQLite: main database files through their engine,
+// everything else (journals, temporary databases, statement journals) as
+// private in-memory files.
+func (v *VFS) Open(name string, flags int32, param func(string) (string, bool)) (capi.VFSFile, int32, error) {
+	if flags&capi.OPEN_MAIN_DB == 0 {
+		return newTempFile(), flags, nil
+	}
+	opts, memory, err := parseOptions(param)
+	if err != nil {
+		return nil, 0, &capi.CodeError{Code: capi.CANTOPEN, Err: err}
+	}
+	readOnly := flags&capi.OPEN_READONLY != 0
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	var e *Engine
+	if memory {
+		e, err = v.memEngine(name, opts)
+	} else {
+		e, err = v.fileEngine(name, flags, readOnly, opts)
+	}
+	if err != nil {
+		return nil, 0, err
+	}
+	e.refs++
+	f := &File{e: e, readOnly: readOnly, commitSync: opts.sync == wal.SyncFull}
+	return f, flags, nil
+}
+
+func (v *VFS) memEngine(name string, opts engineOptions) (*Engine, error) {
+	key := memKey(name)
+	if e, ok := v.engines[key]; ok {
+		return e, nil
+	}
+	mfs := ioback.NewMemFS()
+	db, err := mfs.Open("/db", ioback.OpenCreate)
+	if err != nil {
+		return nil, err
+	}
+	opts.sync = wal.SyncOff
+	e, err := v.openEngine(key, "/db", mfs, db, false, opts)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	e.name = name
+	v.engines[key] = e
+	return e, nil
+}
+
+func (v *VFS) fileEngine(name string, flags int32, readOnly bool, opts engineOptions) (*Engine, error) {
+	fsys, err := v.fsFor(opts.io)
+	if err != nil {
+		return nil, &capi.CodeError{Code: capi.CANTOPEN, Err: fmt.Errorf("libsql: I/O backend %s: %w", opts.io, err)}
+	}
+	if size, _, err := fsys.Stat(name + "-journal"); err == nil && size > 0 && !readOnly {
+		if err := rollbackHotJournal(name); err != nil {
+			return nil, &capi.CodeError{Code: capi.CANTOPEN, Err: fmt.Errorf("libsql: roll back the hot journal of %s: %w", name, err)}
+		}
+	}
+	of := ioback.OpenFlag(0)
+	switch {
+	case readOnly:
+		of = ioback.OpenReadOnly
+	case flags&capi.OPEN_CREATE != 0:
+		of = ioback.OpenCreate
+	}
+	db, err := fsys.Open(name, of)
+	if err != nil {
+		code := int32(capi.CANTOPEN)
+		return nil, &capi.CodeError{Code: code, Err: fmt.Errorf("libsql: open %s: %w", name, err)}
+	}
+	id, err := db.ID()
+	if err != nil {
+		db.Close()
+		return nil, &capi.CodeError{Code: capi.CANTOPEN, Err: fmt.Errorf("libsql: identify %s: %w", name, err)}
+	}
+	if e, ok := v.engines[id]; ok {
+		db.Close()
+		return e, nil
+	}
+	e, err := v.openEngine(id, name, fsys, db, readOnly, opts)
+	if err != nil {
+		db.Close()
+		var ce *capi.CodeError
+		if errors.As(err, &ce) {
+			return nil, err
+		}
+		return nil, &capi.CodeError{Code: capi.CANTOPEN, Err: err}
+	}
+	v.engines[id] = e
+	return e, nil
+}
+
+// rollbackHotJournal lets stock SQLite (its default VFS) roll back a hot
+// rollback journal that a crashed stock SQLite writer left beside a
+// database, before the engine takes the file over: this VFS never shows
+// SQLite a journal, so SQLite above it could not.
+func rollbackHotJournal(path string) error {
+	c, err := capi.Open(path, capi.OPEN_READWRITE, "")
+	if err != nil {
+		return err
+	}
+	err = c.Exec("PRAGMA schema_version")
+	return errors.Join(err, c.Close())
+}
+
+// releaseEngine drops a connection's reference to its engine, closing the
+// engine with the last one.
+func (v *VFS) releaseEngine(e *Engine) error {
+	v.mu.Lock()
+	e.refs--
+	if e.refs > 0 {
+		v.mu.Unlock()
+		return nil
+	}
+	delete(v.engines, e.key)
+	v.mu.Unlock()
+	return e.close()
+}
+
+// isLogOrJournal reports whether name is a rollback journal or WAL file,
+// which this VFS keeps to itself: SQLite never sees ours (journals are in
+// memory, the log is the engine's).
+func isLogOrJournal(name string) bool {
+	return strings.HasSuffix(name, "-journal") || strings.HasSuffix(name, "-wal")
+}
+
+// Delete removes a file SQLite asks to remove. Journals and logs are the
+// engine's business and are never removed this way.
+func (v *VFS) Delete(name string, syncDir bool) error {
+	if isLogOrJournal(name) {
+		return nil
+	}
+	v.mu.Lock()
+	fsys, err := v.fsFor(ioback.KindPortable)
+	v.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	if err := fsys.Remove(name); err != nil {
+		return err
+	}
+	if syncDir {
+		return fsys.SyncDir(filepath.Dir(name))
+	}
+	return nil
+}
+
+// Access answers SQLite's existence checks: journals and logs never exist
+// (SQLite must not look for a hot journal or open a WAL of its own).
+func (v *VFS) Access(name string, flags int32) (bool, error) {
+	if isLogOrJournal(name) {
+		return false, nil
+	}
+	v.mu.Lock()
+	for k, e := range v.engines {
+		if _, mem := k.(memKey); mem && e.name == name {
+			v.mu.Unlock()
+			return true, nil
+		}
+	}
+	fsys, err := v.fsFor(ioback.KindPortable)
+	v.mu.Unlock()
+	if err != nil {
+		return false, err
+	}
+	_, _, err = fsys.Stat(name)
+	if errors.Is(err, fs.ErrNotExist) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+// FullPathname makes name absolute; names of in-memory databases are kept
+// as they are.
+func (v *VFS) FullPathname(name string) (string, error) {
+	if strings.HasPrefix(name, "/") {
+		return filepath.Clean(name), nil
+	}
+	return filepath.Abs(name)
+}
+
+// EngineOf returns the engine behind a database file handle obtained with
+// capi.Conn.FileHandle, or nil.
+func FileOf(h capi.Handle) *File {
+	f, _ := h.Value().(*File)
+	return f
+}

@@ -1,0 +1,136 @@
+package iouringvfs
+
+import (
+	"context"
+	"sync"
+	"time"
+)
+
+// writerLock is the engine's single writer lock: a FIFO queue in which
+// waiters block on a channel until the holder hands the lock to them, give
+// up when their context ends or their deadline passes, and never poll.
+type writerLock struct {
+	mu       sync.Mutex
+	held     bool
+	internal bool // held by the engine itself (a checkpoint), not a writer
+	waiters  []*lockWaiter
+}
+
+// internalGrace is how long a writer with no busy timeout still waits when
+// the engine itself holds the lock: a checkpoint's short hold must not
+// turn into SQLITE_BUSY for a program that never configured a timeout.
+const internalGrace = 5 * time.Second
+
+type lockWaiter struct {
+	ready chan struct{} // closed when the lock is handed to this waiter
+}
+
+// tryAcquire takes the lock if it is free and nobody waits.
+func (l *writerLock) tryAcquire() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.held || len(l.waiters) > 0 {
+		return false
+	}
+	l.held = true
+	return true
+}
+
+// acquire takes the lock, waiting in line until ctx ends or timeout passes
+// (timeout <= 0: no wait). It returns ctx's error or errLockTimeout.
+func (l *writerLock) acquire(ctx context.Context, timeout time.Duration) error {
+	l.mu.Lock()
+	if !l.held && len(l.waiters) == 0 {
+		l.held = true
+		l.mu.Unlock()
+		return nil
+	}
+	if timeout <= 0 {
+		if !l.internal {
+			l.mu.Unlock()
+			return errLockTimeout
+		}
+		timeout = internalGrace
+	}
+	if err := ctx.Err(); err != nil {
+		l.mu.Unlock()
+		return err
+	}
+	w := &lockWaiter{ready: make(chan struct{})}
+	l.waiters = append(l.waiters, w)
+	l.mu.Unlock()
+
+	t := time.NewTimer(timeout)
+	defer t.Stop()
+	var err error
+	select {
+	case <-w.ready:
+		return nil
+	case <-ctx.Done():
+		err = ctx.Err()
+	case <-t.C:
+		err = errLockTimeout
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for i, x := range l.waiters {
+		if x == w {
+			l.waiters = append(l.waiters[:i], l.waiters[i+1:]...)
+			return err
+		}
+	}
+	// Handed over while we gave up: pass it on.
+	l.releaseLocked()
+	return err
+}
+
+// tryAcquireInternal takes the lock for the engine itself if it is free.
+func (l *writerLock) tryAcquireInternal() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.held || len(l.waiters) > 0 {
+		return false
+	}
+	l.held, l.internal = true, true
+	return true
+}
+
+// acquireInternal takes the lock for the engine itself.
+func (l *writerLock) acquireInternal(ctx context.Context, timeout time.Duration) error {
+	if err := l.acquire(ctx, timeout); err != nil {
+		return err
+	}
+	l.mu.Lock()
+	l.internal = true
+	l.mu.Unlock()
+	return nil
+}
+
+// release hands the lock to the first waiter, or frees it.
+func (l *writerLock) release() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.releaseLocked()
+}
+
+func (l *writerLock) releaseLocked() {
+	if !l.held {
+		panic("iouringvfs: release of a writer lock that is not held")
+	}
+	l.internal = false
+	if len(l.waiters) == 0 {
+		l.held = false
+		return
+	}
+	w := l.waiters[0]
+	l.waiters[0] = nil
+	l.waiters = l.waiters[1:]
+	close(w.ready)
+}
+
+// queued reports how many goroutines wait.
+func (l *writerLock) queued() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.waiters)
+}

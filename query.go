@@ -1,0 +1,144 @@
+package libsql
+
+import (
+	"context"
+	"database/sql/driver"
+)
+
+// QueryContext runs query with args and returns its rows, streamed with
+// sqlite3_step as Next asks for them. The first step runs here, so errors
+// that surface while computing the first row are returned here. A text of
+// several statements runs all but the last like Exec, then returns the
+// last one's rows.
+//
+// The context stays in force for the rows: when it ends, the running step
+// is interrupted and Next returns the context's error.
+func (c *conn) QueryContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Rows, error) {
+	cl, err := c.enter(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if kind, n := classifyTx(query); c.handlesTx(kind) {
+		if err := c.runTx(ctx, kind); err != nil || blankSQL(query[n:]) {
+			c.leave(cl)
+			if err != nil {
+				return nil, err
+			}
+			return &rows{closed: true, done: true}, nil
+		}
+		return c.queryScript(ctx, cl, query[n:], args)
+	}
+	p, err := c.prepare(query)
+	if err == errMulti {
+		return c.queryScript(ctx, cl, query, args)
+	}
+	if err != nil {
+		c.leave(cl)
+		return nil, c.mapErr(ctx, err)
+	}
+	return c.query(ctx, cl, p, args, 0, ownCache)
+}
+
+// query binds args (positions shifted by base) to p, takes the first step
+// and returns the rows, which take over the call's watch and p.
+func (c *conn) query(ctx context.Context, cl call, p *prepared, args []driver.NamedValue, base int, own ownership) (driver.Rows, error) {
+	if p.s == nil {
+		c.leave(cl)
+		return &rows{closed: true, done: true}, nil
+	}
+	_, err := c.bind(p.s, args, base)
+	row := false
+	if err == nil {
+		row, err = c.firstStep(p.s)
+	}
+	c.cc.Leave(cl.prev)
+	if err != nil {
+		cl.w.Stop()
+		c.dispose(p, own)
+		return nil, c.mapErr(ctx, err)
+	}
+	r := &p.rows
+	*r = rows{c: c, p: p, own: own, ctx: ctx, w: cl.w, pending: row, done: !row}
+	p.busy = true
+	r.init()
+	return r, nil
+}
+
+// queryScript runs a multi-statement text for QueryContext.
+func (c *conn) queryScript(ctx context.Context, cl call, query string, args []driver.NamedValue) (driver.Rows, error) {
+	sc, err := c.cc.NewScript(query)
+	if err != nil {
+		c.leave(cl)
+		return nil, c.mapErr(ctx, err)
+	}
+	defer sc.Close()
+	base := 0
+	for {
+		if err := ctx.Err(); err != nil {
+			c.leave(cl)
+			return nil, err
+		}
+		if kind, n := classifyTx(query[sc.Offset():]); c.handlesTx(kind) {
+			if err := c.runTx(ctx, kind); err != nil {
+				c.leave(cl)
+				return nil, err
+			}
+			sc.Advance(n)
+			if blankSQL(query[sc.Offset():]) {
+				c.leave(cl)
+				return &rows{closed: true, done: true}, nil
+			}
+			continue
+		}
+		s, err := sc.Next(0)
+		if err != nil {
+			c.leave(cl)
+			return nil, c.mapErr(ctx, err)
+		}
+		if s == nil || blankSQL(query[sc.Offset():]) {
+			// The last statement: its rows are the result.
+			return c.query(ctx, cl, &prepared{s: s, query: query}, args, base, ownPrivate)
+		}
+		n, err := c.bind(s, args, base)
+		if err == nil {
+			_, err = c.run(ctx, s)
+		} else {
+			err = c.mapErr(ctx, err)
+		}
+		s.Finalize()
+		if err != nil {
+			c.leave(cl)
+			return nil, err
+		}
+		base += n
+	}
+}
+
+// ownership says who has a statement once the rows of a query on it close.
+type ownership uint8
+
+const (
+	ownCache   ownership = iota // the connection: reset, back to the cache
+	ownStmt                     // a driver.Stmt: reset, stays with it
+	ownPrivate                  // nobody: finalize
+)
+
+// dispose hands a statement back according to own once a use ends.
+func (c *conn) dispose(p *prepared, own ownership) {
+	p.busy = false
+	if c.cc.Closed() || p.s == nil {
+		return
+	}
+	switch own {
+	case ownCache:
+		c.release(p)
+	case ownStmt:
+		if p.closeAfter {
+			c.release(p)
+		} else {
+			p.s.Reset()
+		}
+	default:
+		p.s.Finalize()
+	}
+}

@@ -1,0 +1,176 @@
+package libsql
+
+import (
+	"github.com/golibsql/libsql/internal/capi"
+)
+
+// prepared is a compiled single statement and what the driver derives from
+// it, kept between uses by the statement cache.
+type prepared struct {
+	s     *capi.Stmt
+	query string // the SQL text, the cache key
+	rows  rows   // reused by each query run on the statement
+	busy  bool   // rows of a query on it are open
+	// closeAfter: the driver.Stmt holding it closed while its rows were
+	// open; closing the rows releases it.
+	closeAfter bool
+
+	// kinds says, for each result column, how to read it (see colKind); it
+	// is recomputed when SQLite re-prepares the statement.
+	kinds   []colKind
+	reprep  int32
+	kindsOK bool
+
+	prev, next *prepared // LRU list links while cached
+}
+
+// stmtCache is a connection's bounded LRU cache of prepared statements,
+// keyed by SQL text. A statement in use is taken out of the cache and put
+// back, reset, when the use ends; the cache only ever holds idle ones.
+type stmtCache struct {
+	max  int
+	m    map[string]*prepared
+	head *prepared // most recently used
+	tail *prepared // least recently used
+}
+
+func newStmtCache(max int) stmtCache {
+	return stmtCache{max: max, m: make(map[string]*prepared, min(max, 64))}
+}
+
+// take removes the statement cached for query and returns it, or nil.
+func (c *stmtCache) take(query string) *prepared {
+	p := c.m[query]
+	if p == nil {
+		return nil
+	}
+	delete(c.m, query)
+	c.unlink(p)
+	return p
+}
+
+// put caches an idle statement as the most recently used. It returns a
+// statement the caller must finalize: p itself when the cache is off or
+// already holds the same SQL, or the least recently used one it evicted.
+func (c *stmtCache) put(p *prepared) (drop *prepared) {
+	if c.max == 0 || c.m[p.query] != nil {
+		return p
+	}
+	c.m[p.query] = p
+	p.next = c.head
+	if c.head != nil {
+		c.head.prev = p
+	}
+	c.head = p
+	if c.tail == nil {
+		c.tail = p
+	}
+	if len(c.m) > c.max {
+		drop = c.tail
+		delete(c.m, drop.query)
+		c.unlink(drop)
+	}
+	return drop
+}
+
+func (c *stmtCache) unlink(p *prepared) {
+	if p.prev != nil {
+		p.prev.next = p.next
+	} else {
+		c.head = p.next
+	}
+	if p.next != nil {
+		p.next.prev = p.prev
+	} else {
+		c.tail = p.prev
+	}
+	p.prev, p.next = nil, nil
+}
+
+// len returns the number of cached statements.
+func (c *stmtCache) len() int { return len(c.m) }
+
+// clear finalizes every cached statement.
+func (c *stmtCache) clear() {
+	for p := c.head; p != nil; {
+		next := p.next
+		p.s.Finalize()
+		p = next
+	}
+	c.m = map[string]*prepared{}
+	c.head, c.tail = nil, nil
+}
+
+// maxArenaKept is the largest bind arena a cached statement keeps; a larger
+// one (a big blob was bound) is freed when the statement goes back.
+const maxArenaKept = 64 << 10
+
+// prepare returns a prepared single statement for query: from the cache, or
+// compiled now. It returns errMulti if query holds more than one statement,
+// and a prepared with a nil statement if it holds none.
+func (c *conn) prepare(query string) (*prepared, error) {
+	if p := c.cache.take(query); p != nil {
+		return p, nil
+	}
+	s, tail, err := c.cc.Prepare(query, capi.PREPARE_PERSISTENT)
+	if err != nil {
+		return nil, err
+	}
+	if !blankSQL(tail) {
+		if s != nil {
+			s.Finalize()
+		}
+		return nil, errMulti
+	}
+	return &prepared{s: s, query: query}, nil
+}
+
+// release puts a statement back after use: reset, and cached if it is one.
+func (c *conn) release(p *prepared) {
+	if p.s == nil || p.s.Finalized() {
+		return
+	}
+	p.s.Reset()
+	if c.cc.Closed() {
+		return
+	}
+	p.s.TrimBindArena(maxArenaKept)
+	if drop := c.cache.put(p); drop != nil {
+		drop.s.Finalize()
+	}
+}
+
+// blankSQL reports whether s holds nothing SQLite would compile: only
+// whitespace, semicolons and comments.
+func blankSQL(s string) bool {
+	for i := 0; i < len(s); i++ {
+		switch s[i] {
+		case ' ', '\t', '\n', '\r', '\f', '\v', ';':
+		case '-':
+			if i+1 >= len(s) || s[i+1] != '-' {
+				return false
+			}
+			for i < len(s) && s[i] != '\n' {
+				i++
+			}
+		case '/':
+			if i+1 >= len(s) || s[i+1] != '*' {
+				return false
+			}
+			end := -1
+			for j := i + 2; j+1 < len(s); j++ {
+				if s[j] == '*' && s[j+1] == '/' {
+					end = j + 1
+					break
+				}
+			}
+			if end < 0 {
+				return true // an unterminated comment runs to the end
+			}
+			i = end
+		default:
+			return false
+		}
+	}
+	return true
+}

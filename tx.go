@@ -1,0 +1,151 @@
+package libsql
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"errors"
+	"fmt"
+)
+
+// LevelConcurrent is the isolation level that starts a BEGIN CONCURRENT
+// transaction: optimistic, several writers at once, conflicts detected per
+// page at commit and reported as ErrBusySnapshot (see RetryTx). It lies
+// outside the range of database/sql's levels.
+const LevelConcurrent sql.IsolationLevel = 100
+
+// beginConcurrentSQL is what beginSQL returns for a concurrent transaction;
+// the driver runs it itself.
+const beginConcurrentSQL = "BEGIN CONCURRENT"
+
+// tx is a transaction begun with BeginTx.
+type tx struct {
+	c        *conn
+	readOnly bool
+	done     bool
+}
+
+var _ driver.Tx = (*tx)(nil)
+
+// Begin is BeginTx with default options.
+func (c *conn) Begin() (driver.Tx, error) {
+	return c.BeginTx(context.Background(), driver.TxOptions{})
+}
+
+// beginSQL returns the statement that starts a transaction of the given
+// isolation level, where the default level does what _txlock says:
+//
+//	LevelDefault                     BEGIN, BEGIN IMMEDIATE per _txlock
+//	LevelSerializable, Linearizable  BEGIN IMMEDIATE (take the write lock now)
+//	ReadUncommitted ... Snapshot     as LevelDefault: SQLite transactions are
+//	                                 serializable, which gives every weaker level
+//	LevelConcurrent                  BEGIN CONCURRENT
+//
+// A read-only transaction is always a plain BEGIN.
+func beginSQL(txLock string, level sql.IsolationLevel, readOnly bool) (string, error) {
+	switch level {
+	case sql.LevelDefault, sql.LevelReadUncommitted, sql.LevelReadCommitted,
+		sql.LevelWriteCommitted, sql.LevelRepeatableRead, sql.LevelSnapshot:
+		if readOnly {
+			return "BEGIN", nil
+		}
+		switch txLock {
+		case "immediate":
+			return "BEGIN IMMEDIATE", nil
+		case "concurrent":
+			return beginConcurrentSQL, nil
+		}
+		return "BEGIN", nil
+	case sql.LevelSerializable, sql.LevelLinearizable:
+		if readOnly {
+			return "BEGIN", nil
+		}
+		return "BEGIN IMMEDIATE", nil
+	case LevelConcurrent:
+		if readOnly {
+			return "BEGIN", nil
+		}
+		return beginConcurrentSQL, nil
+	}
+	return "", fmt.Errorf("libsql: isolation level %v is not supported", level)
+}
+
+// BeginTx starts a transaction (see beginSQL for the isolation levels). A
+// read-only transaction runs with PRAGMA query_only on, so a write fails
+// with ErrReadOnly; the pragma is turned off when it ends. ctx bounds the
+// wait for the write lock of BEGIN IMMEDIATE.
+func (c *conn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx, error) {
+	if c.tx != nil {
+		return nil, errors.New("libsql: a transaction is already open on this connection")
+	}
+	begin, err := beginSQL(c.cfg.txLock, sql.IsolationLevel(opts.Isolation), opts.ReadOnly)
+	if err != nil {
+		return nil, err
+	}
+	if opts.ReadOnly {
+		if err := c.setQueryOnly(ctx, true); err != nil {
+			return nil, err
+		}
+	}
+	if begin == beginConcurrentSQL {
+		cl, err := c.enter(ctx)
+		if err != nil {
+			return nil, err
+		}
+		err = c.beginConcurrent(ctx)
+		c.leave(cl)
+		if err != nil {
+			return nil, err
+		}
+	} else if err := c.execInternal(ctx, begin); err != nil {
+		if opts.ReadOnly {
+			c.setQueryOnly(context.Background(), false)
+		}
+		return nil, err
+	}
+	c.tx = &tx{c: c, readOnly: opts.ReadOnly}
+	return c.tx, nil
+}
+
+// Commit commits the transaction. If COMMIT fails (a lock not released
+// within the busy timeout, a deferred constraint), the transaction is rolled
+// back, so the connection is always out of it afterwards.
+func (t *tx) Commit() error { return t.end("COMMIT") }
+
+// Rollback rolls the transaction back. It succeeds if SQLite already rolled
+// it back on its own (after some errors it does).
+func (t *tx) Rollback() error { return t.end("ROLLBACK") }
+
+func (t *tx) end(verb string) error {
+	if t.done {
+		return errors.New("libsql: transaction already ended")
+	}
+	t.done = true
+	c := t.c
+	defer func() { c.tx = nil }()
+	if c.cc.Closed() {
+		return driver.ErrBadConn
+	}
+	ctx := context.Background()
+	var err error
+	if c.conc != nil {
+		if verb == "COMMIT" {
+			err = c.commitConcurrent(ctx)
+		} else {
+			err = c.rollbackConcurrent(ctx)
+		}
+	} else if !c.cc.GetAutocommit() {
+		err = c.execInternal(ctx, verb)
+		if err != nil && !c.cc.GetAutocommit() {
+			c.execInternal(ctx, "ROLLBACK")
+		}
+	} else if verb == "COMMIT" {
+		err = errors.New("libsql: transaction was already rolled back by SQLite after an error")
+	}
+	if t.readOnly {
+		if qerr := c.setQueryOnly(ctx, false); err == nil {
+			err = qerr
+		}
+	}
+	return err
+}

@@ -1,0 +1,184 @@
+package libsql
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"strings"
+	"testing"
+)
+
+func TestTransactionsCommitAndRollBack(t *testing.T) {
+	db := openTestDB(t, "")
+	mustExec(t, db, "CREATE TABLE t(x)")
+	tx, err := db.Begin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustExec(t, tx, "INSERT INTO t VALUES (1)")
+	if err := tx.Rollback(); err != nil {
+		t.Fatal(err)
+	}
+	tx, _ = db.Begin()
+	mustExec(t, tx, "INSERT INTO t VALUES (2)")
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	var sum int
+	db.QueryRow("SELECT sum(x) FROM t").Scan(&sum)
+	if sum != 2 {
+		t.Errorf("sum = %d, want 2", sum)
+	}
+}
+
+// txState returns what the BeginTx of opts left the connection in: whether
+// it holds the write lock (txn_state WRITE) right after BEGIN.
+func beginHoldsWriteLock(t *testing.T, db *sql.DB, opts *sql.TxOptions) bool {
+	t.Helper()
+	ctx := context.Background()
+	c, err := db.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	tx, err := c.BeginTx(ctx, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback()
+	var state int32
+	c.Raw(func(dc any) error { state = dc.(*conn).cc.TxnState("main"); return nil })
+	return state == 2
+}
+
+func TestBeginModesFollowTxLockAndIsolation(t *testing.T) {
+	deferred := openTestDB(t, "")
+	mustExec(t, deferred, "CREATE TABLE t(x)")
+	if beginHoldsWriteLock(t, deferred, nil) {
+		t.Error("default BEGIN took the write lock with _txlock=deferred")
+	}
+	if !beginHoldsWriteLock(t, deferred, &sql.TxOptions{Isolation: sql.LevelSerializable}) {
+		t.Error("LevelSerializable did not BEGIN IMMEDIATE")
+	}
+	if !beginHoldsWriteLock(t, deferred, &sql.TxOptions{Isolation: sql.LevelLinearizable}) {
+		t.Error("LevelLinearizable did not BEGIN IMMEDIATE")
+	}
+	if beginHoldsWriteLock(t, deferred, &sql.TxOptions{Isolation: sql.LevelReadCommitted}) {
+		t.Error("LevelReadCommitted took the write lock")
+	}
+	immediate := openTestDB(t, "_txlock=immediate")
+	mustExec(t, immediate, "CREATE TABLE t(x)")
+	if !beginHoldsWriteLock(t, immediate, nil) {
+		t.Error("default BEGIN did not take the write lock with _txlock=immediate")
+	}
+	if beginHoldsWriteLock(t, immediate, &sql.TxOptions{ReadOnly: true}) {
+		t.Error("a read-only transaction took the write lock")
+	}
+}
+
+func TestUnsupportedIsolationLevelsAreErrors(t *testing.T) {
+	db := openTestDB(t, "")
+	_, err := db.BeginTx(context.Background(), &sql.TxOptions{Isolation: sql.IsolationLevel(42)})
+	if err == nil || !strings.Contains(err.Error(), "IsolationLevel(42)") {
+		t.Errorf("err = %v, want one naming the level", err)
+	}
+	// The connection is still good after the refusal.
+	mustExec(t, db, "CREATE TABLE t(x)")
+}
+
+func TestReadOnlyTransactionRefusesWrites(t *testing.T) {
+	db := openTestDB(t, "max_conns=1")
+	mustExec(t, db, "CREATE TABLE t(x)")
+	mustExec(t, db, "INSERT INTO t VALUES (1)")
+	tx, err := db.BeginTx(context.Background(), &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	if err := tx.QueryRow("SELECT count(*) FROM t").Scan(&n); err != nil || n != 1 {
+		t.Fatalf("read in a read-only transaction: %d, %v", n, err)
+	}
+	_, err = tx.Exec("INSERT INTO t VALUES (2)")
+	if !errors.Is(err, ErrReadOnly) || !strings.Contains(err.Error(), "read-only transaction") {
+		t.Errorf("write in a read-only transaction: %v", err)
+	}
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	// The same (only) connection writes again afterwards.
+	mustExec(t, db, "INSERT INTO t VALUES (3)")
+	var qo int
+	db.QueryRow("PRAGMA query_only").Scan(&qo)
+	if qo != 0 {
+		t.Error("query_only left on after the read-only transaction")
+	}
+}
+
+func TestSavepointsThroughSQL(t *testing.T) {
+	db := openTestDB(t, "")
+	mustExec(t, db, "CREATE TABLE t(x)")
+	tx, err := db.Begin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustExec(t, tx, "INSERT INTO t VALUES (1)")
+	mustExec(t, tx, "SAVEPOINT sp")
+	mustExec(t, tx, "INSERT INTO t VALUES (2)")
+	mustExec(t, tx, "ROLLBACK TO sp")
+	mustExec(t, tx, "RELEASE sp")
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	var sum int
+	db.QueryRow("SELECT sum(x) FROM t").Scan(&sum)
+	if sum != 1 {
+		t.Errorf("sum = %d, want 1", sum)
+	}
+}
+
+func TestRollbackAfterSQLiteRolledBackItself(t *testing.T) {
+	db := openTestDB(t, "")
+	mustExec(t, db, "CREATE TABLE t(x UNIQUE ON CONFLICT ROLLBACK)")
+	mustExec(t, db, "INSERT INTO t VALUES (1)")
+	tx, err := db.Begin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.Exec("INSERT INTO t VALUES (1)"); !errors.Is(err, ErrConstraint) {
+		t.Fatalf("err = %v", err)
+	}
+	if err := tx.Rollback(); err != nil {
+		t.Errorf("Rollback after SQLite's own rollback: %v", err)
+	}
+}
+
+func TestResetSessionEndsATransactionLeftOpenWithSQL(t *testing.T) {
+	db := openTestDB(t, "max_conns=1")
+	mustExec(t, db, "CREATE TABLE t(x)")
+	ctx := context.Background()
+	c, err := db.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustExecConn(t, c, "BEGIN")
+	mustExecConn(t, c, "INSERT INTO t VALUES (1)")
+	c.Close() // back to the pool, in the transaction
+	// The next use of the pooled connection starts outside any transaction.
+	tx, err := db.Begin()
+	if err != nil {
+		t.Fatalf("Begin after a leftover BEGIN: %v", err)
+	}
+	tx.Rollback()
+	var n int
+	db.QueryRow("SELECT count(*) FROM t").Scan(&n)
+	if n != 0 {
+		t.Errorf("the leftover transaction's insert survived: %d rows", n)
+	}
+}
+
+func mustExecConn(t *testing.T, c *sql.Conn, query string) {
+	t.Helper()
+	if _, err := c.ExecContext(context.Background(), query); err != nil {
+		t.Fatalf("%s: %v", query, err)
+	}
+}
