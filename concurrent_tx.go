@@ -6,9 +6,7 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"strings"
-	"time"
 
 	"github.com/golibsql/libsql/internal/capi"
 	"github.com/golibsql/libsql/iouring_vfs"
@@ -41,6 +39,7 @@ import (
 type concurrentTx struct {
 	session  *capi.Session
 	attached []*iouringvfs.File // attached databases, refusing writes meanwhile
+	capture  bool               // capturing changes for CDC since it began
 }
 
 // txStmt classifies a statement the driver runs itself.
@@ -116,6 +115,34 @@ func (l *lexer) space() {
 	}
 }
 
+// name returns the next identifier, unquoted ("x", [x], `x` or x).
+func (l *lexer) name() string {
+	l.space()
+	if l.pos >= len(l.s) {
+		return ""
+	}
+	if q := l.s[l.pos]; q == '"' || q == '`' || q == '[' {
+		end := q
+		if q == '[' {
+			end = ']'
+		}
+		if i := strings.IndexByte(l.s[l.pos+1:], end); i >= 0 {
+			n := l.s[l.pos+1 : l.pos+1+i]
+			l.pos += i + 2
+			return n
+		}
+	}
+	start := l.pos
+	for l.pos < len(l.s) {
+		ch := l.s[l.pos]
+		if ch == ';' || ch == ' ' || ch == '\t' || ch == '\n' || ch == '\r' {
+			break
+		}
+		l.pos++
+	}
+	return l.s[start:l.pos]
+}
+
 // keyword returns the next word, upper-cased, or "".
 func (l *lexer) keyword() string {
 	l.space()
@@ -134,7 +161,7 @@ func (l *lexer) keyword() string {
 // BEGIN CONCURRENT always, COMMIT and ROLLBACK inside a concurrent
 // transaction.
 func (c *conn) handlesTx(kind txStmt) bool {
-	return kind == txBeginConcurrent || (kind != txNone && c.conc != nil)
+	return kind == txBeginConcurrent || (kind != txNone && c.conc != nil) || (kind == txCommit && c.needsStore())
 }
 
 // runTx runs a statement the driver handles itself.
@@ -143,6 +170,12 @@ func (c *conn) runTx(ctx context.Context, kind txStmt) error {
 	case txBeginConcurrent:
 		return c.beginConcurrent(ctx)
 	case txCommit:
+		if c.conc == nil {
+			if err := c.storeChanges(ctx); err != nil {
+				return err
+			}
+			return c.plain(ctx, "COMMIT")
+		}
 		return c.commitConcurrent(ctx)
 	default:
 		return c.rollbackConcurrent(ctx)
@@ -166,7 +199,7 @@ func (c *conn) beginConcurrent(ctx context.Context) error {
 	}
 	c.cc.FileControl("main", capi.FCNTL_RESET_CACHE, 0)
 	c.file.BeginConcurrent()
-	ct := &concurrentTx{}
+	ct := &concurrentTx{capture: c.file.Engine().ConcurrentBegins()}
 	for _, schema := range c.attachedSchemas(ctx) {
 		if f := iouringvfs.FileOf(c.cc.FileHandle(schema)); f != nil {
 			f.RefuseWrites(fmt.Sprintf("cannot write attached database %q inside a BEGIN CONCURRENT transaction: only the main database takes part in it", schema))
@@ -216,6 +249,9 @@ func (c *conn) endConcurrent(ctx context.Context, ct *concurrentTx, rollback boo
 		for _, f := range ct.attached {
 			f.RefuseWrites("")
 		}
+		if !ct.capture {
+			c.file.Engine().ConcurrentEnds()
+		}
 	}
 	c.file.EndConcurrent()
 	c.file.ReleaseWriter()
@@ -255,6 +291,9 @@ func (c *conn) commitConcurrent(ctx context.Context) (err error) {
 		return c.conflictError(ctx, val.Conflict)
 	}
 	if !val.Stale {
+		if err := c.storeChanges(ctx); err != nil {
+			return err
+		}
 		if err := c.execInternal(ctx, "COMMIT"); err != nil {
 			return err
 		}
@@ -272,6 +311,10 @@ func (c *conn) rebase(ctx context.Context, ct *concurrentTx, seq sequenceState) 
 	if err != nil {
 		return err
 	}
+	// The transaction's own changes are what it published, whatever the
+	// replay captures (it runs with triggers off).
+	captured := c.cdc.changes
+	c.cdc.changes = nil
 	if err := c.execInternal(ctx, "ROLLBACK"); err != nil {
 		return err
 	}
@@ -297,6 +340,10 @@ func (c *conn) rebase(ctx context.Context, ct *concurrentTx, seq sequenceState) 
 		return convertError(err)
 	}
 	if err := c.restoreSequence(ctx, seq); err != nil {
+		return err
+	}
+	c.cdc.changes, c.cdc.stored = captured, false // stored before the rollback: not any more
+	if err := c.storeChanges(ctx); err != nil {
 		return err
 	}
 	if err := c.execInternal(ctx, "COMMIT"); err != nil {
@@ -427,22 +474,7 @@ func (c *conn) schemaRoots() map[wal.PageNo]string {
 // that a retry would duplicate), and must return the transaction's errors
 // as they are, so that a conflict can be recognized.
 func RetryTx(ctx context.Context, db *sql.DB, opts *sql.TxOptions, fn func(*sql.Tx) error) error {
-	backoff := 100 * time.Microsecond
-	for attempt := 0; ; attempt++ {
-		err := runTx(ctx, db, opts, fn)
-		if err == nil || !errors.Is(err, ErrBusySnapshot) {
-			return err
-		}
-		d := backoff/2 + rand.N(backoff/2+1)
-		t := time.NewTimer(d)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return fmt.Errorf("libsql: RetryTx gave up after %d conflicts: %w (last conflict: %w)", attempt+1, ctx.Err(), err)
-		case <-t.C:
-		}
-		backoff = min(2*backoff, 50*time.Millisecond)
-	}
+	return retryConflicts(ctx, func() error { return runTx(ctx, db, opts, fn) })
 }
 
 func runTx(ctx context.Context, db *sql.DB, opts *sql.TxOptions, fn func(*sql.Tx) error) error {

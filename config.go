@@ -45,6 +45,9 @@ type config struct {
 
 	stmtCacheSize int
 	pageCache     optional[int] // pages in the engine's shared cache
+
+	cdcRetention time.Duration // durable CDC: prune transactions older than this (0: keep)
+	cdcMax       int           // durable CDC: keep at most this many transactions (0: no limit)
 }
 
 // libsqlVFS reports whether databases open through the libsql VFS, the
@@ -162,6 +165,18 @@ var setters = map[string]func(c *config, v string) error{
 			return fmt.Errorf("not a non-negative number of pages")
 		}
 		c.pageCache = some(n)
+		return nil
+	},
+	"cdc_retention": func(c *config, v string) (err error) {
+		c.cdcRetention, err = parseDuration(v)
+		return err
+	},
+	"cdc_max": func(c *config, v string) error {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			return fmt.Errorf("not a non-negative number of transactions")
+		}
+		c.cdcMax = n
 		return nil
 	},
 	"max_conns": func(c *config, v string) error {

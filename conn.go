@@ -25,6 +25,10 @@ type conn struct {
 	file *iouringvfs.File
 	// conc is the BEGIN CONCURRENT transaction in progress, if any.
 	conc *concurrentTx
+	// cdc is the connection's change capture.
+	cdc capture
+	// origin is the Connector that opened the connection.
+	origin *Connector
 }
 
 var (
@@ -59,6 +63,9 @@ func (c *conn) setup(ctx context.Context) error {
 			return errors.New("libsql: the database was not opened through the libsql VFS")
 		}
 		c.file.SetOwner(c.cc)
+		if err := c.setupCapture(ctx); err != nil {
+			return err
+		}
 	}
 	var sql []byte
 	// FULL is SQLite's default, and PRAGMA synchronous reads the schema,
@@ -96,8 +103,8 @@ func (c *conn) setup(ctx context.Context) error {
 // storage engine first, so that if it starts a transaction it takes the
 // writer lock at once and reads the newest version: no work is lost to a
 // snapshot made stale by another writer's commit.
-func (c *conn) firstStep(s *capi.Stmt) (bool, error) {
-	if c.file == nil || c.conc != nil || s.ReadOnly() {
+func (c *conn) firstStep(s *capi.Stmt, write bool) (bool, error) {
+	if !write || c.file == nil || c.conc != nil {
 		return s.Step()
 	}
 	c.file.SetWriteIntent(true)

@@ -29,6 +29,8 @@ type Connector struct {
 	mu     sync.Mutex
 	keeper *capi.Conn
 	closed bool
+
+	prune pruner // durable CDC retention
 }
 
 var _ driver.Connector = (*Connector)(nil)
@@ -112,10 +114,12 @@ func (c *Connector) Connect(ctx context.Context) (driver.Conn, error) {
 		return nil, convertError(err)
 	}
 	conn := newConn(cc, c.cfg)
+	conn.origin = c
 	if err := conn.setup(ctx); err != nil {
 		conn.Close()
 		return nil, err
 	}
+	c.startPruner()
 	return conn, nil
 }
 
@@ -176,6 +180,7 @@ func (c *Connector) keepMemory() error {
 // database itself once its last connection closes. database/sql calls it
 // from DB.Close.
 func (c *Connector) Close() error {
+	c.stopPruner()
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.closed = true

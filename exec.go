@@ -65,10 +65,45 @@ func (c *conn) exec(ctx context.Context, s *capi.Stmt, args []driver.NamedValue)
 }
 
 // run steps a bound statement to completion, discarding any rows (an
-// INSERT ... RETURNING run with Exec), and returns its result.
+// INSERT ... RETURNING run with Exec), and returns its result. A statement
+// that writes through the libsql VFS also goes through change capture: with
+// cdc=on an autocommit write runs in a transaction of its own, so that its
+// changes are stored in the same commit.
 func (c *conn) run(ctx context.Context, s *capi.Stmt) (result, error) {
+	if c.file == nil {
+		return c.runSteps(ctx, s, false)
+	}
+	if s.ReadOnly() {
+		r, err := c.runSteps(ctx, s, false)
+		if err == nil && c.capturing() && s.StartsWithKeyword("SAVEPOINT", "RELEASE", "ROLLBACK") {
+			c.savepointStmt(s.SQL())
+		}
+		return r, err
+	}
+	if c.capturing() {
+		c.refreshCols()
+	}
+	wrap := c.cdcWrap()
+	if wrap {
+		if err := c.plain(ctx, "BEGIN IMMEDIATE"); err != nil {
+			return result{}, err
+		}
+	}
+	c.cdc.stmtMk = len(c.cdc.changes)
+	r, err := c.runSteps(ctx, s, true)
+	c.afterStatement(err != nil)
+	if wrap {
+		if cerr := c.commitWrapped(ctx, err != nil); err == nil {
+			err = cerr
+		}
+	}
+	return r, err
+}
+
+// runSteps steps s to completion and returns its result.
+func (c *conn) runSteps(ctx context.Context, s *capi.Stmt, write bool) (result, error) {
 	before := c.cc.TotalChanges()
-	row, err := c.firstStep(s)
+	row, err := c.firstStep(s, write)
 	for {
 		if err != nil {
 			return result{}, c.mapErr(ctx, err)
@@ -85,6 +120,43 @@ func (c *conn) run(ctx context.Context, s *capi.Stmt) (result, error) {
 		r.rows = c.cc.Changes()
 	}
 	return r, nil
+}
+
+// plain runs one statement of the driver's own, with no capture handling.
+func (c *conn) plain(ctx context.Context, query string) error {
+	p, err := c.prepare(query)
+	if err != nil {
+		return c.mapErr(ctx, err)
+	}
+	_, err = c.runSteps(ctx, p.s, !p.s.ReadOnly())
+	c.release(p)
+	return err
+}
+
+// cdcWrap reports whether a write statement about to run must get a
+// transaction of its own for durable CDC: cdc=on, and no transaction open.
+func (c *conn) cdcWrap() bool {
+	return c.cfg.cdc && c.conc == nil && !c.cdc.paused && c.cc.GetAutocommit()
+}
+
+// commitWrapped ends the transaction cdcWrap opened: the changes are
+// stored and the transaction committed, or it is rolled back.
+func (c *conn) commitWrapped(ctx context.Context, failed bool) error {
+	if !failed {
+		err := c.storeChanges(ctx)
+		if err == nil {
+			err = c.plain(ctx, "COMMIT")
+		}
+		if err == nil || c.cc.GetAutocommit() {
+			return err
+		}
+		c.plain(ctx, "ROLLBACK")
+		return err
+	}
+	if !c.cc.GetAutocommit() {
+		return c.plain(ctx, "ROLLBACK")
+	}
+	return nil
 }
 
 // execScript runs every statement of a multi-statement text. Each

@@ -75,10 +75,30 @@ func WithPragma(name, value string) Option {
 	}
 }
 
-// WithCDC turns change data capture on or off, as the DSN key cdc. It is
-// validated now and takes effect with the CDC subsystem.
+// WithCDC turns durable change data capture on or off, as the DSN key cdc:
+// with it on, every transaction's row changes are stored in the same
+// commit, so that change streams resume after a restart (see Changes).
 func WithCDC(on bool) Option {
 	return func(c *config) error { c.cdc = on; return nil }
+}
+
+// WithCDCRetention prunes stored changes older than d, as the DSN key
+// cdc_retention (0: keep them).
+func WithCDCRetention(d time.Duration) Option {
+	return func(c *config) error { return c.set("cdc_retention", strconv.FormatInt(d.Milliseconds(), 10)) }
+}
+
+// WithCDCMax keeps at most n stored transactions, as the DSN key cdc_max
+// (0: no limit).
+func WithCDCMax(n int) Option {
+	return func(c *config) error { return c.set("cdc_max", strconv.Itoa(n)) }
+}
+
+// WithPageCache sizes the storage engine's page cache, shared by every
+// connection to the database, in pages, as the DSN key page_cache. The
+// first connection to a database in the process decides.
+func WithPageCache(pages int) Option {
+	return func(c *config) error { return c.set("page_cache", strconv.Itoa(pages)) }
 }
 
 // WithMaxConns caps the pool's open connections, as the DSN key max_conns

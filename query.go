@@ -47,20 +47,43 @@ func (c *conn) query(ctx context.Context, cl call, p *prepared, args []driver.Na
 		return &rows{closed: true, done: true}, nil
 	}
 	_, err := c.bind(p.s, args, base)
-	row := false
-	if err == nil {
-		row, err = c.firstStep(p.s)
+	write := err == nil && c.file != nil && !p.s.ReadOnly()
+	wrap := write && c.cdcWrap()
+	if wrap {
+		err = c.plain(ctx, "BEGIN IMMEDIATE")
 	}
-	c.cc.Leave(cl.prev)
+	row := false
+	if err == nil && write && c.capturing() {
+		c.refreshCols()
+	}
+	if err == nil {
+		c.cdc.stmtMk = len(c.cdc.changes)
+		row, err = c.firstStep(p.s, write)
+	}
 	if err != nil {
+		if write {
+			p.s.Reset()
+			c.afterStatement(true)
+			if wrap {
+				c.commitWrapped(ctx, true)
+			}
+		}
+		c.cc.Leave(cl.prev)
 		cl.w.Stop()
 		c.dispose(p, own)
 		return nil, c.mapErr(ctx, err)
 	}
+	c.cc.Leave(cl.prev)
 	r := &p.rows
-	*r = rows{c: c, p: p, own: own, ctx: ctx, w: cl.w, pending: row, done: !row}
+	*r = rows{c: c, p: p, own: own, ctx: ctx, w: cl.w, pending: row, done: !row, write: write, wrap: wrap}
 	p.busy = true
 	r.init()
+	if !row {
+		if err := r.finish(false); err != nil {
+			r.Close()
+			return nil, err
+		}
+	}
 	return r, nil
 }
 

@@ -33,6 +33,29 @@ type rows struct {
 	pending bool // Query stepped to the first row, which Next has not returned
 	done    bool // no more rows (or an error was returned)
 	closed  bool
+
+	// A statement that writes (INSERT ... RETURNING) goes through change
+	// capture when it is done; wrap: it runs in a transaction of its own
+	// for durable CDC, committed then.
+	write, wrap bool
+}
+
+// finish ends a writing statement's capture, and its own transaction if
+// it has one: at the end of its rows, or at Close.
+func (r *rows) finish(failed bool) error {
+	if !r.write {
+		return nil
+	}
+	r.write = false
+	c := r.c
+	c.afterStatement(failed)
+	if !r.wrap {
+		return nil
+	}
+	r.wrap = false
+	prev := c.cc.Enter(r.ctx)
+	defer c.cc.Leave(prev)
+	return c.commitWrapped(r.ctx, failed)
 }
 
 var (
@@ -85,11 +108,14 @@ func (r *rows) Close() error {
 		return nil
 	}
 	var err error
-	if !r.done {
+	if !r.done || r.write {
 		// Closing early: reset finishes (or rolls back) the statement.
 		prev := c.cc.Enter(r.ctx)
 		err = c.mapErr(r.ctx, p.s.Reset())
 		c.cc.Leave(prev)
+		if ferr := r.finish(err != nil); err == nil {
+			err = ferr
+		}
 	}
 	c.dispose(p, r.own)
 	return err
@@ -117,42 +143,54 @@ func (r *rows) Next(dest []driver.Value) error {
 		r.c.cc.Leave(prev)
 		if err != nil {
 			r.done = true
-			return r.c.mapErr(r.ctx, err)
+			err = r.c.mapErr(r.ctx, err)
+			if r.write {
+				r.p.s.Reset()
+				r.finish(true)
+			}
+			return err
 		}
 		if !row {
 			r.done = true
+			if r.write {
+				r.p.s.Reset()
+				if err := r.finish(false); err != nil {
+					return err
+				}
+			}
 			return io.EOF
 		}
 	}
-	s, kinds := r.p.s, r.p.kinds
-	if len(dest) > len(kinds) {
-		return fmt.Errorf("libsql: Next: %d destinations for %d columns", len(dest), len(kinds))
+	if len(dest) > len(r.p.kinds) {
+		return fmt.Errorf("libsql: Next: %d destinations for %d columns", len(dest), len(r.p.kinds))
 	}
 	for i := range dest {
-		typ, iv, fv, b := s.Column(i)
-		switch typ {
-		case capi.INTEGER:
-			if kinds[i] == kindTime && r.c.cfg.timeFormat.unit != 0 {
-				dest[i] = r.c.cfg.timeFormat.fromInteger(iv)
-			} else {
-				dest[i] = iv
-			}
-		case capi.FLOAT:
-			dest[i] = fv
-		case capi.TEXT:
-			v := string(b)
-			if kinds[i] == kindTime {
-				if t, ok := r.c.cfg.timeFormat.parseTime(v); ok {
-					dest[i] = t
-					continue
-				}
-			}
-			dest[i] = v
-		case capi.BLOB:
-			dest[i] = append([]byte{}, b...)
-		default:
-			dest[i] = nil
+		dest[i] = r.value(i)
+	}
+	return nil
+}
+
+// value returns column i of the current row as Next reads it.
+func (r *rows) value(i int) driver.Value {
+	typ, iv, fv, b := r.p.s.Column(i)
+	switch typ {
+	case capi.INTEGER:
+		if r.p.kinds[i] == kindTime && r.c.cfg.timeFormat.unit != 0 {
+			return r.c.cfg.timeFormat.fromInteger(iv)
 		}
+		return iv
+	case capi.FLOAT:
+		return fv
+	case capi.TEXT:
+		v := string(b)
+		if r.p.kinds[i] == kindTime {
+			if t, ok := r.c.cfg.timeFormat.parseTime(v); ok {
+				return t
+			}
+		}
+		return v
+	case capi.BLOB:
+		return append([]byte{}, b...)
 	}
 	return nil
 }

@@ -36,6 +36,12 @@ func (c *conn) PrepareContext(ctx context.Context, query string) (driver.Stmt, e
 		return nil, err
 	}
 	defer c.leave(cl)
+	if kind, _ := classifyTx(query); kind != txNone {
+		// BEGIN CONCURRENT, COMMIT, ROLLBACK: kept as text, so that each
+		// run goes through the driver's own handling (the concurrent
+		// commit protocol, durable CDC) when it applies.
+		return &stmt{c: c, query: query}, nil
+	}
 	p, err := c.prepare(query)
 	if err == errMulti {
 		return &stmt{c: c, query: query}, nil

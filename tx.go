@@ -135,7 +135,12 @@ func (t *tx) end(verb string) error {
 			err = c.rollbackConcurrent(ctx)
 		}
 	} else if !c.cc.GetAutocommit() {
-		err = c.execInternal(ctx, verb)
+		if verb == "COMMIT" {
+			err = c.storeChanges(ctx)
+		}
+		if err == nil {
+			err = c.execInternal(ctx, verb)
+		}
 		if err != nil && !c.cc.GetAutocommit() {
 			c.execInternal(ctx, "ROLLBACK")
 		}

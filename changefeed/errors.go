@@ -61,8 +61,10 @@ type corruptError struct {
 	msg string
 }
 
+// Error says where the encoding is bad and how.
 func (e *corruptError) Error() string {
 	return "changefeed: corrupt transaction encoding at byte " + strconv.Itoa(e.off) + ": " + e.msg
 }
 
+// Unwrap returns ErrCorrupt.
 func (e *corruptError) Unwrap() error { return ErrCorrupt }

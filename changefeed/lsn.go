@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-	"time"
 )
 
 // LSN is a commit's log sequence number: the version of the database that
@@ -79,48 +78,4 @@ func ParseOp(s string) (Op, error) {
 		return Delete, nil
 	}
 	return 0, fmt.Errorf("changefeed: bad operation %q: want insert, update or delete", s)
-}
-
-// Change is one row change of a committed transaction.
-//
-// A Change returned by [Stream.Next] shares its slices (PK, Columns, Old,
-// New) with every other stream that receives the same transaction and with
-// the hub's history: treat them as read-only.
-type Change struct {
-	LSN        LSN      // the transaction's commit LSN
-	Index      int      // position within the transaction: 0..n-1 over all its changes, whatever a stream's filters hide
-	Table      string   // table name, as SQLite reports it
-	Op         Op       // Insert, Update or Delete
-	RowID      int64    // the row's rowid; 0 for a WITHOUT ROWID table
-	PK         []any    // primary-key values of a WITHOUT ROWID table; nil otherwise
-	Columns    []string // column names, in table order
-	Old        []any    // values before the change, one per column; nil for Insert
-	New        []any    // values after the change, one per column; nil for Delete
-	Indirect   bool     // made by a trigger or a foreign-key action, not by the statement itself
-	CommitTime time.Time
-}
-
-// Values are nil (NULL), int64, float64, string (TEXT) or []byte (BLOB).
-// [EncodeTx] and [AppendJSON] also accept Go's other integer types, float32
-// and bool, converting them to int64 or float64.
-
-// Tx is one committed transaction's row changes, in the order they were made.
-type Tx struct {
-	LSN        LSN
-	CommitTime time.Time
-	Changes    []Change
-}
-
-// Fill sets every change's LSN, Index and CommitTime from tx and its position,
-// and returns tx. The publisher calls it before [Hub.Publish]; [DecodeTx]
-// returns filled transactions. Streams stamp those three fields from the Tx
-// themselves, so a stale value never reaches a consumer.
-func (tx *Tx) Fill() *Tx {
-	for i := range tx.Changes {
-		c := &tx.Changes[i]
-		c.LSN = tx.LSN
-		c.Index = i
-		c.CommitTime = tx.CommitTime
-	}
-	return tx
 }

@@ -1,9 +1,11 @@
 package iouringvfs
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/golibsql/libsql/changefeed"
@@ -16,10 +18,21 @@ import (
 // point through the file's capture function; the engine tags them with the
 // commit's version, which is the LSN.
 
-// cdcState is an engine's change publishing.
+// cdcState is an engine's change capture and publishing.
 type cdcState struct {
 	hubOnce sync.Once
 	hub     *changefeed.Hub
+	source  changefeed.Source // durable history, given by the first EnableCapture that has one
+
+	// Capture starts in two steps (see EnableCapture): wanted makes new
+	// concurrent transactions capture from their start; capturing makes
+	// every writer capture.
+	wanted    atomic.Bool
+	capturing atomic.Bool
+	enableMu  sync.Mutex
+	uncapMu   sync.Mutex
+	uncapCond *sync.Cond // on uncapMu: concurrent transactions begun before wanted finished
+	uncap     int        // concurrent transactions running without capture
 
 	mu      sync.Mutex // serializes publishing, in version order
 	pending []pendingTx
@@ -33,10 +46,100 @@ type pendingTx struct {
 // Hub returns the database's change hub, shared by every connection.
 func (e *Engine) Hub() *changefeed.Hub {
 	e.cdc.hubOnce.Do(func() {
-		e.cdc.hub = changefeed.NewHub(changefeed.HubOptions{})
+		e.cdc.hub = changefeed.NewHub(changefeed.HubOptions{Source: e.cdc.source})
 		e.cdc.hub.SetLast(changefeed.LSN(e.log.Durable()))
 	})
 	return e.cdc.hub
+}
+
+// Capturing reports whether writers capture their row changes for the hub.
+func (e *Engine) Capturing() bool { return e.cdc.capturing.Load() }
+
+// CaptureWanted reports whether a concurrent transaction beginning now must
+// capture its changes from its start.
+func (e *Engine) CaptureWanted() bool { return e.cdc.wanted.Load() }
+
+// EnableCapture makes every connection of the database capture its row
+// changes from now on, and returns the LSN from which the capture is
+// complete: every transaction committed with a higher LSN has all its
+// changes published. src, if not nil, is the durable history, for the hub
+// to read lagging streams from (the first call decides).
+//
+// Normal writers change rows only while they hold the writer lock, so
+// capture is switched on under it: no writer is between two of its changes
+// at that moment. Concurrent transactions change rows without it: those
+// begun before capture was wanted are waited for (ctx bounds the wait).
+func (e *Engine) EnableCapture(ctx context.Context, timeout time.Duration, src changefeed.Source) (changefeed.LSN, error) {
+	e.cdc.enableMu.Lock()
+	defer e.cdc.enableMu.Unlock()
+	if e.cdc.source == nil && src != nil && e.cdc.hub == nil {
+		e.cdc.source = src
+	}
+	if e.cdc.capturing.Load() {
+		return changefeed.LSN(e.log.Last()), nil
+	}
+	e.cdc.wanted.Store(true)
+	if err := e.waitUncaptured(ctx); err != nil {
+		return 0, err
+	}
+	if err := e.wlock.acquire(ctx, max(timeout, internalGrace)); err != nil {
+		return 0, fmt.Errorf("libsql: starting change capture: waiting for the writer lock: %w", err)
+	}
+	e.Hub()
+	e.cdc.capturing.Store(true)
+	from := changefeed.LSN(e.log.Last())
+	e.wlock.release()
+	return from, nil
+}
+
+// ConcurrentBegins records a concurrent transaction starting; it returns
+// whether the transaction must capture its changes.
+func (e *Engine) ConcurrentBegins() (capture bool) {
+	if e.cdc.wanted.Load() {
+		return true
+	}
+	e.cdc.uncapMu.Lock()
+	e.cdc.uncap++
+	e.cdc.uncapMu.Unlock()
+	return false
+}
+
+// ConcurrentEnds records the end of a concurrent transaction ConcurrentBegins
+// said need not capture.
+func (e *Engine) ConcurrentEnds() {
+	e.cdc.uncapMu.Lock()
+	e.cdc.uncap--
+	if e.cdc.uncapCond != nil {
+		e.cdc.uncapCond.Broadcast()
+	}
+	e.cdc.uncapMu.Unlock()
+}
+
+func (e *Engine) waitUncaptured(ctx context.Context) error {
+	e.cdc.uncapMu.Lock()
+	defer e.cdc.uncapMu.Unlock()
+	if e.cdc.uncapCond == nil {
+		e.cdc.uncapCond = sync.NewCond(&e.cdc.uncapMu)
+	}
+	stop := context.AfterFunc(ctx, func() {
+		e.cdc.uncapMu.Lock()
+		e.cdc.uncapCond.Broadcast()
+		e.cdc.uncapMu.Unlock()
+	})
+	defer stop()
+	for e.cdc.uncap > 0 {
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("libsql: starting change capture: waiting for concurrent transactions to end: %w", err)
+		}
+		e.cdc.uncapCond.Wait()
+	}
+	return nil
+}
+
+// RaiseLSNFloor makes LSNs from now on higher than lsn, for durable CDC
+// after the log file lost its header (see wal.Log.RaiseFloor).
+func (e *Engine) RaiseLSNFloor(lsn changefeed.LSN) {
+	e.log.RaiseFloor(uint32(uint64(lsn)>>32) + 1)
 }
 
 // SetCapture sets the function the file calls at the commit point, under

@@ -193,6 +193,38 @@ func (s *Stmt) Finalized() bool { return s.p == 0 }
 // (sqlite3_stmt_readonly).
 func (s *Stmt) ReadOnly() bool { return sqlite3.Xsqlite3_stmt_readonly(s.c.tls, s.p) != 0 }
 
+// StartsWithKeyword reports whether the statement's SQL text begins with
+// one of the given upper-case keywords (after leading blanks; letter case
+// ignored), without copying the text.
+func (s *Stmt) StartsWithKeyword(words ...string) bool {
+	z := sqlite3.Xsqlite3_sql(s.c.tls, s.p)
+	if z == 0 {
+		return false
+	}
+	var buf [16]byte
+	n := 0
+	for i := 0; n < len(buf); i++ {
+		ch := *(*byte)(cptr(z + uintptr(i)))
+		if ch == 0 {
+			break
+		}
+		if n == 0 && (ch == ' ' || ch == '\t' || ch == '\n' || ch == '\r') {
+			continue
+		}
+		if !(ch >= 'a' && ch <= 'z' || ch >= 'A' && ch <= 'Z') {
+			break
+		}
+		buf[n] = ch &^ 0x20
+		n++
+	}
+	for _, w := range words {
+		if string(buf[:n]) == w {
+			return true
+		}
+	}
+	return false
+}
+
 // Busy reports whether s has been stepped and not yet reset or run to
 // completion (sqlite3_stmt_busy).
 func (s *Stmt) Busy() bool { return sqlite3.Xsqlite3_stmt_busy(s.c.tls, s.p) != 0 }
