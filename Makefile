@@ -1,6 +1,6 @@
 # make demo   run the demo on a temporary database
 # make test   everything CI checks (see .ci/run)
-# make bench  benchmarks against modernc.org/sqlite, compared with benchstat
+# make bench  every Go SQLite driver compared (the bench/ module): bench/results/
 # make soak   the long-running variants of the tests
 # make lint   gofmt and go vet
 
@@ -12,13 +12,17 @@ COUNT     ?= 6
 BENCH     ?= .
 BENCHTIME ?= 1s
 BENCHSTAT ?= $(GO) run golang.org/x/perf/cmd/benchstat@latest
+# mattn's and ncruces' drivers both register "sqlite3": ncruces' is renamed.
+BENCH_LDFLAGS ?= -X github.com/ncruces/go-sqlite3/driver.driverName=ncruces
+# Flags for bench/cmd/runbench, e.g. BENCH_ARGS='-rounds 7 -duration 3s'.
+BENCH_ARGS ?=
 
-.PHONY: demo test lint fmt-check vet unit race cross bench-smoke bench soak
+.PHONY: demo test lint fmt-check vet unit race cross bench-smoke bench-build bench bench-test bench-driver bench-pool soak
 
 demo:
 	$(GO) run ./cmd/libsql demo
 
-test: lint unit race cross bench-smoke
+test: lint unit race cross bench-smoke bench-build
 
 lint: fmt-check vet
 
@@ -43,16 +47,37 @@ cross:
 bench-smoke:
 	$(GO) test -run '^$$' -bench . -benchtime=1x ./...
 
-# The drivers run in alternation, COUNT rounds of one run each, so that load
-# from other work on the machine falls on both alike; benchstat compares
-# them column by column.
+# The comparison module (its own go.mod; cgo for mattn's driver) builds and
+# vets; make test does not run its benchmarks.
+bench-build:
+	cd bench && CGO_ENABLED=1 $(GO) build -ldflags '$(BENCH_LDFLAGS)' ./...
+	cd bench && CGO_ENABLED=1 $(GO) vet ./...
+
+# Every workload for every driver, drivers interleaved, median of 5 rounds
+# (about 10 minutes): writes bench/results/results.md and chart.svg.
 bench:
-	$(GO) test -c -o bench/bench.test ./bench
-	rm -f bench.out
+	cd bench && CGO_ENABLED=1 $(GO) run -ldflags '$(BENCH_LDFLAGS)' ./cmd/runbench $(BENCH_ARGS)
+
+# The comparison module's tests: every workload for every driver, briefly.
+bench-test:
+	cd bench && CGO_ENABLED=1 $(GO) test -count=1 -ldflags '$(BENCH_LDFLAGS)' ./...
+
+# This driver against modernc.org/sqlite's through database/sql (go test
+# benchmarks of the root package), COUNT alternating rounds, benchstat by
+# driver.
+bench-driver:
+	$(GO) test -c -o libsql.test .
+	rm -f bench-driver.out
 	for i in $$(seq $(COUNT)); do \
-		(cd bench && ./bench.test -test.run '^$$' -test.bench '$(BENCH)' -test.benchtime $(BENCHTIME) -test.benchmem -test.count 1 -test.timeout 60m) | tee -a bench.out || exit 1; \
+		./libsql.test -test.run '^$$' -test.bench 'PointSelect|BulkInsert|FullScan' -test.benchtime $(BENCHTIME) -test.benchmem -test.count 1 -test.timeout 60m | tee -a bench-driver.out || exit 1; \
 	done
-	$(BENCHSTAT) -col /driver bench.out
+	$(BENCHSTAT) -col /driver bench-driver.out
+
+# The pool and native connections against database/sql on the same work
+# (point select, 10-row transactions), benchstat by API.
+bench-pool:
+	$(GO) test -run '^$$' -bench '$(BENCH)' -benchtime $(BENCHTIME) -benchmem -count $(COUNT) ./pool | tee bench-pool.out
+	$(BENCHSTAT) -col /api bench-pool.out
 
 soak:
 	LIBSQL_SOAK=1 $(GO) test -count=1 -timeout 60m ./...

@@ -97,3 +97,24 @@ func TestDriverOpenWithoutConnector(t *testing.T) {
 		t.Error("bad DSN accepted")
 	}
 }
+
+// PRAGMA wal_checkpoint answers SQLite's row of three integers, from the
+// engine's log.
+func TestWALCheckpointPragmaAnswersThreeColumns(t *testing.T) {
+	db := openTestDB(t, "")
+	mustExec(t, db, "CREATE TABLE t(x)")
+	for range 5 {
+		mustExec(t, db, "INSERT INTO t VALUES (randomblob(5000))")
+	}
+	var busy, log, done int64
+	if err := db.QueryRow("PRAGMA wal_checkpoint(TRUNCATE)").Scan(&busy, &log, &done); err != nil {
+		t.Fatal(err)
+	}
+	if busy != 0 || log != 0 || done != 0 {
+		t.Fatalf("wal_checkpoint(TRUNCATE) = %d|%d|%d, want 0|0|0", busy, log, done)
+	}
+	mustExec(t, db, "INSERT INTO t VALUES (1)")
+	if err := db.QueryRow("pragma main.wal_checkpoint").Scan(&busy, &log, &done); err != nil || log == 0 || done != log {
+		t.Fatalf("wal_checkpoint = %d|%d|%d (%v)", busy, log, done, err)
+	}
+}

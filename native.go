@@ -145,7 +145,12 @@ func (c *Conn) query(ctx context.Context, r *Rows, query string, args []any) err
 	if err != nil {
 		return err
 	}
-	*r = Rows{c: c, r: dr.(*rows)}
+	*r = Rows{c: c}
+	if sr, ok := dr.(*rows); ok {
+		r.r = sr
+	} else {
+		r.other = dr
+	}
 	c.open = append(c.open, r)
 	return nil
 }
@@ -366,20 +371,37 @@ func (c *Conn) forget(r *Rows) {
 //
 // Rows are for the goroutine that uses the Conn.
 type Rows struct {
-	c      *Conn
-	r      *rows // the driver's rows; nil once closed (it is reused afterwards)
+	c *Conn
+	r *rows // the driver's rows on a statement; nil once closed (it is reused afterwards)
+	// other are rows the driver made another way (the results of a
+	// PRAGMA it answers itself), read through driver.Rows into vals; nil
+	// once closed.
+	other  driver.Rows
+	vals   []driver.Value
 	err    error
 	hasRow bool // Next returned true and the rows are not closed
 }
 
+// closed reports whether the rows are closed.
+func (r *Rows) closed() bool { return r.r == nil && r.other == nil }
+
 // Next advances to the next row and reports whether there is one. At the
 // end, or on an error (see Err), it closes the rows and returns false.
 func (r *Rows) Next() bool {
-	if r.r == nil {
+	var err error
+	switch {
+	case r.r != nil:
+		// Next with no destinations steps without reading any value.
+		err = r.r.Next(nil)
+	case r.other != nil:
+		if r.vals == nil {
+			r.vals = make([]driver.Value, len(r.other.Columns()))
+		}
+		err = r.other.Next(r.vals)
+	default:
 		return false
 	}
-	// Next with no destinations steps without reading any value.
-	if err := r.r.Next(nil); err != nil {
+	if err != nil {
 		r.hasRow = false
 		if err != io.EOF {
 			r.err = err
@@ -397,11 +419,14 @@ func (r *Rows) Err() error { return r.err }
 // Close ends the query and hands its statement back. Close is idempotent;
 // Next returning false has closed the rows already.
 func (r *Rows) Close() error {
-	if r.r == nil {
+	if r.closed() {
 		return nil
 	}
-	dr := r.r
-	r.r = nil
+	var dr driver.Rows = r.r
+	if r.r == nil {
+		dr = r.other
+	}
+	r.r, r.other = nil, nil
 	r.hasRow = false
 	r.c.forget(r)
 	err := dr.Close()
@@ -414,10 +439,13 @@ func (r *Rows) Close() error {
 // Columns returns the names of the result columns (nil once the rows are
 // closed). The slice is the caller's.
 func (r *Rows) Columns() []string {
-	if r.r == nil {
-		return nil
+	switch {
+	case r.r != nil:
+		return r.r.Columns()
+	case r.other != nil:
+		return append([]string(nil), r.other.Columns()...)
 	}
-	return r.r.Columns()
+	return nil
 }
 
 // errNoRow is returned by Scan without a current row.
@@ -447,10 +475,13 @@ var errNoRow = errors.New("libsql: Scan called without a current row (call Next 
 // scans into *string as that text.
 func (r *Rows) Scan(dest ...any) error {
 	if !r.hasRow {
-		if r.r == nil {
+		if r.closed() {
 			return errors.New("libsql: Scan on closed rows")
 		}
 		return errNoRow
+	}
+	if r.other != nil {
+		return r.scanValues(dest)
 	}
 	dr := r.r
 	s := dr.p.s
@@ -562,6 +593,26 @@ func (r *Rows) scanColumn(dr *rows, s *capi.Stmt, i int, d any) error {
 	return assignValue(d, dr.value(i))
 }
 
+// scanValues is Scan for rows read through driver.Rows.
+func (r *Rows) scanValues(dest []any) error {
+	cols := r.other.Columns()
+	if len(dest) != len(cols) {
+		return fmt.Errorf("libsql: Scan: %d destinations for %d columns", len(dest), len(cols))
+	}
+	for i, d := range dest {
+		var err error
+		if sc, ok := d.(sql.Scanner); ok {
+			err = sc.Scan(r.vals[i])
+		} else {
+			err = assignValue(d, r.vals[i])
+		}
+		if err != nil {
+			return fmt.Errorf("libsql: Scan: column %d (%q): %w", i, cols[i], err)
+		}
+	}
+	return nil
+}
+
 // Row is the result of [Conn.QueryRow].
 type Row struct {
 	rows Rows
@@ -595,3 +646,16 @@ func (r *Row) Scan(dest ...any) error {
 
 // Err returns the error of the query, if it failed before Scan.
 func (r *Row) Err() error { return r.err }
+
+var _ ChangeStreamer = (*Conn)(nil)
+
+// Changes opens a stream of the database's committed row changes (see
+// [ChangeOptions]), as [Changes] does for an *sql.DB. The stream does not
+// hold the connection: it lives on after the Conn is closed or put back in
+// a pool, until its own Close.
+func (c *Conn) Changes(ctx context.Context, opts ChangeOptions) (*ChangeStream, error) {
+	if c.c.cc.Closed() {
+		return nil, errConnClosed
+	}
+	return c.c.Changes(ctx, opts)
+}

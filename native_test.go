@@ -394,3 +394,52 @@ func TestNativeConcurrentRetry(t *testing.T) {
 		t.Errorf("RetryTx = %v, InTx %v", err, a.InTx())
 	}
 }
+
+func TestNativeChanges(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_, c := openNativeConn(t, "")
+	mustNativeExec(t, c, "CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT)")
+	s, err := c.Changes(ctx, ChangeOptions{Tables: []string{"t"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	mustNativeExec(t, c, "INSERT INTO t VALUES (1, 'a')")
+	ch, err := s.Next(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ch.Table != "t" || ch.RowID != 1 || len(ch.New) != 2 || ch.New[1] != "a" {
+		t.Errorf("change %+v", ch)
+	}
+}
+
+// TestNativeDriverAnsweredRows reads rows the driver makes itself rather
+// than from a statement (PRAGMA wal_checkpoint is answered by the engine).
+func TestNativeDriverAnsweredRows(t *testing.T) {
+	ctx := context.Background()
+	_, c := openNativeConn(t, "")
+	mustNativeExec(t, c, "CREATE TABLE t(x); INSERT INTO t VALUES (1)")
+	var busy, log, done int64
+	if err := c.QueryRow(ctx, "PRAGMA wal_checkpoint(PASSIVE)").Scan(&busy, &log, &done); err != nil {
+		t.Fatal(err)
+	}
+	rows, err := c.Query(ctx, "PRAGMA wal_checkpoint")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(rows.Columns()); n != 3 {
+		t.Errorf("%d columns", n)
+	}
+	for rows.Next() {
+		var a, b sql.NullInt64
+		var v any
+		if err := rows.Scan(&a, &b, &v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := rows.Err(); err != nil || len(c.open) != 0 {
+		t.Errorf("Err %v, %d rows open", err, len(c.open))
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"slices"
 	"syscall"
 	"time"
@@ -157,7 +158,13 @@ func (f *File) sizePages() uint32 {
 func (f *File) ReadAt(p []byte, off int64) (int, error) {
 	ps := int64(f.pageSize())
 	if ps == 0 {
-		return 0, nil
+		// No page size: an empty database, or a file that is not one. The
+		// file's own bytes let SQLite tell (SQLITE_NOTADB).
+		n, err := f.e.db.ReadAt(p, off)
+		if err != nil && !errors.Is(err, io.EOF) {
+			return n, f.ioFail(capi.IOERR_READ, err)
+		}
+		return n, nil
 	}
 	size := int64(f.sizePages())
 	n := 0
@@ -315,6 +322,9 @@ func (f *File) Sync(flags int32) error {
 
 // Size is the database size of the connection's view.
 func (f *File) Size() (int64, error) {
+	if f.pageSize() == 0 {
+		return f.e.db.Size() // empty, or not a database: see ReadAt
+	}
 	return int64(f.sizePages()) * int64(f.pageSize()), nil
 }
 

@@ -212,3 +212,21 @@ func TestInMemoryDatabaseSharedByName(t *testing.T) {
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+// A file that is not a database is reported as such, not as an empty one.
+func TestNotADatabase(t *testing.T) {
+	path := dbPath(t)
+	if err := os.WriteFile(path, []byte(strings.Repeat("not a database, just text. ", 20)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c, err := capi.Open("file:"+path, capi.OPEN_READWRITE|capi.OPEN_URI, Name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	err = c.Exec("SELECT count(*) FROM sqlite_schema")
+	var ce *capi.Error
+	if !errors.As(err, &ce) || ce.Code != capi.NOTADB {
+		t.Fatalf("reading a text file: %v, want SQLITE_NOTADB", err)
+	}
+}

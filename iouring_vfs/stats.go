@@ -1,7 +1,6 @@
 package iouringvfs
 
 import (
-	"fmt"
 	"sync"
 	"sync/atomic"
 
@@ -56,9 +55,4 @@ func (c *concurrentCounters) snapshot() ConcurrentStats {
 }
 
 // fsKindName names the I/O backend of an engine for its stats.
-func fsKindName(fs ioback.FS) string {
-	if k, ok := fs.(interface{ Kind() ioback.Kind }); ok {
-		return k.Kind().String()
-	}
-	return fmt.Sprintf("%T", fs)
-}
+func fsKindName(fs ioback.FS) string { return ioback.Describe(fs) }

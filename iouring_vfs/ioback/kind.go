@@ -123,3 +123,12 @@ func New(kind Kind) (FS, error) {
 	}
 	return nil, fmt.Errorf("ioback: unknown backend %v", kind)
 }
+
+// Describe names the backend of fs: "uring", "portable", "memory", or the
+// Go type of a file system from elsewhere (a test's wrapper).
+func Describe(fs FS) string {
+	if n, ok := fs.(interface{ backendName() string }); ok {
+		return n.backendName()
+	}
+	return fmt.Sprintf("%T", fs)
+}

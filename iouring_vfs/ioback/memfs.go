@@ -314,3 +314,5 @@ func (f *memFile) Close() error {
 	f.node.lockMu.Unlock()
 	return nil
 }
+
+func (m *memFS) backendName() string { return "memory" }

@@ -172,3 +172,5 @@ func (f *osFile) Unlock(start, n int64) error {
 func (f *osFile) Close() error {
 	return wrapErr("close", f.name, f.platClose())
 }
+
+func (portableFS) backendName() string { return "portable" }

@@ -805,3 +805,5 @@ func (f *uringFile) Close() error {
 	f.pool.unregisterFile(f.slot)
 	return wrapErr("close", f.name, unix.Close(f.fd))
 }
+
+func (u *uringFS) backendName() string { return "uring" }

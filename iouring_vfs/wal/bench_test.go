@@ -12,6 +12,8 @@ import (
 // committers, on the io_uring and portable backends:
 //   - group: the engine's way; the writer lock covers only Append, and
 //     committers waiting together share one write and one fdatasync;
+//   - parallel: the same, but committers that find a batch in flight write
+//     and fdatasync their own at once (the file system merges them);
 //   - serial: one fdatasync per commit under the writer lock, the way stock
 //     SQLite's WAL commits.
 func BenchmarkCommit(b *testing.B) {
@@ -21,9 +23,12 @@ func BenchmarkCommit(b *testing.B) {
 			continue
 		}
 		for _, committers := range []int{1, 8, 32} {
-			for _, mode := range []string{"group", "serial"} {
+			for _, mode := range []string{"group", "parallel", "serial"} {
 				b.Run(fmt.Sprintf("io=%v/committers=%d/%s", kind, committers, mode), func(b *testing.B) {
-					benchCommit(b, fs, committers, mode == "group")
+					if mode == "parallel" {
+						defer SetMaxInFlightForTesting(committers)()
+					}
+					benchCommit(b, fs, committers, mode != "serial")
 				})
 			}
 		}

@@ -1,0 +1,75 @@
+package libsql
+
+import (
+	"context"
+	"database/sql/driver"
+	"io"
+	"strconv"
+	"strings"
+)
+
+// PRAGMA wal_checkpoint reaches the storage engine through SQLite's
+// SQLITE_FCNTL_PRAGMA, whose answer is a single text value; SQLite's own
+// pragma answers a row of three integers (busy, log, checkpointed), which
+// programs scan. The driver runs the pragma itself and answers that row.
+
+// checkpointPragma recognizes PRAGMA [schema.]wal_checkpoint[(mode)] and
+// returns the statement to run.
+func checkpointPragma(sql string) (string, bool) {
+	lx := lexer{s: sql}
+	if lx.keyword() != "PRAGMA" {
+		return "", false
+	}
+	rest := strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(sql[lx.pos:]), ";"))
+	name := rest
+	if i := strings.IndexAny(rest, "(="); i >= 0 {
+		name = strings.TrimSpace(rest[:i])
+	}
+	if _, n, ok := strings.Cut(name, "."); ok {
+		name = n
+	}
+	if !strings.EqualFold(name, "wal_checkpoint") {
+		return "", false
+	}
+	return "PRAGMA " + rest, true
+}
+
+// runCheckpoint runs the pragma and parses the engine's "busy|log|done".
+func (c *conn) runCheckpoint(ctx context.Context, query string) ([]driver.Value, error) {
+	p, err := c.prepare(query)
+	if err != nil {
+		return nil, c.mapErr(ctx, err)
+	}
+	defer c.release(p)
+	row, err := p.s.Step()
+	if err != nil {
+		return nil, c.mapErr(ctx, err)
+	}
+	vals := []driver.Value{int64(0), int64(-1), int64(-1)}
+	if row {
+		parts := strings.Split(p.s.ColumnText(0), "|")
+		for i := 0; i < len(parts) && i < 3; i++ {
+			if n, err := strconv.ParseInt(parts[i], 10, 64); err == nil {
+				vals[i] = n
+			}
+		}
+	}
+	return vals, nil
+}
+
+// valueRows are rows held in memory.
+type valueRows struct {
+	cols []string
+	rows [][]driver.Value
+}
+
+func (r *valueRows) Columns() []string { return r.cols }
+func (r *valueRows) Close() error      { return nil }
+func (r *valueRows) Next(dest []driver.Value) error {
+	if len(r.rows) == 0 {
+		return io.EOF
+	}
+	copy(dest, r.rows[0])
+	r.rows = r.rows[1:]
+	return nil
+}
