@@ -157,15 +157,20 @@ func (h *header) decodeFrame(fh, data []byte, running [2]uint32) (p PageNo, comm
 // multiple of 8.
 func checksum(bigEndian bool, b []byte, s [2]uint32) [2]uint32 {
 	s0, s1 := s[0], s[1]
+	b = b[:len(b)&^7]
 	if bigEndian {
-		for i := 0; i+8 <= len(b); i += 8 {
-			s0 += binary.BigEndian.Uint32(b[i:]) + s1
-			s1 += binary.BigEndian.Uint32(b[i+4:]) + s0
+		for len(b) >= 8 {
+			x := binary.BigEndian.Uint64(b)
+			s0 += uint32(x>>32) + s1
+			s1 += uint32(x) + s0
+			b = b[8:]
 		}
 	} else {
-		for i := 0; i+8 <= len(b); i += 8 {
-			s0 += binary.LittleEndian.Uint32(b[i:]) + s1
-			s1 += binary.LittleEndian.Uint32(b[i+4:]) + s0
+		for len(b) >= 8 {
+			x := binary.LittleEndian.Uint64(b)
+			s0 += uint32(x) + s1
+			s1 += uint32(x>>32) + s0
+			b = b[8:]
 		}
 	}
 	return [2]uint32{s0, s1}
