@@ -54,7 +54,8 @@ bench-build:
 	cd bench && CGO_ENABLED=1 $(GO) vet ./...
 
 # Every workload for every driver, drivers interleaved, median of 5 rounds
-# (about 10 minutes): writes bench/results/results.md and chart.svg.
+# (6-7 minutes on a 2-core machine, plus the first cgo build of mattn's
+# driver): writes bench/results/results.md, chart.svg and results.json.
 bench:
 	cd bench && CGO_ENABLED=1 $(GO) run -ldflags '$(BENCH_LDFLAGS)' ./cmd/runbench $(BENCH_ARGS)
 

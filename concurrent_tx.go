@@ -218,21 +218,13 @@ func (c *conn) beginConcurrent(ctx context.Context) error {
 
 // attachedSchemas lists the attached databases, main and temp excluded.
 func (c *conn) attachedSchemas(ctx context.Context) []string {
-	s, _, err := c.cc.Prepare("PRAGMA database_list", 0)
-	if err != nil || s == nil {
-		return nil
-	}
-	defer s.Finalize()
 	var names []string
-	for {
-		row, err := s.Step()
-		if err != nil || !row {
-			return names
-		}
-		if n := s.ColumnText(1); n != "main" && n != "temp" {
+	for _, n := range c.cc.DBNames() {
+		if n != "main" && n != "temp" {
 			names = append(names, n)
 		}
 	}
+	return names
 }
 
 // endConcurrent leaves concurrent mode: rolls back what SQLite still has
@@ -297,22 +289,61 @@ func (c *conn) commitConcurrent(ctx context.Context) (err error) {
 		if err := c.execInternal(ctx, "COMMIT"); err != nil {
 			return err
 		}
-		f.CountConcurrentCommit(false)
+		f.CountConcurrentCommit(iouringvfs.CommitDirect)
 		return c.endConcurrent(ctx, ct, false)
+	}
+	// Stale: publish the pages on the newest version as they are if nothing
+	// committed since touched them and it allocated or freed no page;
+	// otherwise replay the row changes. SQLite's cache is flushed first, so
+	// that the file sees the pages written so far, and the page count and
+	// free-list count are compared with the snapshot's: what must be
+	// replayed is replayed. The file checks again, with every page, at
+	// commit; a refusal there is a conflict (rare: a page SQLite kept).
+	if !c.needsStore() && c.mergePrecheck(ctx) {
+		f.TryMerge()
+		err := c.execInternal(ctx, "COMMIT")
+		if err == nil {
+			f.CountConcurrentCommit(iouringvfs.CommitMerged)
+			return c.endConcurrent(ctx, ct, false)
+		}
+		f.CancelMerge()
+		if f.MergeRefused() {
+			f.CountConflict("merge")
+		}
+		return err
 	}
 	return c.rebase(ctx, ct, seq)
 }
 
+// mergePrecheck reports whether a stale concurrent transaction can likely
+// be merged (see iouringvfs.File.MergePrecheck).
+func (c *conn) mergePrecheck(ctx context.Context) bool {
+	if err := c.cc.CacheFlush(); err != nil {
+		return false
+	}
+	ok, pages, freelist := c.file.MergePrecheck()
+	if !ok {
+		return false
+	}
+	p, err := c.prepare("SELECT page_count, freelist_count FROM pragma_page_count, pragma_freelist_count")
+	if err != nil {
+		return false
+	}
+	defer c.release(p)
+	row, err := p.s.Step()
+	return err == nil && row && p.s.ColumnInt64(0) == int64(pages) && p.s.ColumnInt64(1) == int64(freelist)
+}
+
 // rebase replays a concurrent transaction's row changes on the newest
-// version, under the writer lock the caller holds.
+// version, under the writer lock the caller holds: the transaction is
+// rolled back (if SQLite has not done it already), and its changeset is
+// applied in a new transaction with triggers and foreign-key actions off.
 func (c *conn) rebase(ctx context.Context, ct *concurrentTx, seq sequenceState) error {
 	f := c.file
 	cs, err := ct.session.Changeset()
 	if err != nil {
 		return err
 	}
-	// The transaction's own changes are what it published, whatever the
-	// replay captures (it runs with triggers off).
 	captured := c.cdc.changes
 	c.cdc.changes = nil
 	if err := c.execInternal(ctx, "ROLLBACK"); err != nil {
@@ -324,9 +355,14 @@ func (c *conn) rebase(ctx context.Context, ct *concurrentTx, seq sequenceState) 
 	if err := c.execInternal(ctx, "BEGIN IMMEDIATE"); err != nil {
 		return err
 	}
-	triggers, err := c.cc.DBConfigBool(capi.DBCONFIG_ENABLE_TRIGGER, 0)
-	if err != nil {
-		return convertError(err)
+	// Triggers off: the changes they made are in the changeset already.
+	// Switching the setting expires every prepared statement of the
+	// connection, so it is only done where there are triggers.
+	triggers := false
+	if c.hasTriggers(ctx) {
+		if triggers, err = c.cc.DBConfigBool(capi.DBCONFIG_ENABLE_TRIGGER, 0); err != nil {
+			return convertError(err)
+		}
 	}
 	err = c.cc.ApplyChangeset(cs)
 	if triggers {
@@ -342,14 +378,16 @@ func (c *conn) rebase(ctx context.Context, ct *concurrentTx, seq sequenceState) 
 	if err := c.restoreSequence(ctx, seq); err != nil {
 		return err
 	}
-	c.cdc.changes, c.cdc.stored = captured, false // stored before the rollback: not any more
+	// The transaction's own changes are what it published, whatever the
+	// replay captured (it runs with triggers off).
+	c.cdc.changes, c.cdc.stored = captured, false
 	if err := c.storeChanges(ctx); err != nil {
 		return err
 	}
 	if err := c.execInternal(ctx, "COMMIT"); err != nil {
 		return err
 	}
-	f.CountConcurrentCommit(true)
+	f.CountConcurrentCommit(iouringvfs.CommitRebased)
 	return c.endConcurrent(ctx, ct, false)
 }
 
@@ -364,36 +402,59 @@ type sequenceState struct {
 
 func (c *conn) sequenceState(ctx context.Context) sequenceState {
 	var st sequenceState
-	s, _, err := c.cc.Prepare("SELECT rootpage FROM sqlite_schema WHERE name = 'sqlite_sequence'", 0)
-	if err != nil || s == nil {
+	sc := c.schemaFacts(ctx)
+	if sc.seqRoot == 0 {
 		return st
 	}
-	row, err := s.Step()
-	root := wal.PageNo(0)
-	if err == nil && row {
-		root = wal.PageNo(s.ColumnInt64(0))
-	}
-	s.Finalize()
-	if root == 0 {
-		return st
-	}
-	if pages, ok := c.file.BtreePages(root, 64); ok {
+	if pages, ok := c.file.BtreePages(sc.seqRoot, 64); ok {
 		st.pages = pages
 	}
-	s, _, err = c.cc.Prepare("SELECT name, seq FROM sqlite_sequence", 0)
-	if err != nil || s == nil {
+	p, err := c.prepare("SELECT name, seq FROM sqlite_sequence")
+	if err != nil {
 		return st
 	}
-	defer s.Finalize()
+	defer c.release(p)
 	st.seqs = map[string]int64{}
 	for {
-		row, err := s.Step()
+		row, err := p.s.Step()
 		if err != nil || !row {
 			return st
 		}
-		st.seqs[s.ColumnText(0)] = s.ColumnInt64(1)
+		st.seqs[p.s.ColumnText(0)] = p.s.ColumnInt64(1)
 	}
 }
+
+// schemaFacts is what the commit protocol needs to know of the schema,
+// cached per schema cookie: sqlite_sequence's root page (0 if there is no
+// AUTOINCREMENT table), and whether there are triggers.
+type schemaFacts struct {
+	cookie   uint32
+	valid    bool
+	seqRoot  wal.PageNo
+	triggers bool
+}
+
+func (c *conn) schemaFacts(ctx context.Context) schemaFacts {
+	cookie := c.file.SchemaCookie()
+	if c.facts.valid && c.facts.cookie == cookie {
+		return c.facts
+	}
+	f := schemaFacts{cookie: cookie, valid: true}
+	p, err := c.prepare("SELECT (SELECT rootpage FROM sqlite_schema WHERE name = 'sqlite_sequence'), EXISTS (SELECT 1 FROM sqlite_schema WHERE type = 'trigger')")
+	if err != nil {
+		return schemaFacts{}
+	}
+	if row, err := p.s.Step(); err == nil && row {
+		f.seqRoot = wal.PageNo(p.s.ColumnInt64(0))
+		f.triggers = p.s.ColumnInt64(1) != 0
+	}
+	c.release(p)
+	c.facts = f
+	return f
+}
+
+// hasTriggers reports whether the schema has triggers.
+func (c *conn) hasTriggers(ctx context.Context) bool { return c.schemaFacts(ctx).triggers }
 
 // restoreSequence raises sqlite_sequence to what the transaction reached:
 // the changeset does not carry it.

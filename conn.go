@@ -29,6 +29,8 @@ type conn struct {
 	cdc capture
 	// origin is the Connector that opened the connection.
 	origin *Connector
+	// facts caches what the concurrent commit protocol needs of the schema.
+	facts schemaFacts
 }
 
 var (

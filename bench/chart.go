@@ -106,12 +106,16 @@ func (r *Results) Chart() string {
 			p(`<rect x="%.1f" y="%.1f" width="%.1f" height="%.0f" fill="%s"><title>%s, %s: %s</title></rect>`+"\n",
 				x0, y, math.Max(x1-x0, 1), barH, driverColors[d], esc(d), esc(row.Metric.Name), esc(formatRatio(c.Ratio)))
 			if c.RatioN > 1 {
-				p(`<line x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f" stroke="#111" stroke-width="1"/>`+"\n", x(c.RatioMin), cy, x(c.RatioMax), cy)
+				a, z := x(c.RatioMin), x(c.RatioMax)
+				p(`<path d="M%.1f %.1fv6M%.1f %.1fH%.1fM%.1f %.1fv6" stroke="#555" stroke-width="1" fill="none"/>`+"\n", a, cy-3, a, cy, z, z, cy-3)
 			}
+			// The value at the bar's end, with a white halo so that it
+			// reads over the spread line.
+			const halo = `font-size="11" stroke="#fff" stroke-width="3" paint-order="stroke"`
 			if c.Ratio >= 1 {
-				p(`<text x="%.1f" y="%.1f" dominant-baseline="middle" font-size="11">%s</text>`+"\n", math.Max(x1, x(c.RatioMax))+4, cy, esc(formatRatio(c.Ratio)))
+				p(`<text x="%.1f" y="%.1f" dominant-baseline="middle" `+halo+`>%s</text>`+"\n", x1+4, cy, esc(formatRatio(c.Ratio)))
 			} else {
-				p(`<text x="%.1f" y="%.1f" text-anchor="end" dominant-baseline="middle" font-size="11">%s</text>`+"\n", math.Min(x0, x(c.RatioMin))-4, cy, esc(formatRatio(c.Ratio)))
+				p(`<text x="%.1f" y="%.1f" text-anchor="end" dominant-baseline="middle" `+halo+`>%s</text>`+"\n", x0-4, cy, esc(formatRatio(c.Ratio)))
 			}
 			y += barH + barGap
 		}

@@ -2,6 +2,8 @@ package iouringvfs
 
 import (
 	"bytes"
+	"encoding/binary"
+	"errors"
 	"fmt"
 
 	"github.com/golibsql/libsql/internal/capi"
@@ -140,6 +142,98 @@ func (f *File) Validate() (Validation, error) {
 	return v, nil
 }
 
+// mergeable reports whether the whole write set can be published on
+// version last as it is; then is page 1 of the snapshot.
+func (f *File) mergeable(then []byte, last wal.Version) bool {
+	if !f.dirty || f.wsSize != f.e.log.Size(f.snap) {
+		return false
+	}
+	mine, ok := f.ws[1]
+	if !ok {
+		return false
+	}
+	// Only the change counter (24-27) and the version-valid-for number
+	// (92-95) may differ; 18-19 differ between disk and SQLite's view.
+	for _, r := range [][2]int{{0, 18}, {20, 24}, {28, 92}, {96, len(mine)}} {
+		if !bytes.Equal(mine[r[0]:r[1]], then[r[0]:r[1]]) {
+			return false
+		}
+	}
+	return f.writesUntouched(last)
+}
+
+// A stale concurrent transaction whose writes touch nothing committed since
+// its snapshot, and that neither allocated nor freed a page, can publish its
+// pages on the newest version as they are, with page 1 taken from the
+// newest version and its change counter advanced ("merged"), instead of
+// having its row changes replayed. Whether it can is known for sure only
+// when SQLite writes page 1 at commit (xSync), where a refusal still makes
+// SQLite roll the transaction back; the driver first asks MergePrecheck,
+// after flushing SQLite's cache, and checks the page count and the free
+// list itself, so that a transaction that must be replayed is replayed.
+
+// MergePrecheck reports whether the pages SQLite has written so far were
+// left alone by everything committed since the snapshot, and none lies
+// beyond the snapshot's size. It also returns the snapshot's size in pages
+// and free-list count, for the driver to compare with the transaction's.
+func (f *File) MergePrecheck() (ok bool, pages, freelist uint32) {
+	p1 := f.snapPage1()
+	if p1 == nil {
+		return false, 0, 0
+	}
+	pages = f.e.log.Size(f.snap)
+	freelist = binary.BigEndian.Uint32(p1[36:])
+	if f.dirty && f.wsSize != pages {
+		return false, pages, freelist
+	}
+	return f.writesUntouched(f.e.log.Last()), pages, freelist
+}
+
+// TryMerge makes the coming commit merge if, at xSync, the whole write set
+// passes: see MergeRefused for the outcome.
+func (f *File) TryMerge() { f.mergeTry, f.mergeRefused = true, false }
+
+// MergeRefused reports whether the last TryMerge commit was refused (and
+// rolled back by SQLite).
+func (f *File) MergeRefused() bool { return f.mergeRefused }
+
+// CancelMerge forgets a TryMerge whose commit did not happen.
+func (f *File) CancelMerge() { f.mergeTry, f.merge = false, false }
+
+var errNotMergeable = errors.New("libsql: BEGIN CONCURRENT transaction conflicts with a commit since its snapshot: its pages could not be published on the newest version (it allocated or freed pages, or wrote pages changed since)")
+
+// checkMerge runs at xSync for a TryMerge commit, with every page written.
+func (f *File) checkMerge() error {
+	f.mergeTry = false
+	if then := f.snapPage1(); then != nil && f.mergeable(then, f.e.log.Last()) {
+		f.merge = true
+		return nil
+	}
+	f.mergeRefused = true
+	return f.fail(capi.BUSY_SNAPSHOT, errNotMergeable)
+}
+
+func (f *File) snapPage1() []byte {
+	b := make([]byte, f.pageSize())
+	if _, err := f.e.log.ReadPage(1, f.snap, b); err != nil {
+		return nil
+	}
+	return b
+}
+
+// writesUntouched reports whether no page of the write set but page 1 was
+// changed by a commit after the snapshot, up to last.
+func (f *File) writesUntouched(last wal.Version) bool {
+	written := make(map[wal.PageNo]struct{}, len(f.ws))
+	for p := range f.ws {
+		if p != 1 {
+			written[p] = struct{}{}
+		}
+	}
+	hit, ok := f.e.log.FirstChanged(f.snap, last, written)
+	return ok && hit == 0
+}
+
 // ForgetReads removes pages from the read set: the driver's commit
 // protocol brings sqlite_sequence up to date itself, so reading it is no
 // conflict.
@@ -151,14 +245,22 @@ func (f *File) ForgetReads(pages []wal.PageNo) {
 	}
 }
 
-// Counters of the concurrent commit protocol, for Engine.Stats.
+// How a concurrent transaction committed, for CountConcurrentCommit.
+const (
+	CommitDirect = iota
+	CommitMerged
+	CommitRebased
+)
 
 // CountConcurrentCommit counts a committed concurrent transaction.
-func (f *File) CountConcurrentCommit(rebased bool) {
+func (f *File) CountConcurrentCommit(how int) {
 	f.e.concurrent.commits.Add(1)
-	if rebased {
+	switch how {
+	case CommitMerged:
+		f.e.concurrent.merged.Add(1)
+	case CommitRebased:
 		f.e.concurrent.rebased.Add(1)
-	} else {
+	default:
 		f.e.concurrent.direct.Add(1)
 	}
 }

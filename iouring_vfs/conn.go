@@ -2,6 +2,7 @@ package iouringvfs
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -71,12 +72,16 @@ type File struct {
 	track      bool
 	reads      map[wal.PageNo]struct{}
 
-	refuse     string // why RESERVED is refused, if it is (see RefuseWrites)
-	commitSync bool   // fdatasync at commit (synchronous=FULL)
-	capture    func() *changefeed.Tx
-	lastCommit wal.Version
-	lastErr    error
-	scratch    []byte
+	refuse   string // why RESERVED is refused, if it is (see RefuseWrites)
+	merge    bool   // publish on the newest version (see TryMerge)
+	mergeTry bool   // check at xSync whether the commit can merge
+	// mergeRefused: the last TryMerge commit was refused at xSync.
+	mergeRefused bool
+	commitSync   bool // fdatasync at commit (synchronous=FULL)
+	capture      func() *changefeed.Tx
+	lastCommit   wal.Version
+	lastErr      error
+	scratch      []byte
 }
 
 var (
@@ -314,6 +319,11 @@ func (f *File) Sync(flags int32) error {
 	if !f.dirty || len(f.ws) == 0 {
 		return nil
 	}
+	if f.mergeTry {
+		if err := f.checkMerge(); err != nil {
+			return err
+		}
+	}
 	if err := f.e.log.Reserve(len(f.ws), f.pageSize()); err != nil {
 		return f.ioFail(capi.IOERR_FSYNC, err)
 	}
@@ -480,6 +490,16 @@ func (f *File) CommitPhaseTwo() error {
 			return f.fail(capi.BUSY_SNAPSHOT, err)
 		}
 	}
+	size := f.wsSize
+	if f.merge {
+		f.merge = false
+		if err := f.mergePage1(); err != nil {
+			f.releaseWriter()
+			f.discard()
+			return f.ioFail(capi.IOERR_READ, err)
+		}
+		size = f.e.log.Size(f.e.log.Last())
+	}
 	pages := make([]wal.Page, 0, len(f.ws))
 	for pg, b := range f.ws {
 		if pg == 1 && len(b) > 19 {
@@ -488,7 +508,7 @@ func (f *File) CommitPhaseTwo() error {
 		pages = append(pages, wal.Page{No: pg, Data: b})
 	}
 	slices.SortFunc(pages, func(a, b wal.Page) int { return int(a.No) - int(b.No) })
-	v, err := f.e.log.Append(pages, f.wsSize, f.commitSync)
+	v, err := f.e.log.Append(pages, size, f.commitSync)
 	if err == nil && f.capture != nil {
 		if tx := f.capture(); tx != nil {
 			f.e.enqueueChanges(v, tx)
@@ -513,6 +533,24 @@ func (f *File) CommitPhaseTwo() error {
 	if err := f.e.afterCommit(v); err != nil {
 		return f.ioFail(capi.IOERR_WRITE, err)
 	}
+	return nil
+}
+
+// mergePage1 replaces the write set's page 1 with the newest version's,
+// its change counter advanced (so that every connection drops its cached
+// pages), for a merged commit.
+func (f *File) mergePage1() error {
+	p1 := f.ws[1]
+	if p1 == nil {
+		p1 = make([]byte, f.pageSize())
+		f.ws[1] = p1
+	}
+	if _, err := f.e.log.ReadPage(1, f.e.log.Last(), p1); err != nil {
+		return err
+	}
+	n := binary.BigEndian.Uint32(p1[24:]) + 1
+	binary.BigEndian.PutUint32(p1[24:], n)
+	binary.BigEndian.PutUint32(p1[92:], n)
 	return nil
 }
 

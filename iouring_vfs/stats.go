@@ -14,6 +14,10 @@ type ConcurrentStats struct {
 	// Direct is how many of them committed their pages as they were,
 	// nothing having committed since their snapshot.
 	Direct uint64 `json:"direct"`
+	// Merged is how many had their pages published on a newer version:
+	// what was committed since touched none of the pages they read or
+	// wrote, and they allocated no page.
+	Merged uint64 `json:"merged"`
 	// Rebased is how many had their row changes applied to the newest
 	// version instead.
 	Rebased uint64 `json:"rebased"`
@@ -26,9 +30,9 @@ type ConcurrentStats struct {
 }
 
 type concurrentCounters struct {
-	commits, direct, rebased, conflicts atomic.Uint64
-	mu                                  sync.Mutex
-	on                                  map[string]uint64
+	commits, direct, merged, rebased, conflicts atomic.Uint64
+	mu                                          sync.Mutex
+	on                                          map[string]uint64
 }
 
 func (c *concurrentCounters) conflict(object string) {
@@ -42,7 +46,7 @@ func (c *concurrentCounters) conflict(object string) {
 }
 
 func (c *concurrentCounters) snapshot() ConcurrentStats {
-	s := ConcurrentStats{Commits: c.commits.Load(), Direct: c.direct.Load(), Rebased: c.rebased.Load(), Conflicts: c.conflicts.Load()}
+	s := ConcurrentStats{Commits: c.commits.Load(), Direct: c.direct.Load(), Merged: c.merged.Load(), Rebased: c.rebased.Load(), Conflicts: c.conflicts.Load()}
 	c.mu.Lock()
 	if len(c.on) > 0 {
 		s.ConflictsOn = make(map[string]uint64, len(c.on))

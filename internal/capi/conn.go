@@ -244,3 +244,26 @@ func (c *Conn) DBReadOnly(schema string) int32 {
 	defer c.tls.Free(n)
 	return sqlite3.Xsqlite3_db_readonly(c.tls, c.db, z)
 }
+
+// CacheFlush writes the dirty pages of the open write transaction to the
+// database files (sqlite3_db_cacheflush) without committing: the VFS then
+// holds every page the transaction changed.
+func (c *Conn) CacheFlush() error {
+	if rc := sqlite3.Xsqlite3_db_cacheflush(c.tls, c.db); rc != OK {
+		return c.err(rc)
+	}
+	return nil
+}
+
+// DBNames returns the schema names of the connection's databases ("main",
+// "temp", then attached ones), without running SQL.
+func (c *Conn) DBNames() []string {
+	var names []string
+	for i := int32(0); ; i++ {
+		z := sqlite3.Xsqlite3_db_name(c.tls, c.db, i)
+		if z == 0 {
+			return names
+		}
+		names = append(names, goString(z))
+	}
+}
