@@ -7,7 +7,12 @@
 GO        ?= go
 # Tests run under the race detector: the concurrency tests, on small data
 # (the detector makes the transpiled engine ~70x slower).
-RACE_RUN  ?= Concurrent|Race
+RACE_RUN  ?= Concurrent|Race|Pool
+# Fuzz targets (package:Target); make test runs each for FUZZTIME, make
+# soak for SOAK_FUZZTIME.
+FUZZ      ?= ./iouring_vfs/wal:FuzzRecover ./changefeed:FuzzDecodeTx .:FuzzParseDSN
+FUZZTIME  ?= 10s
+SOAK_FUZZTIME ?= 5m
 COUNT     ?= 6
 BENCH     ?= .
 BENCHTIME ?= 1s
@@ -17,12 +22,12 @@ BENCH_LDFLAGS ?= -X github.com/ncruces/go-sqlite3/driver.driverName=ncruces
 # Flags for bench/cmd/runbench, e.g. BENCH_ARGS='-rounds 7 -duration 3s'.
 BENCH_ARGS ?=
 
-.PHONY: demo test lint fmt-check vet unit race cross bench-smoke bench-build bench bench-test bench-driver bench-pool soak
+.PHONY: demo test lint fmt-check vet unit race fuzz cross bench-smoke bench-build bench bench-test bench-driver bench-pool bench-engine soak
 
 demo:
 	$(GO) run ./cmd/libsql demo
 
-test: lint unit race cross bench-smoke bench-build
+test: lint unit race fuzz cross bench-smoke bench-build
 
 lint: fmt-check vet
 
@@ -37,6 +42,14 @@ unit:
 
 race:
 	$(GO) test -race -count=1 -run '$(RACE_RUN)' ./...
+
+# A short run of every fuzz target (the seed corpora run in unit too).
+fuzz:
+	@for t in $(FUZZ); do \
+		pkg=$${t%%:*}; name=$${t##*:}; \
+		echo "fuzz $$name ($$pkg) for $(FUZZTIME)"; \
+		$(GO) test -run '^$$' -fuzz "^$$name$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+	done
 
 # The library must build without cgo on the other supported systems.
 cross:
@@ -80,5 +93,15 @@ bench-pool:
 	$(GO) test -run '^$$' -bench '$(BENCH)' -benchtime $(BENCHTIME) -benchmem -count $(COUNT) ./pool | tee bench-pool.out
 	$(BENCHSTAT) -col /api bench-pool.out
 
+# The engine's concurrency and change-capture benchmarks against
+# modernc.org/sqlite's stock WAL (commits/s, tx/s, latency percentiles,
+# conflicts, rebases), COUNT rounds.
+bench-engine:
+	$(GO) test -run '^$$' -bench 'Writers|ConcurrentTx|ReadersWriter|CDC' -benchtime $(BENCHTIME) -count $(COUNT) -timeout 60m . | tee bench-engine.out
+
+# Long runs: the crash tests with 500 kills, 10 crash-matrix seeds, 5000
+# random crashes, longer concurrency runs, and every fuzz target for
+# SOAK_FUZZTIME.
 soak:
-	LIBSQL_SOAK=1 $(GO) test -count=1 -timeout 60m ./...
+	LIBSQL_SOAK=1 $(GO) test -count=1 -timeout 120m ./...
+	$(MAKE) fuzz FUZZTIME=$(SOAK_FUZZTIME)
