@@ -1,6 +1,11 @@
 // Package libsql is a pure-Go database/sql driver for SQLite, registered as
 // "libsql". It runs the SQLite engine transpiled to Go
-// (modernc.org/sqlite/lib): no cgo, no shared library.
+// (modernc.org/sqlite/lib), no cgo, on a storage engine of its own
+// (package iouringvfs): a VFS that keeps several versions of every page, so
+// that readers never wait, writers queue on a lock that honours their
+// context, commits share their fdatasync, BEGIN CONCURRENT transactions
+// write at once and are checked at commit, and every committed row change
+// can be streamed (Changes). Files stay readable by stock SQLite.
 //
 //	import _ "github.com/golibsql/libsql"
 //	db, err := sql.Open("libsql", "file:data.db?busy_timeout=5s&sync=full")
@@ -18,16 +23,18 @@
 // that name, and kept while one of them is open). Query keys:
 //
 //	mode          ro | rw | rwc (default) | memory
-//	sync          full (default) | normal | off         PRAGMA synchronous
-//	busy_timeout  5s (default), 250ms, or milliseconds  wait for locks
+//	sync          full (default) | normal | off         when a commit is durable
+//	busy_timeout  5s (default), 250ms, or milliseconds  wait for the writer lock
 //	cache_size    pages, or -KiB                        PRAGMA cache_size
+//	page_cache    pages (default 4096)                  the engine's shared cache
 //	foreign_keys  true | false                          PRAGMA foreign_keys
 //	_txlock       deferred (default) | immediate | concurrent
 //	_time_format  rfc3339nano (default) | sqlite | datetime |
 //	              unix | unix_milli | unix_micro | unix_nano | a Go layout
 //	_pragma       name(value), repeatable               PRAGMA name=value
-//	io            uring | portable                      (takes effect with the project's VFS)
-//	cdc           off | on                              (takes effect with CDC)
+//	io            uring | portable                      the engine's I/O backend
+//	cdc           off (default) | on                    durable change capture
+//	cdc_retention, cdc_max                              durable CDC retention
 //	max_conns, idle_timeout, conn_lifetime              pool settings, applied by Open
 //
 // An unknown key or a bad value is an error naming the key and the value
@@ -50,9 +57,15 @@
 // time.Time. Each connection keeps an LRU cache of prepared statements.
 //
 // BeginTx begins per _txlock for the default isolation level, with BEGIN
-// IMMEDIATE for sql.LevelSerializable and sql.LevelLinearizable, and a
-// read-only transaction (PRAGMA query_only) for ReadOnly. [LevelConcurrent]
-// is reserved for BEGIN CONCURRENT.
+// IMMEDIATE for sql.LevelSerializable and sql.LevelLinearizable, BEGIN
+// CONCURRENT for [LevelConcurrent] (see [RetryTx]), and a read-only
+// transaction (PRAGMA query_only) for ReadOnly.
+//
+// # Change data capture
+//
+// [Changes] streams the database's committed row changes in commit order;
+// with cdc=on they are also stored in the same commit, so that a stream
+// resumes after a restart from any retained LSN.
 //
 // SQLite's errors are [*Error]s carrying the primary and extended result
 // codes; compare them with errors.Is and the sentinels [ErrBusy],
