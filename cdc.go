@@ -295,7 +295,7 @@ func (c *conn) afterStatement(failed bool) {
 // was loaded. It runs before a write statement, because in autocommit the
 // statement's commit, which hands the changes over, happens inside it.
 func (c *conn) refreshCols() {
-	cookie := c.file.SchemaCookie()
+	cookie := c.cc.SchemaCookie()
 	if c.cdc.cols != nil && cookie == c.cdc.cookie {
 		return
 	}

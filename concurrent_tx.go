@@ -435,7 +435,7 @@ type schemaFacts struct {
 }
 
 func (c *conn) schemaFacts(ctx context.Context) schemaFacts {
-	cookie := c.file.SchemaCookie()
+	cookie := c.cc.SchemaCookie()
 	if c.facts.valid && c.facts.cookie == cookie {
 		return c.facts
 	}

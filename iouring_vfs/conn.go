@@ -261,17 +261,6 @@ func (f *File) markDirty() {
 	}
 }
 
-// SchemaCookie is the schema cookie (page 1, bytes 40-43) the connection
-// sees: it changes with every schema change, so caches of table layouts
-// key on it.
-func (f *File) SchemaCookie() uint32 {
-	var b [4]byte
-	if _, err := f.ReadAt(b[:], 40); err != nil {
-		return 0
-	}
-	return uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3])
-}
-
 // Truncate sets the size of the private view (VACUUM, auto-vacuum, and the
 // rollback of a transaction that grew the file).
 func (f *File) Truncate(size int64) error {

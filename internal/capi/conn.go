@@ -267,3 +267,19 @@ func (c *Conn) DBNames() []string {
 		names = append(names, goString(z))
 	}
 }
+
+// SchemaCookie returns the schema cookie of the main database as the
+// connection last loaded its schema, read from SQLite's memory (no I/O, no
+// SQL): caches of table layouts key on it. SQLite reloads the schema, and
+// this value, when a statement finds the schema changed.
+func (c *Conn) SchemaCookie() uint32 {
+	db := (*sqlite3.Tsqlite3)(cptr(c.db))
+	if db.FaDb == 0 || db.FnDb < 1 {
+		return 0
+	}
+	main := (*sqlite3.TDb)(cptr(db.FaDb))
+	if main.FpSchema == 0 {
+		return 0
+	}
+	return uint32((*sqlite3.TSchema)(cptr(main.FpSchema)).Fschema_cookie)
+}

@@ -82,6 +82,11 @@ type hookState struct {
 	// chainFn and chainArg are the sessions' hook, called before ours.
 	chainFn, chainArg uintptr
 	pu                PreUpdate
+	// The names of the last change's database and table, by the address
+	// of SQLite's own copy (stable while its schema is loaded): a run of
+	// changes to one table converts the names once.
+	zDb, zName     uintptr
+	dbName, tbName string
 }
 
 var (
@@ -133,9 +138,34 @@ func preUpdateCallback(tls *libc.TLS, arg, db uintptr, op int32, zDb, zName uint
 	if c.hooks.pre == nil {
 		return
 	}
-	p := &c.hooks.pu
-	*p = PreUpdate{c: c, tls: tls, Op: op, Schema: goString(zDb), Table: goString(zName), OldRowID: key1, NewRowID: key2}
-	c.hooks.pre(p)
+	h := &c.hooks
+	if zDb != h.zDb || !cstrEqual(zDb, h.dbName) {
+		h.zDb, h.dbName = zDb, goString(zDb)
+	}
+	if zName != h.zName || !cstrEqual(zName, h.tbName) {
+		h.zName, h.tbName = zName, goString(zName)
+	}
+	p := &h.pu
+	*p = PreUpdate{c: c, tls: tls, Op: op, Schema: h.dbName, Table: h.tbName, OldRowID: key1, NewRowID: key2}
+	h.pre(p)
+}
+
+// cstrEqual reports whether the C string at z is s, without copying it
+// (the memory at an address may have been reused for another name).
+func cstrEqual(z uintptr, s string) bool {
+	if z == 0 {
+		return false
+	}
+	for i := range len(s) + 1 {
+		ch := *(*byte)(cptr(z + uintptr(i)))
+		if i == len(s) {
+			return ch == 0
+		}
+		if ch != s[i] {
+			return false
+		}
+	}
+	return false
 }
 
 // SetRollbackHook makes fn run whenever a transaction rolls back, by
