@@ -182,3 +182,48 @@ func mustExecConn(t *testing.T, c *sql.Conn, query string) {
 		t.Fatalf("%s: %v", query, err)
 	}
 }
+
+// A deferred transaction that read, then writes after another connection
+// committed, gets ErrBusySnapshot, as in SQLite's WAL mode; BEGIN IMMEDIATE
+// takes the writer lock first and never does.
+func TestDeferredTransactionWithStaleSnapshot(t *testing.T) {
+	db := openTestDB(t, "")
+	mustExec(t, db, "CREATE TABLE t(x)")
+	ctx := context.Background()
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	if err := tx.QueryRow("SELECT count(*) FROM t").Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	mustExec(t, db, "INSERT INTO t VALUES (1)")
+	_, err = tx.Exec("INSERT INTO t VALUES (2)")
+	if !errors.Is(err, ErrBusySnapshot) {
+		t.Fatalf("write on a stale snapshot: %v, want ErrBusySnapshot", err)
+	}
+	tx.Rollback()
+
+	tx, err = db.BeginTx(ctx, &sql.TxOptions{Isolation: sql.LevelSerializable})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.QueryRow("SELECT count(*) FROM t").Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { _, err := db.Exec("INSERT INTO t VALUES (3)"); done <- err }()
+	if _, err := tx.Exec("INSERT INTO t VALUES (4)"); err != nil {
+		t.Fatalf("BEGIN IMMEDIATE transaction: %v", err)
+	}
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("the writer queued behind BEGIN IMMEDIATE: %v", err)
+	}
+	if n := count(t, db, "SELECT count(*) FROM t"); n != 3 {
+		t.Fatalf("%d rows, want 3", n)
+	}
+}

@@ -145,3 +145,18 @@ type FS interface {
 	// the directory and fsync it; a no-op on Windows and in MemFS).
 	SyncDir(dir string) error
 }
+
+// readEach serves a ReadBatch one ReadAt at a time, for the backends that
+// have nothing better: it records each request's result and returns the
+// first error other than io.EOF.
+func readEach(f io.ReaderAt, reqs []Read) error {
+	var first error
+	for i := range reqs {
+		r := &reqs[i]
+		r.N, r.Err = f.ReadAt(r.P, r.Off)
+		if first == nil && r.Err != nil && r.Err != io.EOF {
+			first = r.Err
+		}
+	}
+	return first
+}

@@ -194,17 +194,7 @@ func (n *memNode) write(p []byte, off int64) {
 	}
 }
 
-func (f *memFile) ReadBatch(reqs []Read) error {
-	var first error
-	for i := range reqs {
-		r := &reqs[i]
-		r.N, r.Err = f.ReadAt(r.P, r.Off)
-		if first == nil && r.Err != nil && r.Err != io.EOF {
-			first = r.Err
-		}
-	}
-	return first
-}
+func (f *memFile) ReadBatch(reqs []Read) error { return readEach(f, reqs) }
 
 func (f *memFile) WritevAt(bufs [][]byte, off int64) error {
 	if err := f.check("pwritev", off); err != nil {

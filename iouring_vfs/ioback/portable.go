@@ -1,7 +1,6 @@
 package ioback
 
 import (
-	"io"
 	"os"
 	"syscall"
 )
@@ -110,17 +109,7 @@ func (f *osFile) WriteAt(p []byte, off int64) (int, error) {
 	return n, wrapErrAt("pwrite", f.name, off, err)
 }
 
-func (f *osFile) ReadBatch(reqs []Read) error {
-	var first error
-	for i := range reqs {
-		r := &reqs[i]
-		r.N, r.Err = f.ReadAt(r.P, r.Off)
-		if first == nil && r.Err != nil && r.Err != io.EOF {
-			first = r.Err
-		}
-	}
-	return first
-}
+func (f *osFile) ReadBatch(reqs []Read) error { return readEach(f, reqs) }
 
 func (f *osFile) WritevAt(bufs [][]byte, off int64) error {
 	if f.readOnly {
