@@ -393,7 +393,10 @@ func (c *conn) takeCaptured() *changefeed.Tx {
 		return nil
 	}
 	tx := &changefeed.Tx{Changes: c.cdc.changes}
-	c.cdc.changes = nil
+	// The buffer now belongs to the hub: the next transaction's starts at
+	// this one's size, not from nothing (growing it costs more than the
+	// capture itself).
+	c.cdc.changes = make([]changefeed.Change, 0, len(tx.Changes))
 	c.cdc.marks = c.cdc.marks[:0]
 	c.cdc.stored = false
 	return tx
