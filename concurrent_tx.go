@@ -364,7 +364,15 @@ func (c *conn) rebase(ctx context.Context, ct *concurrentTx, seq sequenceState) 
 			return convertError(err)
 		}
 	}
-	err = c.cc.ApplyChangeset(cs)
+	// Foreign-key actions off likewise, where they could run: switching
+	// them off expires every prepared statement and reloads the schema.
+	fkNoAction := false
+	if c.schemaFacts(ctx).fkActions {
+		if fkNoAction, err = c.cc.DBConfigBool(capi.DBCONFIG_ENABLE_FKEY, -1); err != nil {
+			return convertError(err)
+		}
+	}
+	err = c.cc.ApplyChangeset(cs, fkNoAction)
 	if triggers {
 		c.cc.DBConfigBool(capi.DBCONFIG_ENABLE_TRIGGER, 1)
 	}
@@ -426,31 +434,42 @@ func (c *conn) sequenceState(ctx context.Context) sequenceState {
 
 // schemaFacts is what the commit protocol needs to know of the schema,
 // cached per schema cookie: sqlite_sequence's root page (0 if there is no
-// AUTOINCREMENT table), and whether there are triggers.
+// AUTOINCREMENT table), whether there are triggers, whether a foreign key
+// has an action that changes rows (CASCADE, SET NULL, SET DEFAULT), and,
+// once a conflict needed them, the names of the b-trees by root page.
 type schemaFacts struct {
-	cookie   uint32
-	valid    bool
-	seqRoot  wal.PageNo
-	triggers bool
+	cookie    uint32
+	valid     bool
+	seqRoot   wal.PageNo
+	triggers  bool
+	fkActions bool
+	roots     map[wal.PageNo]string
 }
 
-func (c *conn) schemaFacts(ctx context.Context) schemaFacts {
+func (c *conn) schemaFacts(ctx context.Context) *schemaFacts {
 	cookie := c.cc.SchemaCookie()
 	if c.facts.valid && c.facts.cookie == cookie {
-		return c.facts
+		return &c.facts
 	}
-	f := schemaFacts{cookie: cookie, valid: true}
-	p, err := c.prepare("SELECT (SELECT rootpage FROM sqlite_schema WHERE name = 'sqlite_sequence'), EXISTS (SELECT 1 FROM sqlite_schema WHERE type = 'trigger')")
+	c.facts = schemaFacts{cookie: cookie, valid: true}
+	p, err := c.prepare(`SELECT
+		(SELECT rootpage FROM sqlite_schema WHERE name = 'sqlite_sequence'),
+		EXISTS (SELECT 1 FROM sqlite_schema WHERE type = 'trigger'),
+		EXISTS (SELECT 1 FROM sqlite_schema s, pragma_foreign_key_list(s.name) f
+			WHERE s.type = 'table' AND (f.on_delete NOT IN ('NO ACTION', 'RESTRICT') OR f.on_update NOT IN ('NO ACTION', 'RESTRICT')))`)
 	if err != nil {
-		return schemaFacts{}
+		c.facts = schemaFacts{fkActions: true}
+		return &c.facts
 	}
 	if row, err := p.s.Step(); err == nil && row {
-		f.seqRoot = wal.PageNo(p.s.ColumnInt64(0))
-		f.triggers = p.s.ColumnInt64(1) != 0
+		c.facts.seqRoot = wal.PageNo(p.s.ColumnInt64(0))
+		c.facts.triggers = p.s.ColumnInt64(1) != 0
+		c.facts.fkActions = p.s.ColumnInt64(2) != 0
+	} else {
+		c.facts.fkActions = true
 	}
 	c.release(p)
-	c.facts = f
-	return f
+	return &c.facts
 }
 
 // hasTriggers reports whether the schema has triggers.
@@ -494,7 +513,7 @@ func (c *conn) conflictError(ctx context.Context, cf *iouringvfs.Conflict) error
 		return e
 	}
 	e.conflictPage = uint32(cf.Page)
-	owner := c.file.OwnerOf(cf.Page, c.schemaRoots(), conflictBudget)
+	owner := c.file.OwnerOf(cf.Page, c.schemaRoots(ctx), conflictBudget)
 	e.conflictTable = owner
 	if owner != "" {
 		e.msg = fmt.Sprintf("%sconflict at page %d (b-tree of %s)", prefix, cf.Page, owner)
@@ -507,19 +526,27 @@ func (c *conn) conflictError(ctx context.Context, cf *iouringvfs.Conflict) error
 }
 
 // schemaRoots maps the root page of every table and index to its name.
-func (c *conn) schemaRoots() map[wal.PageNo]string {
+func (c *conn) schemaRoots(ctx context.Context) map[wal.PageNo]string {
+	f := c.schemaFacts(ctx)
+	if f.roots != nil {
+		return f.roots
+	}
 	roots := map[wal.PageNo]string{1: "table sqlite_schema"}
-	s, _, err := c.cc.Prepare("SELECT type, name, rootpage FROM sqlite_schema WHERE rootpage > 0", 0)
-	if err != nil || s == nil {
+	p, err := c.prepare("SELECT type, name, rootpage FROM sqlite_schema WHERE rootpage > 0")
+	if err != nil {
 		return roots
 	}
-	defer s.Finalize()
+	defer c.release(p)
 	for {
-		row, err := s.Step()
-		if err != nil || !row {
+		row, err := p.s.Step()
+		if err != nil {
 			return roots
 		}
-		roots[wal.PageNo(s.ColumnInt64(2))] = s.ColumnText(0) + " " + s.ColumnText(1)
+		if !row {
+			f.roots = roots
+			return roots
+		}
+		roots[wal.PageNo(p.s.ColumnInt64(2))] = p.s.ColumnText(0) + " " + p.s.ColumnText(1)
 	}
 }
 

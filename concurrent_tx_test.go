@@ -229,6 +229,51 @@ func TestBeginConcurrentBothAllocatePages(t *testing.T) {
 	}
 }
 
+// A rebased transaction whose delete cascaded replays the cascade's
+// deletes as recorded, with the foreign-key actions off: running them again
+// would delete the child rows before the changeset does, a conflict.
+// Afterwards the actions are back on.
+func TestBeginConcurrentRebaseWithForeignKeyActions(t *testing.T) {
+	for _, fk := range []string{"true", "false"} {
+		t.Run("foreign_keys="+fk, func(t *testing.T) {
+			db := openTestDB(t, "foreign_keys="+fk)
+			mustExec(t, db, "CREATE TABLE parent(id INTEGER PRIMARY KEY)")
+			mustExec(t, db, "CREATE TABLE child(id INTEGER PRIMARY KEY, pid REFERENCES parent ON DELETE CASCADE, tag REFERENCES parent ON DELETE SET NULL)")
+			mustExec(t, db, "CREATE TABLE other1(b BLOB)")
+			mustExec(t, db, "CREATE TABLE other2(b BLOB)")
+			mustExec(t, db, "INSERT INTO parent VALUES (1), (2), (3)")
+			mustExec(t, db, "INSERT INTO child VALUES (10, 1, 2), (11, 1, 3), (20, 2, 3), (30, 3, 2)")
+			c1, c2 := dbConn(t, db), dbConn(t, db)
+			cexec(t, c1, "BEGIN CONCURRENT")
+			cexec(t, c2, "BEGIN CONCURRENT")
+			cexec(t, c1, "DELETE FROM parent WHERE id = 2")
+			cexec(t, c1, "INSERT INTO other1 VALUES (randomblob(100000))")
+			cexec(t, c2, "INSERT INTO other2 VALUES (randomblob(100000))")
+			cexec(t, c2, "COMMIT")
+			cexec(t, c1, "COMMIT")
+			if s := engineStats(t, db); !strings.Contains(s, `"rebased":1`) {
+				t.Fatalf("stats: %s", s)
+			}
+			want := "10:1:NULL 11:1:3 30:3:NULL" // the cascade and the SET NULL, once
+			if fk == "false" {
+				want = "10:1:2 11:1:3 20:2:3 30:3:2"
+			}
+			var got string
+			if err := db.QueryRow("SELECT group_concat(id || ':' || pid || ':' || coalesce(tag, 'NULL'), ' ') FROM (SELECT * FROM child ORDER BY id)").Scan(&got); err != nil {
+				t.Fatal(err)
+			}
+			if got != want {
+				t.Fatalf("child rows %q, want %q", got, want)
+			}
+			cexec(t, c1, "DELETE FROM parent WHERE id = 1")
+			n := count(t, db, "SELECT count(*) FROM child")
+			if fk == "true" && n != 1 || fk == "false" && n != 4 {
+				t.Fatalf("%d child rows after deleting parent 1 with foreign_keys=%s", n, fk)
+			}
+		})
+	}
+}
+
 func TestBeginConcurrentSavepoints(t *testing.T) {
 	db := concurrentDB(t, "")
 	c1 := dbConn(t, db)

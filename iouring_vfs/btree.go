@@ -19,13 +19,18 @@ func (f *File) OwnerOf(p wal.PageNo, roots map[wal.PageNo]string, budget int) st
 	}
 	slices.Sort(order)
 	w := f.newWalker(budget)
-	for _, root := range order {
-		found := false
-		if !w.walk(root, func(pg wal.PageNo) bool { found = pg == p; return !found }) {
-			return ""
-		}
-		if found {
-			return roots[root]
+	// Interior pages first, which find any b-tree page by its parent's
+	// pointer while reading a small fraction of the tree; leaves are read
+	// only to find an overflow page.
+	for _, leaves := range []bool{false, true} {
+		for _, root := range order {
+			found := false
+			if !w.walk(root, leaves, func(pg wal.PageNo) bool { found = pg == p; return !found }) {
+				return ""
+			}
+			if found {
+				return roots[root]
+			}
 		}
 	}
 	return ""
@@ -36,7 +41,7 @@ func (f *File) OwnerOf(p wal.PageNo, roots map[wal.PageNo]string, budget int) st
 // pages; ok is false if the budget ran out.
 func (f *File) BtreePages(root wal.PageNo, budget int) (pages []wal.PageNo, ok bool) {
 	w := f.newWalker(budget)
-	ok = w.walk(root, func(pg wal.PageNo) bool { pages = append(pages, pg); return true })
+	ok = w.walk(root, true, func(pg wal.PageNo) bool { pages = append(pages, pg); return true })
 	return pages, ok
 }
 
@@ -64,10 +69,13 @@ func (w *walker) read(pg wal.PageNo) bool {
 	return err == nil
 }
 
-// walk calls visit for every page of the b-tree rooted at root, overflow
-// pages included, until visit returns false. It returns false if the
-// budget ran out or a page could not be read.
-func (w *walker) walk(root wal.PageNo, visit func(wal.PageNo) bool) (ok bool) {
+// walk calls visit for every page of the b-tree rooted at root, until
+// visit returns false. With leaves, it reads the leaf pages too and visits
+// the overflow pages of their cells; without, it reads only interior pages,
+// which is enough to visit every b-tree page, since all leaves are at the
+// same depth. It returns false if the budget ran out or a page could not
+// be read.
+func (w *walker) walk(root wal.PageNo, leaves bool, visit func(wal.PageNo) bool) (ok bool) {
 	defer func() {
 		if recover() != nil { // a page that is not what the format says
 			ok = false
@@ -85,15 +93,24 @@ func (w *walker) walk(root wal.PageNo, visit func(wal.PageNo) bool) (ok bool) {
 		w.usable = ps - int(w.buf[20])
 	}
 	buf := w.buf
-	stack := []wal.PageNo{root}
+	type entry struct {
+		pg    wal.PageNo
+		depth int
+	}
+	leafDepth := -1
+	stack := []entry{{root, 0}}
 	for len(stack) > 0 {
-		pg := stack[len(stack)-1]
+		e := stack[len(stack)-1]
+		pg := e.pg
 		stack = stack[:len(stack)-1]
 		if pg == 0 {
 			continue
 		}
 		if !visit(pg) {
 			return true
+		}
+		if !leaves && e.depth == leafDepth {
+			continue
 		}
 		if !w.read(pg) {
 			return false
@@ -107,20 +124,26 @@ func (w *walker) walk(root wal.PageNo, visit func(wal.PageNo) bool) (ok bool) {
 		if typ != 0x02 && typ != 0x05 && typ != 0x0a && typ != 0x0d {
 			continue
 		}
+		if !interior {
+			leafDepth = e.depth
+			if !leaves {
+				continue
+			}
+		}
 		n := int(binary.BigEndian.Uint16(buf[hdr+3:]))
 		cells := hdr + 8
 		if interior {
 			cells = hdr + 12
-			stack = append(stack, wal.PageNo(binary.BigEndian.Uint32(buf[hdr+8:])))
+			stack = append(stack, entry{wal.PageNo(binary.BigEndian.Uint32(buf[hdr+8:])), e.depth + 1})
 		}
 		var overflow []wal.PageNo
 		for i := range n {
 			off := int(binary.BigEndian.Uint16(buf[cells+2*i:]))
 			if interior {
-				stack = append(stack, wal.PageNo(binary.BigEndian.Uint32(buf[off:])))
+				stack = append(stack, entry{wal.PageNo(binary.BigEndian.Uint32(buf[off:])), e.depth + 1})
 				off += 4
 			}
-			if typ == 0x05 {
+			if typ == 0x05 || !leaves {
 				continue // interior table cells carry no payload
 			}
 			size, k := uvarint(buf[off:])

@@ -65,3 +65,26 @@ func TestOwnerOfAgreesWithDbstat(t *testing.T) {
 		t.Fatalf("OwnerOf with a budget of 2 pages found %q", got)
 	}
 }
+
+// OwnerOf finds a leaf page by its parent's pointer, reading the interior
+// pages only: a budget far below the tree's size is enough.
+func TestOwnerOfReadsInteriorPagesOnly(t *testing.T) {
+	c := openConn(t, dbPath(t), "")
+	c.exec("CREATE TABLE big(id INTEGER PRIMARY KEY, v TEXT)")
+	c.exec("WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x+1 FROM c WHERE x < 100000) INSERT INTO big(v) SELECT printf('value %08d', x) FROM c")
+	root := wal.PageNo(c.int("SELECT rootpage FROM sqlite_schema WHERE name = 'big'"))
+	interior := c.int("SELECT count(*) FROM dbstat WHERE name = 'big' AND pagetype = 'internal'")
+	leaves := c.int("SELECT count(*) FROM dbstat WHERE name = 'big' AND pagetype = 'leaf'")
+	last := wal.PageNo(c.int("SELECT max(pageno) FROM dbstat WHERE name = 'big' AND pagetype = 'leaf'"))
+	if leaves < 50*interior {
+		t.Fatalf("%d leaves and %d interior pages: the tree is not what the test needs", leaves, interior)
+	}
+	roots := map[wal.PageNo]string{root: "table big"}
+	c.exec("BEGIN")
+	defer c.exec("COMMIT")
+	c.int("SELECT count(*) FROM big")
+	budget := int(interior) + 3 // page 1 and the first leaf, which gives the depth
+	if got := c.file.OwnerOf(last, roots, budget); got != "table big" {
+		t.Fatalf("OwnerOf(%d) with a budget of %d pages (%d interior, %d leaves) = %q", last, budget, interior, leaves, got)
+	}
+}

@@ -133,12 +133,14 @@ var conflictKinds = map[int32]string{
 	sqlite3.SQLITE_CHANGESET_FOREIGN_KEY: "foreign key constraint failed",
 }
 
-// ApplyChangeset applies cs to the database (sqlite3changeset_apply_v2)
-// with foreign-key actions off (SQLITE_CHANGESETAPPLY_FKNOACTION). Any
+// ApplyChangeset applies cs to the database (sqlite3changeset_apply_v2),
+// with foreign-key actions off if fkNoAction
+// (SQLITE_CHANGESETAPPLY_FKNOACTION, which expires every prepared statement
+// of the connection and makes SQLite reload the schema). Any
 // conflict aborts the whole apply, which then changed nothing, and returns
 // an error wrapping ErrChangesetConflict that names the table. Triggers are
 // the caller's to switch off (DBCONFIG_ENABLE_TRIGGER).
-func (c *Conn) ApplyChangeset(cs []byte) error {
+func (c *Conn) ApplyChangeset(cs []byte, fkNoAction bool) error {
 	if len(cs) == 0 {
 		return nil
 	}
@@ -152,8 +154,11 @@ func (c *Conn) ApplyChangeset(cs []byte) error {
 	st := &applyState{}
 	h := NewHandle(st)
 	defer h.Delete()
-	rc := sqlite3.Xsqlite3changeset_apply_v2(tls, c.db, int32(len(cs)), buf, 0, applyConflictFP, uintptr(h), 0, 0,
-		sqlite3.SQLITE_CHANGESETAPPLY_FKNOACTION)
+	var flags int32
+	if fkNoAction {
+		flags = sqlite3.SQLITE_CHANGESETAPPLY_FKNOACTION
+	}
+	rc := sqlite3.Xsqlite3changeset_apply_v2(tls, c.db, int32(len(cs)), buf, 0, applyConflictFP, uintptr(h), 0, 0, flags)
 	if rc == OK {
 		return nil
 	}
