@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"slices"
@@ -166,6 +167,9 @@ func TestConcurrentDifferentialAgainstSerialReplay(t *testing.T) {
 				var before, v wal.Version
 				c.Raw(func(dc any) error { before = dc.(*conn).file.LastCommit(); return nil })
 				if _, err := c.ExecContext(context.Background(), "COMMIT"); err != nil {
+					if !errors.Is(err, ErrBusySnapshot) {
+						t.Errorf("COMMIT: %v, want a conflict or nothing", err)
+					}
 					continue // a conflict: the transaction never happened
 				}
 				c.Raw(func(dc any) error { v = dc.(*conn).file.LastCommit(); return nil })
@@ -179,6 +183,9 @@ func TestConcurrentDifferentialAgainstSerialReplay(t *testing.T) {
 		}()
 	}
 	wg.Wait()
+	if len(log) < writers {
+		t.Fatalf("only %d of %d transactions committed", len(log), writers*txs)
+	}
 	slices.SortFunc(log, func(a, b committed) int { return cmp.Compare(a.v, b.v) })
 	for i := 1; i < len(log); i++ {
 		if log[i].v == log[i-1].v {
@@ -273,18 +280,26 @@ func TestBeginConcurrentRandomPairsStayIntact(t *testing.T) {
 	ctx := context.Background()
 	for round := range rounds {
 		s1, s2 := randomTx(rng), randomTx(rng)
-		c1.ExecContext(ctx, "BEGIN CONCURRENT")
-		c2.ExecContext(ctx, "BEGIN CONCURRENT")
+		cexec(t, c1, "BEGIN CONCURRENT")
+		cexec(t, c2, "BEGIN CONCURRENT")
 		for _, s := range s1 {
-			c1.ExecContext(ctx, s)
+			cexec(t, c1, s)
 		}
 		for _, s := range s2 {
-			c2.ExecContext(ctx, s)
+			cexec(t, c2, s)
 		}
 		_, e1 := c1.ExecContext(ctx, "COMMIT")
 		before := engineStats(t, db)
 		_, e2 := c2.ExecContext(ctx, "COMMIT")
 		after := engineStats(t, db)
+		for _, err := range []error{e1, e2} {
+			if err != nil && !errors.Is(err, ErrBusySnapshot) {
+				t.Fatalf("round %d: COMMIT: %v, want a conflict or nothing", round, err)
+			}
+		}
+		if e1 != nil {
+			t.Fatalf("round %d: the first COMMIT conflicted: %v", round, e1)
+		}
 		var ic string
 		db.QueryRow("PRAGMA integrity_check").Scan(&ic)
 		if ic != "ok" {

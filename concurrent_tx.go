@@ -26,14 +26,19 @@ import (
 //     for the header fields that mean something to a reader). A conflict
 //     rolls the transaction back: ErrBusySnapshot, naming the page and the
 //     table or index it belongs to.
+//   - A transaction that changed the schema, user_version or
+//     application_id commits only if nothing was committed since its
+//     snapshot: that is no row change a replay could carry.
 //   - If nothing was committed since the snapshot, SQLite commits and the
-//     engine publishes the pages. Otherwise the pages cannot be published
-//     as they are (page 1 and newly allocated pages always collide), so the
-//     transaction is rolled back and its row changes are applied to the
-//     newest version under the writer lock, with triggers and foreign-key
+//     engine publishes the pages ("direct"). Otherwise, if the pages it
+//     wrote were left alone by every commit since and it allocated or freed
+//     none, its pages are published on the newest version, with page 1
+//     taken from that version ("merged"). Otherwise the transaction is
+//     rolled back and its row changes are applied to the newest version
+//     under the writer lock ("rebased"), with triggers and foreign-key
 //     actions off (the changes they made are in the changeset already) and
-//     sqlite_sequence brought up to date. Either way the outcome is that of
-//     a serial execution.
+//     sqlite_sequence brought up to date. Each way the outcome is that of a
+//     serial execution.
 
 // concurrentTx is a BEGIN CONCURRENT transaction in progress.
 type concurrentTx struct {
@@ -143,7 +148,12 @@ func (l *lexer) name() string {
 	return l.s[start:l.pos]
 }
 
-// keyword returns the next word, upper-cased, or "".
+// keywords are the words callers of lexer.keyword compare with.
+var keywords = [...]string{"BEGIN", "CONCURRENT", "COMMIT", "END", "ROLLBACK", "TRANSACTION", "SAVEPOINT", "RELEASE", "TO", "PRAGMA"}
+
+// keyword returns the next word, or "": as the upper-case member of
+// keywords it is, in any case, else as written. It runs on every
+// statement, so it does not allocate; callers compare with keywords only.
 func (l *lexer) keyword() string {
 	l.space()
 	start := l.pos
@@ -154,7 +164,13 @@ func (l *lexer) keyword() string {
 		}
 		l.pos++
 	}
-	return strings.ToUpper(l.s[start:l.pos])
+	w := l.s[start:l.pos]
+	for _, k := range keywords {
+		if len(k) == len(w) && strings.EqualFold(k, w) {
+			return k
+		}
+	}
+	return w
 }
 
 // handlesTx reports whether the driver runs statement kind itself now:
@@ -260,8 +276,10 @@ func (c *conn) rollbackConcurrent(ctx context.Context) error {
 // file.
 func (c *conn) commitConcurrent(ctx context.Context) (err error) {
 	ct, f := c.conc, c.file
-	if !f.Wrote() && ct.session.Empty() {
-		// Read-only: nothing to check, nothing to publish.
+	if c.cc.TxnState("main") != capi.TXN_WRITE {
+		// Read-only: nothing to check, nothing to publish. (The file and
+		// the session may have seen nothing of a write yet: DDL stays in
+		// SQLite's cache until the commit.)
 		err = c.execInternal(ctx, "COMMIT")
 		return errors.Join(err, c.endConcurrent(ctx, ct, err != nil))
 	}
@@ -273,11 +291,17 @@ func (c *conn) commitConcurrent(ctx context.Context) (err error) {
 	if err := f.AcquireWriter(); err != nil {
 		return c.mapErr(ctx, &capi.Error{Code: capi.BUSY, Msg: err.Error(), Cause: err})
 	}
-	seq := c.sequenceState(ctx)
-	f.ForgetReads(seq.pages)
+	var seq sequenceState
+	if f.Stale() {
+		seq = c.sequenceState(ctx)
+		f.ForgetReads(seq.pages)
+	}
 	val, err := f.Validate()
 	if err != nil {
 		return err
+	}
+	if val.Stale && val.Conflict == nil && c.headerFields(ctx) != val.Header {
+		val.Conflict = &iouringvfs.Conflict{Schema: true}
 	}
 	if val.Conflict != nil {
 		return c.conflictError(ctx, val.Conflict)
@@ -313,6 +337,26 @@ func (c *conn) commitConcurrent(ctx context.Context) (err error) {
 		return err
 	}
 	return c.rebase(ctx, ct, seq)
+}
+
+// headerFields reads the header fields a transaction can change in SQL as
+// the transaction sees them; on an error, values no snapshot has, so that
+// the transaction is refused rather than replayed without them.
+func (c *conn) headerFields(ctx context.Context) iouringvfs.Header {
+	h := iouringvfs.Header{SchemaCookie: ^uint32(0)}
+	p, err := c.prepare("SELECT schema_version, user_version, application_id FROM pragma_schema_version, pragma_user_version, pragma_application_id")
+	if err != nil {
+		return h
+	}
+	defer c.release(p)
+	if row, err := p.s.Step(); err == nil && row {
+		h = iouringvfs.Header{
+			SchemaCookie:  uint32(p.s.ColumnInt64(0)),
+			UserVersion:   uint32(p.s.ColumnInt64(1)),
+			ApplicationID: uint32(p.s.ColumnInt64(2)),
+		}
+	}
+	return h
 }
 
 // mergePrecheck reports whether a stale concurrent transaction can likely
@@ -358,11 +402,11 @@ func (c *conn) rebase(ctx context.Context, ct *concurrentTx, seq sequenceState) 
 	// Triggers off: the changes they made are in the changeset already.
 	// Switching the setting expires every prepared statement of the
 	// connection, so it is only done where there are triggers.
-	triggers := false
 	if c.hasTriggers(ctx) {
-		if triggers, err = c.cc.DBConfigBool(capi.DBCONFIG_ENABLE_TRIGGER, 0); err != nil {
+		if _, err := c.cc.DBConfigBool(capi.DBCONFIG_ENABLE_TRIGGER, 0); err != nil {
 			return convertError(err)
 		}
+		defer c.cc.DBConfigBool(capi.DBCONFIG_ENABLE_TRIGGER, 1)
 	}
 	// Foreign-key actions off likewise, where they could run: switching
 	// them off expires every prepared statement and reloads the schema.
@@ -373,9 +417,6 @@ func (c *conn) rebase(ctx context.Context, ct *concurrentTx, seq sequenceState) 
 		}
 	}
 	err = c.cc.ApplyChangeset(cs, fkNoAction)
-	if triggers {
-		c.cc.DBConfigBool(capi.DBCONFIG_ENABLE_TRIGGER, 1)
-	}
 	if err != nil {
 		if errors.Is(err, capi.ErrChangesetConflict) {
 			f.CountConflict("rebase")

@@ -83,6 +83,12 @@ func TestClassifyTx(t *testing.T) {
 			t.Errorf("classifyTx(%q) = %v, %d; want %v, %d", c.sql, kind, n, c.kind, c.n)
 		}
 	}
+	// It runs on every statement.
+	for _, q := range []string{"select * from t where id = ?", "insert into t values (?)", "commit"} {
+		if n := testing.AllocsPerRun(100, func() { classifyTx(q) }); n != 0 {
+			t.Errorf("classifyTx(%q) allocates %v times", q, n)
+		}
+	}
 }
 
 // Every way of starting a concurrent transaction, and of ending one.
@@ -131,7 +137,7 @@ func TestBeginConcurrentForms(t *testing.T) {
 
 // Concurrent transactions hold no writer lock before COMMIT: two run at
 // once on different tables while a plain writer commits, and both commit,
-// one directly and one by rebase.
+// both merged.
 func TestBeginConcurrentDifferentTablesBothCommit(t *testing.T) {
 	db := concurrentDB(t, "busy_timeout=0")
 	mustExec(t, db, "CREATE TABLE other(x)")
@@ -207,6 +213,81 @@ func TestBeginConcurrentSchemaChangeConflicts(t *testing.T) {
 	}
 	if n := count(t, db, "SELECT count(*) FROM sqlite_schema WHERE name IN ('c', 'd')"); n != 1 {
 		t.Fatalf("%d of tables c, d exist, want only c", n)
+	}
+
+	// The same with row changes besides, and with header fields: whether
+	// SQLite has written page 1 yet or not, the change is not lost in a
+	// replay of the rows, but refused as a schema conflict.
+	for _, change := range []string{
+		"CREATE TABLE d(x); INSERT INTO d VALUES (1); INSERT INTO a(v) VALUES ('with d')",
+		"CREATE TABLE d(x)",
+		"PRAGMA user_version = 7; INSERT INTO a(v) VALUES ('with user_version')",
+		"PRAGMA application_id = 9; INSERT INTO a(v) VALUES ('with application_id')",
+	} {
+		cexec(t, c1, "BEGIN CONCURRENT")
+		cexec(t, c1, change)
+		mustExec(t, db, "INSERT INTO b(v) VALUES ('meanwhile')")
+		_, err := c1.ExecContext(context.Background(), "COMMIT")
+		if !errors.As(err, &e) || !errors.Is(err, ErrBusySnapshot) || e.ConflictObject() != "schema" {
+			t.Fatalf("%s over a newer commit: COMMIT = %v, want a schema conflict", change, err)
+		}
+		if n := count(t, db, "SELECT (SELECT count(*) FROM sqlite_schema WHERE name = 'd') + (SELECT count(*) FROM a WHERE v LIKE 'with %') + (SELECT user_version FROM pragma_user_version) + (SELECT application_id FROM pragma_application_id)"); n != 0 {
+			t.Fatalf("%s: part of a refused transaction is in the database (%d)", change, n)
+		}
+	}
+}
+
+// A stale concurrent transaction that wrote nothing SQLite needs to write
+// at commit (an UPDATE that matched no row) leaves no merge armed for the
+// connection's next commit, which here must be replayed, not merged.
+func TestBeginConcurrentEmptyMergeLeavesNothingArmed(t *testing.T) {
+	db := concurrentDB(t, "")
+	c1 := dbConn(t, db)
+	cexec(t, c1, "BEGIN CONCURRENT")
+	cexec(t, c1, "UPDATE a SET v = 'none' WHERE id < 0")
+	mustExec(t, db, "INSERT INTO b(v) VALUES ('meanwhile')")
+	cexec(t, c1, "COMMIT")
+
+	c2 := dbConn(t, db)
+	cexec(t, c1, "BEGIN CONCURRENT")
+	cexec(t, c2, "BEGIN CONCURRENT")
+	cexec(t, c1, "INSERT INTO a(v) VALUES (randomblob(20000))")
+	cexec(t, c2, "INSERT INTO b(v) VALUES (randomblob(20000))")
+	cexec(t, c2, "COMMIT")
+	cexec(t, c1, "COMMIT")
+	checkIntegrity(t, db)
+	if n := count(t, db, "SELECT (SELECT count(*) FROM a) + (SELECT count(*) FROM b)"); n != 7 {
+		t.Fatalf("%d rows, want 7", n)
+	}
+	if s := engineStats(t, db); !strings.Contains(s, `"rebased":1`) {
+		t.Fatalf("stats: %s", s)
+	}
+}
+
+// Allocating from the free list reads its trunk pages; that is no conflict
+// between transactions on different tables: the replay allocates anew.
+func TestBeginConcurrentFreeListIsNoConflict(t *testing.T) {
+	db := concurrentDB(t, "")
+	mustExec(t, db, "CREATE TABLE junk(b)")
+	mustExec(t, db, "INSERT INTO junk SELECT randomblob(3000) FROM (SELECT 1 UNION ALL SELECT 2 UNION ALL SELECT 3), (SELECT 1 UNION ALL SELECT 2 UNION ALL SELECT 3)")
+	mustExec(t, db, "DELETE FROM junk")
+	if n := count(t, db, "PRAGMA freelist_count"); n < 9 {
+		t.Fatalf("%d free pages, want at least 9", n)
+	}
+	c1, c2 := dbConn(t, db), dbConn(t, db)
+	for round := range 3 {
+		cexec(t, c1, "BEGIN CONCURRENT")
+		cexec(t, c2, "BEGIN CONCURRENT")
+		cexec(t, c1, "INSERT INTO a(v) VALUES (randomblob(5000))")
+		cexec(t, c2, "INSERT INTO b(v) VALUES (randomblob(5000))")
+		cexec(t, c1, "COMMIT")
+		if _, err := c2.ExecContext(context.Background(), "COMMIT"); err != nil {
+			t.Fatalf("round %d: COMMIT of the transaction on the other table: %v", round, err)
+		}
+	}
+	checkIntegrity(t, db)
+	if n := count(t, db, "SELECT (SELECT count(*) FROM a) + (SELECT count(*) FROM b)"); n != 10 {
+		t.Fatalf("%d rows, want 10", n)
 	}
 }
 
@@ -335,7 +416,11 @@ func TestBeginConcurrentAutoincrementAndTriggers(t *testing.T) {
 	if n := count(t, db, "SELECT count(*) FROM audit"); n != 3 {
 		t.Fatalf("%d audit rows, want 3: a trigger ran twice or not at all", n)
 	}
-	mustExec(t, db, "INSERT INTO x(v) VALUES (4)")
+	// The replaying connection has its triggers back on.
+	cexec(t, c1, "INSERT INTO x(v) VALUES (4)")
+	if n := count(t, c1, "SELECT count(*) FROM audit"); n != 4 {
+		t.Fatalf("%d audit rows after an insert on the rebased connection, want 4: its triggers are off", n)
+	}
 	if n := count(t, db, "SELECT max(id) FROM x"); n != 4 {
 		t.Fatalf("next AUTOINCREMENT id %d, want 4", n)
 	}

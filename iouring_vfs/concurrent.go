@@ -29,10 +29,13 @@ func (f *File) BeginConcurrent() {
 	}
 }
 
-// EndConcurrent leaves BEGIN CONCURRENT mode.
+// EndConcurrent leaves BEGIN CONCURRENT mode. A merge armed by TryMerge is
+// disarmed: a commit with nothing to write never reaches xSync, where the
+// merge is decided, and must not leave it to the file's next commit.
 func (f *File) EndConcurrent() {
 	f.concurrent = false
 	f.track = false
+	f.mergeTry, f.merge = false, false
 	clear(f.reads)
 }
 
@@ -50,6 +53,10 @@ func (f *File) AcquireWriter() error {
 	}
 	return f.acquireWriter()
 }
+
+// Stale reports whether versions were committed after the transaction's
+// snapshot; under the writer lock, no commit can change the answer.
+func (f *File) Stale() bool { return f.pinned && f.e.log.Last() != f.snap }
 
 // ReleaseWriter releases the writer lock if the file holds it.
 func (f *File) ReleaseWriter() { f.releaseWriter() }
@@ -84,6 +91,25 @@ type Validation struct {
 	// Conflict is set when the transaction is not serializable after
 	// what was committed since its snapshot.
 	Conflict *Conflict
+	// Header is the snapshot's, when Stale: SQLite may not have written
+	// the transaction's page 1 yet, so the engine cannot see a schema or
+	// header change of its own, which a replay of row changes would lose;
+	// the driver compares these with the transaction's view.
+	Header Header
+}
+
+// Header holds the database header fields a transaction can change in
+// SQL: the schema cookie (DDL), user_version and application_id.
+type Header struct {
+	SchemaCookie, UserVersion, ApplicationID uint32
+}
+
+func headerOf(page1 []byte) Header {
+	return Header{
+		SchemaCookie:  binary.BigEndian.Uint32(page1[40:]),
+		UserVersion:   binary.BigEndian.Uint32(page1[60:]),
+		ApplicationID: binary.BigEndian.Uint32(page1[68:]),
+	}
 }
 
 // headerFields is the part of page 1 whose change matters to a reader:
@@ -119,6 +145,7 @@ func (f *File) Validate() (Validation, error) {
 	if _, err := f.e.log.ReadPage(1, f.snap, then); err != nil {
 		return v, err
 	}
+	v.Header = headerOf(then)
 	if _, err := f.e.log.ReadPage(1, last, now); err != nil {
 		return v, err
 	}
@@ -131,6 +158,7 @@ func (f *File) Validate() (Validation, error) {
 		return conflict(0, true), nil
 	}
 	delete(f.reads, 1)
+	f.forgetFreelistTrunks(then, now)
 	hit, ok := f.e.log.FirstChanged(f.snap, last, f.reads)
 	f.reads[1] = struct{}{}
 	if !ok {
@@ -140,6 +168,31 @@ func (f *File) Validate() (Validation, error) {
 		return conflict(hit, false), nil
 	}
 	return v, nil
+}
+
+// maxTrunkWalk bounds the free-list trunk pages Validate reads.
+const maxTrunkWalk = 64
+
+// forgetFreelistTrunks removes from the read set the free-list trunk pages
+// of the snapshot, whose page 1 is then (buf is scratch space). SQLite
+// reads them only to allocate or free pages, never for row data; a
+// transaction that changed the free list is never merged (see mergeable)
+// but replayed, which allocates anew, so reading them is no conflict.
+func (f *File) forgetFreelistTrunks(then, buf []byte) {
+	if binary.BigEndian.Uint32(then[36:]) == 0 {
+		return
+	}
+	trunk := wal.PageNo(binary.BigEndian.Uint32(then[32:]))
+	for range maxTrunkWalk {
+		if trunk == 0 {
+			return
+		}
+		delete(f.reads, trunk)
+		if _, err := f.e.log.ReadPage(trunk, f.snap, buf); err != nil {
+			return
+		}
+		trunk = wal.PageNo(binary.BigEndian.Uint32(buf))
+	}
 }
 
 // mergeable reports whether the whole write set can be published on

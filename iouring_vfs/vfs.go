@@ -320,8 +320,8 @@ func (v *VFS) FullPathname(name string) (string, error) {
 	return filepath.Abs(name)
 }
 
-// EngineOf returns the engine behind a database file handle obtained with
-// capi.Conn.FileHandle, or nil.
+// FileOf returns the file behind a database file handle obtained with
+// capi.Conn.FileHandle, or nil if the handle is not one of this VFS.
 func FileOf(h capi.Handle) *File {
 	f, _ := h.Value().(*File)
 	return f
