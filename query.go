@@ -165,6 +165,9 @@ func (c *conn) dispose(p *prepared, own ownership) {
 		c.release(p)
 	case ownStmt:
 		if p.closeAfter {
+			// The driver.Stmt closed meanwhile: the statement is the
+			// cache's again, and the next Stmt to take it owns it outright.
+			p.closeAfter = false
 			c.release(p)
 		} else {
 			p.s.Reset()
