@@ -300,7 +300,7 @@ func (c *conn) commitConcurrent(ctx context.Context) (err error) {
 	if err != nil {
 		return err
 	}
-	if val.Stale && val.Conflict == nil && c.headerFields(ctx) != val.Header {
+	if val.Stale && val.Conflict == nil && c.headerFields() != val.Header {
 		val.Conflict = &iouringvfs.Conflict{Schema: true}
 	}
 	if val.Conflict != nil {
@@ -323,7 +323,7 @@ func (c *conn) commitConcurrent(ctx context.Context) (err error) {
 	// free-list count are compared with the snapshot's: what must be
 	// replayed is replayed. The file checks again, with every page, at
 	// commit; a refusal there is a conflict (rare: a page SQLite kept).
-	if !c.needsStore() && c.mergePrecheck(ctx) {
+	if !c.needsStore() && c.mergePrecheck() {
 		f.TryMerge()
 		err := c.execInternal(ctx, "COMMIT")
 		if err == nil {
@@ -340,28 +340,20 @@ func (c *conn) commitConcurrent(ctx context.Context) (err error) {
 }
 
 // headerFields reads the header fields a transaction can change in SQL as
-// the transaction sees them; on an error, values no snapshot has, so that
-// the transaction is refused rather than replayed without them.
-func (c *conn) headerFields(ctx context.Context) iouringvfs.Header {
-	h := iouringvfs.Header{SchemaCookie: ^uint32(0)}
-	p, err := c.prepare("SELECT schema_version, user_version, application_id FROM pragma_schema_version, pragma_user_version, pragma_application_id")
-	if err != nil {
-		return h
+// the transaction sees them; outside a transaction, values no snapshot has,
+// so that the transaction is refused rather than replayed without them.
+func (c *conn) headerFields() iouringvfs.Header {
+	h, ok := c.cc.TxHeader()
+	if !ok {
+		return iouringvfs.Header{SchemaCookie: ^uint32(0)}
 	}
-	defer c.release(p)
-	if row, err := p.s.Step(); err == nil && row {
-		h = iouringvfs.Header{
-			SchemaCookie:  uint32(p.s.ColumnInt64(0)),
-			UserVersion:   uint32(p.s.ColumnInt64(1)),
-			ApplicationID: uint32(p.s.ColumnInt64(2)),
-		}
-	}
-	return h
+	return iouringvfs.Header{SchemaCookie: h.SchemaCookie, UserVersion: h.UserVersion, ApplicationID: h.ApplicationID}
 }
 
 // mergePrecheck reports whether a stale concurrent transaction can likely
-// be merged (see iouringvfs.File.MergePrecheck).
-func (c *conn) mergePrecheck(ctx context.Context) bool {
+// be merged (see iouringvfs.File.MergePrecheck): the page count and the
+// free-list count the transaction sees must be the snapshot's.
+func (c *conn) mergePrecheck() bool {
 	if err := c.cc.CacheFlush(); err != nil {
 		return false
 	}
@@ -369,13 +361,8 @@ func (c *conn) mergePrecheck(ctx context.Context) bool {
 	if !ok {
 		return false
 	}
-	p, err := c.prepare("SELECT page_count, freelist_count FROM pragma_page_count, pragma_freelist_count")
-	if err != nil {
-		return false
-	}
-	defer c.release(p)
-	row, err := p.s.Step()
-	return err == nil && row && p.s.ColumnInt64(0) == int64(pages) && p.s.ColumnInt64(1) == int64(freelist)
+	h, ok := c.cc.TxHeader()
+	return ok && h.PageCount == pages && h.FreelistCount == freelist
 }
 
 // rebase replays a concurrent transaction's row changes on the newest

@@ -1,0 +1,68 @@
+package capi
+
+import (
+	"encoding/binary"
+
+	sqlite3 "modernc.org/sqlite/lib"
+)
+
+// TxHeader is what the main database's header says inside the transaction
+// open on a connection, its own uncommitted changes included: the values
+// PRAGMA page_count, freelist_count, schema_version, user_version and
+// application_id would return, without compiling and running a statement.
+type TxHeader struct {
+	PageCount     uint32
+	FreelistCount uint32
+	SchemaCookie  uint32
+	UserVersion   uint32
+	ApplicationID uint32
+}
+
+// Offsets in page 1 of the header fields TxHeader reports (SQLite's file
+// format, "The Database Header").
+const (
+	hdrFreelistCount = 36
+	hdrSchemaCookie  = 40
+	hdrUserVersion   = 60
+	hdrApplicationID = 68
+	hdrEnd           = 72
+)
+
+// TxHeader returns the main database's header as the transaction open on c
+// sees it; ok is false when no transaction is open, so page 1 is not held.
+//
+// The values are read from SQLite's memory: the b-tree's page count and its
+// in-memory copy of page 1, which the pager owns and keeps valid while a
+// transaction holds the page. They are copied out before returning, and c
+// is used by one goroutine at a time, so nothing changes them meanwhile.
+func (c *Conn) TxHeader() (h TxHeader, ok bool) {
+	db := (*sqlite3.Tsqlite3)(cptr(c.db))
+	if db.FaDb == 0 || db.FnDb < 1 {
+		return h, false
+	}
+	main := (*sqlite3.TDb)(cptr(db.FaDb))
+	if main.FpBt == 0 {
+		return h, false
+	}
+	bt := (*sqlite3.TBtree)(cptr(main.FpBt))
+	if bt.FinTrans == sqlite3.TRANS_NONE || bt.FpBt == 0 {
+		return h, false
+	}
+	shared := (*sqlite3.TBtShared)(cptr(bt.FpBt))
+	if shared.FpPage1 == 0 {
+		return h, false
+	}
+	page1 := (*sqlite3.TMemPage)(cptr(shared.FpPage1))
+	if page1.FaData == 0 {
+		return h, false
+	}
+	b := cbytes(page1.FaData, hdrEnd)
+	be := binary.BigEndian
+	return TxHeader{
+		PageCount:     shared.FnPage,
+		FreelistCount: be.Uint32(b[hdrFreelistCount:]),
+		SchemaCookie:  be.Uint32(b[hdrSchemaCookie:]),
+		UserVersion:   be.Uint32(b[hdrUserVersion:]),
+		ApplicationID: be.Uint32(b[hdrApplicationID:]),
+	}, true
+}
