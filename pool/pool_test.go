@@ -121,7 +121,7 @@ func TestPoolLimitsAndAcquireTimeout(t *testing.T) {
 	}
 	p.Put(a)
 	c := mustGet(t, p)
-	if c != a {
+	if c.Conn != a.Conn {
 		t.Error("Get did not reuse the idle connection")
 	}
 	p.Put(b)
@@ -129,12 +129,12 @@ func TestPoolLimitsAndAcquireTimeout(t *testing.T) {
 	if s := p.Stats(); s.InUse != 0 || s.Idle != 2 || s.Opened != 2 {
 		t.Errorf("stats %+v", s)
 	}
-	defer func() {
-		if recover() == nil {
-			t.Error("second Put did not panic")
-		}
-	}()
-	p.Put(c)
+	if err := p.Put(c); !errors.Is(err, ErrNotBorrowed) {
+		t.Errorf("second Put: %v, want ErrNotBorrowed", err)
+	}
+	if err := p.Put(nil); !errors.Is(err, ErrNotBorrowed) {
+		t.Errorf("Put(nil): %v, want ErrNotBorrowed", err)
+	}
 }
 
 func TestPoolFIFOWaiters(t *testing.T) {
