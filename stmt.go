@@ -10,10 +10,11 @@ import (
 // PrepareContext. It takes the statement out of the connection's cache (or
 // compiles it) and puts it back when closed.
 type stmt struct {
-	c      *conn
-	p      *prepared // nil for a multi-statement text
-	query  string
-	closed bool
+	c          *conn
+	p          *prepared // nil for a multi-statement text
+	query      string
+	checkpoint string // for PRAGMA wal_checkpoint, what queryCheckpoint runs
+	closed     bool
 }
 
 var (
@@ -49,7 +50,9 @@ func (c *conn) PrepareContext(ctx context.Context, query string) (driver.Stmt, e
 	if err != nil {
 		return nil, c.mapErr(ctx, err)
 	}
-	return &stmt{c: c, p: p, query: query}, nil
+	st := &stmt{c: c, p: p, query: query}
+	st.checkpoint, _ = c.checkpointQuery(query)
+	return st, nil
 }
 
 // Close hands the statement back to the connection's cache.
@@ -138,6 +141,8 @@ func (s *stmt) QueryContext(ctx context.Context, args []driver.NamedValue) (driv
 		return nil, err
 	}
 	switch {
+	case s.checkpoint != "":
+		return c.queryCheckpoint(ctx, cl, s.checkpoint)
 	case s.p == nil:
 		return c.queryScript(ctx, cl, s.query, args)
 	case s.p.busy:
