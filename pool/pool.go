@@ -73,6 +73,24 @@ const (
 	minDefaultMaxConns    = 8
 )
 
+// withSettings returns o with the zero fields that a connector's pool keys
+// set filled from them.
+func (o Options) withSettings(s libsql.PoolSettings) Options {
+	if o.MaxConns == 0 && s.MaxConns != nil {
+		o.MaxConns = *s.MaxConns
+	}
+	if o.IdleTimeout == 0 && s.IdleTimeout != nil {
+		o.IdleTimeout = *s.IdleTimeout
+		if o.IdleTimeout == 0 {
+			o.IdleTimeout = -1
+		}
+	}
+	if o.MaxLifetime == 0 && s.ConnLifetime != nil {
+		o.MaxLifetime = *s.ConnLifetime
+	}
+	return o
+}
+
 // withDefaults returns o with the zero values replaced.
 func (o Options) withDefaults() Options {
 	if o.MaxConns <= 0 {
@@ -168,7 +186,7 @@ type Pool struct {
 
 // Open parses dsn (see the libsql README for its keys) and returns a pool
 // of connections to it. No connection is opened until the first Get; a
-// bad DSN fails here.
+// bad DSN fails here. The DSN's pool keys apply as New describes.
 func Open(dsn string, opts Options) (*Pool, error) {
 	ctr, err := libsql.NewConnector(dsn)
 	if err != nil {
@@ -182,8 +200,13 @@ func Open(dsn string, opts Options) (*Pool, error) {
 // New returns a pool of connections opened with ctr (libsql.NewConnector
 // takes typed options). The caller keeps ownership of ctr and closes it
 // after closing the pool.
+//
+// The pool keys ctr was made with fill the fields opts leaves zero:
+// max_conns sets MaxConns (0, no bound for database/sql, leaves the
+// default: the pool always has one), idle_timeout sets IdleTimeout (0
+// keeps idle connections open) and conn_lifetime sets MaxLifetime.
 func New(ctr *libsql.Connector, opts Options) *Pool {
-	p := &Pool{ctr: ctr, opts: opts.withDefaults()}
+	p := &Pool{ctr: ctr, opts: opts.withSettings(ctr.PoolSettings()).withDefaults()}
 	if p.reapInterval() > 0 {
 		p.reapStop = make(chan struct{})
 		p.reapDone = make(chan struct{})
