@@ -72,8 +72,14 @@ func (s *stmt) Close() error {
 	return nil
 }
 
-// NumInput returns the number of parameters (-1 for a multi-statement text,
-// whose arguments database/sql cannot count).
+// NumInput returns the number of parameters, or -1 (database/sql then
+// leaves the argument count to the driver) for a text kept uncompiled: a
+// multi-statement text, and one beginning with BEGIN CONCURRENT, COMMIT or
+// ROLLBACK, kept as text so that each run goes through the driver's own
+// transaction handling. Such a text runs one statement at a time and may
+// go on after its first statement with statements that take parameters;
+// counting those would mean compiling them ahead of the statements they may
+// depend on (a table created earlier in the text).
 func (s *stmt) NumInput() int {
 	if s.p == nil {
 		return -1
