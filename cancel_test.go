@@ -82,7 +82,9 @@ func TestCancelledContextFailsBeforeRunning(t *testing.T) {
 		t.Errorf("err = %v", err)
 	}
 	var n int
-	db.QueryRow("SELECT count(*) FROM t").Scan(&n)
+	if err := db.QueryRow("SELECT count(*) FROM t").Scan(&n); err != nil {
+		t.Fatalf("count after the cancelled insert: %v", err)
+	}
 	if n != 0 {
 		t.Errorf("the insert ran")
 	}

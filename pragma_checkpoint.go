@@ -34,6 +34,28 @@ func checkpointPragma(sql string) (string, bool) {
 	return "PRAGMA " + rest, true
 }
 
+// checkpointQuery returns the statement to run for query if it is PRAGMA
+// wal_checkpoint on a database of the engine, which the driver answers
+// itself (conn.QueryContext and a prepared stmt's QueryContext alike).
+func (c *conn) checkpointQuery(query string) (string, bool) {
+	if c.file == nil {
+		return "", false
+	}
+	return checkpointPragma(query)
+}
+
+// queryCheckpoint runs PRAGMA wal_checkpoint (as checkpointQuery returned
+// it) for the query call cl, which it ends, and returns SQLite's row of
+// three integers.
+func (c *conn) queryCheckpoint(ctx context.Context, cl call, query string) (driver.Rows, error) {
+	vals, err := c.runCheckpoint(ctx, query)
+	c.leave(cl)
+	if err != nil {
+		return nil, err
+	}
+	return &valueRows{cols: []string{"busy", "log", "checkpointed"}, rows: [][]driver.Value{vals}}, nil
+}
+
 // runCheckpoint runs the pragma and parses the engine's "busy|log|done".
 func (c *conn) runCheckpoint(ctx context.Context, query string) ([]driver.Value, error) {
 	p, err := c.prepare(query)

@@ -18,13 +18,8 @@ func (c *conn) QueryContext(ctx context.Context, query string, args []driver.Nam
 	if err != nil {
 		return nil, err
 	}
-	if q, ok := checkpointPragma(query); ok && c.file != nil {
-		vals, err := c.runCheckpoint(ctx, q)
-		c.leave(cl)
-		if err != nil {
-			return nil, err
-		}
-		return &valueRows{cols: []string{"busy", "log", "checkpointed"}, rows: [][]driver.Value{vals}}, nil
+	if q, ok := c.checkpointQuery(query); ok {
+		return c.queryCheckpoint(ctx, cl, q)
 	}
 	if kind, n := classifyTx(query); c.handlesTx(kind) {
 		if err := c.runTx(ctx, kind); err != nil || blankSQL(query[n:]) {

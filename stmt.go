@@ -10,10 +10,11 @@ import (
 // PrepareContext. It takes the statement out of the connection's cache (or
 // compiles it) and puts it back when closed.
 type stmt struct {
-	c      *conn
-	p      *prepared // nil for a multi-statement text
-	query  string
-	closed bool
+	c          *conn
+	p          *prepared // nil for a multi-statement text
+	query      string
+	checkpoint string // for PRAGMA wal_checkpoint, what queryCheckpoint runs
+	closed     bool
 }
 
 var (
@@ -49,7 +50,9 @@ func (c *conn) PrepareContext(ctx context.Context, query string) (driver.Stmt, e
 	if err != nil {
 		return nil, c.mapErr(ctx, err)
 	}
-	return &stmt{c: c, p: p, query: query}, nil
+	st := &stmt{c: c, p: p, query: query}
+	st.checkpoint, _ = c.checkpointQuery(query)
+	return st, nil
 }
 
 // Close hands the statement back to the connection's cache.
@@ -69,8 +72,14 @@ func (s *stmt) Close() error {
 	return nil
 }
 
-// NumInput returns the number of parameters (-1 for a multi-statement text,
-// whose arguments database/sql cannot count).
+// NumInput returns the number of parameters, or -1 (database/sql then
+// leaves the argument count to the driver) for a text kept uncompiled: a
+// multi-statement text, and one beginning with BEGIN CONCURRENT, COMMIT or
+// ROLLBACK, kept as text so that each run goes through the driver's own
+// transaction handling. Such a text runs one statement at a time and may
+// go on after its first statement with statements that take parameters;
+// counting those would mean compiling them ahead of the statements they may
+// depend on (a table created earlier in the text).
 func (s *stmt) NumInput() int {
 	if s.p == nil {
 		return -1
@@ -138,6 +147,8 @@ func (s *stmt) QueryContext(ctx context.Context, args []driver.NamedValue) (driv
 		return nil, err
 	}
 	switch {
+	case s.checkpoint != "":
+		return c.queryCheckpoint(ctx, cl, s.checkpoint)
 	case s.p == nil:
 		return c.queryScript(ctx, cl, s.query, args)
 	case s.p.busy:

@@ -19,13 +19,17 @@ func TestTransactionsCommitAndRollBack(t *testing.T) {
 	if err := tx.Rollback(); err != nil {
 		t.Fatal(err)
 	}
-	tx, _ = db.Begin()
+	if tx, err = db.Begin(); err != nil {
+		t.Fatal(err)
+	}
 	mustExec(t, tx, "INSERT INTO t VALUES (2)")
 	if err := tx.Commit(); err != nil {
 		t.Fatal(err)
 	}
 	var sum int
-	db.QueryRow("SELECT sum(x) FROM t").Scan(&sum)
+	if err := db.QueryRow("SELECT sum(x) FROM t").Scan(&sum); err != nil {
+		t.Fatalf("sum after commit: %v", err)
+	}
 	if sum != 2 {
 		t.Errorf("sum = %d, want 2", sum)
 	}
@@ -107,8 +111,10 @@ func TestReadOnlyTransactionRefusesWrites(t *testing.T) {
 	}
 	// The same (only) connection writes again afterwards.
 	mustExec(t, db, "INSERT INTO t VALUES (3)")
-	var qo int
-	db.QueryRow("PRAGMA query_only").Scan(&qo)
+	qo := -1
+	if err := db.QueryRow("PRAGMA query_only").Scan(&qo); err != nil {
+		t.Fatalf("PRAGMA query_only: %v", err)
+	}
 	if qo != 0 {
 		t.Error("query_only left on after the read-only transaction")
 	}
@@ -130,7 +136,9 @@ func TestSavepointsThroughSQL(t *testing.T) {
 		t.Fatal(err)
 	}
 	var sum int
-	db.QueryRow("SELECT sum(x) FROM t").Scan(&sum)
+	if err := db.QueryRow("SELECT sum(x) FROM t").Scan(&sum); err != nil {
+		t.Fatalf("sum after the savepoints: %v", err)
+	}
 	if sum != 1 {
 		t.Errorf("sum = %d, want 1", sum)
 	}
@@ -170,7 +178,9 @@ func TestResetSessionEndsATransactionLeftOpenWithSQL(t *testing.T) {
 	}
 	tx.Rollback()
 	var n int
-	db.QueryRow("SELECT count(*) FROM t").Scan(&n)
+	if err := db.QueryRow("SELECT count(*) FROM t").Scan(&n); err != nil {
+		t.Fatalf("count after the leftover transaction: %v", err)
+	}
 	if n != 0 {
 		t.Errorf("the leftover transaction's insert survived: %d rows", n)
 	}

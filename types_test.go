@@ -92,7 +92,9 @@ func TestUint64AboveMaxInt64IsAnError(t *testing.T) {
 		}
 	}
 	var n int
-	db.QueryRow("SELECT count(*) FROM v").Scan(&n)
+	if err := db.QueryRow("SELECT count(*) FROM v").Scan(&n); err != nil {
+		t.Fatalf("count after the rejected inserts: %v", err)
+	}
 	if n != 0 {
 		t.Errorf("%d rows were inserted", n)
 	}

@@ -28,9 +28,10 @@
 //   - counters (Stats).
 //
 // Compared with database/sql on the same work, the pool does less on each
-// call: one mutex acquisition to borrow and one to give back, no argument
-// or result boxing through driver.Value, no per-call allocation of the
-// pool's own. The package's benchmarks (BenchmarkPointSelect, BenchmarkTx10)
+// call: one mutex acquisition to borrow and two to give back, no argument
+// or result boxing through driver.Value, and one small allocation of the
+// pool's own per Get (the borrow's *Conn, which is what lets Put recognise
+// a connection put back twice). The package's benchmarks (BenchmarkPointSelect, BenchmarkTx10)
 // measure both side by side.
 package pool
 
@@ -72,6 +73,24 @@ const (
 	minDefaultMaxConns    = 8
 )
 
+// withSettings returns o with the zero fields that a connector's pool keys
+// set filled from them.
+func (o Options) withSettings(s libsql.PoolSettings) Options {
+	if o.MaxConns == 0 && s.MaxConns != nil {
+		o.MaxConns = *s.MaxConns
+	}
+	if o.IdleTimeout == 0 && s.IdleTimeout != nil {
+		o.IdleTimeout = *s.IdleTimeout
+		if o.IdleTimeout == 0 {
+			o.IdleTimeout = -1
+		}
+	}
+	if o.MaxLifetime == 0 && s.ConnLifetime != nil {
+		o.MaxLifetime = *s.ConnLifetime
+	}
+	return o
+}
+
 // withDefaults returns o with the zero values replaced.
 func (o Options) withDefaults() Options {
 	if o.MaxConns <= 0 {
@@ -94,6 +113,10 @@ var (
 	// ErrAcquireTimeout is matched (errors.Is) by the error of a Get that
 	// waited Options.AcquireTimeout without getting a connection.
 	ErrAcquireTimeout = errors.New("pool: no connection became free within Options.AcquireTimeout")
+	// ErrNotBorrowed is returned by Put for a *Conn that is not borrowed
+	// from the pool now: put back already, or from another pool. Put then
+	// leaves the connection alone, since it may be lent to someone else.
+	ErrNotBorrowed = errors.New("pool: Put of a connection that is not borrowed from this pool (put back twice?)")
 )
 
 // Conn is a connection borrowed from a Pool: a [libsql.Conn] (its methods
@@ -101,16 +124,26 @@ var (
 // the borrowing goroutine only, and must not be used after it is put back.
 // A borrower may Close it (after an error it does not trust, say); it is
 // put back all the same, and the pool then drops it.
+//
+// Each Get returns a new *Conn, even when it lends an idle connection
+// again: the *Conn stands for one borrow, so that a second Put of it is
+// told apart from the Put of the connection's next borrower.
 type Conn struct {
 	*libsql.Conn
-	p        *Pool
-	created  time.Time
-	idleFrom time.Time // when it was last put back
-	borrowed bool
+	p  *Pool
+	pc *pooled
 }
 
 // Release puts the connection back in its pool; it is p.Put(c).
-func (c *Conn) Release() { c.p.Put(c) }
+func (c *Conn) Release() error { return c.p.Put(c) }
+
+// pooled is a connection the pool holds, across its borrows.
+type pooled struct {
+	lc       *libsql.Conn
+	created  time.Time
+	idleFrom time.Time // when it was last put back
+	lease    *Conn     // the borrow in progress; nil while idle or being put back
+}
 
 // Stats are a Pool's counters (Pool.Stats).
 type Stats struct {
@@ -140,8 +173,8 @@ type Pool struct {
 	opts    Options
 
 	mu       sync.Mutex
-	idle     []*Conn // most recently put back last
-	open     int     // open or being opened
+	idle     []*pooled // most recently put back last
+	open     int       // open or being opened
 	inUse    int
 	waiters  waitQueue
 	closed   bool
@@ -153,7 +186,7 @@ type Pool struct {
 
 // Open parses dsn (see the libsql README for its keys) and returns a pool
 // of connections to it. No connection is opened until the first Get; a
-// bad DSN fails here.
+// bad DSN fails here. The DSN's pool keys apply as New describes.
 func Open(dsn string, opts Options) (*Pool, error) {
 	ctr, err := libsql.NewConnector(dsn)
 	if err != nil {
@@ -167,8 +200,13 @@ func Open(dsn string, opts Options) (*Pool, error) {
 // New returns a pool of connections opened with ctr (libsql.NewConnector
 // takes typed options). The caller keeps ownership of ctr and closes it
 // after closing the pool.
+//
+// The pool keys ctr was made with fill the fields opts leaves zero:
+// max_conns sets MaxConns (0, no bound for database/sql, leaves the
+// default: the pool always has one), idle_timeout sets IdleTimeout (0
+// keeps idle connections open) and conn_lifetime sets MaxLifetime.
 func New(ctr *libsql.Connector, opts Options) *Pool {
-	p := &Pool{ctr: ctr, opts: opts.withDefaults()}
+	p := &Pool{ctr: ctr, opts: opts.withSettings(ctr.PoolSettings()).withDefaults()}
 	if p.reapInterval() > 0 {
 		p.reapStop = make(chan struct{})
 		p.reapDone = make(chan struct{})
@@ -195,10 +233,10 @@ func (p *Pool) Get(ctx context.Context) (*Conn, error) {
 		return nil, ErrClosed
 	}
 	if n := len(p.idle); n > 0 {
-		c := p.idle[n-1]
+		pc := p.idle[n-1]
 		p.idle[n-1] = nil
 		p.idle = p.idle[:n-1]
-		p.lendLocked(c)
+		c := p.lendLocked(pc)
 		p.mu.Unlock()
 		return c, nil
 	}
@@ -212,10 +250,12 @@ func (p *Pool) Get(ctx context.Context) (*Conn, error) {
 	return p.wait(ctx, w)
 }
 
-// lendLocked marks c borrowed.
-func (p *Pool) lendLocked(c *Conn) {
-	c.borrowed = true
+// lendLocked starts a borrow of pc and returns its *Conn.
+func (p *Pool) lendLocked(pc *pooled) *Conn {
+	c := &Conn{Conn: pc.lc, p: p, pc: pc}
+	pc.lease = c
 	p.inUse++
+	return c
 }
 
 // openConn opens a connection for a Get whose slot (p.open) is counted.
@@ -241,9 +281,7 @@ func (p *Pool) openConn(ctx context.Context) (*Conn, error) {
 		lc.Close()
 		return nil, ErrClosed
 	}
-	c := &Conn{Conn: lc, p: p, created: time.Now()}
-	p.lendLocked(c)
-	return c, nil
+	return p.lendLocked(&pooled{lc: lc, created: time.Now()}), nil
 }
 
 // wait waits in the queue for a connection or a slot to open one.
@@ -297,8 +335,8 @@ func (p *Pool) returnGrantLocked(g grant) {
 	switch {
 	case g.c != nil:
 		p.inUse--
-		g.c.borrowed = false
-		p.releaseLocked(g.c)
+		g.c.pc.lease = nil
+		p.releaseLocked(g.c.pc)
 	case g.err == nil:
 		p.open--
 		p.grantSlotLocked()
@@ -322,55 +360,60 @@ func (p *Pool) grantSlotLocked() {
 // (begun with BeginTx or SQL) or with rows open is rolled back and cleaned
 // first; a closed one, one whose cleaning fails, and one older than
 // MaxLifetime are closed instead of kept; after Close every connection put
-// back is closed. Put of a connection that is not borrowed from p panics.
-func (p *Pool) Put(c *Conn) {
+// back is closed. Put of a *Conn that is not borrowed from p now (put back
+// already, or from another pool) does nothing and returns ErrNotBorrowed.
+func (p *Pool) Put(c *Conn) error {
 	if c == nil || c.p != p {
-		panic("pool: Put of a connection that is not from this pool")
+		return ErrNotBorrowed
 	}
+	p.mu.Lock()
+	pc := c.pc
+	if pc.lease != c {
+		p.mu.Unlock()
+		return ErrNotBorrowed
+	}
+	pc.lease = nil
+	p.mu.Unlock()
 	// Reset rolls back a transaction and closes rows left open; when there
 	// are none it costs a few field reads and one SQLite call.
-	discard := c.Closed() || c.Reset(context.Background()) != nil
+	discard := pc.lc.Closed() || pc.lc.Reset(context.Background()) != nil
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if !c.borrowed {
-		panic("pool: Put of a connection that is not borrowed (put back twice?)")
-	}
-	c.borrowed = false
 	p.inUse--
 	if discard {
 		p.stats.Discarded++
-		p.closeLocked(c)
-		return
+		p.closeLocked(pc)
+		return nil
 	}
-	p.releaseLocked(c)
+	p.releaseLocked(pc)
+	return nil
 }
 
 // releaseLocked passes a connection that is good to the first waiter, or
 // keeps it idle, or closes it when it is too old or the pool is closed.
-func (p *Pool) releaseLocked(c *Conn) {
+func (p *Pool) releaseLocked(pc *pooled) {
 	now := time.Now()
 	if p.closed {
-		p.closeLocked(c)
+		p.closeLocked(pc)
 		return
 	}
-	if p.opts.MaxLifetime > 0 && now.Sub(c.created) >= p.opts.MaxLifetime {
+	if p.opts.MaxLifetime > 0 && now.Sub(pc.created) >= p.opts.MaxLifetime {
 		p.stats.ClosedLifetime++
-		p.closeLocked(c)
+		p.closeLocked(pc)
 		return
 	}
 	if w := p.waiters.pop(); w != nil {
-		p.lendLocked(c)
-		w.ch <- grant{c: c}
+		w.ch <- grant{c: p.lendLocked(pc)}
 		return
 	}
-	c.idleFrom = now
-	p.idle = append(p.idle, c)
+	pc.idleFrom = now
+	p.idle = append(p.idle, pc)
 }
 
 // closeLocked closes a connection that is neither idle nor borrowed, and
 // gives its slot to a waiter.
-func (p *Pool) closeLocked(c *Conn) {
-	c.Conn.Close() // a SQLite close is quick; done under the lock for simplicity
+func (p *Pool) closeLocked(pc *pooled) {
+	pc.lc.Close() // a SQLite close is quick; done under the lock for simplicity
 	p.open--
 	p.stats.Closed++
 	p.grantSlotLocked()
@@ -404,8 +447,8 @@ func (p *Pool) Close(ctx context.Context) error {
 		for w := p.waiters.pop(); w != nil; w = p.waiters.pop() {
 			w.ch <- grant{err: ErrClosed}
 		}
-		for _, c := range p.idle {
-			p.closeLocked(c)
+		for _, pc := range p.idle {
+			p.closeLocked(pc)
 		}
 		clear(p.idle)
 		p.idle = nil
@@ -494,16 +537,16 @@ func (p *Pool) reap(now time.Time) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	keep := p.idle[:0]
-	for _, c := range p.idle {
+	for _, pc := range p.idle {
 		switch {
-		case p.opts.IdleTimeout > 0 && now.Sub(c.idleFrom) >= p.opts.IdleTimeout:
+		case p.opts.IdleTimeout > 0 && now.Sub(pc.idleFrom) >= p.opts.IdleTimeout:
 			p.stats.ClosedIdle++
-			p.closeLocked(c)
-		case p.opts.MaxLifetime > 0 && now.Sub(c.created) >= p.opts.MaxLifetime:
+			p.closeLocked(pc)
+		case p.opts.MaxLifetime > 0 && now.Sub(pc.created) >= p.opts.MaxLifetime:
 			p.stats.ClosedLifetime++
-			p.closeLocked(c)
+			p.closeLocked(pc)
 		default:
-			keep = append(keep, c)
+			keep = append(keep, pc)
 		}
 	}
 	clear(p.idle[len(keep):])

@@ -121,7 +121,7 @@ func TestPoolLimitsAndAcquireTimeout(t *testing.T) {
 	}
 	p.Put(a)
 	c := mustGet(t, p)
-	if c != a {
+	if c.Conn != a.Conn {
 		t.Error("Get did not reuse the idle connection")
 	}
 	p.Put(b)
@@ -129,12 +129,12 @@ func TestPoolLimitsAndAcquireTimeout(t *testing.T) {
 	if s := p.Stats(); s.InUse != 0 || s.Idle != 2 || s.Opened != 2 {
 		t.Errorf("stats %+v", s)
 	}
-	defer func() {
-		if recover() == nil {
-			t.Error("second Put did not panic")
-		}
-	}()
-	p.Put(c)
+	if err := p.Put(c); !errors.Is(err, ErrNotBorrowed) {
+		t.Errorf("second Put: %v, want ErrNotBorrowed", err)
+	}
+	if err := p.Put(nil); !errors.Is(err, ErrNotBorrowed) {
+		t.Errorf("Put(nil): %v, want ErrNotBorrowed", err)
+	}
 }
 
 func TestPoolFIFOWaiters(t *testing.T) {
@@ -283,8 +283,8 @@ func TestPoolMaxLifetime(t *testing.T) {
 	p.Put(a) // idle: the reaper closes it
 	time.Sleep(50 * time.Millisecond)
 	p.Put(b) // too old when put back: closed at once
-	if s := p.Stats(); s.Idle != 0 && s.Idle != 1 {
-		t.Errorf("stats %+v", s)
+	if !b.Conn.Closed() {
+		t.Errorf("a connection older than MaxLifetime was kept when put back: stats %+v", p.Stats())
 	}
 	waitFor(t, "old connections to be closed", func() bool { return p.Stats().Open == 0 })
 	if s := p.Stats(); s.ClosedLifetime != 2 || s.ClosedIdle != 0 {

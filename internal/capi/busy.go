@@ -78,12 +78,15 @@ func (c *Conn) BusyTimeout() time.Duration {
 // RetryBusyNow makes the next call of the busy handler retry at once,
 // without waiting. It is for code running inside a call on c, on its
 // goroutine (the VFS, when it refused a lock with SQLITE_BUSY_SNAPSHOT and a
-// retry with a fresh snapshot will succeed).
+// retry with a fresh snapshot will succeed). The request ends with the call:
+// the next [Conn.Enter] drops it if SQLite did not call the handler.
 func (c *Conn) RetryBusyNow() { c.busy.retryNow = true }
 
 // GiveUpBusy makes the next call of the busy handler give up at once. It is
 // for code running inside a call on c, on its goroutine (the VFS, when it
-// already waited for a lock as long as the busy timeout allows).
+// already waited for a lock as long as the busy timeout allows). The request
+// ends with the call: the next [Conn.Enter] drops it if SQLite did not call
+// the handler.
 func (c *Conn) GiveUpBusy() { c.busy.giveUp = true }
 
 // WakeBusy ends the current or next wait of c's busy handler, which then

@@ -152,10 +152,15 @@ func (c *Conn) err(rc int32) error { return newError(c.tls, c.db, rc) }
 // context it replaces, which the caller passes to [Conn.Leave] when the call
 // ends. Calls nest (a prepare inside an exec), hence the save and restore.
 // Enter also puts the package's busy handler back if SQL such as PRAGMA
-// busy_timeout replaced it, adopting the timeout that SQL set.
+// busy_timeout replaced it, adopting the timeout that SQL set, and drops
+// a [Conn.GiveUpBusy] or [Conn.RetryBusyNow] request left by an earlier
+// call: SQLite does not always call the busy handler for an SQLITE_BUSY (it
+// does not inside a read transaction), and such a request is about the lock
+// of the call that made it.
 func (c *Conn) Enter(ctx context.Context) (prev context.Context) {
 	prev = c.ctx
 	c.ctx = ctx
+	c.busy.giveUp, c.busy.retryNow = false, false
 	c.checkBusyHandler()
 	return prev
 }

@@ -23,8 +23,11 @@
 //     [Stmt.Finalize]; a parameter keeps pointing into it until it is bound
 //     again, which is why the arena is never moved while bindings point into
 //     it (see [Stmt.ReserveBindBytes]).
-//   - Values read from a result row (sqlite3_column_text/blob) are copied into
-//     Go memory before the next step, reset or finalize invalidates them.
+//   - Values read from a result row come in two kinds. [Stmt.ColumnText] and
+//     [Stmt.ColumnBlob] copy into Go memory. [Stmt.Column] and
+//     [Stmt.ColumnRawText] do not: their []byte aliases SQLite's memory
+//     (the statement's result row) and is valid only until the next step,
+//     reset or finalize of the statement; the caller copies what it keeps.
 //   - Out-parameters (sqlite3_stmt**, const char**) live on the TLS stack
 //     (tls.Alloc/tls.Free) for the duration of one call.
 //   - A C string built for one call (a schema name, a table name) lives on
