@@ -145,6 +145,10 @@ func lockOwner(db ioback.File, exclusive bool) error {
 }
 
 // ensureCache gives the log its page cache once the page size is known.
+// The cache's memory is ordinary Go memory, not an ioback arena: its
+// misses are single reads (File.ReadAt), which do not use registered
+// buffers, and an arena is never garbage-collected, so one per engine
+// would have to outlive every reader of the cache.
 func (e *Engine) ensureCache() {
 	if e.opts.pageCache <= 0 || e.log.Cache() != nil {
 		return
@@ -155,11 +159,7 @@ func (e *Engine) ensureCache() {
 	if ps == 0 || e.log.Cache() != nil {
 		return
 	}
-	var arena []byte
-	if a, err := ioback.NewArena(e.fs, pagecache.ArenaSize(e.opts.pageCache, ps)); err == nil {
-		arena = a.Bytes()
-	}
-	e.log.SetCache(pagecache.New(e.opts.pageCache, ps, arena))
+	e.log.SetCache(pagecache.New(e.opts.pageCache, ps, nil))
 }
 
 // close shuts the engine down after its last connection closed: a final

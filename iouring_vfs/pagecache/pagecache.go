@@ -11,9 +11,9 @@
 // when a checkpoint rewrites those pages.
 //
 // The cache is split into shards, each a CLOCK ring of fixed slots carved
-// from one arena. The arena may come from the I/O backend (ioback's arena,
-// registered with io_uring as fixed buffers) so that a miss reads straight
-// into the slot.
+// from one block of memory, which a miss reads straight into. The caller
+// may supply the block (an ioback arena, say, whose lifetime it manages);
+// the engine lets New allocate it, as ordinary garbage-collected memory.
 package pagecache
 
 import (
