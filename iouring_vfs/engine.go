@@ -301,19 +301,30 @@ func (e *Engine) checkpointer() {
 	}
 }
 
-// checkpoint runs a checkpoint for PRAGMA wal_checkpoint. FULL, RESTART
-// and TRUNCATE take the writer lock, as SQLite's block writers, and wait up
-// to timeout for readers of older snapshots to finish.
-func (e *Engine) checkpoint(mode wal.CheckpointMode, owner Owner) (wal.CheckpointResult, error) {
+// checkpoint runs a checkpoint for PRAGMA wal_checkpoint on behalf of the
+// connection of caller. FULL, RESTART and TRUNCATE take the writer lock, as
+// SQLite's block writers, and wait up to the caller's busy timeout for
+// readers of older snapshots to finish. When the caller's own transaction
+// is what they would wait for, they fail at once with SQLITE_LOCKED (see
+// selfBlocked), as stock SQLite's do.
+func (e *Engine) checkpoint(mode wal.CheckpointMode, caller *File) (wal.CheckpointResult, error) {
 	if mode == wal.CheckpointPassive {
 		oldest, _ := e.oldest()
 		return e.log.Checkpoint(mode, oldest)
 	}
-	ctx, timeout := ownerWait(owner)
+	if err := caller.selfBlocked(mode); err != nil {
+		return wal.CheckpointResult{}, err
+	}
+	ctx, timeout := ownerWait(caller.owner)
 	if err := e.wlock.acquire(ctx, timeout); err != nil {
 		return wal.CheckpointResult{Busy: true}, nil
 	}
 	defer e.wlock.release()
+	// A commit may have come in while we waited for the lock, making the
+	// caller's snapshot old.
+	if err := caller.selfBlocked(mode); err != nil {
+		return wal.CheckpointResult{}, err
+	}
 	if err := e.log.WaitDurable(e.log.Last()); err != nil {
 		return wal.CheckpointResult{}, err
 	}
@@ -326,6 +337,27 @@ func (e *Engine) checkpoint(mode wal.CheckpointMode, owner Owner) (wal.Checkpoin
 		}
 		e.waitUnpin(deadline)
 	}
+}
+
+// selfBlocked returns an SQLITE_LOCKED error when a blocking checkpoint
+// (mode FULL, RESTART or TRUNCATE) run by f's connection would wait for
+// that connection itself: because it holds the writer lock the checkpoint
+// takes, or because its snapshot is older than the newest version, so the
+// checkpoint cannot copy the newest commits (nor restart the log) before
+// the snapshot goes, which it never does while the checkpoint waits.
+func (f *File) selfBlocked(mode wal.CheckpointMode) error {
+	var why string
+	switch {
+	case f.hasWriter:
+		why = "holds the writer lock"
+	case f.pinned && f.snap < f.e.log.Last():
+		why = fmt.Sprintf("reads snapshot %v, older than the newest version %v", f.snap, f.e.log.Last())
+	default:
+		return nil
+	}
+	return &capi.CodeError{Code: capi.LOCKED, Err: fmt.Errorf(
+		"libsql: wal_checkpoint(%s) on %s cannot run inside a transaction of the same connection: it %s (commit or roll back first)",
+		mode, f.e.name, why)}
 }
 
 // waitUnpin waits until a pinned version is released or deadline passes.
