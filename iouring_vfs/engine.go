@@ -57,9 +57,12 @@ type Engine struct {
 
 	wlock writerLock
 
-	pinMu   sync.Mutex
-	pins    map[wal.Version]int
-	unpined *sync.Cond // on pinMu, broadcast when a pin goes away
+	pinMu sync.Mutex
+	pins  map[wal.Version]int
+	// unpinned is closed, and set to nil, when a pinned version goes
+	// away; a waiter makes it (see oldestWatch), so that an unpin with
+	// nobody waiting costs nothing.
+	unpinned chan struct{}
 
 	autoCkpt  atomic.Int64
 	mainReady atomic.Bool // the main file has page 1
@@ -81,7 +84,6 @@ func (v *VFS) openEngine(key any, name string, fsys ioback.FS, db ioback.File, r
 	e := &Engine{vfs: v, key: key, name: name, opts: opts, fs: fsys, db: db,
 		pins: map[wal.Version]int{}, ckptKick: make(chan struct{}, 1),
 		stop: make(chan struct{}), stopped: make(chan struct{})}
-	e.unpined = sync.NewCond(&e.pinMu)
 	if opts.autoCheckpoint == 0 {
 		opts.autoCheckpoint = DefaultAutoCheckpoint
 	}
@@ -211,7 +213,10 @@ func (e *Engine) unpin(v wal.Version) {
 	e.pinMu.Lock()
 	if n := e.pins[v]; n <= 1 {
 		delete(e.pins, v)
-		e.unpined.Broadcast()
+		if e.unpinned != nil {
+			close(e.unpinned)
+			e.unpinned = nil
+		}
 	} else {
 		e.pins[v] = n - 1
 	}
@@ -224,12 +229,29 @@ func (e *Engine) unpin(v wal.Version) {
 func (e *Engine) oldest() (v wal.Version, pinned int) {
 	e.pinMu.Lock()
 	defer e.pinMu.Unlock()
+	return e.oldestLocked()
+}
+
+func (e *Engine) oldestLocked() (v wal.Version, pinned int) {
 	v = e.log.Durable()
 	for p, n := range e.pins {
 		v = min(v, p)
 		pinned += n
 	}
 	return v, pinned
+}
+
+// oldestWatch is oldest, with a channel that is closed as soon as a pinned
+// version goes away after the call: taken under the same lock, so that no
+// unpin between the two can go unnoticed.
+func (e *Engine) oldestWatch() (wal.Version, <-chan struct{}) {
+	e.pinMu.Lock()
+	defer e.pinMu.Unlock()
+	v, _ := e.oldestLocked()
+	if e.unpinned == nil {
+		e.unpinned = make(chan struct{})
+	}
+	return v, e.unpinned
 }
 
 // afterCommit runs after commit v became durable.
@@ -303,8 +325,8 @@ func (e *Engine) checkpointer() {
 
 // checkpoint runs a checkpoint for PRAGMA wal_checkpoint on behalf of the
 // connection of caller. FULL, RESTART and TRUNCATE take the writer lock, as
-// SQLite's block writers, and wait up to the caller's busy timeout for
-// readers of older snapshots to finish. When the caller's own transaction
+// SQLite's block writers, and wait for readers of older snapshots to
+// finish, up to the caller's busy timeout or until its context ends. When the caller's own transaction
 // is what they would wait for, they fail at once with SQLITE_LOCKED (see
 // selfBlocked), as stock SQLite's do.
 func (e *Engine) checkpoint(mode wal.CheckpointMode, caller *File) (wal.CheckpointResult, error) {
@@ -328,14 +350,24 @@ func (e *Engine) checkpoint(mode wal.CheckpointMode, caller *File) (wal.Checkpoi
 	if err := e.log.WaitDurable(e.log.Last()); err != nil {
 		return wal.CheckpointResult{}, err
 	}
-	deadline := time.Now().Add(timeout)
+	timer := time.NewTimer(timeout)
+	defer timer.Stop()
 	for {
-		oldest, _ := e.oldest()
+		oldest, unpinned := e.oldestWatch()
 		res, err := e.log.Checkpoint(mode, oldest)
-		if err != nil || !res.Busy || !time.Now().Before(deadline) || ctx.Err() != nil {
+		if err != nil || !res.Busy || timeout <= 0 {
 			return res, err
 		}
-		e.waitUnpin(deadline)
+		if testHookCheckpointBusy != nil {
+			testHookCheckpointBusy()
+		}
+		select {
+		case <-unpinned:
+		case <-ctx.Done():
+			return res, nil
+		case <-timer.C:
+			return res, nil
+		}
 	}
 }
 
@@ -360,18 +392,9 @@ func (f *File) selfBlocked(mode wal.CheckpointMode) error {
 		mode, f.e.name, why)}
 }
 
-// waitUnpin waits until a pinned version is released or deadline passes.
-func (e *Engine) waitUnpin(deadline time.Time) {
-	t := time.AfterFunc(time.Until(deadline), func() {
-		e.pinMu.Lock()
-		e.unpined.Broadcast()
-		e.pinMu.Unlock()
-	})
-	defer t.Stop()
-	e.pinMu.Lock()
-	e.unpined.Wait()
-	e.pinMu.Unlock()
-}
+// testHookCheckpointBusy, when set, runs after each busy attempt of a
+// blocking checkpoint, before it waits for a reader to go.
+var testHookCheckpointBusy func()
 
 // Stats describe an engine's state and counters; PRAGMA libsql_stats
 // reports them as JSON.

@@ -1,12 +1,14 @@
 package iouringvfs
 
 import (
+	"context"
 	"errors"
 	"testing"
 	"time"
 
 	"github.com/golibsql/libsql/internal/capi"
 	"github.com/golibsql/libsql/iouring_vfs/ioback"
+	"github.com/golibsql/libsql/iouring_vfs/wal"
 )
 
 // Opening and closing a database again and again leaves no arena behind:
@@ -72,5 +74,73 @@ func TestCheckpointInOwnTransactionIsLocked(t *testing.T) {
 				t.Fatalf("wal_checkpoint(%s) after COMMIT = %s, want not busy", tc.mode, got)
 			}
 		})
+	}
+}
+
+// testOwner is an Owner with a context and a busy timeout of the test's
+// choosing.
+type testOwner struct {
+	ctx     context.Context
+	timeout time.Duration
+}
+
+func (o *testOwner) Context() context.Context       { return o.ctx }
+func (o *testOwner) BusyTimeout() time.Duration     { return o.timeout }
+func (o *testOwner) SetBusyTimeout(d time.Duration) { o.timeout = d }
+func (o *testOwner) RetryBusyNow()                  {}
+func (o *testOwner) GiveUpBusy()                    {}
+
+// checkpointBlockedByReader commits on c while a reader, pinned by hand,
+// holds an older snapshot, so that a FULL checkpoint must wait for it;
+// it returns the connection and the reader's version.
+func checkpointBlockedByReader(t *testing.T) (*tconn, wal.Version) {
+	t.Helper()
+	c := openConn(t, dbPath(t), "")
+	c.exec("PRAGMA wal_autocheckpoint=0")
+	c.exec("CREATE TABLE t(x)")
+	v := c.file.e.pinDurable()
+	c.exec("INSERT INTO t VALUES (1)")
+	return c, v
+}
+
+// A reader that finishes between the checkpoint's busy attempt and its
+// wait wakes the checkpoint: the wake-up is not lost.
+func TestCheckpointWakesOnUnpinBeforeWait(t *testing.T) {
+	c, v := checkpointBlockedByReader(t)
+	e := c.file.e
+	c.file.owner = &testOwner{ctx: context.Background(), timeout: 1500 * time.Millisecond}
+	testHookCheckpointBusy = func() { e.unpin(v) }
+	defer func() { testHookCheckpointBusy = nil }()
+
+	start := time.Now()
+	res, err := e.checkpoint(wal.CheckpointFull, c.file)
+	took := time.Since(start)
+	if err != nil || res.Busy {
+		t.Fatalf("checkpoint(FULL) = %+v, %v, want done", res, err)
+	}
+	if took > time.Second {
+		t.Fatalf("checkpoint(FULL) waited %v for a reader already gone (lost wake-up)", took)
+	}
+}
+
+// A checkpoint waiting for readers gives up as soon as its context ends.
+func TestCheckpointWaitHonoursContext(t *testing.T) {
+	c, v := checkpointBlockedByReader(t)
+	e := c.file.e
+	defer e.unpin(v)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	c.file.owner = &testOwner{ctx: ctx, timeout: 1500 * time.Millisecond}
+	testHookCheckpointBusy = cancel
+	defer func() { testHookCheckpointBusy = nil }()
+
+	start := time.Now()
+	res, err := e.checkpoint(wal.CheckpointFull, c.file)
+	took := time.Since(start)
+	if err != nil || !res.Busy {
+		t.Fatalf("checkpoint(FULL) = %+v, %v, want busy", res, err)
+	}
+	if took > time.Second {
+		t.Fatalf("checkpoint(FULL) waited %v after its context was cancelled", took)
 	}
 }
