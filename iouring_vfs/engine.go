@@ -71,7 +71,8 @@ type Engine struct {
 	stopped   chan struct{}
 
 	stats struct {
-		snapshotRetries, writerWaits, commits atomic.Uint64
+		snapshotRetries atomic.Uint64 // BUSY_SNAPSHOT refusals (stale snapshot at RESERVED)
+		writerWaits     atomic.Uint64 // writers that found the writer lock taken
 	}
 	concurrent concurrentCounters
 	cdc        cdcState
@@ -256,7 +257,6 @@ func (e *Engine) oldestWatch() (wal.Version, <-chan struct{}) {
 
 // afterCommit runs after commit v became durable.
 func (e *Engine) afterCommit(v wal.Version) error {
-	e.stats.commits.Add(1)
 	e.ensureCache()
 	if !e.mainReady.Load() {
 		// A database's first commit goes into the main file at once: stock
@@ -418,6 +418,7 @@ type Stats struct {
 	CachePages      int             `json:"cache_capacity_pages"`
 	WriterQueue     int             `json:"writer_queue"`
 	SnapshotRetries uint64          `json:"snapshot_retries"`
+	WriterWaits     uint64          `json:"writer_waits"`
 	IO              string          `json:"io"`
 	Concurrent      ConcurrentStats `json:"concurrent"`
 }
@@ -431,8 +432,8 @@ func (e *Engine) Stats() Stats {
 		PinnedSnapshots: pinned, OldestPinned: oldest.String(),
 		LogFrames: ls.Frames, Backfilled: ls.Backfilled, Commits: ls.Commits, Flushes: ls.Flushes,
 		Syncs: ls.Syncs, Checkpoints: ls.Checkpoints, Restarts: ls.Restarts, PagesBackfilled: ls.PagesBackfilled,
-		WriterQueue: e.wlock.queued(), SnapshotRetries: e.stats.snapshotRetries.Load(),
-		IO: fsKindName(e.fs), Concurrent: e.concurrent.snapshot(),
+		WriterQueue: e.wlock.queued(), WriterWaits: e.stats.writerWaits.Load(),
+		SnapshotRetries: e.stats.snapshotRetries.Load(), IO: fsKindName(e.fs), Concurrent: e.concurrent.snapshot(),
 	}
 	if c := e.log.Cache(); c != nil {
 		cs := c.Stats()

@@ -2,6 +2,7 @@ package iouringvfs
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"testing"
 	"time"
@@ -142,5 +143,25 @@ func TestCheckpointWaitHonoursContext(t *testing.T) {
 	}
 	if took > time.Second {
 		t.Fatalf("checkpoint(FULL) waited %v after its context was cancelled", took)
+	}
+}
+
+// libsql_stats counts the writers that found the writer lock taken.
+func TestStatsCountWriterWaits(t *testing.T) {
+	path := dbPath(t)
+	a := openConn(t, path, "")
+	b := openConn(t, path, "")
+	a.exec("CREATE TABLE t(x)")
+	a.exec("BEGIN IMMEDIATE")
+	if err := b.tryExec("INSERT INTO t VALUES (1)"); err == nil {
+		t.Fatal("a second writer got the writer lock while the first held it")
+	}
+	a.exec("COMMIT")
+	var s Stats
+	if err := json.Unmarshal([]byte(b.text("PRAGMA libsql_stats")), &s); err != nil {
+		t.Fatalf("libsql_stats: %v", err)
+	}
+	if s.WriterWaits != 1 {
+		t.Fatalf("writer_waits = %d, want 1", s.WriterWaits)
 	}
 }
