@@ -57,9 +57,12 @@ type Engine struct {
 
 	wlock writerLock
 
-	pinMu   sync.Mutex
-	pins    map[wal.Version]int
-	unpined *sync.Cond // on pinMu, broadcast when a pin goes away
+	pinMu sync.Mutex
+	pins  map[wal.Version]int
+	// unpinned is closed, and set to nil, when a pinned version goes
+	// away; a waiter makes it (see oldestWatch), so that an unpin with
+	// nobody waiting costs nothing.
+	unpinned chan struct{}
 
 	autoCkpt  atomic.Int64
 	mainReady atomic.Bool // the main file has page 1
@@ -68,7 +71,8 @@ type Engine struct {
 	stopped   chan struct{}
 
 	stats struct {
-		snapshotRetries, writerWaits, commits atomic.Uint64
+		snapshotRetries atomic.Uint64 // BUSY_SNAPSHOT refusals (stale snapshot at RESERVED)
+		writerWaits     atomic.Uint64 // writers that found the writer lock taken
 	}
 	concurrent concurrentCounters
 	cdc        cdcState
@@ -81,7 +85,6 @@ func (v *VFS) openEngine(key any, name string, fsys ioback.FS, db ioback.File, r
 	e := &Engine{vfs: v, key: key, name: name, opts: opts, fs: fsys, db: db,
 		pins: map[wal.Version]int{}, ckptKick: make(chan struct{}, 1),
 		stop: make(chan struct{}), stopped: make(chan struct{})}
-	e.unpined = sync.NewCond(&e.pinMu)
 	if opts.autoCheckpoint == 0 {
 		opts.autoCheckpoint = DefaultAutoCheckpoint
 	}
@@ -145,6 +148,10 @@ func lockOwner(db ioback.File, exclusive bool) error {
 }
 
 // ensureCache gives the log its page cache once the page size is known.
+// The cache's memory is ordinary Go memory, not an ioback arena: its
+// misses are single reads (File.ReadAt), which do not use registered
+// buffers, and an arena is never garbage-collected, so one per engine
+// would have to outlive every reader of the cache.
 func (e *Engine) ensureCache() {
 	if e.opts.pageCache <= 0 || e.log.Cache() != nil {
 		return
@@ -155,11 +162,7 @@ func (e *Engine) ensureCache() {
 	if ps == 0 || e.log.Cache() != nil {
 		return
 	}
-	var arena []byte
-	if a, err := ioback.NewArena(e.fs, pagecache.ArenaSize(e.opts.pageCache, ps)); err == nil {
-		arena = a.Bytes()
-	}
-	e.log.SetCache(pagecache.New(e.opts.pageCache, ps, arena))
+	e.log.SetCache(pagecache.New(e.opts.pageCache, ps, nil))
 }
 
 // close shuts the engine down after its last connection closed: a final
@@ -211,7 +214,10 @@ func (e *Engine) unpin(v wal.Version) {
 	e.pinMu.Lock()
 	if n := e.pins[v]; n <= 1 {
 		delete(e.pins, v)
-		e.unpined.Broadcast()
+		if e.unpinned != nil {
+			close(e.unpinned)
+			e.unpinned = nil
+		}
 	} else {
 		e.pins[v] = n - 1
 	}
@@ -224,6 +230,10 @@ func (e *Engine) unpin(v wal.Version) {
 func (e *Engine) oldest() (v wal.Version, pinned int) {
 	e.pinMu.Lock()
 	defer e.pinMu.Unlock()
+	return e.oldestLocked()
+}
+
+func (e *Engine) oldestLocked() (v wal.Version, pinned int) {
 	v = e.log.Durable()
 	for p, n := range e.pins {
 		v = min(v, p)
@@ -232,9 +242,21 @@ func (e *Engine) oldest() (v wal.Version, pinned int) {
 	return v, pinned
 }
 
+// oldestWatch is oldest, with a channel that is closed as soon as a pinned
+// version goes away after the call: taken under the same lock, so that no
+// unpin between the two can go unnoticed.
+func (e *Engine) oldestWatch() (wal.Version, <-chan struct{}) {
+	e.pinMu.Lock()
+	defer e.pinMu.Unlock()
+	v, _ := e.oldestLocked()
+	if e.unpinned == nil {
+		e.unpinned = make(chan struct{})
+	}
+	return v, e.unpinned
+}
+
 // afterCommit runs after commit v became durable.
 func (e *Engine) afterCommit(v wal.Version) error {
-	e.stats.commits.Add(1)
 	e.ensureCache()
 	if !e.mainReady.Load() {
 		// A database's first commit goes into the main file at once: stock
@@ -301,45 +323,78 @@ func (e *Engine) checkpointer() {
 	}
 }
 
-// checkpoint runs a checkpoint for PRAGMA wal_checkpoint. FULL, RESTART
-// and TRUNCATE take the writer lock, as SQLite's block writers, and wait up
-// to timeout for readers of older snapshots to finish.
-func (e *Engine) checkpoint(mode wal.CheckpointMode, owner Owner) (wal.CheckpointResult, error) {
+// checkpoint runs a checkpoint for PRAGMA wal_checkpoint on behalf of the
+// connection of caller. FULL, RESTART and TRUNCATE take the writer lock, as
+// SQLite's block writers, and wait for readers of older snapshots to
+// finish, up to the caller's busy timeout or until its context ends. When the caller's own transaction
+// is what they would wait for, they fail at once with SQLITE_LOCKED (see
+// selfBlocked), as stock SQLite's do.
+func (e *Engine) checkpoint(mode wal.CheckpointMode, caller *File) (wal.CheckpointResult, error) {
 	if mode == wal.CheckpointPassive {
 		oldest, _ := e.oldest()
 		return e.log.Checkpoint(mode, oldest)
 	}
-	ctx, timeout := ownerWait(owner)
+	if err := caller.selfBlocked(mode); err != nil {
+		return wal.CheckpointResult{}, err
+	}
+	ctx, timeout := ownerWait(caller.owner)
 	if err := e.wlock.acquire(ctx, timeout); err != nil {
 		return wal.CheckpointResult{Busy: true}, nil
 	}
 	defer e.wlock.release()
+	// A commit may have come in while we waited for the lock, making the
+	// caller's snapshot old.
+	if err := caller.selfBlocked(mode); err != nil {
+		return wal.CheckpointResult{}, err
+	}
 	if err := e.log.WaitDurable(e.log.Last()); err != nil {
 		return wal.CheckpointResult{}, err
 	}
-	deadline := time.Now().Add(timeout)
+	timer := time.NewTimer(timeout)
+	defer timer.Stop()
 	for {
-		oldest, _ := e.oldest()
+		oldest, unpinned := e.oldestWatch()
 		res, err := e.log.Checkpoint(mode, oldest)
-		if err != nil || !res.Busy || !time.Now().Before(deadline) || ctx.Err() != nil {
+		if err != nil || !res.Busy || timeout <= 0 {
 			return res, err
 		}
-		e.waitUnpin(deadline)
+		if testHookCheckpointBusy != nil {
+			testHookCheckpointBusy()
+		}
+		select {
+		case <-unpinned:
+		case <-ctx.Done():
+			return res, nil
+		case <-timer.C:
+			return res, nil
+		}
 	}
 }
 
-// waitUnpin waits until a pinned version is released or deadline passes.
-func (e *Engine) waitUnpin(deadline time.Time) {
-	t := time.AfterFunc(time.Until(deadline), func() {
-		e.pinMu.Lock()
-		e.unpined.Broadcast()
-		e.pinMu.Unlock()
-	})
-	defer t.Stop()
-	e.pinMu.Lock()
-	e.unpined.Wait()
-	e.pinMu.Unlock()
+// selfBlocked returns an SQLITE_LOCKED error when a blocking checkpoint
+// (mode FULL, RESTART or TRUNCATE) run by f's connection would wait for
+// that connection itself: because it holds the writer lock the checkpoint
+// takes, or because its snapshot is older than the newest version, so the
+// checkpoint cannot copy the newest commits (nor restart the log) before
+// the snapshot goes, which it never does while the checkpoint waits.
+func (f *File) selfBlocked(mode wal.CheckpointMode) error {
+	var why string
+	switch {
+	case f.hasWriter:
+		why = "holds the writer lock"
+	case f.pinned && f.snap < f.e.log.Last():
+		why = fmt.Sprintf("reads snapshot %v, older than the newest version %v", f.snap, f.e.log.Last())
+	default:
+		return nil
+	}
+	return &capi.CodeError{Code: capi.LOCKED, Err: fmt.Errorf(
+		"libsql: wal_checkpoint(%s) on %s cannot run inside a transaction of the same connection: it %s (commit or roll back first)",
+		mode, f.e.name, why)}
 }
+
+// testHookCheckpointBusy, when set, runs after each busy attempt of a
+// blocking checkpoint, before it waits for a reader to go.
+var testHookCheckpointBusy func()
 
 // Stats describe an engine's state and counters; PRAGMA libsql_stats
 // reports them as JSON.
@@ -363,6 +418,7 @@ type Stats struct {
 	CachePages      int             `json:"cache_capacity_pages"`
 	WriterQueue     int             `json:"writer_queue"`
 	SnapshotRetries uint64          `json:"snapshot_retries"`
+	WriterWaits     uint64          `json:"writer_waits"`
 	IO              string          `json:"io"`
 	Concurrent      ConcurrentStats `json:"concurrent"`
 }
@@ -376,8 +432,8 @@ func (e *Engine) Stats() Stats {
 		PinnedSnapshots: pinned, OldestPinned: oldest.String(),
 		LogFrames: ls.Frames, Backfilled: ls.Backfilled, Commits: ls.Commits, Flushes: ls.Flushes,
 		Syncs: ls.Syncs, Checkpoints: ls.Checkpoints, Restarts: ls.Restarts, PagesBackfilled: ls.PagesBackfilled,
-		WriterQueue: e.wlock.queued(), SnapshotRetries: e.stats.snapshotRetries.Load(),
-		IO: fsKindName(e.fs), Concurrent: e.concurrent.snapshot(),
+		WriterQueue: e.wlock.queued(), WriterWaits: e.stats.writerWaits.Load(),
+		SnapshotRetries: e.stats.snapshotRetries.Load(), IO: fsKindName(e.fs), Concurrent: e.concurrent.snapshot(),
 	}
 	if c := e.log.Cache(); c != nil {
 		cs := c.Stats()

@@ -2,6 +2,7 @@ package iouringvfs
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -24,7 +25,9 @@ const StatsPragma = "libsql_stats"
 //     fdatasync (FULL, EXTRA) or not (NORMAL, OFF); SQLite's own setting
 //     never changes, so what is durable is always the engine's decision.
 //   - wal_checkpoint(PASSIVE|FULL|RESTART|TRUNCATE) checkpoints the log and
-//     answers "busy|log|checkpointed"; wal_autocheckpoint sets the frames
+//     answers "busy|log|checkpointed" (FULL, RESTART and TRUNCATE fail
+//     with SQLITE_LOCKED inside a transaction of the same connection that
+//     they would have to wait for); wal_autocheckpoint sets the frames
 //     after which the engine checkpoints in the background.
 //   - busy_timeout sets the wait for the writer lock (and keeps the
 //     driver's busy handler).
@@ -69,7 +72,11 @@ func (f *File) Pragma(name string, value *string) (string, bool, error) {
 			}
 			mode = m
 		}
-		res, err := f.e.checkpoint(mode, f.owner)
+		res, err := f.e.checkpoint(mode, f)
+		var ce *capi.CodeError
+		if errors.As(err, &ce) {
+			return "", true, f.fail(ce.Code, err)
+		}
 		if err != nil {
 			return "", true, f.ioFail(capi.IOERR, err)
 		}

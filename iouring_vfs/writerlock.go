@@ -36,8 +36,10 @@ func (l *writerLock) tryAcquire() bool {
 	return true
 }
 
-// acquire takes the lock, waiting in line until ctx ends or timeout passes
-// (timeout <= 0: no wait). It returns ctx's error or errLockTimeout.
+// acquire takes the lock, waiting in line until ctx ends or timeout passes.
+// With timeout <= 0 it does not wait for a writer, but while the engine
+// itself holds the lock (a checkpoint's short hold) it waits up to
+// internalGrace. It returns ctx's error or errLockTimeout.
 func (l *writerLock) acquire(ctx context.Context, timeout time.Duration) error {
 	l.mu.Lock()
 	if !l.held && len(l.waiters) == 0 {

@@ -3,6 +3,7 @@ package ioback
 import (
 	"errors"
 	"sync"
+	"sync/atomic"
 )
 
 // ArenaFS is implemented by an FS that can give out memory for page buffers
@@ -37,8 +38,23 @@ func NewHeapArena(size int) (*Arena, error) {
 	if size <= 0 {
 		return nil, errArenaSize
 	}
-	return &Arena{mem: make([]byte, size)}, nil
+	return newArenaValue(make([]byte, size), nil), nil
 }
+
+// openArenas counts the arenas made and not yet closed (see OpenArenas).
+var openArenas atomic.Int64
+
+// newArenaValue wraps mem, counting the arena as open until Close.
+func newArenaValue(mem []byte, backend arenaBackend) *Arena {
+	openArenas.Add(1)
+	return &Arena{mem: mem, backend: backend}
+}
+
+// OpenArenas reports how many arenas, of every backend, have been made and
+// not yet closed. An arena is never freed by the garbage collector (the
+// io_uring backend's is mapped memory holding slots of every ring's buffer
+// table), so a count that keeps growing is a leak; tests check it.
+func OpenArenas() int64 { return openArenas.Load() }
 
 var errArenaSize = errors.New("ioback: arena size must be positive")
 
@@ -83,6 +99,7 @@ func (a *Arena) Close() error {
 			a.err = a.backend.close()
 		}
 		a.mem = nil
+		openArenas.Add(-1)
 	})
 	return a.err
 }

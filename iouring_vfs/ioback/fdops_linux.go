@@ -8,57 +8,6 @@ import (
 // (through os.File's RawConn) and the io_uring backend (which owns its
 // descriptors). Writes and syncs never go through the ring; see doc.go.
 
-// iovMax is the most buffers one pwritev takes (IOV_MAX on Linux).
-const iovMax = 1024
-
-// pwritevFull writes bufs one after another at off, continuing after
-// partial writes, in chunks of at most iovMax buffers. It returns the error
-// and the offset at which it happened.
-func pwritevFull(fd int, bufs [][]byte, off int64) (int64, error) {
-	// Skip empty buffers up front so a partial write's bookkeeping stays
-	// simple, and copy the slice headers: we advance them.
-	var small [8][]byte
-	todo := small[:0]
-	for _, b := range bufs {
-		if len(b) > 0 {
-			todo = append(todo, b)
-		}
-	}
-	for len(todo) > 0 {
-		chunk := todo
-		if len(chunk) > iovMax {
-			chunk = chunk[:iovMax]
-		}
-		var n int
-		var err error
-		if len(chunk) == 1 {
-			n, err = unix.Pwrite(fd, chunk[0], off)
-		} else {
-			n, err = unix.Pwritev(fd, chunk, off)
-		}
-		if err == unix.EINTR {
-			continue
-		}
-		if err != nil {
-			return off, err
-		}
-		if n == 0 {
-			return off, unix.EIO // no progress and no error: do not spin
-		}
-		off += int64(n)
-		for n > 0 {
-			if n >= len(todo[0]) {
-				n -= len(todo[0])
-				todo = todo[1:]
-			} else {
-				todo[0] = todo[0][n:]
-				n = 0
-			}
-		}
-	}
-	return off, nil
-}
-
 // pwriteFull writes p at off, continuing after partial writes.
 func pwriteFull(fd int, p []byte, off int64) (int, error) {
 	done := 0

@@ -8,16 +8,6 @@ type platState struct{}
 func (f *osFile) platOpen() error  { return nil }
 func (f *osFile) platClose() error { return f.f.Close() }
 
-func (f *osFile) pwritev(bufs [][]byte, off int64) error {
-	at := off
-	err := f.control(func(fd uintptr) error {
-		var err error
-		at, err = pwritevFull(int(fd), bufs, off)
-		return err
-	})
-	return wrapErrAt("pwritev", f.name, at, err)
-}
-
 func (f *osFile) Sync() error {
 	return wrapErr("fdatasync", f.name, f.control(func(fd uintptr) error { return fdatasync(int(fd)) }))
 }

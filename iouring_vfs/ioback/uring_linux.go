@@ -336,7 +336,7 @@ func (p *ringPool) newArena(size int) (*Arena, error) {
 			p.freeBufSlots(first, a.nslots)
 		}
 	}
-	return &Arena{mem: mem, backend: a}, nil
+	return newArenaValue(mem, a), nil
 }
 
 // arenaList returns a copy of the registered arenas. p.mu is held.

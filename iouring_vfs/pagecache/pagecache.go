@@ -11,9 +11,9 @@
 // when a checkpoint rewrites those pages.
 //
 // The cache is split into shards, each a CLOCK ring of fixed slots carved
-// from one arena. The arena may come from the I/O backend (ioback's arena,
-// registered with io_uring as fixed buffers) so that a miss reads straight
-// into the slot.
+// from one block of memory, which a miss reads straight into. The caller
+// may supply the block (an ioback arena, say, whose lifetime it manages);
+// the engine lets New allocate it, as ordinary garbage-collected memory.
 package pagecache
 
 import (
@@ -62,15 +62,13 @@ type shard struct {
 }
 
 // New returns a cache of at least capacity pages of pageSize bytes, its
-// memory taken from arena when arena is large enough (len(arena) >=
-// capacity*pageSize rounded up to whole shards), or allocated otherwise.
-// A capacity below 1 gives a cache that holds nothing.
+// memory taken from arena when arena is large enough (ArenaSize(capacity,
+// pageSize) bytes), or allocated otherwise. A capacity below 1 is raised to
+// the smallest cache, one page per shard: a shard needs a slot to evict
+// into. Callers that want no cache do without one.
 func New(capacity, pageSize int, arena []byte) *Cache {
 	c := &Cache{pageSize: pageSize}
-	per := 0
-	if capacity > 0 {
-		per = (capacity + nShards - 1) / nShards
-	}
+	per := slotsPerShard(capacity)
 	need := per * nShards * pageSize
 	if len(arena) < need {
 		arena = make([]byte, need)
@@ -86,10 +84,12 @@ func New(capacity, pageSize int, arena []byte) *Cache {
 
 // ArenaSize is the number of bytes New uses for capacity pages of pageSize.
 func ArenaSize(capacity, pageSize int) int {
-	if capacity <= 0 {
-		return 0
-	}
-	return (capacity + nShards - 1) / nShards * nShards * pageSize
+	return slotsPerShard(capacity) * nShards * pageSize
+}
+
+// slotsPerShard spreads capacity over the shards, at least one slot each.
+func slotsPerShard(capacity int) int {
+	return max(capacity+nShards-1, nShards) / nShards
 }
 
 // PageSize is the size of the images the cache holds.

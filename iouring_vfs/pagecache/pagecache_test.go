@@ -113,3 +113,24 @@ func TestConcurrentUse(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+// A capacity below 1 is raised to the smallest cache, which works: Put,
+// Load and Get neither panic nor lose the image they were just given.
+func TestCapacityBelowOne(t *testing.T) {
+	for _, capacity := range []int{0, -5} {
+		c := New(capacity, 512, nil)
+		if got := c.Stats().Capacity; got < 1 {
+			t.Fatalf("New(%d): capacity %d, want at least 1", capacity, got)
+		}
+		k := Key{Page: 9, Src: 1}
+		dst := make([]byte, 512)
+		c.Put(k, img(k, 512))
+		if !c.Get(k, dst) || !bytes.Equal(dst, img(k, 512)) {
+			t.Fatalf("New(%d): Put then Get missed", capacity)
+		}
+		k2 := Key{Page: 10, Src: 1}
+		if err := c.Load(k2, dst, func(b []byte) error { copy(b, img(k2, 512)); return nil }); err != nil || !bytes.Equal(dst, img(k2, 512)) {
+			t.Fatalf("New(%d): Load: %v", capacity, err)
+		}
+	}
+}

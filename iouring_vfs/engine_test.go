@@ -1,0 +1,167 @@
+package iouringvfs
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/golibsql/libsql/internal/capi"
+	"github.com/golibsql/libsql/iouring_vfs/ioback"
+	"github.com/golibsql/libsql/iouring_vfs/wal"
+)
+
+// Opening and closing a database again and again leaves no arena behind:
+// an engine's page cache must not hold memory that only Close frees.
+func TestEngineReopenLeavesNoArena(t *testing.T) {
+	path := dbPath(t)
+	c := openConn(t, path, "libsql_page_cache=16")
+	c.exec("CREATE TABLE t(x)")
+	c.exec("INSERT INTO t VALUES (1)")
+	c.Close()
+
+	before := ioback.OpenArenas()
+	for range 10 {
+		c := openConn(t, path, "libsql_page_cache=16")
+		if n := c.int("SELECT count(*) FROM t"); n != 1 {
+			t.Fatalf("count = %d, want 1", n)
+		}
+		c.Close()
+	}
+	if after := ioback.OpenArenas(); after != before {
+		t.Fatalf("open arenas went from %d to %d over 10 opens and closes of %s", before, after, path)
+	}
+}
+
+// A blocking checkpoint run by a connection whose own transaction holds
+// back the log fails at once with SQLITE_LOCKED, as in stock SQLite,
+// instead of waiting out its busy timeout for itself.
+func TestCheckpointInOwnTransactionIsLocked(t *testing.T) {
+	const read, write = "BEGIN; SELECT count(*) FROM t", "BEGIN IMMEDIATE; INSERT INTO t VALUES (2)"
+	for _, tc := range []struct{ name, begin, mode string }{
+		{"read/FULL", read, "FULL"},
+		{"read/RESTART", read, "RESTART"},
+		{"read/TRUNCATE", read, "TRUNCATE"},
+		{"write/FULL", write, "FULL"},
+		{"write/TRUNCATE", write, "TRUNCATE"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			path := dbPath(t)
+			a := openConn(t, path, "")
+			b := openConn(t, path, "")
+			a.exec("PRAGMA wal_autocheckpoint=0")
+			a.exec("CREATE TABLE t(x)")
+			a.exec("PRAGMA busy_timeout=1500")
+			a.exec(tc.begin)
+			if tc.begin == read {
+				// A commit after the snapshot, which the checkpoint must
+				// wait for the snapshot to copy.
+				b.exec("INSERT INTO t VALUES (1)")
+			}
+
+			start := time.Now()
+			err := a.tryExec("PRAGMA wal_checkpoint(" + tc.mode + ")")
+			took := time.Since(start)
+			var ce *capi.Error
+			if !errors.As(err, &ce) || ce.Code&0xff != capi.LOCKED {
+				t.Fatalf("wal_checkpoint(%s) inside the connection's own transaction: err = %v after %v, want SQLITE_LOCKED", tc.mode, err, took)
+			}
+			if took > time.Second {
+				t.Fatalf("SQLITE_LOCKED came after %v, want at once", took)
+			}
+			a.exec("COMMIT")
+			if got := a.text("PRAGMA wal_checkpoint(" + tc.mode + ")"); got[0] != '0' {
+				t.Fatalf("wal_checkpoint(%s) after COMMIT = %s, want not busy", tc.mode, got)
+			}
+		})
+	}
+}
+
+// testOwner is an Owner with a context and a busy timeout of the test's
+// choosing.
+type testOwner struct {
+	ctx     context.Context
+	timeout time.Duration
+}
+
+func (o *testOwner) Context() context.Context       { return o.ctx }
+func (o *testOwner) BusyTimeout() time.Duration     { return o.timeout }
+func (o *testOwner) SetBusyTimeout(d time.Duration) { o.timeout = d }
+func (o *testOwner) RetryBusyNow()                  {}
+func (o *testOwner) GiveUpBusy()                    {}
+
+// checkpointBlockedByReader commits on c while a reader, pinned by hand,
+// holds an older snapshot, so that a FULL checkpoint must wait for it;
+// it returns the connection and the reader's version.
+func checkpointBlockedByReader(t *testing.T) (*tconn, wal.Version) {
+	t.Helper()
+	c := openConn(t, dbPath(t), "")
+	c.exec("PRAGMA wal_autocheckpoint=0")
+	c.exec("CREATE TABLE t(x)")
+	v := c.file.e.pinDurable()
+	c.exec("INSERT INTO t VALUES (1)")
+	return c, v
+}
+
+// A reader that finishes between the checkpoint's busy attempt and its
+// wait wakes the checkpoint: the wake-up is not lost.
+func TestCheckpointWakesOnUnpinBeforeWait(t *testing.T) {
+	c, v := checkpointBlockedByReader(t)
+	e := c.file.e
+	c.file.owner = &testOwner{ctx: context.Background(), timeout: 1500 * time.Millisecond}
+	testHookCheckpointBusy = func() { e.unpin(v) }
+	defer func() { testHookCheckpointBusy = nil }()
+
+	start := time.Now()
+	res, err := e.checkpoint(wal.CheckpointFull, c.file)
+	took := time.Since(start)
+	if err != nil || res.Busy {
+		t.Fatalf("checkpoint(FULL) = %+v, %v, want done", res, err)
+	}
+	if took > time.Second {
+		t.Fatalf("checkpoint(FULL) waited %v for a reader already gone (lost wake-up)", took)
+	}
+}
+
+// A checkpoint waiting for readers gives up as soon as its context ends.
+func TestCheckpointWaitHonoursContext(t *testing.T) {
+	c, v := checkpointBlockedByReader(t)
+	e := c.file.e
+	defer e.unpin(v)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	c.file.owner = &testOwner{ctx: ctx, timeout: 1500 * time.Millisecond}
+	testHookCheckpointBusy = cancel
+	defer func() { testHookCheckpointBusy = nil }()
+
+	start := time.Now()
+	res, err := e.checkpoint(wal.CheckpointFull, c.file)
+	took := time.Since(start)
+	if err != nil || !res.Busy {
+		t.Fatalf("checkpoint(FULL) = %+v, %v, want busy", res, err)
+	}
+	if took > time.Second {
+		t.Fatalf("checkpoint(FULL) waited %v after its context was cancelled", took)
+	}
+}
+
+// libsql_stats counts the writers that found the writer lock taken.
+func TestStatsCountWriterWaits(t *testing.T) {
+	path := dbPath(t)
+	a := openConn(t, path, "")
+	b := openConn(t, path, "")
+	a.exec("CREATE TABLE t(x)")
+	a.exec("BEGIN IMMEDIATE")
+	if err := b.tryExec("INSERT INTO t VALUES (1)"); err == nil {
+		t.Fatal("a second writer got the writer lock while the first held it")
+	}
+	a.exec("COMMIT")
+	var s Stats
+	if err := json.Unmarshal([]byte(b.text("PRAGMA libsql_stats")), &s); err != nil {
+		t.Fatalf("libsql_stats: %v", err)
+	}
+	if s.WriterWaits != 1 {
+		t.Fatalf("writer_waits = %d, want 1", s.WriterWaits)
+	}
+}
