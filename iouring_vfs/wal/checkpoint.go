@@ -130,13 +130,18 @@ func (l *Log) Checkpoint(mode CheckpointMode, oldest Version) (CheckpointResult,
 	if len(items) > 0 || (complete && mxFrame > 0) {
 		if needSync {
 			// Under SyncNormal commits are not synced: the log must be
-			// durable before the main file holds what it says.
+			// durable before the main file holds what it says. The sync
+			// covers only the frames written before it starts; frames
+			// written while it runs need the next one.
+			l.mu.RLock()
+			covered := l.written
+			l.mu.RUnlock()
 			if err := l.wal.Sync(); err != nil {
 				return res, l.poison(fmt.Errorf("wal: fdatasync log before checkpoint: %w", err))
 			}
 			l.stats.syncs.Add(1)
 			l.mu.Lock()
-			l.synced = max(l.synced, l.written)
+			l.synced = max(l.synced, covered)
 			l.mu.Unlock()
 		}
 		if err := l.backfillPages(items, ps, gen); err != nil {
