@@ -214,7 +214,7 @@ func (l *Log) backfillPages(items []copyItem, ps int, gen uint64) error {
 			if c := l.cache.Load(); c != nil && c.PageSize() == ps && c.Get(key, bufs[i]) {
 				continue
 			}
-			reqs = append(reqs, ioback.Read{P: bufs[i], Off: l.frameOffset(it.f) + FrameHeaderSize})
+			reqs = append(reqs, ioback.Read{P: bufs[i], Off: frameOffset(it.f, ps) + FrameHeaderSize})
 		}
 		if len(reqs) > 0 {
 			if err := l.wal.ReadBatch(reqs); err != nil {

@@ -120,3 +120,45 @@ func TestCheckpointSyncCoversOnlyFramesWrittenBeforeIt(t *testing.T) {
 		})
 	}
 }
+
+// A PASSIVE checkpoint runs beside commits: whatever it reads of the log's
+// state outside the lock must be its own snapshot (run with -race).
+func TestConcurrentCheckpointAndCommits(t *testing.T) {
+	l := openLog(t, ioback.Portable(), t.TempDir(), "db", Options{Sync: SyncOff})
+	commitPages(t, l.Log, 1024, map[PageNo]int{1: 0, 2: 0}, 2, false)
+	const commits = 300
+	done := make(chan error, 1)
+	go func() {
+		for i := range commits {
+			p := PageNo(1 + i%8)
+			if _, err := l.Commit([]Page{{No: p, Data: page(1024, p, i+1)}}, 8, false); err != nil {
+				done <- err
+				return
+			}
+		}
+		done <- nil
+	}()
+	for running := true; running; {
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatal(err)
+			}
+			running = false
+		default:
+		}
+		if _, err := l.Checkpoint(CheckpointPassive, l.Durable()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := l.Checkpoint(CheckpointFull, l.Durable()); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 1024)
+	for i := commits - 8; i < commits; i++ {
+		p := PageNo(1 + i%8)
+		if _, err := l.ReadPage(p, l.Durable(), buf); err != nil || !bytes.Equal(buf, page(1024, p, i+1)) {
+			t.Fatalf("page %d is %s (%v), want gen %d", p, describe(buf), err, i+1)
+		}
+	}
+}

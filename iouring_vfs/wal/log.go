@@ -504,8 +504,11 @@ func (l *Log) FirstChanged(v, w Version, pages map[PageNo]struct{}) (p PageNo, o
 	return p, true
 }
 
-func (l *Log) frameOffset(f FrameNo) int64 {
-	return HeaderSize + int64(f-1)*int64(FrameHeaderSize+l.hdr.pageSize)
+// frameOffset is the file offset of frame f in a log of page size ps. The
+// page size is the caller's snapshot, taken under mu: Append rewrites the
+// header while a checkpoint copies frames.
+func frameOffset(f FrameNo, ps int) int64 {
+	return HeaderSize + int64(f-1)*int64(FrameHeaderSize+ps)
 }
 
 // ReadPage reads page p as of version v into buf (len(buf) must be the page
@@ -539,7 +542,7 @@ func (l *Log) ReadPage(p PageNo, v Version, buf []byte) (found bool, err error) 
 		var off int64
 		var key pagecache.Key
 		if inLog {
-			off = l.frameOffset(f) + FrameHeaderSize
+			off = frameOffset(f, l.hdr.pageSize) + FrameHeaderSize
 			key = pagecache.Key{Page: uint32(p), Src: gen<<32 | uint64(f)}
 		} else {
 			off = int64(p-1) * int64(l.hdr.pageSize)
