@@ -122,12 +122,15 @@ func (l *Log) Checkpoint(mode CheckpointMode, oldest Version) (CheckpointResult,
 		}
 	}
 	needSync := l.opts.Sync != SyncOff && l.synced < mxFrame
+	// Frames up to backfill are in the main file already, and the file
+	// was resized and synced when they were copied.
+	copyNew := mxFrame > l.backfill
 	ps := l.hdr.pageSize
 	gen := l.gen
 	l.mu.RUnlock()
 
 	var res CheckpointResult
-	if len(items) > 0 || (complete && mxFrame > 0) {
+	if copyNew {
 		if needSync {
 			// Under SyncNormal commits are not synced: the log must be
 			// durable before the main file holds what it says. The sync

@@ -162,3 +162,28 @@ func TestConcurrentCheckpointAndCommits(t *testing.T) {
 		}
 	}
 }
+
+// A checkpoint with nothing new to copy writes nothing and syncs nothing.
+func TestIdleCheckpointDoesNotSync(t *testing.T) {
+	ffs := iofault.NewFaultFS(ioback.NewMemFS())
+	l := openLog(t, ffs, "/", "db", Options{})
+	commitPages(t, l.Log, 1024, map[PageNo]int{1: 1, 2: 1}, 2, true)
+	if res, err := l.Checkpoint(CheckpointPassive, l.Durable()); err != nil || res.Pages != 2 {
+		t.Fatalf("first checkpoint: %+v, %v", res, err)
+	}
+	ffs.Arm(iofault.Rule{N: 1 << 30, Match: func(op iofault.Op) bool {
+		return op.Kind == iofault.OpSync || op.Kind.IsWrite()
+	}})
+	for _, mode := range []CheckpointMode{CheckpointPassive, CheckpointFull} {
+		res, err := l.Checkpoint(mode, l.Durable())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Pages != 0 || res.Busy {
+			t.Fatalf("idle %v checkpoint: %+v", mode, res)
+		}
+	}
+	if n := ffs.Matched(); n != 0 {
+		t.Fatalf("idle checkpoints did %d writes or syncs, want none", n)
+	}
+}
