@@ -166,6 +166,8 @@ type Log struct {
 	appendMu sync.Mutex
 	running  [2]uint32 // checksum of the last appended frame
 	reserved int64     // log bytes reserved with Allocate
+	// synced and unsynced commits seen since Open (see maxInFlight).
+	seenSync, seenNoSync bool
 
 	// ckptMu lets one checkpoint run at a time.
 	ckptMu sync.Mutex
@@ -649,6 +651,9 @@ func (l *Log) Append(pages []Page, dbSize uint32, sync bool) (Version, error) {
 	if dbSize == 0 {
 		return 0, errors.New("wal: commit with database size 0")
 	}
+	if n := maxInFlight; n > 1 && (sync && l.seenNoSync || !sync && l.seenSync) {
+		return 0, fmt.Errorf("wal: commit with sync=%v after commits with sync=%v: parallel batches (maxInFlight %d) cannot order an fdatasync after an earlier batch's write", sync, !sync, n)
+	}
 	fsz := int64(FrameHeaderSize + ps)
 	withHdr := last == 0
 	off := HeaderSize + int64(last)*fsz
@@ -688,6 +693,11 @@ func (l *Log) Append(pages []Page, dbSize uint32, sync bool) (Version, error) {
 	}
 	l.hdr = hdr
 	l.running = running
+	if sync {
+		l.seenSync = true
+	} else {
+		l.seenNoSync = true
+	}
 	v := l.base + Version(len(l.commits)+1)
 	first := l.lastFrame + 1
 	for i, pg := range pages {
@@ -749,10 +759,16 @@ func (l *Log) WaitDurable(v Version) error {
 // batch is in flight and the next one gathers every commit appended
 // meanwhile; above 1, committers that find a batch in flight write their
 // own at once, and the file system merges the concurrent fdatasyncs.
+//
+// Above 1 a batch's fdatasync may run before an earlier batch's write has
+// landed, so it covers only the earlier batches that sync themselves:
+// Append then refuses to mix commits with and without sync in one Log,
+// which keeps every acknowledged commit covered.
 var maxInFlight = 1
 
 // SetMaxInFlightForTesting changes maxInFlight, for benchmarks comparing
-// the two ways.
+// the two ways. Above 1, every commit of a Log must ask for fdatasync, or
+// none (see maxInFlight).
 func SetMaxInFlightForTesting(n int) (restore func()) {
 	old := maxInFlight
 	maxInFlight = n

@@ -2,6 +2,8 @@ package wal
 
 import (
 	"errors"
+	"fmt"
+	"strings"
 	"sync"
 	"testing"
 
@@ -271,5 +273,28 @@ func TestRestartedLogNeverRevivesOldFrames(t *testing.T) {
 	}
 	if got := l.Size(l.Durable()); got != 2 {
 		t.Fatalf("size %d, want 2", got)
+	}
+}
+
+// Parallel batches (maxInFlight above 1) cannot order an fdatasync after
+// an earlier batch's write, so a Log refuses to mix commits with and
+// without fdatasync there: a synced commit would be acknowledged while an
+// earlier unsynced one is still on its way to the file.
+func TestParallelBatchesRefuseMixedSyncModes(t *testing.T) {
+	defer SetMaxInFlightForTesting(2)()
+	for _, first := range []bool{true, false} {
+		l := openLog(t, ioback.NewMemFS(), "/", fmt.Sprint("db-", first), Options{})
+		commitPages(t, l.Log, 1024, map[PageNo]int{1: 1}, 1, first)
+		commitPages(t, l.Log, 1024, map[PageNo]int{1: 2}, 1, first)
+		_, err := l.Append([]Page{{No: 1, Data: page(1024, 1, 3)}}, 1, !first)
+		if err == nil {
+			t.Fatalf("commit with sync=%v after commits with sync=%v accepted with maxInFlight 2", !first, first)
+		}
+		if !strings.Contains(err.Error(), "maxInFlight") {
+			t.Fatalf("error does not name the cause: %v", err)
+		}
+		if l.Err() != nil {
+			t.Fatalf("a refused commit poisoned the log: %v", l.Err())
+		}
 	}
 }
