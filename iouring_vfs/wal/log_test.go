@@ -114,7 +114,7 @@ func TestPendingCommitReadableBeforeDurable(t *testing.T) {
 		t.Fatalf("durable %v last %v, want %v and %v", l.Durable(), l.Last(), v1, v2)
 	}
 	buf := make([]byte, ps)
-	if _, err := l.ReadPage(1, v2, buf); err != nil || describe(buf) != describe(page(ps, 1, 2)) {
+	if _, err := l.ReadPage(1, v2, buf); err != nil || !bytes.Equal(buf, page(ps, 1, 2)) {
 		t.Fatalf("pending page: %s, %v", describe(buf), err)
 	}
 	if err := l.WaitDurable(v2); err != nil {
@@ -165,7 +165,7 @@ func TestGroupCommitSharesFlushes(t *testing.T) {
 		buf := make([]byte, ps)
 		for w := range writers {
 			p := PageNo(2 + w)
-			if _, err := l.ReadPage(p, l.Durable(), buf); err != nil || describe(buf) != describe(page(ps, p, each-1)) {
+			if _, err := l.ReadPage(p, l.Durable(), buf); err != nil || !bytes.Equal(buf, page(ps, p, each-1)) {
 				t.Fatalf("page %d: %s %v", p, describe(buf), err)
 			}
 		}
