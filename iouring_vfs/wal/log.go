@@ -59,18 +59,24 @@ func (v Version) Seq() uint32 { return uint32(v >> 32) }
 // String formats v as seq.commit.
 func (v Version) String() string { return fmt.Sprintf("%d.%d", uint32(v>>32), uint32(v)) }
 
-// SyncMode says when the log is made durable.
+// SyncMode says when the log is made durable. The Log itself only uses it
+// for the fdatasyncs it does on its own (before and after a checkpoint, at
+// a restart, after recovery); whether a commit is fdatasync'ed is the sync
+// argument of its Append, which the engine sets under SyncFull only.
 type SyncMode uint8
 
 const (
-	// SyncFull: a commit returns after its frames are written and
-	// fdatasync'ed (SQLite's WAL with synchronous=FULL).
+	// SyncFull: commits are appended with sync set, so a commit returns
+	// after its frames are written and fdatasync'ed (SQLite's WAL with
+	// synchronous=FULL).
 	SyncFull SyncMode = iota
-	// SyncNormal: a commit returns after its frames are written; the log is
-	// synced before each checkpoint, so a power loss may lose the last
-	// commits but never corrupts (SQLite's WAL with synchronous=NORMAL).
+	// SyncNormal: commits are appended without sync and return after their
+	// frames are written; the log is synced before each checkpoint, so a
+	// power loss may lose the last commits but never corrupts (SQLite's WAL
+	// with synchronous=NORMAL).
 	SyncNormal
-	// SyncOff: no fdatasync at all.
+	// SyncOff: the Log never fdatasyncs on its own; commits appended with
+	// sync set are still fdatasync'ed.
 	SyncOff
 )
 
@@ -102,9 +108,10 @@ func ParseSyncMode(s string) (SyncMode, error) {
 
 // Options configure a Log.
 type Options struct {
-	// Sync is the log's durability mode: under SyncOff nothing is ever
-	// fdatasync'ed, checkpoints included. Whether a commit waits for
-	// fdatasync is the committer's choice (Append's sync argument).
+	// Sync is the log's durability mode: under SyncOff the Log never
+	// fdatasyncs on its own, checkpoints included. Whether a commit is
+	// fdatasync'ed is the committer's choice (Append's sync argument),
+	// honoured in every mode.
 	Sync SyncMode
 	// PageSize is the page size of a log created from nothing. Zero means:
 	// the size of the first commit's pages.
@@ -409,8 +416,12 @@ func (l *Log) RaiseFloor(seq uint32) {
 	}
 }
 
-// Durable is the newest version whose commit has returned from WaitDurable
-// (written, and synced under SyncFull). Readers pin it.
+// Durable is the newest version whose commit, and every commit before it,
+// is written to the log file and fdatasync'ed if its Append asked for sync
+// (or, after Open, the newest recovered version). A group-commit batch may
+// advance it past commits whose WaitDurable has not been called yet. Under
+// SyncNormal it may still be lost to a power failure until a checkpoint
+// syncs the log. Readers pin it.
 func (l *Log) Durable() Version { return Version(l.durable.Load()) }
 
 // Size is the database size in pages as of version v.
@@ -978,15 +989,21 @@ func (l *Log) Frames() (frames, backfilled int) {
 }
 
 // Close waits for a running flush and makes the Log unusable. It neither
-// checkpoints nor closes the files.
+// checkpoints nor closes the files, and returns nil: the error that
+// poisoned the log, if any, was returned by the operation it broke, and
+// stays wrapped in what Err and every other method return after Close
+// (errors.Is matches both ErrClosed and ErrPoisoned).
 func (l *Log) Close() error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	for l.flushing > 0 {
 		l.flushed.Wait()
 	}
-	if l.err == nil || !errors.Is(l.err, ErrClosed) {
+	switch {
+	case l.err == nil:
 		l.err = ErrClosed
+	case !errors.Is(l.err, ErrClosed):
+		l.err = fmt.Errorf("%w (%w)", ErrClosed, l.err)
 	}
 	l.flushed.Broadcast()
 	return nil

@@ -296,3 +296,31 @@ func TestParallelBatchesRefuseMixedSyncModes(t *testing.T) {
 		}
 	}
 }
+
+// Closing a poisoned log keeps the cause: what the Log returns afterwards
+// is ErrClosed and still names the I/O error that poisoned it.
+func TestCloseKeepsPoisonCause(t *testing.T) {
+	ffs := iofault.NewFaultFS(ioback.NewMemFS())
+	l := openLog(t, ffs, "/", "db", Options{})
+	commitPages(t, l.Log, 1024, map[PageNo]int{1: 1}, 1, true)
+	ffs.FailMatching(0, func(op iofault.Op) bool { return op.Kind == iofault.OpSync }, iofault.EIO)
+	if _, err := l.Commit([]Page{{No: 1, Data: page(1024, 1, 2)}}, 1, true); !errors.Is(err, ErrPoisoned) {
+		t.Fatalf("commit with a failing fdatasync: %v, want ErrPoisoned", err)
+	}
+	if err := l.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	err := l.Err()
+	if !errors.Is(err, ErrClosed) || !errors.Is(err, ErrPoisoned) || !iofault.IsInjected(err) {
+		t.Fatalf("Err after Close = %v, want ErrClosed wrapping the poison cause", err)
+	}
+	if _, err := l.Append([]Page{{No: 1, Data: page(1024, 1, 3)}}, 1, true); !errors.Is(err, ErrClosed) || !iofault.IsInjected(err) {
+		t.Fatalf("Append after Close = %v, want ErrClosed wrapping the poison cause", err)
+	}
+	if err := l.Close(); err != nil {
+		t.Fatalf("second Close: %v", err)
+	}
+	if err := l.Err(); !errors.Is(err, ErrClosed) || !iofault.IsInjected(err) {
+		t.Fatalf("Err after a second Close = %v", err)
+	}
+}
