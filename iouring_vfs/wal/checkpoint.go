@@ -122,21 +122,29 @@ func (l *Log) Checkpoint(mode CheckpointMode, oldest Version) (CheckpointResult,
 		}
 	}
 	needSync := l.opts.Sync != SyncOff && l.synced < mxFrame
+	// Frames up to backfill are in the main file already, and the file
+	// was resized and synced when they were copied.
+	copyNew := mxFrame > l.backfill
 	ps := l.hdr.pageSize
 	gen := l.gen
 	l.mu.RUnlock()
 
 	var res CheckpointResult
-	if len(items) > 0 || (complete && mxFrame > 0) {
+	if copyNew {
 		if needSync {
 			// Under SyncNormal commits are not synced: the log must be
-			// durable before the main file holds what it says.
+			// durable before the main file holds what it says. The sync
+			// covers only the frames written before it starts; frames
+			// written while it runs need the next one.
+			l.mu.RLock()
+			covered := l.written
+			l.mu.RUnlock()
 			if err := l.wal.Sync(); err != nil {
 				return res, l.poison(fmt.Errorf("wal: fdatasync log before checkpoint: %w", err))
 			}
 			l.stats.syncs.Add(1)
 			l.mu.Lock()
-			l.synced = max(l.synced, l.written)
+			l.synced = max(l.synced, covered)
 			l.mu.Unlock()
 		}
 		if err := l.backfillPages(items, ps, gen); err != nil {
@@ -209,7 +217,7 @@ func (l *Log) backfillPages(items []copyItem, ps int, gen uint64) error {
 			if c := l.cache.Load(); c != nil && c.PageSize() == ps && c.Get(key, bufs[i]) {
 				continue
 			}
-			reqs = append(reqs, ioback.Read{P: bufs[i], Off: l.frameOffset(it.f) + FrameHeaderSize})
+			reqs = append(reqs, ioback.Read{P: bufs[i], Off: frameOffset(it.f, ps) + FrameHeaderSize})
 		}
 		if len(reqs) > 0 {
 			if err := l.wal.ReadBatch(reqs); err != nil {

@@ -29,7 +29,7 @@ func backends(t *testing.T) []backend {
 		t.Logf("io_uring backend unavailable: %v", err)
 	}
 	bs = append(bs, backend{"portable", ioback.Portable(), func(t *testing.T) string { return t.TempDir() }})
-	// MEMFS
+	bs = append(bs, backend{"mem", ioback.NewMemFS(), func(t *testing.T) string { return "/" }})
 	return bs
 }
 

@@ -203,7 +203,9 @@ func TestStockSQLiteReadsOurLog(t *testing.T) {
 	})
 }
 
-// forEachFileBackend runs f on the backends that use real files.
+// forEachFileBackend runs f on the backends that use real files: stock
+// SQLite reads and writes the same files through the operating system,
+// which cannot see the in-memory backend's.
 func forEachFileBackend(t *testing.T, f func(t *testing.T, fs ioback.FS)) {
 	for _, b := range backends(t) {
 		if b.name == "mem" {

@@ -59,18 +59,24 @@ func (v Version) Seq() uint32 { return uint32(v >> 32) }
 // String formats v as seq.commit.
 func (v Version) String() string { return fmt.Sprintf("%d.%d", uint32(v>>32), uint32(v)) }
 
-// SyncMode says when the log is made durable.
+// SyncMode says when the log is made durable. The Log itself only uses it
+// for the fdatasyncs it does on its own (before and after a checkpoint, at
+// a restart, after recovery); whether a commit is fdatasync'ed is the sync
+// argument of its Append, which the engine sets under SyncFull only.
 type SyncMode uint8
 
 const (
-	// SyncFull: a commit returns after its frames are written and
-	// fdatasync'ed (SQLite's WAL with synchronous=FULL).
+	// SyncFull: commits are appended with sync set, so a commit returns
+	// after its frames are written and fdatasync'ed (SQLite's WAL with
+	// synchronous=FULL).
 	SyncFull SyncMode = iota
-	// SyncNormal: a commit returns after its frames are written; the log is
-	// synced before each checkpoint, so a power loss may lose the last
-	// commits but never corrupts (SQLite's WAL with synchronous=NORMAL).
+	// SyncNormal: commits are appended without sync and return after their
+	// frames are written; the log is synced before each checkpoint, so a
+	// power loss may lose the last commits but never corrupts (SQLite's WAL
+	// with synchronous=NORMAL).
 	SyncNormal
-	// SyncOff: no fdatasync at all.
+	// SyncOff: the Log never fdatasyncs on its own; commits appended with
+	// sync set are still fdatasync'ed.
 	SyncOff
 )
 
@@ -102,9 +108,10 @@ func ParseSyncMode(s string) (SyncMode, error) {
 
 // Options configure a Log.
 type Options struct {
-	// Sync is the log's durability mode: under SyncOff nothing is ever
-	// fdatasync'ed, checkpoints included. Whether a commit waits for
-	// fdatasync is the committer's choice (Append's sync argument).
+	// Sync is the log's durability mode: under SyncOff the Log never
+	// fdatasyncs on its own, checkpoints included. Whether a commit is
+	// fdatasync'ed is the committer's choice (Append's sync argument),
+	// honoured in every mode.
 	Sync SyncMode
 	// PageSize is the page size of a log created from nothing. Zero means:
 	// the size of the first commit's pages.
@@ -166,6 +173,8 @@ type Log struct {
 	appendMu sync.Mutex
 	running  [2]uint32 // checksum of the last appended frame
 	reserved int64     // log bytes reserved with Allocate
+	// synced and unsynced commits seen since Open (see maxInFlight).
+	seenSync, seenNoSync bool
 
 	// ckptMu lets one checkpoint run at a time.
 	ckptMu sync.Mutex
@@ -407,8 +416,12 @@ func (l *Log) RaiseFloor(seq uint32) {
 	}
 }
 
-// Durable is the newest version whose commit has returned from WaitDurable
-// (written, and synced under SyncFull). Readers pin it.
+// Durable is the newest version whose commit, and every commit before it,
+// is written to the log file and fdatasync'ed if its Append asked for sync
+// (or, after Open, the newest recovered version). A group-commit batch may
+// advance it past commits whose WaitDurable has not been called yet. Under
+// SyncNormal it may still be lost to a power failure until a checkpoint
+// syncs the log. Readers pin it.
 func (l *Log) Durable() Version { return Version(l.durable.Load()) }
 
 // Size is the database size in pages as of version v.
@@ -504,8 +517,11 @@ func (l *Log) FirstChanged(v, w Version, pages map[PageNo]struct{}) (p PageNo, o
 	return p, true
 }
 
-func (l *Log) frameOffset(f FrameNo) int64 {
-	return HeaderSize + int64(f-1)*int64(FrameHeaderSize+l.hdr.pageSize)
+// frameOffset is the file offset of frame f in a log of page size ps. The
+// page size is the caller's snapshot, taken under mu: Append rewrites the
+// header while a checkpoint copies frames.
+func frameOffset(f FrameNo, ps int) int64 {
+	return HeaderSize + int64(f-1)*int64(FrameHeaderSize+ps)
 }
 
 // ReadPage reads page p as of version v into buf (len(buf) must be the page
@@ -539,7 +555,7 @@ func (l *Log) ReadPage(p PageNo, v Version, buf []byte) (found bool, err error) 
 		var off int64
 		var key pagecache.Key
 		if inLog {
-			off = l.frameOffset(f) + FrameHeaderSize
+			off = frameOffset(f, l.hdr.pageSize) + FrameHeaderSize
 			key = pagecache.Key{Page: uint32(p), Src: gen<<32 | uint64(f)}
 		} else {
 			off = int64(p-1) * int64(l.hdr.pageSize)
@@ -646,6 +662,9 @@ func (l *Log) Append(pages []Page, dbSize uint32, sync bool) (Version, error) {
 	if dbSize == 0 {
 		return 0, errors.New("wal: commit with database size 0")
 	}
+	if n := maxInFlight; n > 1 && (sync && l.seenNoSync || !sync && l.seenSync) {
+		return 0, fmt.Errorf("wal: commit with sync=%v after commits with sync=%v: parallel batches (maxInFlight %d) cannot order an fdatasync after an earlier batch's write", sync, !sync, n)
+	}
 	fsz := int64(FrameHeaderSize + ps)
 	withHdr := last == 0
 	off := HeaderSize + int64(last)*fsz
@@ -685,6 +704,11 @@ func (l *Log) Append(pages []Page, dbSize uint32, sync bool) (Version, error) {
 	}
 	l.hdr = hdr
 	l.running = running
+	if sync {
+		l.seenSync = true
+	} else {
+		l.seenNoSync = true
+	}
 	v := l.base + Version(len(l.commits)+1)
 	first := l.lastFrame + 1
 	for i, pg := range pages {
@@ -746,10 +770,16 @@ func (l *Log) WaitDurable(v Version) error {
 // batch is in flight and the next one gathers every commit appended
 // meanwhile; above 1, committers that find a batch in flight write their
 // own at once, and the file system merges the concurrent fdatasyncs.
+//
+// Above 1 a batch's fdatasync may run before an earlier batch's write has
+// landed, so it covers only the earlier batches that sync themselves:
+// Append then refuses to mix commits with and without sync in one Log,
+// which keeps every acknowledged commit covered.
 var maxInFlight = 1
 
 // SetMaxInFlightForTesting changes maxInFlight, for benchmarks comparing
-// the two ways.
+// the two ways. Above 1, every commit of a Log must ask for fdatasync, or
+// none (see maxInFlight).
 func SetMaxInFlightForTesting(n int) (restore func()) {
 	old := maxInFlight
 	maxInFlight = n
@@ -959,15 +989,21 @@ func (l *Log) Frames() (frames, backfilled int) {
 }
 
 // Close waits for a running flush and makes the Log unusable. It neither
-// checkpoints nor closes the files.
+// checkpoints nor closes the files, and returns nil: the error that
+// poisoned the log, if any, was returned by the operation it broke, and
+// stays wrapped in what Err and every other method return after Close
+// (errors.Is matches both ErrClosed and ErrPoisoned).
 func (l *Log) Close() error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	for l.flushing > 0 {
 		l.flushed.Wait()
 	}
-	if l.err == nil || !errors.Is(l.err, ErrClosed) {
+	switch {
+	case l.err == nil:
 		l.err = ErrClosed
+	case !errors.Is(l.err, ErrClosed):
+		l.err = fmt.Errorf("%w (%w)", ErrClosed, l.err)
 	}
 	l.flushed.Broadcast()
 	return nil

@@ -1,0 +1,189 @@
+package wal
+
+import (
+	"bytes"
+	"fmt"
+	"testing"
+
+	"github.com/golibsql/libsql/iouring_vfs/ioback"
+	"github.com/golibsql/libsql/iouring_vfs/iofault"
+)
+
+// gatedFile is a File whose next Sync, once armed, reports on synced after
+// the wrapped Sync returned and then waits for release: the window between
+// the end of an fdatasync and its caller learning of it.
+type gatedFile struct {
+	ioback.File
+	armed   chan struct{} // holds a token while the next Sync is gated
+	synced  chan struct{}
+	release chan struct{}
+}
+
+func newGatedFile(f ioback.File) *gatedFile {
+	return &gatedFile{File: f, armed: make(chan struct{}, 1), synced: make(chan struct{}), release: make(chan struct{})}
+}
+
+func (g *gatedFile) arm() { g.armed <- struct{}{} }
+
+func (g *gatedFile) Sync() error {
+	err := g.File.Sync()
+	select {
+	case <-g.armed:
+		g.synced <- struct{}{}
+		<-g.release
+	default:
+	}
+	return err
+}
+
+// countingFile counts the Syncs of the File it wraps.
+type countingFile struct {
+	ioback.File
+	syncs int
+}
+
+func (c *countingFile) Sync() error {
+	c.syncs++
+	return c.File.Sync()
+}
+
+// A commit written while the log's pre-checkpoint fdatasync is running is
+// not covered by it: the next checkpoint must sync the log again before
+// it copies that commit into the main file, or a power loss keeps the
+// main file's copy and loses the log's, and the commit the checkpoint made
+// durable is gone.
+func TestCheckpointSyncCoversOnlyFramesWrittenBeforeIt(t *testing.T) {
+	for seed := range uint64(12) {
+		t.Run(fmt.Sprint("seed=", seed), func(t *testing.T) {
+			cfs := iofault.NewCrashFS(seed)
+			db, err := cfs.Open("/db", ioback.OpenCreate)
+			if err != nil {
+				t.Fatal(err)
+			}
+			wf, err := cfs.Open("/db-wal", ioback.OpenCreate)
+			if err != nil {
+				t.Fatal(err)
+			}
+			gw := newGatedFile(wf)
+			l, err := Open(db, gw, Options{Sync: SyncNormal, ReserveAhead: 64 << 10})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer l.Close()
+			commitPages(t, l, 1024, map[PageNo]int{1: 1, 2: 1}, 2, false)
+
+			gw.arm()
+			ckpt := make(chan error, 1)
+			go func() {
+				_, err := l.Checkpoint(CheckpointPassive, l.Durable())
+				ckpt <- err
+			}()
+			<-gw.synced
+			want := commitPages(t, l, 1024, map[PageNo]int{2: 2, 3: 2}, 3, false)
+			close(gw.release)
+			if err := <-ckpt; err != nil {
+				t.Fatal(err)
+			}
+			if _, err := l.Checkpoint(CheckpointPassive, l.Durable()); err != nil {
+				t.Fatal(err)
+			}
+
+			// The second checkpoint made the commit durable; lose power.
+			after := cfs.Crash()
+			db2, err := after.Open("/db", ioback.OpenCreate)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer db2.Close()
+			wf2, err := after.Open("/db-wal", ioback.OpenCreate)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer wf2.Close()
+			l2, err := Open(db2, wf2, Options{Sync: SyncNormal})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer l2.Close()
+			if got := l2.Durable(); got != want {
+				t.Fatalf("recovered version %v, want %v: the checkpointed commit was lost", got, want)
+			}
+			buf := make([]byte, 1024)
+			for p, g := range map[PageNo]int{1: 1, 2: 2, 3: 2} {
+				if _, err := l2.ReadPage(p, want, buf); err != nil {
+					t.Fatal(err)
+				}
+				if !bytes.Equal(buf, page(1024, p, g)) {
+					t.Fatalf("page %d is %s, want gen %d", p, describe(buf), g)
+				}
+			}
+		})
+	}
+}
+
+// A PASSIVE checkpoint runs beside commits: whatever it reads of the log's
+// state outside the lock must be its own snapshot (run with -race).
+func TestConcurrentCheckpointAndCommits(t *testing.T) {
+	l := openLog(t, ioback.Portable(), t.TempDir(), "db", Options{Sync: SyncOff})
+	commitPages(t, l.Log, 1024, map[PageNo]int{1: 0, 2: 0}, 2, false)
+	const commits = 300
+	done := make(chan error, 1)
+	go func() {
+		for i := range commits {
+			p := PageNo(1 + i%8)
+			if _, err := l.Commit([]Page{{No: p, Data: page(1024, p, i+1)}}, 8, false); err != nil {
+				done <- err
+				return
+			}
+		}
+		done <- nil
+	}()
+	for running := true; running; {
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatal(err)
+			}
+			running = false
+		default:
+		}
+		if _, err := l.Checkpoint(CheckpointPassive, l.Durable()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := l.Checkpoint(CheckpointFull, l.Durable()); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 1024)
+	for i := commits - 8; i < commits; i++ {
+		p := PageNo(1 + i%8)
+		if _, err := l.ReadPage(p, l.Durable(), buf); err != nil || !bytes.Equal(buf, page(1024, p, i+1)) {
+			t.Fatalf("page %d is %s (%v), want gen %d", p, describe(buf), err, i+1)
+		}
+	}
+}
+
+// A checkpoint with nothing new to copy writes nothing and syncs nothing.
+func TestIdleCheckpointDoesNotSync(t *testing.T) {
+	ffs := iofault.NewFaultFS(ioback.NewMemFS())
+	l := openLog(t, ffs, "/", "db", Options{})
+	commitPages(t, l.Log, 1024, map[PageNo]int{1: 1, 2: 1}, 2, true)
+	if res, err := l.Checkpoint(CheckpointPassive, l.Durable()); err != nil || res.Pages != 2 {
+		t.Fatalf("first checkpoint: %+v, %v", res, err)
+	}
+	ffs.Arm(iofault.Rule{N: 1 << 30, Match: func(op iofault.Op) bool {
+		return op.Kind == iofault.OpSync || op.Kind.IsWrite()
+	}})
+	for _, mode := range []CheckpointMode{CheckpointPassive, CheckpointFull} {
+		res, err := l.Checkpoint(mode, l.Durable())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Pages != 0 || res.Busy {
+			t.Fatalf("idle %v checkpoint: %+v", mode, res)
+		}
+	}
+	if n := ffs.Matched(); n != 0 {
+		t.Fatalf("idle checkpoints did %d writes or syncs, want none", n)
+	}
+}
