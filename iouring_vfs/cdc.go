@@ -78,6 +78,9 @@ func (e *Engine) EnableCapture(ctx context.Context, timeout time.Duration, src c
 	if e.cdc.capturing.Load() {
 		return changefeed.LSN(e.log.Last()), nil
 	}
+	// The hub exists before anything is captured: a commit publishing to a
+	// hub it created would find the hub's start already at its own LSN.
+	e.Hub()
 	e.cdc.wanted.Store(true)
 	if err := e.waitUncaptured(ctx); err != nil {
 		return 0, err
@@ -85,7 +88,6 @@ func (e *Engine) EnableCapture(ctx context.Context, timeout time.Duration, src c
 	if err := e.wlock.acquire(ctx, max(timeout, internalGrace)); err != nil {
 		return 0, fmt.Errorf("libsql: starting change capture: waiting for the writer lock: %w", err)
 	}
-	e.Hub()
 	e.cdc.capturing.Store(true)
 	from := changefeed.LSN(e.log.Last())
 	e.wlock.release()
