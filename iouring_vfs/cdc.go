@@ -81,7 +81,6 @@ func (e *Engine) EnableCapture(ctx context.Context, timeout time.Duration, src c
 	// The hub exists before anything is captured: a commit publishing to a
 	// hub it created would find the hub's start already at its own LSN.
 	e.Hub()
-	e.cdc.wanted.Store(true)
 	if err := e.waitUncaptured(ctx); err != nil {
 		return 0, err
 	}
@@ -96,15 +95,29 @@ func (e *Engine) EnableCapture(ctx context.Context, timeout time.Duration, src c
 
 // ConcurrentBegins records a concurrent transaction starting; it returns
 // whether the transaction must capture its changes.
+//
+// The look at wanted and the count are one step under uncapMu, under which
+// EnableCapture sets wanted: a transaction either sees wanted, or is
+// counted before EnableCapture waits for the uncaptured ones to end.
 func (e *Engine) ConcurrentBegins() (capture bool) {
 	if e.cdc.wanted.Load() {
 		return true
 	}
 	e.cdc.uncapMu.Lock()
+	defer e.cdc.uncapMu.Unlock()
+	if e.cdc.wanted.Load() {
+		return true
+	}
+	if concurrentBeginsHook != nil {
+		concurrentBeginsHook()
+	}
 	e.cdc.uncap++
-	e.cdc.uncapMu.Unlock()
 	return false
 }
+
+// concurrentBeginsHook, if set, runs in ConcurrentBegins between its look
+// at wanted and its count of the transaction (tests only).
+var concurrentBeginsHook func()
 
 // ConcurrentEnds records the end of a concurrent transaction ConcurrentBegins
 // said need not capture.
@@ -117,9 +130,12 @@ func (e *Engine) ConcurrentEnds() {
 	e.cdc.uncapMu.Unlock()
 }
 
+// waitUncaptured makes capture wanted, then waits for the concurrent
+// transactions begun without capture to end.
 func (e *Engine) waitUncaptured(ctx context.Context) error {
 	e.cdc.uncapMu.Lock()
 	defer e.cdc.uncapMu.Unlock()
+	e.cdc.wanted.Store(true)
 	if e.cdc.uncapCond == nil {
 		e.cdc.uncapCond = sync.NewCond(&e.cdc.uncapMu)
 	}
