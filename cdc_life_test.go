@@ -3,6 +3,7 @@ package libsql
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"testing"
 	"time"
 
@@ -68,4 +69,54 @@ func TestCaptureHubExistsBeforeCaptureIsWanted(t *testing.T) {
 	defer r.s.Close()
 	mustExec(t, db, "INSERT INTO t VALUES (3)")
 	expectChanges(t, next(t, r.s, 1), "insert t rowid=3 new=[3]")
+}
+
+// Closing a connector twice (sql.DB.Close, then the owner's own Close) is
+// harmless, with the retention pruner running or not.
+func TestConnectorCloseTwice(t *testing.T) {
+	for _, q := range []string{"cdc=on&cdc_max=5", ""} {
+		cn, err := NewConnector("file:" + t.TempDir() + "/x.db?" + q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := cn.Connect(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.Close()
+		if err := cn.Close(); err != nil {
+			t.Fatalf("%s: first Close: %v", q, err)
+		}
+		if err := cn.Close(); err != nil {
+			t.Fatalf("%s: second Close: %v", q, err)
+		}
+	}
+}
+
+// Connect and Close may race (the pool opens a connection while the DB is
+// closed): the pruner is started or stopped, never both halfway.
+func TestConnectorConnectRacesClose(t *testing.T) {
+	cn, err := NewConnector("file:" + t.TempDir() + "/x.db?cdc=on&cdc_max=5")
+	if err != nil {
+		t.Fatal(err)
+	}
+	conns := make(chan driver.Conn, 1)
+	go func() {
+		c, _ := cn.Connect(context.Background())
+		conns <- c
+	}()
+	closed := make(chan error, 1)
+	go func() { closed <- cn.Close() }()
+	if err := <-closed; err != nil {
+		t.Fatal(err)
+	}
+	if c := <-conns; c != nil {
+		c.Close()
+	}
+	if err := cn.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if cn.prune.running() {
+		t.Fatal("the pruner runs after Close")
+	}
 }

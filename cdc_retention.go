@@ -18,35 +18,64 @@ const pruneInterval = time.Second
 // pruneBatch bounds the rows one pruning transaction deletes.
 const pruneBatch = 1000
 
-// pruner is a Connector's retention goroutine.
+// pruner is a Connector's retention goroutine. Connect starts it and Close
+// stops it; the two may race, and Close may be called more than once.
 type pruner struct {
-	once sync.Once
-	stop chan struct{}
-	done chan struct{}
+	mu     sync.Mutex
+	closed bool          // Close ran: the pruner never starts again
+	stop   chan struct{} // nil until started; closed by the first Close
+	done   chan struct{} // closed when the goroutine has returned
 }
 
-// startPruner starts the connector's pruner if retention is configured.
+// startPruner starts the connector's pruner if retention is configured and
+// the connector is not closed.
 func (c *Connector) startPruner() {
 	if !c.cfg.cdc || (c.cfg.cdcRetention == 0 && c.cfg.cdcMax == 0) || c.cfg.mode == "ro" {
 		return
 	}
-	c.prune.once.Do(func() {
-		c.prune.stop = make(chan struct{})
-		c.prune.done = make(chan struct{})
-		go c.pruneLoop()
-	})
+	p := &c.prune
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed || p.stop != nil {
+		return
+	}
+	p.stop = make(chan struct{})
+	p.done = make(chan struct{})
+	go c.pruneLoop(p.stop, p.done)
 }
 
-// stopPruner stops the pruner and waits for it.
+// stopPruner stops the pruner for good and waits for it to return.
 func (c *Connector) stopPruner() {
-	if c.prune.stop != nil {
-		close(c.prune.stop)
-		<-c.prune.done
+	p := &c.prune
+	p.mu.Lock()
+	if !p.closed && p.stop != nil {
+		close(p.stop)
+	}
+	p.closed = true
+	done := p.done
+	p.mu.Unlock()
+	if done != nil {
+		<-done
 	}
 }
 
-func (c *Connector) pruneLoop() {
-	defer close(c.prune.done)
+// running reports whether the pruner goroutine is running.
+func (p *pruner) running() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.done == nil {
+		return false
+	}
+	select {
+	case <-p.done:
+		return false
+	default:
+		return true
+	}
+}
+
+func (c *Connector) pruneLoop(stop <-chan struct{}, done chan<- struct{}) {
+	defer close(done)
 	t := time.NewTicker(pruneInterval)
 	defer t.Stop()
 	var dc *conn
@@ -57,7 +86,7 @@ func (c *Connector) pruneLoop() {
 	}()
 	for {
 		select {
-		case <-c.prune.stop:
+		case <-stop:
 			return
 		case <-t.C:
 		}
