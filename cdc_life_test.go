@@ -4,9 +4,11 @@ import (
 	"context"
 	"database/sql"
 	"database/sql/driver"
+	"path/filepath"
 	"testing"
 	"time"
 
+	"github.com/golibsql/libsql/internal/capi"
 	iouringvfs "github.com/golibsql/libsql/iouring_vfs"
 )
 
@@ -118,5 +120,35 @@ func TestConnectorConnectRacesClose(t *testing.T) {
 	}
 	if cn.prune.running() {
 		t.Fatal("the pruner runs after Close")
+	}
+}
+
+// A stream outlives the pool's connections: database/sql closes idle ones,
+// and the engine (with its hub) must stay open while a stream is, and close
+// once the stream is closed too.
+func TestStreamSurvivesIdleConnectionsClosing(t *testing.T) {
+	for _, q := range []string{"", "cdc=on"} {
+		path := filepath.Join(t.TempDir(), "idle.db")
+		db := openTestDSN(t, "file:"+path+"?"+q)
+		db.SetMaxIdleConns(0)
+		mustExec(t, db, "CREATE TABLE t(x)")
+		s := stream(t, db, ChangeOptions{})
+		mustExec(t, db, "INSERT INTO t VALUES (1)")
+		expectChanges(t, next(t, s, 1), "insert t rowid=1 new=[1]")
+		mustExec(t, db, "INSERT INTO t VALUES (2)")
+		expectChanges(t, next(t, s, 1), "insert t rowid=2 new=[2]")
+		if err := s.Close(); err != nil {
+			t.Fatalf("%s: stream Close: %v", q, err)
+		}
+		// The engine holds a lock that keeps stock SQLite out.
+		cc, err := capi.Open(path, capi.OPEN_READWRITE, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = cc.Exec("SELECT count(*) FROM t")
+		cc.Close()
+		if err != nil {
+			t.Fatalf("%s: the engine is still open after the stream closed: %v", q, err)
+		}
 	}
 }

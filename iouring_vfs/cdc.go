@@ -211,3 +211,20 @@ func (e *Engine) publishDurable() {
 	}
 	e.cdc.pending = append(e.cdc.pending[:0], e.cdc.pending[n:]...)
 }
+
+// Subscribe opens a stream of the database's committed changes (see
+// changefeed.Hub.Subscribe). The stream keeps the engine open, with its
+// hub, until it is closed: database/sql closes idle connections, and the
+// engine would otherwise close with the last of them and end the stream.
+// The caller must hold a reference to the engine (an open connection).
+func (e *Engine) Subscribe(opts changefeed.Options) (*changefeed.Stream, error) {
+	e.vfs.mu.Lock()
+	e.refs++
+	e.vfs.mu.Unlock()
+	s, err := e.Hub().SubscribeHolding(opts, func() error { return e.vfs.releaseEngine(e) })
+	if err != nil {
+		e.vfs.releaseEngine(e)
+		return nil, err
+	}
+	return s, nil
+}
