@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"database/sql/driver"
+	"fmt"
 	"path/filepath"
 	"testing"
 	"time"
@@ -150,5 +151,49 @@ func TestStreamSurvivesIdleConnectionsClosing(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: the engine is still open after the stream closed: %v", q, err)
 		}
+	}
+}
+
+// Retention keeps up with a steady stream of small write transactions: the
+// pruner's transactions must not fail on every commit that lands meanwhile.
+func TestPrunerKeepsUpUnderLoad(t *testing.T) {
+	if raceEnabled {
+		t.Skip("a load test: too slow under the race detector")
+	}
+	const keep = 100
+	cn, err := NewConnector(fmt.Sprintf("file:%s/load.db?cdc=on&cdc_max=%d&sync=normal", t.TempDir(), keep))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cn.prune.interval = 20 * time.Millisecond
+	db := sql.OpenDB(cn)
+	defer db.Close()
+	mustExec(t, db, "CREATE TABLE t(x)")
+	stop := make(chan struct{})
+	written := make(chan int)
+	go func() {
+		n := 0
+		defer func() { written <- n }()
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			if _, err := db.Exec("INSERT INTO t VALUES (?)", n); err != nil {
+				t.Errorf("insert: %v", err)
+				return
+			}
+			n++
+		}
+	}()
+	// Under load, the pruner deletes most of what is written meanwhile
+	// (the count is sampled while the writer still runs).
+	time.Sleep(1200 * time.Millisecond)
+	stored := count(t, db, "SELECT count(*) FROM libsql_cdc")
+	close(stop)
+	n := <-written
+	if st := cn.PruneStats(); stored > keep+n/4 || st.Deleted == 0 || st.Failures > 0 {
+		t.Fatalf("%d transactions written, %d stored (retention keeps %d); %+v", n, stored, keep, st)
 	}
 }
