@@ -6,6 +6,7 @@ import (
 	"database/sql/driver"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -195,5 +196,26 @@ func TestPrunerKeepsUpUnderLoad(t *testing.T) {
 	n := <-written
 	if st := cn.PruneStats(); stored > keep+n/4 || st.Deleted == 0 || st.Failures > 0 {
 		t.Fatalf("%d transactions written, %d stored (retention keeps %d); %+v", n, stored, keep, st)
+	}
+}
+
+// An error of the pruner has no caller to go to: PruneStats reports it.
+func TestPrunerErrorsAreCounted(t *testing.T) {
+	cn, err := NewConnector("file:" + t.TempDir() + "/err.db?cdc=on&cdc_max=1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cn.prune.interval = 5 * time.Millisecond
+	db := sql.OpenDB(cn)
+	defer db.Close()
+	mustExec(t, db, "DROP TABLE libsql_cdc_state")
+	mustExec(t, db, "CREATE VIEW libsql_cdc_state AS SELECT '' AS key, 0 AS value")
+	mustExec(t, db, "CREATE TABLE t(x)")
+	mustExec(t, db, "INSERT INTO t VALUES (1), (2)")
+	mustExec(t, db, "INSERT INTO t VALUES (3)")
+	waitFor(t, "a pruning failure", func() bool { return cn.PruneStats().Failures > 0 })
+	st := cn.PruneStats()
+	if st.LastError == nil || !strings.Contains(st.LastError.Error(), "pruned") || st.Deleted != 0 {
+		t.Fatalf("%+v", st)
 	}
 }

@@ -171,8 +171,8 @@ func (c *Connector) pruneRound(dc *conn, stop <-chan struct{}) error {
 		if err != nil || through == 0 {
 			return err
 		}
-		deleted, err := c.pruneBatchRetrying(dc, through, stop)
-		if err != nil {
+		deleted, ok, err := c.pruneBatchRetrying(dc, through, stop)
+		if err != nil || !ok {
 			return err
 		}
 		c.prune.count(func(s *PruneStats) { s.Batches++; s.Deleted += uint64(deleted) })
@@ -188,26 +188,26 @@ func (c *Connector) pruneRound(dc *conn, stop <-chan struct{}) error {
 }
 
 // pruneBatchRetrying runs pruneThrough, again after a pause each time a
-// concurrent commit made it fail with ErrBusySnapshot. Running out of
-// tries is no error: the next round tries again.
-func (c *Connector) pruneBatchRetrying(dc *conn, through int64, stop <-chan struct{}) (deleted int64, err error) {
+// concurrent commit made it fail with ErrBusySnapshot; ok says whether it
+// committed. Running out of tries is no error: the next round tries again.
+func (c *Connector) pruneBatchRetrying(dc *conn, through int64, stop <-chan struct{}) (deleted int64, ok bool, err error) {
 	pause := pruneBackoff
 	for range pruneTries {
 		deleted, err = dc.pruneThrough(through)
 		if !errors.Is(err, ErrBusySnapshot) {
-			return deleted, err
+			return deleted, err == nil, err
 		}
 		c.prune.count(func(s *PruneStats) { s.Conflicts++ })
 		t := time.NewTimer(pause)
 		select {
 		case <-stop:
 			t.Stop()
-			return 0, nil
+			return 0, false, nil
 		case <-t.C:
 		}
 		pause *= 2
 	}
-	return 0, nil
+	return 0, false, nil
 }
 
 // pruneTarget returns the LSN through which the next batch deletes stored
