@@ -87,7 +87,7 @@ func (c *conn) Changes(ctx context.Context, opts ChangeOptions) (*ChangeStream, 
 	if _, err := e.EnableCapture(ctx, c.cfg.busyTimeout, c.cdcSource()); err != nil {
 		return nil, err
 	}
-	return e.Hub().Subscribe(opts)
+	return e.Subscribe(opts)
 }
 
 // The durable CDC log is two tables, part of the file format:

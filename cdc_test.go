@@ -315,6 +315,8 @@ func TestChangesRetentionPrunes(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	// A new process's hub has no history in memory: it reads libsql_cdc.
+	// (An open stream keeps the engine, and its hub, open.)
+	s.Close()
 	db.Close()
 	db = openTestDSN(t, "file:"+path+"?cdc=on&cdc_max=5")
 	old := stream(t, db, ChangeOptions{Since: first.LSN})

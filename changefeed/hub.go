@@ -197,6 +197,15 @@ func (h *Hub) Subscribers() int {
 // closed when no longer needed: an open stream that is not read keeps up
 // to Options.Buffer changes' transactions alive, then lags.
 func (h *Hub) Subscribe(opts Options) (*Stream, error) {
+	return h.SubscribeHolding(opts, nil)
+}
+
+// SubscribeHolding is [Hub.Subscribe] for a stream that holds a resource
+// for its lifetime (the driver keeps the database open while a stream is):
+// release, if not nil, is called once, by the stream's first Close, and
+// Close returns its error. If SubscribeHolding fails, release is not
+// called: the caller still holds the resource.
+func (h *Hub) SubscribeHolding(opts Options, release func() error) (*Stream, error) {
 	s, err := newStream(h, opts)
 	if err != nil {
 		return nil, err
@@ -207,6 +216,7 @@ func (h *Hub) Subscribe(opts Options) (*Stream, error) {
 		s.cancel()
 		return nil, ErrClosed
 	}
+	s.release = release
 	since := opts.Since
 	switch {
 	case since == Now:

@@ -69,6 +69,9 @@ type Stream struct {
 	closed  bool
 	idx     int // position in h.subs, -1 when not there; guarded by h.mu
 
+	release     func() error // see Hub.SubscribeHolding; set before the stream is returned
+	releaseOnce sync.Once
+
 	// Consumer state, owned by the goroutine in Next.
 	cur       *Tx    // transaction being delivered
 	ci        int    // index in cur of the next change to deliver
@@ -192,11 +195,19 @@ func (s *Stream) shut() {
 }
 
 // Close ends the stream: a Next blocked in it or called later returns
-// ErrClosed. It is safe from any goroutine, idempotent, and returns nil.
+// ErrClosed. It is safe from any goroutine and idempotent. It returns nil,
+// or for a stream of [Hub.SubscribeHolding] the error of releasing what the
+// stream held (the first call only).
 func (s *Stream) Close() error {
 	s.h.remove(s)
 	s.shut()
-	return nil
+	var err error
+	s.releaseOnce.Do(func() {
+		if s.release != nil {
+			err = s.release()
+		}
+	})
+	return err
 }
 
 // LSN returns the resume point: every transaction with LSN up to it was

@@ -78,14 +78,15 @@ func (e *Engine) EnableCapture(ctx context.Context, timeout time.Duration, src c
 	if e.cdc.capturing.Load() {
 		return changefeed.LSN(e.log.Last()), nil
 	}
-	e.cdc.wanted.Store(true)
+	// The hub exists before anything is captured: a commit publishing to a
+	// hub it created would find the hub's start already at its own LSN.
+	e.Hub()
 	if err := e.waitUncaptured(ctx); err != nil {
 		return 0, err
 	}
 	if err := e.wlock.acquire(ctx, max(timeout, internalGrace)); err != nil {
 		return 0, fmt.Errorf("libsql: starting change capture: waiting for the writer lock: %w", err)
 	}
-	e.Hub()
 	e.cdc.capturing.Store(true)
 	from := changefeed.LSN(e.log.Last())
 	e.wlock.release()
@@ -94,15 +95,29 @@ func (e *Engine) EnableCapture(ctx context.Context, timeout time.Duration, src c
 
 // ConcurrentBegins records a concurrent transaction starting; it returns
 // whether the transaction must capture its changes.
+//
+// The look at wanted and the count are one step under uncapMu, under which
+// EnableCapture sets wanted: a transaction either sees wanted, or is
+// counted before EnableCapture waits for the uncaptured ones to end.
 func (e *Engine) ConcurrentBegins() (capture bool) {
 	if e.cdc.wanted.Load() {
 		return true
 	}
 	e.cdc.uncapMu.Lock()
+	defer e.cdc.uncapMu.Unlock()
+	if e.cdc.wanted.Load() {
+		return true
+	}
+	if concurrentBeginsHook != nil {
+		concurrentBeginsHook()
+	}
 	e.cdc.uncap++
-	e.cdc.uncapMu.Unlock()
 	return false
 }
+
+// concurrentBeginsHook, if set, runs in ConcurrentBegins between its look
+// at wanted and its count of the transaction (tests only).
+var concurrentBeginsHook func()
 
 // ConcurrentEnds records the end of a concurrent transaction ConcurrentBegins
 // said need not capture.
@@ -115,9 +130,12 @@ func (e *Engine) ConcurrentEnds() {
 	e.cdc.uncapMu.Unlock()
 }
 
+// waitUncaptured makes capture wanted, then waits for the concurrent
+// transactions begun without capture to end.
 func (e *Engine) waitUncaptured(ctx context.Context) error {
 	e.cdc.uncapMu.Lock()
 	defer e.cdc.uncapMu.Unlock()
+	e.cdc.wanted.Store(true)
 	if e.cdc.uncapCond == nil {
 		e.cdc.uncapCond = sync.NewCond(&e.cdc.uncapMu)
 	}
@@ -192,4 +210,21 @@ func (e *Engine) publishDurable() {
 		n++
 	}
 	e.cdc.pending = append(e.cdc.pending[:0], e.cdc.pending[n:]...)
+}
+
+// Subscribe opens a stream of the database's committed changes (see
+// changefeed.Hub.Subscribe). The stream keeps the engine open, with its
+// hub, until it is closed: database/sql closes idle connections, and the
+// engine would otherwise close with the last of them and end the stream.
+// The caller must hold a reference to the engine (an open connection).
+func (e *Engine) Subscribe(opts changefeed.Options) (*changefeed.Stream, error) {
+	e.vfs.mu.Lock()
+	e.refs++
+	e.vfs.mu.Unlock()
+	s, err := e.Hub().SubscribeHolding(opts, func() error { return e.vfs.releaseEngine(e) })
+	if err != nil {
+		e.vfs.releaseEngine(e)
+		return nil, err
+	}
+	return s, nil
 }

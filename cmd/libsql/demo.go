@@ -30,17 +30,20 @@ seconds, every transaction a BEGIN CONCURRENT one run through
 libsql.RetryTx (which retries it when it conflicts):
 
   - even-numbered writers insert 1 to 4 rows per transaction into a table of
-    their own (w0, w2, ...): they never conflict, but their commits are
-    mostly rebased onto what the others committed meanwhile;
+    their own (w0, w2, ...): they never conflict; a commit that lands after
+    others committed is mostly merged (its pages published as they are on
+    the newest version), and rebased (its row changes replayed there) when
+    it allocated pages;
   - odd-numbered writers move money between two random rows of the shared
     table accounts (read a balance, update both rows): they conflict when
     they touch the same pages, and are retried.
 
 Meanwhile a change stream (libsql.Changes) consumes every committed change.
 A progress line shows what is happening. At the end the demo prints the
-throughput, commits, conflicts and rebases (from PRAGMA libsql_stats), the
-changes the stream received (they must equal the rows committed), the last
-few changes as JSON lines, and an integrity check: PRAGMA integrity_check,
+throughput, how the concurrent commits committed (direct, merged or
+rebased) and the conflicts (from PRAGMA libsql_stats), the changes the
+stream received (they must equal the rows committed), the last few
+changes as JSON lines, and an integrity check: PRAGMA integrity_check,
 the rows of every table against what the writers committed, the total of
 the balances (transfers keep it constant) and no negative balance (each
 transfer checks the balance it moves money from, so a lost update would
@@ -222,8 +225,8 @@ func demo(ctx context.Context, w io.Writer, tty bool, cfg demoConfig) (bool, err
 		sctx, cancel := context.WithTimeout(wctx, 500*time.Millisecond)
 		st, _ := engineStats(sctx, db)
 		cancel()
-		line := fmt.Sprintf("%5.1fs %7d tx %8d rows %6d conflicts %7d rebased %8d streamed",
-			time.Since(start).Seconds(), txs, rows, st.Concurrent.Conflicts, st.Concurrent.Rebased, ds.received.Load())
+		line := fmt.Sprintf("%5.1fs %7d tx %8d rows %6d conflicts %7d merged %6d rebased %8d streamed",
+			time.Since(start).Seconds(), txs, rows, st.Concurrent.Conflicts, st.Concurrent.Merged, st.Concurrent.Rebased, ds.received.Load())
 		if tty {
 			fmt.Fprintf(w, "\r%s ", line)
 		} else {
@@ -294,8 +297,8 @@ drain:
 	fmt.Fprintf(w, "\nresults after %.2fs\n", secs)
 	fmt.Fprintf(w, "  throughput      %.0f tx/s, %.0f rows/s\n", float64(txs)/secs, float64(rows)/secs)
 	fmt.Fprintf(w, "  committed       %d transactions, %d rows\n", txs, rows)
-	fmt.Fprintf(w, "  engine          %d concurrent commits: %d direct, %d rebased; %d conflicts, retried by RetryTx\n",
-		c.Commits, c.Direct, c.Rebased, c.Conflicts)
+	fmt.Fprintf(w, "  engine          %d concurrent commits: %d direct, %d merged, %d rebased; %d conflicts, retried by RetryTx\n",
+		c.Commits, c.Direct, c.Merged, c.Rebased, c.Conflicts)
 	if len(c.ConflictsOn) > 0 {
 		fmt.Fprintf(w, "  conflicts on    %s\n", formatCounts(c.ConflictsOn))
 	}
