@@ -109,17 +109,12 @@ const (
 // capture is a connection's change capture state.
 type capture struct {
 	changes []changefeed.Change
-	stored  bool // the buffered changes are in libsql_cdc, in this transaction
-	marks   []savepointMark
+	stored  bool  // the buffered changes are in libsql_cdc, in this transaction
+	marks   []int // len(changes) when each open savepoint began, outermost first
 	cols    map[string]*tableCols
 	cookie  uint32 // schema cookie the column cache is valid for
 	paused  bool   // the driver is writing libsql_cdc
 	stmtMk  int    // len(changes) when the running statement started
-}
-
-type savepointMark struct {
-	name string
-	n    int
 }
 
 // tableCols is what capture needs of a table's columns.
@@ -402,47 +397,58 @@ func (c *conn) takeCaptured() *changefeed.Tx {
 	return tx
 }
 
-// savepointStmt notes SAVEPOINT, RELEASE and ROLLBACK TO statements, so
-// that ROLLBACK TO drops the changes made since its savepoint. It runs
-// after the statement succeeded.
-func (c *conn) savepointStmt(sql string) {
-	lx := lexer{s: sql}
-	switch lx.keyword() {
-	case "SAVEPOINT":
-		c.cdc.marks = append(c.cdc.marks, savepointMark{lx.name(), len(c.cdc.changes)})
-	case "RELEASE":
-		save := lx.pos
-		if lx.keyword() != "SAVEPOINT" {
-			lx.pos = save
-		}
-		name := lx.name()
-		for i := len(c.cdc.marks) - 1; i >= 0; i-- {
-			if strings.EqualFold(c.cdc.marks[i].name, name) {
-				c.cdc.marks = c.cdc.marks[:i]
-				return
-			}
-		}
-	case "ROLLBACK":
-		save := lx.pos
-		if lx.keyword() != "TRANSACTION" {
-			lx.pos = save
-		}
-		if lx.keyword() != "TO" {
-			return
-		}
-		save = lx.pos
-		if lx.keyword() != "SAVEPOINT" {
-			lx.pos = save
-		}
-		name := lx.name()
-		for i := len(c.cdc.marks) - 1; i >= 0; i-- {
-			if strings.EqualFold(c.cdc.marks[i].name, name) {
-				c.cdc.changes = c.cdc.changes[:c.cdc.marks[i].n]
-				c.cdc.marks = c.cdc.marks[:i+1]
-				return
-			}
+// step takes the first step of s (all of it, for most statements) with
+// the bookkeeping every statement of the connection needs, whether or not
+// capture is on (so that savepoints opened before it started are known):
+// a RELEASE that commits the transaction stores its changes first (durable
+// CDC), and a SAVEPOINT, RELEASE or ROLLBACK TO brings the savepoint marks
+// in line with SQLite's savepoint stack.
+func (c *conn) step(ctx context.Context, s *capi.Stmt, write bool) (bool, error) {
+	if c.file == nil || write || !s.StartsWithKeyword("SAVEPOINT", "RELEASE", "ROLLBACK") {
+		return c.firstStep(s, write)
+	}
+	if c.needsStore() && s.ReleaseCommits() {
+		if err := c.storeChanges(ctx); err != nil {
+			return false, err
 		}
 	}
+	row, err := c.firstStep(s, write)
+	if err == nil {
+		c.savepointDone(s)
+	}
+	return row, err
+}
+
+// savepointDone updates the savepoint marks after s, a statement that
+// succeeded, changed SQLite's savepoint stack: the marks follow the stack's
+// depth, which SQLite leaves at the savepoint a ROLLBACK TO returned to
+// (SQLite matched the names). ROLLBACK TO drops the changes made since its
+// savepoint.
+func (c *conn) savepointDone(s *capi.Stmt) {
+	op, ok := s.SavepointOp()
+	if !ok {
+		return
+	}
+	d := c.cc.SavepointDepth()
+	m := c.cdc.marks
+	switch op {
+	case capi.SAVEPOINT_BEGIN:
+		// Savepoints the marks lack (none, as every statement passes
+		// here) start where the new one does.
+		m = m[:min(len(m), max(d-1, 0))]
+		for len(m) < d {
+			m = append(m, len(c.cdc.changes))
+		}
+	case capi.SAVEPOINT_RELEASE:
+		m = m[:min(len(m), d)]
+	case capi.SAVEPOINT_ROLLBACK:
+		m = m[:min(len(m), d)]
+		if d > 0 && d <= len(m) && m[d-1] < len(c.cdc.changes) {
+			c.cdc.changes = c.cdc.changes[:m[d-1]]
+			c.cdc.stored = false
+		}
+	}
+	c.cdc.marks = m
 }
 
 // needsStore reports whether the transaction about to commit has changes

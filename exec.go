@@ -74,11 +74,7 @@ func (c *conn) run(ctx context.Context, s *capi.Stmt) (result, error) {
 		return c.runSteps(ctx, s, false)
 	}
 	if s.ReadOnly() {
-		r, err := c.runSteps(ctx, s, false)
-		if err == nil && c.capturing() && s.StartsWithKeyword("SAVEPOINT", "RELEASE", "ROLLBACK") {
-			c.savepointStmt(s.SQL())
-		}
-		return r, err
+		return c.runSteps(ctx, s, false)
 	}
 	if c.capturing() {
 		c.refreshCols()
@@ -103,7 +99,7 @@ func (c *conn) run(ctx context.Context, s *capi.Stmt) (result, error) {
 // runSteps steps s to completion and returns its result.
 func (c *conn) runSteps(ctx context.Context, s *capi.Stmt, write bool) (result, error) {
 	before := c.cc.TotalChanges()
-	row, err := c.firstStep(s, write)
+	row, err := c.step(ctx, s, write)
 	for {
 		if err != nil {
 			return result{}, c.mapErr(ctx, err)

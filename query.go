@@ -66,7 +66,7 @@ func (c *conn) query(ctx context.Context, cl call, p *prepared, args []driver.Na
 	}
 	if err == nil {
 		c.cdc.stmtMk = len(c.cdc.changes)
-		row, err = c.firstStep(p.s, write)
+		row, err = c.step(ctx, p.s, write)
 	}
 	if err != nil {
 		if write {

@@ -185,3 +185,75 @@ func rollbackCallback(tls *libc.TLS, arg uintptr) {
 		c.hooks.rollback()
 	}
 }
+
+// What a SAVEPOINT, RELEASE or ROLLBACK TO statement does (the p1 of its
+// OP_Savepoint).
+const (
+	SAVEPOINT_BEGIN    = sqlite3.SAVEPOINT_BEGIN
+	SAVEPOINT_RELEASE  = sqlite3.SAVEPOINT_RELEASE
+	SAVEPOINT_ROLLBACK = sqlite3.SAVEPOINT_ROLLBACK
+)
+
+// savepointOp returns the OP_Savepoint instruction of s's compiled program
+// (SQLite's memory, valid while s is neither finalized nor re-prepared), or
+// nil. A savepoint statement's program is a handful of instructions.
+func (s *Stmt) savepointOp() *sqlite3.TVdbeOp {
+	if s.p == 0 {
+		return nil
+	}
+	v := (*sqlite3.TVdbe)(cptr(s.p))
+	size := unsafe.Sizeof(sqlite3.TVdbeOp{})
+	for i := range uintptr(max(v.FnOp, 0)) {
+		op := (*sqlite3.TVdbeOp)(cptr(v.FaOp + i*size))
+		if op.Fopcode == sqlite3.OP_Savepoint {
+			return op
+		}
+	}
+	return nil
+}
+
+// SavepointOp reports what s does to the savepoint stack, read from its
+// compiled program: SAVEPOINT_BEGIN, SAVEPOINT_RELEASE or
+// SAVEPOINT_ROLLBACK (ROLLBACK TO), with ok; ok is false for any other
+// statement. It scans the program, so callers filter by keyword first.
+func (s *Stmt) SavepointOp() (op int32, ok bool) {
+	if o := s.savepointOp(); o != nil {
+		return o.Fp1, true
+	}
+	return 0, false
+}
+
+// SavepointDepth returns how many savepoints are open on the connection,
+// counting the one that opened the transaction if a SAVEPOINT did (read
+// from the connection's savepoint list; no SQL).
+func (c *Conn) SavepointDepth() int {
+	n := 0
+	for p := (*sqlite3.Tsqlite3)(cptr(c.db)).FpSavepoint; p != 0; p = (*sqlite3.TSavepoint)(cptr(p)).FpNext {
+		n++
+	}
+	return n
+}
+
+// ReleaseCommits reports whether s, a RELEASE not yet run, will commit the
+// transaction: it names (as SQLite matches names: the newest savepoint of
+// that name, ASCII letter case ignored) the outermost savepoint, and that
+// savepoint opened the transaction, in autocommit.
+func (s *Stmt) ReleaseCommits() bool {
+	o := s.savepointOp()
+	if o == nil || o.Fp1 != SAVEPOINT_RELEASE {
+		return false
+	}
+	name := *(*uintptr)(unsafe.Pointer(&o.Fp4))
+	db := (*sqlite3.Tsqlite3)(cptr(s.c.db))
+	if name == 0 || db.FisTransactionSavepoint == 0 {
+		return false
+	}
+	for p := db.FpSavepoint; p != 0; {
+		sp := (*sqlite3.TSavepoint)(cptr(p))
+		if sqlite3.Xsqlite3_stricmp(s.c.tls, sp.FzName, name) == 0 {
+			return sp.FpNext == 0
+		}
+		p = sp.FpNext
+	}
+	return false
+}
