@@ -115,6 +115,10 @@ type capture struct {
 	cookie  uint32 // schema cookie the column cache is valid for
 	paused  bool   // the driver is writing libsql_cdc
 	stmtMk  int    // len(changes) when the running statement started
+	// failKept: the running statement failed and SQLite kept the changes
+	// it made before the failure (ON CONFLICT FAIL); noted at the failed
+	// step, as a reset forgets it.
+	failKept bool
 }
 
 // tableCols is what capture needs of a table's columns.
@@ -265,18 +269,19 @@ func (c *conn) applyCols(ch *changefeed.Change, tc *tableCols) {
 
 // afterStatement runs after a statement that may have changed rows: it
 // resolves column names the hook could not, drops the changes of a failed
-// statement that SQLite rolled back, and forgets everything once no
+// statement that SQLite undid (all but ON CONFLICT FAIL; a ROLLBACK
+// conflict undid the transaction, and the rollback hook its changes), and
+// forgets everything once no
 // transaction is open (a commit took the buffer; anything left was rolled
 // back).
 func (c *conn) afterStatement(failed bool) {
 	if c.file == nil {
 		return
 	}
-	if failed && c.cc.Changes() == 0 && len(c.cdc.changes) > c.cdc.stmtMk {
-		// The statement's changes were undone (a constraint with ABORT);
-		// with ON CONFLICT FAIL SQLite keeps them, and counts them.
+	if failed && !c.cdc.failKept && len(c.cdc.changes) > c.cdc.stmtMk {
 		c.cdc.changes = c.cdc.changes[:c.cdc.stmtMk]
 	}
+	c.cdc.failKept = false
 	if c.cc.GetAutocommit() {
 		c.cdc.changes = c.cdc.changes[:0]
 		c.cdc.marks = c.cdc.marks[:0]
@@ -404,19 +409,28 @@ func (c *conn) takeCaptured() *changefeed.Tx {
 // CDC), and a SAVEPOINT, RELEASE or ROLLBACK TO brings the savepoint marks
 // in line with SQLite's savepoint stack.
 func (c *conn) step(ctx context.Context, s *capi.Stmt, write bool) (bool, error) {
-	if c.file == nil || write || !s.StartsWithKeyword("SAVEPOINT", "RELEASE", "ROLLBACK") {
-		return c.firstStep(s, write)
-	}
-	if c.needsStore() && s.ReleaseCommits() {
+	sp := c.file != nil && !write && s.StartsWithKeyword("SAVEPOINT", "RELEASE", "ROLLBACK")
+	if sp && c.needsStore() && s.ReleaseCommits() {
 		if err := c.storeChanges(ctx); err != nil {
 			return false, err
 		}
 	}
+	c.cdc.failKept = false
 	row, err := c.firstStep(s, write)
-	if err == nil {
+	switch {
+	case err != nil:
+		c.stepFailed(s)
+	case sp:
 		c.savepointDone(s)
 	}
 	return row, err
+}
+
+// stepFailed notes, right after a step of s failed and before anything
+// resets s, whether SQLite kept the changes the statement made (see
+// afterStatement).
+func (c *conn) stepFailed(s *capi.Stmt) {
+	c.cdc.failKept = s.FailKeepsChanges()
 }
 
 // savepointDone updates the savepoint marks after s, a statement that

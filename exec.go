@@ -107,7 +107,9 @@ func (c *conn) runSteps(ctx context.Context, s *capi.Stmt, write bool) (result, 
 		if !row {
 			break
 		}
-		row, err = s.Step()
+		if row, err = s.Step(); err != nil {
+			c.stepFailed(s)
+		}
 	}
 	r := result{lastID: c.cc.LastInsertRowID()}
 	// sqlite3_changes keeps the count of the last INSERT, UPDATE or DELETE;

@@ -257,3 +257,25 @@ func (s *Stmt) ReleaseCommits() bool {
 	}
 	return false
 }
+
+// FailKeepsChanges reports whether SQLite kept the changes s made before
+// its last step failed, read from the VDBE (the error action and error code
+// sqlite3VdbeHalt decides by): it does for an ON CONFLICT FAIL error (or
+// RAISE(FAIL)), unless the error was NOMEM, IOERR, INTERRUPT or FULL, which
+// undo the statement. Under ABORT the statement's changes are undone, under
+// ROLLBACK the transaction's. It must be called right after the failed
+// step: a reset sets the error action back to ABORT.
+func (s *Stmt) FailKeepsChanges() bool {
+	if s.p == 0 {
+		return false
+	}
+	v := (*sqlite3.TVdbe)(cptr(s.p))
+	if v.FerrorAction != sqlite3.OE_Fail {
+		return false
+	}
+	switch v.Frc & 0xff {
+	case NOMEM, IOERR, INTERRUPT, FULL:
+		return false
+	}
+	return true
+}
