@@ -103,7 +103,11 @@ const (
 	cdcStateTable  = "libsql_cdc_state"
 	cdcSchema      = "CREATE TABLE IF NOT EXISTS libsql_cdc(lsn INTEGER PRIMARY KEY, time INTEGER NOT NULL, changes BLOB NOT NULL)"
 	cdcStateSchema = "CREATE TABLE IF NOT EXISTS libsql_cdc_state(key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID"
-	cdcInsert      = "INSERT INTO libsql_cdc(lsn, time, changes) VALUES (?, ?, ?)"
+	// cdcInsert replaces: a COMMIT refused after the row was written (a
+	// deferred foreign key) leaves the transaction, and the row, in place,
+	// and a retried commit writes the row again, with the same LSN (the
+	// transaction still holds the writer lock) and all of its changes.
+	cdcInsert = "INSERT OR REPLACE INTO libsql_cdc(lsn, time, changes) VALUES (?, ?, ?)"
 )
 
 // capture is a connection's change capture state.

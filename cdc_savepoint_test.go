@@ -18,11 +18,12 @@ func resumed(t *testing.T, path string, since LSN, n int) []Change {
 	return got
 }
 
-// openClosable opens the database at path with cdc=on, for a test that
-// closes it itself (with closeChecked) to read the durable log afterwards.
-func openClosable(t *testing.T, path string) *sql.DB {
+// openClosable opens the database at path with cdc=on and the DSN keys in
+// query, for a test that closes it itself (with closeChecked) to read the
+// durable log afterwards.
+func openClosable(t *testing.T, path, query string) *sql.DB {
 	t.Helper()
-	db, err := Open("file:" + filepath.ToSlash(path) + "?cdc=on")
+	db, err := Open("file:" + filepath.ToSlash(path) + "?cdc=on&" + query)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,7 +61,7 @@ func TestCDCReleaseCommitIsStored(t *testing.T) {
 	for _, path := range []string{"exec", "query"} {
 		t.Run(path, func(t *testing.T) {
 			file := filepath.Join(t.TempDir(), "test.db")
-			db := openClosable(t, file)
+			db := openClosable(t, file, "")
 			mustExec(t, db, "CREATE TABLE t(x)")
 			s := stream(t, db, ChangeOptions{})
 			since := s.LSN()

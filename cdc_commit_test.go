@@ -1,0 +1,45 @@
+package libsql
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+)
+
+// A COMMIT refused for a deferred foreign-key violation leaves the
+// transaction open; committed again once the data is fixed, its changes
+// are stored once and streamed once, live and from disk (and likewise for
+// a RELEASE that commits).
+func TestCDCCommitRetriedAfterDeferredFK(t *testing.T) {
+	for _, verb := range []string{"COMMIT", "RELEASE a"} {
+		t.Run(verb, func(t *testing.T) {
+			file := filepath.Join(t.TempDir(), "test.db")
+			db := openClosable(t, file, "foreign_keys=on")
+			mustExec(t, db, "CREATE TABLE p(id INTEGER PRIMARY KEY)")
+			mustExec(t, db, "CREATE TABLE ch(id INTEGER PRIMARY KEY, pid REFERENCES p(id) DEFERRABLE INITIALLY DEFERRED)")
+			s := stream(t, db, ChangeOptions{})
+			since := s.LSN()
+			c := dbConn(t, db)
+			if verb == "COMMIT" {
+				cexec(t, c, "BEGIN")
+			} else {
+				cexec(t, c, "SAVEPOINT a")
+			}
+			cexec(t, c, "INSERT INTO ch VALUES (1, 7)")
+			if _, err := c.ExecContext(context.Background(), verb); err == nil {
+				t.Fatalf("%s with a dangling foreign key succeeded", verb)
+			}
+			cexec(t, c, "INSERT INTO p VALUES (7)")
+			cexec(t, c, verb)
+			want := []string{"insert ch rowid=1 new=[1 7]", "insert p rowid=7 new=[7]"}
+			expectChanges(t, next(t, s, 2), want...)
+			noMore(t, s)
+			if n := count(t, db, "SELECT count(*) FROM libsql_cdc"); n != 1 {
+				t.Fatalf("libsql_cdc has %d rows, want 1", n)
+			}
+			c.Close()
+			closeChecked(t, db)
+			expectChanges(t, resumed(t, file, since, 2), want...)
+		})
+	}
+}
