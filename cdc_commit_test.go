@@ -43,3 +43,43 @@ func TestCDCCommitRetriedAfterDeferredFK(t *testing.T) {
 		})
 	}
 }
+
+// With cdc=on the commit writes a libsql_cdc row, which must not show as
+// the connection's last inserted rowid: after an autocommit INSERT, a
+// COMMIT and a RELEASE that commits, last_insert_rowid() is the user's.
+func TestCDCLastInsertRowIDKept(t *testing.T) {
+	db := openTestDB(t, "cdc=on")
+	mustExec(t, db, "CREATE TABLE t(id INTEGER PRIMARY KEY, x)")
+	c := dbConn(t, db)
+	ctx := context.Background()
+	lastID := func() int64 {
+		t.Helper()
+		var id int64
+		if err := c.QueryRowContext(ctx, "SELECT last_insert_rowid()").Scan(&id); err != nil {
+			t.Fatal(err)
+		}
+		return id
+	}
+	r, err := c.ExecContext(ctx, "INSERT INTO t VALUES (10, 'a')")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if id, _ := r.LastInsertId(); id != 10 {
+		t.Fatalf("LastInsertId = %d, want 10", id)
+	}
+	if id := lastID(); id != 10 {
+		t.Fatalf("after an autocommit INSERT: last_insert_rowid() = %d, want 10", id)
+	}
+	cexec(t, c, "BEGIN")
+	cexec(t, c, "INSERT INTO t VALUES (20, 'b')")
+	cexec(t, c, "COMMIT")
+	if id := lastID(); id != 20 {
+		t.Fatalf("after COMMIT: last_insert_rowid() = %d, want 20", id)
+	}
+	cexec(t, c, "SAVEPOINT a")
+	cexec(t, c, "INSERT INTO t VALUES (30, 'c')")
+	cexec(t, c, "RELEASE a")
+	if id := lastID(); id != 30 {
+		t.Fatalf("after RELEASE: last_insert_rowid() = %d, want 30", id)
+	}
+}

@@ -279,3 +279,9 @@ func (s *Stmt) FailKeepsChanges() bool {
 	}
 	return true
 }
+
+// SetLastInsertRowID sets what sqlite3_last_insert_rowid returns. Durable
+// CDC restores the user's value with it after writing its own row.
+func (c *Conn) SetLastInsertRowID(id int64) {
+	sqlite3.Xsqlite3_set_last_insert_rowid(c.tls, c.db, id)
+}
