@@ -112,13 +112,14 @@ const (
 
 // capture is a connection's change capture state.
 type capture struct {
-	changes []changefeed.Change
-	stored  bool  // the buffered changes are in libsql_cdc, in this transaction
-	marks   []int // len(changes) when each open savepoint began, outermost first
-	cols    map[string]*tableCols
-	cookie  uint32 // schema cookie the column cache is valid for
-	paused  bool   // the driver is writing libsql_cdc
-	stmtMk  int    // len(changes) when the running statement started
+	changes  []changefeed.Change
+	stored   bool      // the buffered changes are in libsql_cdc, in this transaction
+	storedAt time.Time // the commit time stored with them
+	marks    []int     // len(changes) when each open savepoint began, outermost first
+	cols     map[string]*tableCols
+	cookie   uint32 // schema cookie the column cache is valid for
+	paused   bool   // the driver is writing libsql_cdc
+	stmtMk   int    // len(changes) when the running statement started
 	// failKept: the running statement failed and SQLite kept the changes
 	// it made before the failure (ON CONFLICT FAIL); noted at the failed
 	// step, as a reset forgets it.
@@ -391,12 +392,16 @@ func (c *conn) dropCaptured() {
 }
 
 // takeCaptured hands the committing transaction's changes to the engine,
-// at its commit point, under the writer lock.
+// at its commit point, under the writer lock, with the commit time durable
+// CDC stored with them, if it did.
 func (c *conn) takeCaptured() *changefeed.Tx {
 	if len(c.cdc.changes) == 0 {
 		return nil
 	}
 	tx := &changefeed.Tx{Changes: c.cdc.changes}
+	if c.cdc.stored {
+		tx.CommitTime = c.cdc.storedAt
+	}
 	// The buffer now belongs to the hub: the next transaction's starts at
 	// this one's size, not from nothing (growing it costs more than the
 	// capture itself).
@@ -487,7 +492,9 @@ func (c *conn) storeChanges(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	now := time.Now()
+	// The instant the live stream gets too (takeCaptured), as the log
+	// stores it: whole nanoseconds, no monotonic reading.
+	now := time.Unix(0, time.Now().UnixNano())
 	tx := &changefeed.Tx{LSN: lsn, CommitTime: now, Changes: c.cdc.changes}
 	blob := changefeed.EncodeTx(nil, tx)
 	p, err := c.prepare(cdcInsert)
@@ -505,7 +512,7 @@ func (c *conn) storeChanges(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	c.cdc.stored = true
+	c.cdc.stored, c.cdc.storedAt = true, now
 	return nil
 }
 

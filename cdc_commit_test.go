@@ -83,3 +83,27 @@ func TestCDCLastInsertRowIDKept(t *testing.T) {
 		t.Fatalf("after RELEASE: last_insert_rowid() = %d, want 30", id)
 	}
 }
+
+// A transaction's commit time is one instant: the live stream and the
+// durable log say the same.
+func TestCDCCommitTimeLiveEqualsDurable(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "test.db")
+	db := openClosable(t, file, "")
+	mustExec(t, db, "CREATE TABLE t(x)")
+	s := stream(t, db, ChangeOptions{})
+	since := s.LSN()
+	mustExec(t, db, "INSERT INTO t VALUES (1)")
+	c := dbConn(t, db)
+	cexec(t, c, "BEGIN")
+	cexec(t, c, "INSERT INTO t VALUES (2)")
+	cexec(t, c, "COMMIT")
+	live := next(t, s, 2)
+	c.Close()
+	closeChecked(t, db)
+	durable := resumed(t, file, since, 2)
+	for i := range live {
+		if live[i].LSN != durable[i].LSN || !live[i].CommitTime.Equal(durable[i].CommitTime) {
+			t.Errorf("change %d: live LSN %v at %v, durable LSN %v at %v", i, live[i].LSN, live[i].CommitTime, durable[i].LSN, durable[i].CommitTime)
+		}
+	}
+}
