@@ -116,22 +116,23 @@ type capture struct {
 	stored   bool      // the buffered changes are in libsql_cdc, in this transaction
 	storedAt time.Time // the commit time stored with them
 	marks    []int     // len(changes) when each open savepoint began, outermost first
-	cols     map[string]*tableCols
-	cookie   uint32 // schema cookie the column cache is valid for
-	paused   bool   // the driver is writing libsql_cdc
-	stmtMk   int    // len(changes) when the running statement started
+	paused   bool      // the driver is writing libsql_cdc
+	stmtMk   int       // len(changes) when the running statement started
 	// failKept: the running statement failed and SQLite kept the changes
 	// it made before the failure (ON CONFLICT FAIL); noted at the failed
 	// step, as a reset forgets it.
 	failKept bool
+	// layouts caches the column names of tables by the layout SQLite
+	// reports them with; lastKey and last are the last change's, as runs
+	// of changes go to one table.
+	layouts map[capi.TableKey]*capi.TableLayout
+	lastKey capi.TableKey
+	last    *capi.TableLayout
 }
 
-// tableCols is what capture needs of a table's columns.
-type tableCols struct {
-	names        []string
-	pk           []int // column positions of the primary key, for WITHOUT ROWID
-	withoutRowid bool
-}
+// maxLayouts bounds the layout cache: layouts of schemas no longer loaded
+// accumulate in it until it is emptied.
+const maxLayouts = 256
 
 // capturing reports whether row changes are captured on this connection
 // now.
@@ -218,11 +219,7 @@ func (c *conn) preUpdate(p *capi.PreUpdate) {
 	if c.cdc.paused || p.Schema != "main" || p.Table == cdcTable || p.Table == cdcStateTable || !c.capturing() {
 		return
 	}
-	tc := c.cdc.cols[p.Table]
 	n := p.Count()
-	if tc == nil || len(tc.names) != n {
-		tc = nil // resolved after the statement, outside the hook
-	}
 	ch := changefeed.Change{Table: p.Table}
 	switch p.Op {
 	case capi.INSERT:
@@ -245,18 +242,36 @@ func (c *conn) preUpdate(p *capi.PreUpdate) {
 		}
 	}
 	ch.Indirect = p.Depth() > 0
-	if tc != nil {
-		c.applyCols(&ch, tc)
-	}
+	c.applyLayout(&ch, c.layout(p))
 	c.cdc.changes = append(c.cdc.changes, ch)
 	c.cdc.stored = false
 }
 
-// applyCols fills the column names, and the primary key of a WITHOUT ROWID
-// table, from tc.
-func (c *conn) applyCols(ch *changefeed.Change, tc *tableCols) {
-	ch.Columns = tc.names
-	if !tc.withoutRowid {
+// layout returns the layout of the table p changes, as the statement sees
+// it (so never stale, whatever changed the schema), from the cache.
+func (c *conn) layout(p *capi.PreUpdate) *capi.TableLayout {
+	k := p.TableKey()
+	if c.cdc.last != nil && k == c.cdc.lastKey {
+		return c.cdc.last
+	}
+	l := c.cdc.layouts[k]
+	if l == nil {
+		if c.cdc.layouts == nil || len(c.cdc.layouts) >= maxLayouts {
+			c.cdc.layouts = map[capi.TableKey]*capi.TableLayout{}
+		}
+		v := p.Layout()
+		l = &v
+		c.cdc.layouts[k] = l
+	}
+	c.cdc.lastKey, c.cdc.last = k, l
+	return l
+}
+
+// applyLayout fills the column names, and the primary key of a WITHOUT
+// ROWID table, from l. The names are shared by the changes of a layout.
+func (c *conn) applyLayout(ch *changefeed.Change, l *capi.TableLayout) {
+	ch.Columns = l.Names
+	if !l.WithoutRowid {
 		return
 	}
 	ch.RowID = 0
@@ -264,21 +279,19 @@ func (c *conn) applyCols(ch *changefeed.Change, tc *tableCols) {
 	if row == nil {
 		row = ch.Old
 	}
-	ch.PK = make([]any, len(tc.pk))
-	for i, k := range tc.pk {
-		if k < len(row) {
+	ch.PK = make([]any, len(l.PK))
+	for i, k := range l.PK {
+		if k >= 0 && k < len(row) {
 			ch.PK[i] = row[k]
 		}
 	}
 }
 
 // afterStatement runs after a statement that may have changed rows: it
-// resolves column names the hook could not, drops the changes of a failed
-// statement that SQLite undid (all but ON CONFLICT FAIL; a ROLLBACK
-// conflict undid the transaction, and the rollback hook its changes), and
-// forgets everything once no
-// transaction is open (a commit took the buffer; anything left was rolled
-// back).
+// drops the changes of a failed statement that SQLite undid (all but ON
+// CONFLICT FAIL; a ROLLBACK conflict undid the transaction, and the
+// rollback hook its changes), and forgets everything once no transaction
+// is open (a commit took the buffer; anything left was rolled back).
 func (c *conn) afterStatement(failed bool) {
 	if c.file == nil {
 		return
@@ -291,97 +304,8 @@ func (c *conn) afterStatement(failed bool) {
 		c.cdc.changes = c.cdc.changes[:0]
 		c.cdc.marks = c.cdc.marks[:0]
 		c.cdc.stored = false
-		return
-	}
-	c.resolveCols()
-}
-
-// refreshCols reloads the column cache when the schema changed since it
-// was loaded. It runs before a write statement, because in autocommit the
-// statement's commit, which hands the changes over, happens inside it.
-func (c *conn) refreshCols() {
-	cookie := c.cc.SchemaCookie()
-	if c.cdc.cols != nil && cookie == c.cdc.cookie {
-		return
-	}
-	c.cdc.cols = map[string]*tableCols{}
-	c.cdc.cookie = cookie
-	s, _, err := c.cc.Prepare("SELECT name FROM sqlite_schema WHERE type = 'table'", 0)
-	if err != nil || s == nil {
-		return
-	}
-	var names []string
-	for {
-		row, err := s.Step()
-		if err != nil || !row {
-			break
-		}
-		names = append(names, s.ColumnText(0))
-	}
-	s.Finalize()
-	for _, n := range names {
-		c.cdc.cols[n] = c.loadCols(n)
 	}
 }
-
-// resolveCols fills in column names of changes whose table the cache did
-// not know when the hook ran (a table created by the statement itself),
-// while the transaction is still open.
-func (c *conn) resolveCols() {
-	for i := c.cdc.stmtMk; i < len(c.cdc.changes); i++ {
-		ch := &c.cdc.changes[i]
-		if ch.Columns != nil {
-			continue
-		}
-		tc := c.cdc.cols[ch.Table]
-		if tc == nil || len(tc.names) != max(len(ch.Old), len(ch.New)) {
-			tc = c.loadCols(ch.Table)
-			if c.cdc.cols != nil {
-				c.cdc.cols[ch.Table] = tc
-			}
-		}
-		c.applyCols(ch, tc)
-	}
-}
-
-// loadCols reads a table's columns (generated ones included, as the
-// pre-update hook counts them) with PRAGMA table_xinfo.
-func (c *conn) loadCols(table string) *tableCols {
-	tc := &tableCols{}
-	s, _, err := c.cc.Prepare("SELECT name, pk FROM pragma_table_xinfo("+quoteLiteral(table)+")", 0)
-	if err != nil || s == nil {
-		return tc
-	}
-	type pkCol struct{ pos, ord int }
-	var pks []pkCol
-	for {
-		row, err := s.Step()
-		if err != nil || !row {
-			break
-		}
-		if ord := int(s.ColumnInt64(1)); ord > 0 {
-			pks = append(pks, pkCol{len(tc.names), ord})
-		}
-		tc.names = append(tc.names, s.ColumnText(0))
-	}
-	s.Finalize()
-	s, _, err = c.cc.Prepare("SELECT wr FROM pragma_table_list WHERE schema = 'main' AND name = "+quoteLiteral(table), 0)
-	if err == nil && s != nil {
-		if row, err := s.Step(); err == nil && row {
-			tc.withoutRowid = s.ColumnInt64(0) != 0
-		}
-		s.Finalize()
-	}
-	tc.pk = make([]int, len(pks))
-	for _, p := range pks {
-		if p.ord-1 < len(tc.pk) {
-			tc.pk[p.ord-1] = p.pos
-		}
-	}
-	return tc
-}
-
-func quoteLiteral(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
 
 // dropCaptured is the rollback hook: a rolled-back transaction never
 // happened.

@@ -76,9 +76,6 @@ func (c *conn) run(ctx context.Context, s *capi.Stmt) (result, error) {
 	if s.ReadOnly() {
 		return c.runSteps(ctx, s, false)
 	}
-	if c.capturing() {
-		c.refreshCols()
-	}
 	wrap := c.cdcWrap()
 	if wrap {
 		if err := c.plain(ctx, "BEGIN IMMEDIATE"); err != nil {

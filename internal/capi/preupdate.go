@@ -285,3 +285,71 @@ func (s *Stmt) FailKeepsChanges() bool {
 func (c *Conn) SetLastInsertRowID(id int64) {
 	sqlite3.Xsqlite3_set_last_insert_rowid(c.tls, c.db, id)
 }
+
+// TableKey identifies the layout of a changed table as SQLite's schema
+// holds it: the address of its Table object, with the schema cookie and
+// generation that object belongs to (another schema loaded, or the table
+// dropped and created again, changes one of them even if the address is
+// reused). A cache of Layout results may key on it.
+type TableKey struct {
+	tab        uintptr
+	cookie     int32
+	generation int32
+}
+
+// preTable returns the Table object of the change being reported (SQLite's
+// memory, valid during the hook call).
+func (p *PreUpdate) preTable() (tab, pk uintptr) {
+	pu := (*sqlite3.Tsqlite3)(cptr(p.c.db)).FpPreUpdate
+	if pu == 0 {
+		return 0, 0
+	}
+	u := (*sqlite3.TPreUpdate)(cptr(pu))
+	return u.FpTab, u.FpPk
+}
+
+// TableKey returns the key of the changed table's layout.
+func (p *PreUpdate) TableKey() TableKey {
+	tab, _ := p.preTable()
+	if tab == 0 {
+		return TableKey{}
+	}
+	k := TableKey{tab: tab}
+	if s := (*sqlite3.TTable)(cptr(tab)).FpSchema; s != 0 {
+		schema := (*sqlite3.TSchema)(cptr(s))
+		k.cookie, k.generation = schema.Fschema_cookie, schema.FiGeneration
+	}
+	return k
+}
+
+// TableLayout is a changed table's layout, copied out of SQLite's schema.
+type TableLayout struct {
+	Names        []string // every column, generated ones included, as Count counts them
+	WithoutRowid bool
+	PK           []int // positions in Names of the primary key, in key order, for WITHOUT ROWID
+}
+
+// Layout reads the layout of the changed table from the Table object the
+// statement making the change uses, so it is never stale. It allocates:
+// callers cache it by TableKey.
+func (p *PreUpdate) Layout() TableLayout {
+	tab, pk := p.preTable()
+	if tab == 0 {
+		return TableLayout{}
+	}
+	t := (*sqlite3.TTable)(cptr(tab))
+	l := TableLayout{Names: make([]string, max(int(t.FnCol), 0))}
+	size := unsafe.Sizeof(sqlite3.TColumn{})
+	for i := range l.Names {
+		l.Names[i] = goString((*sqlite3.TColumn)(cptr(t.FaCol + uintptr(i)*size)).FzCnName)
+	}
+	if pk != 0 {
+		l.WithoutRowid = true
+		ix := (*sqlite3.TIndex)(cptr(pk))
+		l.PK = make([]int, ix.FnKeyCol)
+		for i := range l.PK {
+			l.PK[i] = int(*(*int16)(cptr(ix.FaiColumn + uintptr(i)*2)))
+		}
+	}
+	return l
+}
