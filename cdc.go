@@ -122,6 +122,7 @@ type capture struct {
 	// it made before the failure (ON CONFLICT FAIL); noted at the failed
 	// step, as a reset forgets it.
 	failKept bool
+	enc      []byte // the last libsql_cdc row's encoding buffer, reused
 	// layouts caches the column names of tables by the layout SQLite
 	// reports them with; lastKey and last are the last change's, as runs
 	// of changes go to one table.
@@ -129,6 +130,10 @@ type capture struct {
 	lastKey capi.TableKey
 	last    *capi.TableLayout
 }
+
+// maxEncBuf is the largest encoding buffer a connection keeps for its next
+// commit's libsql_cdc row.
+const maxEncBuf = 1 << 20
 
 // maxLayouts bounds the layout cache: layouts of schemas no longer loaded
 // accumulate in it until it is emptied.
@@ -221,22 +226,25 @@ func (c *conn) preUpdate(p *capi.PreUpdate) {
 	}
 	n := p.Count()
 	ch := changefeed.Change{Table: p.Table}
+	rows := 1
 	switch p.Op {
 	case capi.INSERT:
 		ch.Op, ch.RowID = changefeed.Insert, p.NewRowID
 	case capi.UPDATE:
 		ch.Op, ch.RowID = changefeed.Update, p.NewRowID
+		rows = 2
 	default:
 		ch.Op, ch.RowID = changefeed.Delete, p.OldRowID
 	}
+	vals := make([]any, rows*n) // Old and New share one allocation
 	if ch.Op != changefeed.Insert {
-		ch.Old = make([]any, n)
+		ch.Old = vals[:n:n]
 		for i := range n {
 			ch.Old[i] = p.Old(i)
 		}
 	}
 	if ch.Op != changefeed.Delete {
-		ch.New = make([]any, n)
+		ch.New = vals[len(vals)-n:]
 		for i := range n {
 			ch.New[i] = p.New(i)
 		}
@@ -420,7 +428,10 @@ func (c *conn) storeChanges(ctx context.Context) error {
 	// stores it: whole nanoseconds, no monotonic reading.
 	now := time.Unix(0, time.Now().UnixNano())
 	tx := &changefeed.Tx{LSN: lsn, CommitTime: now, Changes: c.cdc.changes}
-	blob := changefeed.EncodeTx(nil, tx)
+	blob := changefeed.EncodeTx(c.cdc.enc[:0], tx)
+	if cap(blob) <= maxEncBuf {
+		c.cdc.enc = blob // binding copies it: the next commit encodes into it
+	}
 	p, err := c.prepare(cdcInsert)
 	if err != nil {
 		return c.mapErr(ctx, err)

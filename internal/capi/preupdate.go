@@ -31,6 +31,9 @@ type PreUpdate struct {
 	Table    string
 	OldRowID int64 // rowid before an UPDATE or DELETE
 	NewRowID int64 // rowid after an INSERT or UPDATE
+	// slot is 8 bytes of the TLS stack for the value pointer each Old and
+	// New call gets back, allocated once for the hook call.
+	slot uintptr
 }
 
 // Count is the number of columns of the changed row.
@@ -49,9 +52,7 @@ func (p *PreUpdate) New(i int) any { return p.value(sqlite3.Xsqlite3_preupdate_n
 // value reads a column through get as a Go value (nil, int64, float64,
 // string or []byte), copied out of SQLite's memory.
 func (p *PreUpdate) value(get func(*libc.TLS, uintptr, int32, uintptr) int32, i int) any {
-	tls := p.tls
-	pp := tls.Alloc(8)
-	defer tls.Free(8)
+	tls, pp := p.tls, p.slot
 	*(*uintptr)(cptr(pp)) = 0
 	if get(tls, p.c.db, int32(i), pp) != OK {
 		return nil
@@ -145,8 +146,10 @@ func preUpdateCallback(tls *libc.TLS, arg, db uintptr, op int32, zDb, zName uint
 	if zName != h.zName || !cstrEqual(zName, h.tbName) {
 		h.zName, h.tbName = zName, goString(zName)
 	}
+	slot := tls.Alloc(8)
+	defer tls.Free(8)
 	p := &h.pu
-	*p = PreUpdate{c: c, tls: tls, Op: op, Schema: h.dbName, Table: h.tbName, OldRowID: key1, NewRowID: key2}
+	*p = PreUpdate{c: c, tls: tls, Op: op, Schema: h.dbName, Table: h.tbName, OldRowID: key1, NewRowID: key2, slot: slot}
 	h.pre(p)
 }
 
