@@ -414,8 +414,8 @@ func (c *conn) needsStore() bool {
 
 // storeChanges writes the buffered changes into libsql_cdc, as part of the
 // transaction, under the writer lock the transaction holds, with the LSN
-// the commit will get. The connection's last inserted rowid stays the
-// user's.
+// the commit will get. The connection's last inserted rowid and change
+// counts stay the user's.
 func (c *conn) storeChanges(ctx context.Context) error {
 	if !c.needsStore() {
 		return nil
@@ -436,8 +436,7 @@ func (c *conn) storeChanges(ctx context.Context) error {
 	if err != nil {
 		return c.mapErr(ctx, err)
 	}
-	lastID := c.cc.LastInsertRowID()
-	defer c.cc.SetLastInsertRowID(lastID)
+	defer c.cc.RestoreCounters(c.cc.SaveCounters())
 	c.cdc.paused = true
 	_, err = c.exec(ctx, p.s, []driver.NamedValue{
 		{Ordinal: 1, Value: int64(lsn)}, {Ordinal: 2, Value: now.UnixNano()}, {Ordinal: 3, Value: blob},

@@ -107,3 +107,36 @@ func TestCDCCommitTimeLiveEqualsDurable(t *testing.T) {
 		}
 	}
 }
+
+// Nor does the libsql_cdc row count in changes() or total_changes().
+func TestCDCChangesCountKept(t *testing.T) {
+	db := openTestDB(t, "cdc=on")
+	mustExec(t, db, "CREATE TABLE t(x)")
+	c := dbConn(t, db)
+	ctx := context.Background()
+	counts := func() (n, total int) {
+		t.Helper()
+		if err := c.QueryRowContext(ctx, "SELECT changes(), total_changes()").Scan(&n, &total); err != nil {
+			t.Fatal(err)
+		}
+		return n, total
+	}
+	cexec(t, c, "INSERT INTO t VALUES (1), (2), (3)")
+	_, base := counts()
+	r, err := c.ExecContext(ctx, "UPDATE t SET x = x + 1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := r.RowsAffected(); n != 3 {
+		t.Fatalf("RowsAffected = %d, want 3", n)
+	}
+	if n, total := counts(); n != 3 || total != base+3 {
+		t.Fatalf("after an autocommit UPDATE: changes() = %d, total_changes() = %d, want 3, %d", n, total, base+3)
+	}
+	cexec(t, c, "BEGIN")
+	cexec(t, c, "DELETE FROM t WHERE x > 2")
+	cexec(t, c, "COMMIT")
+	if n, total := counts(); n != 2 || total != base+5 {
+		t.Fatalf("after COMMIT: changes() = %d, total_changes() = %d, want 2, %d", n, total, base+5)
+	}
+}

@@ -283,10 +283,27 @@ func (s *Stmt) FailKeepsChanges() bool {
 	return true
 }
 
-// SetLastInsertRowID sets what sqlite3_last_insert_rowid returns. Durable
-// CDC restores the user's value with it after writing its own row.
-func (c *Conn) SetLastInsertRowID(id int64) {
-	sqlite3.Xsqlite3_set_last_insert_rowid(c.tls, c.db, id)
+// Counters are what a connection reports of its writes:
+// sqlite3_last_insert_rowid, sqlite3_changes64 and sqlite3_total_changes64.
+// Durable CDC saves them before writing its own libsql_cdc row and restores
+// them after, so that the row is invisible to last_insert_rowid(),
+// changes() and total_changes().
+type Counters struct {
+	lastRowID, changes, total int64
+}
+
+// SaveCounters returns the connection's counters.
+func (c *Conn) SaveCounters() Counters {
+	return Counters{c.LastInsertRowID(), c.Changes(), c.TotalChanges()}
+}
+
+// RestoreCounters sets the connection's counters back to k. SQLite has no
+// call for the change counts: they are written into the connection object,
+// which is safe between statements, on the goroutine using the connection.
+func (c *Conn) RestoreCounters(k Counters) {
+	sqlite3.Xsqlite3_set_last_insert_rowid(c.tls, c.db, k.lastRowID)
+	db := (*sqlite3.Tsqlite3)(cptr(c.db))
+	db.FnChange, db.FnTotalChange = k.changes, k.total
 }
 
 // TableKey identifies the layout of a changed table as SQLite's schema
