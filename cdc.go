@@ -103,31 +103,41 @@ const (
 	cdcStateTable  = "libsql_cdc_state"
 	cdcSchema      = "CREATE TABLE IF NOT EXISTS libsql_cdc(lsn INTEGER PRIMARY KEY, time INTEGER NOT NULL, changes BLOB NOT NULL)"
 	cdcStateSchema = "CREATE TABLE IF NOT EXISTS libsql_cdc_state(key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID"
-	cdcInsert      = "INSERT INTO libsql_cdc(lsn, time, changes) VALUES (?, ?, ?)"
+	// cdcInsert replaces: a COMMIT refused after the row was written (a
+	// deferred foreign key) leaves the transaction, and the row, in place,
+	// and a retried commit writes the row again, with the same LSN (the
+	// transaction still holds the writer lock) and all of its changes.
+	cdcInsert = "INSERT OR REPLACE INTO libsql_cdc(lsn, time, changes) VALUES (?, ?, ?)"
 )
 
 // capture is a connection's change capture state.
 type capture struct {
-	changes []changefeed.Change
-	stored  bool // the buffered changes are in libsql_cdc, in this transaction
-	marks   []savepointMark
-	cols    map[string]*tableCols
-	cookie  uint32 // schema cookie the column cache is valid for
-	paused  bool   // the driver is writing libsql_cdc
-	stmtMk  int    // len(changes) when the running statement started
+	changes  []changefeed.Change
+	stored   bool      // the buffered changes are in libsql_cdc, in this transaction
+	storedAt time.Time // the commit time stored with them
+	marks    []int     // len(changes) when each open savepoint began, outermost first
+	paused   bool      // the driver is writing libsql_cdc
+	stmtMk   int       // len(changes) when the running statement started
+	// failKept: the running statement failed and SQLite kept the changes
+	// it made before the failure (ON CONFLICT FAIL); noted at the failed
+	// step, as a reset forgets it.
+	failKept bool
+	enc      []byte // the last libsql_cdc row's encoding buffer, reused
+	// layouts caches the column names of tables by the layout SQLite
+	// reports them with; lastKey and last are the last change's, as runs
+	// of changes go to one table.
+	layouts map[capi.TableKey]*capi.TableLayout
+	lastKey capi.TableKey
+	last    *capi.TableLayout
 }
 
-type savepointMark struct {
-	name string
-	n    int
-}
+// maxEncBuf is the largest encoding buffer a connection keeps for its next
+// commit's libsql_cdc row.
+const maxEncBuf = 1 << 20
 
-// tableCols is what capture needs of a table's columns.
-type tableCols struct {
-	names        []string
-	pk           []int // column positions of the primary key, for WITHOUT ROWID
-	withoutRowid bool
-}
+// maxLayouts bounds the layout cache: layouts of schemas no longer loaded
+// accumulate in it until it is emptied.
+const maxLayouts = 256
 
 // capturing reports whether row changes are captured on this connection
 // now.
@@ -214,45 +224,62 @@ func (c *conn) preUpdate(p *capi.PreUpdate) {
 	if c.cdc.paused || p.Schema != "main" || p.Table == cdcTable || p.Table == cdcStateTable || !c.capturing() {
 		return
 	}
-	tc := c.cdc.cols[p.Table]
 	n := p.Count()
-	if tc == nil || len(tc.names) != n {
-		tc = nil // resolved after the statement, outside the hook
-	}
 	ch := changefeed.Change{Table: p.Table}
+	rows := 1
 	switch p.Op {
 	case capi.INSERT:
 		ch.Op, ch.RowID = changefeed.Insert, p.NewRowID
 	case capi.UPDATE:
 		ch.Op, ch.RowID = changefeed.Update, p.NewRowID
+		rows = 2
 	default:
 		ch.Op, ch.RowID = changefeed.Delete, p.OldRowID
 	}
+	vals := make([]any, rows*n) // Old and New share one allocation
 	if ch.Op != changefeed.Insert {
-		ch.Old = make([]any, n)
+		ch.Old = vals[:n:n]
 		for i := range n {
 			ch.Old[i] = p.Old(i)
 		}
 	}
 	if ch.Op != changefeed.Delete {
-		ch.New = make([]any, n)
+		ch.New = vals[len(vals)-n:]
 		for i := range n {
 			ch.New[i] = p.New(i)
 		}
 	}
 	ch.Indirect = p.Depth() > 0
-	if tc != nil {
-		c.applyCols(&ch, tc)
-	}
+	c.applyLayout(&ch, c.layout(p))
 	c.cdc.changes = append(c.cdc.changes, ch)
 	c.cdc.stored = false
 }
 
-// applyCols fills the column names, and the primary key of a WITHOUT ROWID
-// table, from tc.
-func (c *conn) applyCols(ch *changefeed.Change, tc *tableCols) {
-	ch.Columns = tc.names
-	if !tc.withoutRowid {
+// layout returns the layout of the table p changes, as the statement sees
+// it (so never stale, whatever changed the schema), from the cache.
+func (c *conn) layout(p *capi.PreUpdate) *capi.TableLayout {
+	k := p.TableKey()
+	if c.cdc.last != nil && k == c.cdc.lastKey {
+		return c.cdc.last
+	}
+	l := c.cdc.layouts[k]
+	if l == nil {
+		if c.cdc.layouts == nil || len(c.cdc.layouts) >= maxLayouts {
+			c.cdc.layouts = map[capi.TableKey]*capi.TableLayout{}
+		}
+		v := p.Layout()
+		l = &v
+		c.cdc.layouts[k] = l
+	}
+	c.cdc.lastKey, c.cdc.last = k, l
+	return l
+}
+
+// applyLayout fills the column names, and the primary key of a WITHOUT
+// ROWID table, from l. The names are shared by the changes of a layout.
+func (c *conn) applyLayout(ch *changefeed.Change, l *capi.TableLayout) {
+	ch.Columns = l.Names
+	if !l.WithoutRowid {
 		return
 	}
 	ch.RowID = 0
@@ -260,123 +287,33 @@ func (c *conn) applyCols(ch *changefeed.Change, tc *tableCols) {
 	if row == nil {
 		row = ch.Old
 	}
-	ch.PK = make([]any, len(tc.pk))
-	for i, k := range tc.pk {
-		if k < len(row) {
+	ch.PK = make([]any, len(l.PK))
+	for i, k := range l.PK {
+		if k >= 0 && k < len(row) {
 			ch.PK[i] = row[k]
 		}
 	}
 }
 
 // afterStatement runs after a statement that may have changed rows: it
-// resolves column names the hook could not, drops the changes of a failed
-// statement that SQLite rolled back, and forgets everything once no
-// transaction is open (a commit took the buffer; anything left was rolled
-// back).
+// drops the changes of a failed statement that SQLite undid (all but ON
+// CONFLICT FAIL; a ROLLBACK conflict undid the transaction, and the
+// rollback hook its changes), and forgets everything once no transaction
+// is open (a commit took the buffer; anything left was rolled back).
 func (c *conn) afterStatement(failed bool) {
 	if c.file == nil {
 		return
 	}
-	if failed && c.cc.Changes() == 0 && len(c.cdc.changes) > c.cdc.stmtMk {
-		// The statement's changes were undone (a constraint with ABORT);
-		// with ON CONFLICT FAIL SQLite keeps them, and counts them.
+	if failed && !c.cdc.failKept && len(c.cdc.changes) > c.cdc.stmtMk {
 		c.cdc.changes = c.cdc.changes[:c.cdc.stmtMk]
 	}
+	c.cdc.failKept = false
 	if c.cc.GetAutocommit() {
 		c.cdc.changes = c.cdc.changes[:0]
 		c.cdc.marks = c.cdc.marks[:0]
 		c.cdc.stored = false
-		return
-	}
-	c.resolveCols()
-}
-
-// refreshCols reloads the column cache when the schema changed since it
-// was loaded. It runs before a write statement, because in autocommit the
-// statement's commit, which hands the changes over, happens inside it.
-func (c *conn) refreshCols() {
-	cookie := c.cc.SchemaCookie()
-	if c.cdc.cols != nil && cookie == c.cdc.cookie {
-		return
-	}
-	c.cdc.cols = map[string]*tableCols{}
-	c.cdc.cookie = cookie
-	s, _, err := c.cc.Prepare("SELECT name FROM sqlite_schema WHERE type = 'table'", 0)
-	if err != nil || s == nil {
-		return
-	}
-	var names []string
-	for {
-		row, err := s.Step()
-		if err != nil || !row {
-			break
-		}
-		names = append(names, s.ColumnText(0))
-	}
-	s.Finalize()
-	for _, n := range names {
-		c.cdc.cols[n] = c.loadCols(n)
 	}
 }
-
-// resolveCols fills in column names of changes whose table the cache did
-// not know when the hook ran (a table created by the statement itself),
-// while the transaction is still open.
-func (c *conn) resolveCols() {
-	for i := c.cdc.stmtMk; i < len(c.cdc.changes); i++ {
-		ch := &c.cdc.changes[i]
-		if ch.Columns != nil {
-			continue
-		}
-		tc := c.cdc.cols[ch.Table]
-		if tc == nil || len(tc.names) != max(len(ch.Old), len(ch.New)) {
-			tc = c.loadCols(ch.Table)
-			if c.cdc.cols != nil {
-				c.cdc.cols[ch.Table] = tc
-			}
-		}
-		c.applyCols(ch, tc)
-	}
-}
-
-// loadCols reads a table's columns (generated ones included, as the
-// pre-update hook counts them) with PRAGMA table_xinfo.
-func (c *conn) loadCols(table string) *tableCols {
-	tc := &tableCols{}
-	s, _, err := c.cc.Prepare("SELECT name, pk FROM pragma_table_xinfo("+quoteLiteral(table)+")", 0)
-	if err != nil || s == nil {
-		return tc
-	}
-	type pkCol struct{ pos, ord int }
-	var pks []pkCol
-	for {
-		row, err := s.Step()
-		if err != nil || !row {
-			break
-		}
-		if ord := int(s.ColumnInt64(1)); ord > 0 {
-			pks = append(pks, pkCol{len(tc.names), ord})
-		}
-		tc.names = append(tc.names, s.ColumnText(0))
-	}
-	s.Finalize()
-	s, _, err = c.cc.Prepare("SELECT wr FROM pragma_table_list WHERE schema = 'main' AND name = "+quoteLiteral(table), 0)
-	if err == nil && s != nil {
-		if row, err := s.Step(); err == nil && row {
-			tc.withoutRowid = s.ColumnInt64(0) != 0
-		}
-		s.Finalize()
-	}
-	tc.pk = make([]int, len(pks))
-	for _, p := range pks {
-		if p.ord-1 < len(tc.pk) {
-			tc.pk[p.ord-1] = p.pos
-		}
-	}
-	return tc
-}
-
-func quoteLiteral(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
 
 // dropCaptured is the rollback hook: a rolled-back transaction never
 // happened.
@@ -387,12 +324,16 @@ func (c *conn) dropCaptured() {
 }
 
 // takeCaptured hands the committing transaction's changes to the engine,
-// at its commit point, under the writer lock.
+// at its commit point, under the writer lock, with the commit time durable
+// CDC stored with them, if it did.
 func (c *conn) takeCaptured() *changefeed.Tx {
 	if len(c.cdc.changes) == 0 {
 		return nil
 	}
 	tx := &changefeed.Tx{Changes: c.cdc.changes}
+	if c.cdc.stored {
+		tx.CommitTime = c.cdc.storedAt
+	}
 	// The buffer now belongs to the hub: the next transaction's starts at
 	// this one's size, not from nothing (growing it costs more than the
 	// capture itself).
@@ -402,47 +343,67 @@ func (c *conn) takeCaptured() *changefeed.Tx {
 	return tx
 }
 
-// savepointStmt notes SAVEPOINT, RELEASE and ROLLBACK TO statements, so
-// that ROLLBACK TO drops the changes made since its savepoint. It runs
-// after the statement succeeded.
-func (c *conn) savepointStmt(sql string) {
-	lx := lexer{s: sql}
-	switch lx.keyword() {
-	case "SAVEPOINT":
-		c.cdc.marks = append(c.cdc.marks, savepointMark{lx.name(), len(c.cdc.changes)})
-	case "RELEASE":
-		save := lx.pos
-		if lx.keyword() != "SAVEPOINT" {
-			lx.pos = save
-		}
-		name := lx.name()
-		for i := len(c.cdc.marks) - 1; i >= 0; i-- {
-			if strings.EqualFold(c.cdc.marks[i].name, name) {
-				c.cdc.marks = c.cdc.marks[:i]
-				return
-			}
-		}
-	case "ROLLBACK":
-		save := lx.pos
-		if lx.keyword() != "TRANSACTION" {
-			lx.pos = save
-		}
-		if lx.keyword() != "TO" {
-			return
-		}
-		save = lx.pos
-		if lx.keyword() != "SAVEPOINT" {
-			lx.pos = save
-		}
-		name := lx.name()
-		for i := len(c.cdc.marks) - 1; i >= 0; i-- {
-			if strings.EqualFold(c.cdc.marks[i].name, name) {
-				c.cdc.changes = c.cdc.changes[:c.cdc.marks[i].n]
-				c.cdc.marks = c.cdc.marks[:i+1]
-				return
-			}
+// step takes the first step of s (all of it, for most statements) with
+// the bookkeeping every statement of the connection needs, whether or not
+// capture is on (so that savepoints opened before it started are known):
+// a RELEASE that commits the transaction stores its changes first (durable
+// CDC), and a SAVEPOINT, RELEASE or ROLLBACK TO brings the savepoint marks
+// in line with SQLite's savepoint stack.
+func (c *conn) step(ctx context.Context, s *capi.Stmt, write bool) (bool, error) {
+	sp := c.file != nil && !write && s.StartsWithKeyword("SAVEPOINT", "RELEASE", "ROLLBACK")
+	if sp && c.needsStore() && s.ReleaseCommits() {
+		if err := c.storeChanges(ctx); err != nil {
+			return false, err
 		}
 	}
+	c.cdc.failKept = false
+	row, err := c.firstStep(s, write)
+	switch {
+	case err != nil:
+		c.stepFailed(s)
+	case sp:
+		c.savepointDone(s)
+	}
+	return row, err
+}
+
+// stepFailed notes, right after a step of s failed and before anything
+// resets s, whether SQLite kept the changes the statement made (see
+// afterStatement).
+func (c *conn) stepFailed(s *capi.Stmt) {
+	c.cdc.failKept = s.FailKeepsChanges()
+}
+
+// savepointDone updates the savepoint marks after s, a statement that
+// succeeded, changed SQLite's savepoint stack: the marks follow the stack's
+// depth, which SQLite leaves at the savepoint a ROLLBACK TO returned to
+// (SQLite matched the names). ROLLBACK TO drops the changes made since its
+// savepoint.
+func (c *conn) savepointDone(s *capi.Stmt) {
+	op, ok := s.SavepointOp()
+	if !ok {
+		return
+	}
+	d := c.cc.SavepointDepth()
+	m := c.cdc.marks
+	switch op {
+	case capi.SAVEPOINT_BEGIN:
+		// Savepoints the marks lack (none, as every statement passes
+		// here) start where the new one does.
+		m = m[:min(len(m), max(d-1, 0))]
+		for len(m) < d {
+			m = append(m, len(c.cdc.changes))
+		}
+	case capi.SAVEPOINT_RELEASE:
+		m = m[:min(len(m), d)]
+	case capi.SAVEPOINT_ROLLBACK:
+		m = m[:min(len(m), d)]
+		if d > 0 && d <= len(m) && m[d-1] < len(c.cdc.changes) {
+			c.cdc.changes = c.cdc.changes[:m[d-1]]
+			c.cdc.stored = false
+		}
+	}
+	c.cdc.marks = m
 }
 
 // needsStore reports whether the transaction about to commit has changes
@@ -453,7 +414,8 @@ func (c *conn) needsStore() bool {
 
 // storeChanges writes the buffered changes into libsql_cdc, as part of the
 // transaction, under the writer lock the transaction holds, with the LSN
-// the commit will get.
+// the commit will get. The connection's last inserted rowid and change
+// counts stay the user's.
 func (c *conn) storeChanges(ctx context.Context) error {
 	if !c.needsStore() {
 		return nil
@@ -462,13 +424,19 @@ func (c *conn) storeChanges(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	now := time.Now()
+	// The instant the live stream gets too (takeCaptured), as the log
+	// stores it: whole nanoseconds, no monotonic reading.
+	now := time.Unix(0, time.Now().UnixNano())
 	tx := &changefeed.Tx{LSN: lsn, CommitTime: now, Changes: c.cdc.changes}
-	blob := changefeed.EncodeTx(nil, tx)
+	blob := changefeed.EncodeTx(c.cdc.enc[:0], tx)
+	if cap(blob) <= maxEncBuf {
+		c.cdc.enc = blob // binding copies it: the next commit encodes into it
+	}
 	p, err := c.prepare(cdcInsert)
 	if err != nil {
 		return c.mapErr(ctx, err)
 	}
+	defer c.cc.RestoreCounters(c.cc.SaveCounters())
 	c.cdc.paused = true
 	_, err = c.exec(ctx, p.s, []driver.NamedValue{
 		{Ordinal: 1, Value: int64(lsn)}, {Ordinal: 2, Value: now.UnixNano()}, {Ordinal: 3, Value: blob},
@@ -478,7 +446,7 @@ func (c *conn) storeChanges(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	c.cdc.stored = true
+	c.cdc.stored, c.cdc.storedAt = true, now
 	return nil
 }
 

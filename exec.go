@@ -74,14 +74,7 @@ func (c *conn) run(ctx context.Context, s *capi.Stmt) (result, error) {
 		return c.runSteps(ctx, s, false)
 	}
 	if s.ReadOnly() {
-		r, err := c.runSteps(ctx, s, false)
-		if err == nil && c.capturing() && s.StartsWithKeyword("SAVEPOINT", "RELEASE", "ROLLBACK") {
-			c.savepointStmt(s.SQL())
-		}
-		return r, err
-	}
-	if c.capturing() {
-		c.refreshCols()
+		return c.runSteps(ctx, s, false)
 	}
 	wrap := c.cdcWrap()
 	if wrap {
@@ -103,7 +96,7 @@ func (c *conn) run(ctx context.Context, s *capi.Stmt) (result, error) {
 // runSteps steps s to completion and returns its result.
 func (c *conn) runSteps(ctx context.Context, s *capi.Stmt, write bool) (result, error) {
 	before := c.cc.TotalChanges()
-	row, err := c.firstStep(s, write)
+	row, err := c.step(ctx, s, write)
 	for {
 		if err != nil {
 			return result{}, c.mapErr(ctx, err)
@@ -111,7 +104,9 @@ func (c *conn) runSteps(ctx context.Context, s *capi.Stmt, write bool) (result, 
 		if !row {
 			break
 		}
-		row, err = s.Step()
+		if row, err = s.Step(); err != nil {
+			c.stepFailed(s)
+		}
 	}
 	r := result{lastID: c.cc.LastInsertRowID()}
 	// sqlite3_changes keeps the count of the last INSERT, UPDATE or DELETE;

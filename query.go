@@ -56,12 +56,9 @@ func (c *conn) query(ctx context.Context, cl call, p *prepared, args []driver.Na
 		err = c.plain(ctx, "BEGIN IMMEDIATE")
 	}
 	row := false
-	if err == nil && write && c.capturing() {
-		c.refreshCols()
-	}
 	if err == nil {
 		c.cdc.stmtMk = len(c.cdc.changes)
-		row, err = c.firstStep(p.s, write)
+		row, err = c.step(ctx, p.s, write)
 	}
 	if err != nil {
 		if write {

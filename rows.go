@@ -145,6 +145,7 @@ func (r *rows) Next(dest []driver.Value) error {
 			r.done = true
 			err = r.c.mapErr(r.ctx, err)
 			if r.write {
+				r.c.stepFailed(r.p.s)
 				r.p.s.Reset()
 				r.finish(true)
 			}

@@ -181,7 +181,9 @@ func (e *Engine) enqueueChanges(v wal.Version, tx *changefeed.Tx) {
 		fmt.Fprintf(os.Stderr, "libsql: changes stored with LSN %v committed as %v\n", tx.LSN, v)
 	}
 	tx.LSN = changefeed.LSN(v)
-	tx.CommitTime = time.Now()
+	if tx.CommitTime.IsZero() { // else the time durable CDC stored
+		tx.CommitTime = time.Now()
+	}
 	e.cdc.mu.Lock()
 	e.cdc.pending = append(e.cdc.pending, pendingTx{v, tx})
 	e.cdc.mu.Unlock()

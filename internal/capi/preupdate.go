@@ -31,6 +31,9 @@ type PreUpdate struct {
 	Table    string
 	OldRowID int64 // rowid before an UPDATE or DELETE
 	NewRowID int64 // rowid after an INSERT or UPDATE
+	// slot is 8 bytes of the TLS stack for the value pointer each Old and
+	// New call gets back, allocated once for the hook call.
+	slot uintptr
 }
 
 // Count is the number of columns of the changed row.
@@ -49,9 +52,7 @@ func (p *PreUpdate) New(i int) any { return p.value(sqlite3.Xsqlite3_preupdate_n
 // value reads a column through get as a Go value (nil, int64, float64,
 // string or []byte), copied out of SQLite's memory.
 func (p *PreUpdate) value(get func(*libc.TLS, uintptr, int32, uintptr) int32, i int) any {
-	tls := p.tls
-	pp := tls.Alloc(8)
-	defer tls.Free(8)
+	tls, pp := p.tls, p.slot
 	*(*uintptr)(cptr(pp)) = 0
 	if get(tls, p.c.db, int32(i), pp) != OK {
 		return nil
@@ -145,8 +146,10 @@ func preUpdateCallback(tls *libc.TLS, arg, db uintptr, op int32, zDb, zName uint
 	if zName != h.zName || !cstrEqual(zName, h.tbName) {
 		h.zName, h.tbName = zName, goString(zName)
 	}
+	slot := tls.Alloc(8)
+	defer tls.Free(8)
 	p := &h.pu
-	*p = PreUpdate{c: c, tls: tls, Op: op, Schema: h.dbName, Table: h.tbName, OldRowID: key1, NewRowID: key2}
+	*p = PreUpdate{c: c, tls: tls, Op: op, Schema: h.dbName, Table: h.tbName, OldRowID: key1, NewRowID: key2, slot: slot}
 	h.pre(p)
 }
 
@@ -184,4 +187,189 @@ func rollbackCallback(tls *libc.TLS, arg uintptr) {
 	if c := connOf(arg); c != nil && c.hooks.rollback != nil {
 		c.hooks.rollback()
 	}
+}
+
+// What a SAVEPOINT, RELEASE or ROLLBACK TO statement does (the p1 of its
+// OP_Savepoint).
+const (
+	SAVEPOINT_BEGIN    = sqlite3.SAVEPOINT_BEGIN
+	SAVEPOINT_RELEASE  = sqlite3.SAVEPOINT_RELEASE
+	SAVEPOINT_ROLLBACK = sqlite3.SAVEPOINT_ROLLBACK
+)
+
+// savepointOp returns the OP_Savepoint instruction of s's compiled program
+// (SQLite's memory, valid while s is neither finalized nor re-prepared), or
+// nil. A savepoint statement's program is a handful of instructions.
+func (s *Stmt) savepointOp() *sqlite3.TVdbeOp {
+	if s.p == 0 {
+		return nil
+	}
+	v := (*sqlite3.TVdbe)(cptr(s.p))
+	size := unsafe.Sizeof(sqlite3.TVdbeOp{})
+	for i := range uintptr(max(v.FnOp, 0)) {
+		op := (*sqlite3.TVdbeOp)(cptr(v.FaOp + i*size))
+		if op.Fopcode == sqlite3.OP_Savepoint {
+			return op
+		}
+	}
+	return nil
+}
+
+// SavepointOp reports what s does to the savepoint stack, read from its
+// compiled program: SAVEPOINT_BEGIN, SAVEPOINT_RELEASE or
+// SAVEPOINT_ROLLBACK (ROLLBACK TO), with ok; ok is false for any other
+// statement. It scans the program, so callers filter by keyword first.
+func (s *Stmt) SavepointOp() (op int32, ok bool) {
+	if o := s.savepointOp(); o != nil {
+		return o.Fp1, true
+	}
+	return 0, false
+}
+
+// SavepointDepth returns how many savepoints are open on the connection,
+// counting the one that opened the transaction if a SAVEPOINT did (read
+// from the connection's savepoint list; no SQL).
+func (c *Conn) SavepointDepth() int {
+	n := 0
+	for p := (*sqlite3.Tsqlite3)(cptr(c.db)).FpSavepoint; p != 0; p = (*sqlite3.TSavepoint)(cptr(p)).FpNext {
+		n++
+	}
+	return n
+}
+
+// ReleaseCommits reports whether s, a RELEASE not yet run, will commit the
+// transaction: it names (as SQLite matches names: the newest savepoint of
+// that name, ASCII letter case ignored) the outermost savepoint, and that
+// savepoint opened the transaction, in autocommit.
+func (s *Stmt) ReleaseCommits() bool {
+	o := s.savepointOp()
+	if o == nil || o.Fp1 != SAVEPOINT_RELEASE {
+		return false
+	}
+	name := *(*uintptr)(unsafe.Pointer(&o.Fp4))
+	db := (*sqlite3.Tsqlite3)(cptr(s.c.db))
+	if name == 0 || db.FisTransactionSavepoint == 0 {
+		return false
+	}
+	for p := db.FpSavepoint; p != 0; {
+		sp := (*sqlite3.TSavepoint)(cptr(p))
+		if sqlite3.Xsqlite3_stricmp(s.c.tls, sp.FzName, name) == 0 {
+			return sp.FpNext == 0
+		}
+		p = sp.FpNext
+	}
+	return false
+}
+
+// FailKeepsChanges reports whether SQLite kept the changes s made before
+// its last step failed, read from the VDBE (the error action and error code
+// sqlite3VdbeHalt decides by): it does for an ON CONFLICT FAIL error (or
+// RAISE(FAIL)), unless the error was NOMEM, IOERR, INTERRUPT or FULL, which
+// undo the statement. Under ABORT the statement's changes are undone, under
+// ROLLBACK the transaction's. It must be called right after the failed
+// step: a reset sets the error action back to ABORT.
+func (s *Stmt) FailKeepsChanges() bool {
+	if s.p == 0 {
+		return false
+	}
+	v := (*sqlite3.TVdbe)(cptr(s.p))
+	if v.FerrorAction != sqlite3.OE_Fail {
+		return false
+	}
+	switch v.Frc & 0xff {
+	case NOMEM, IOERR, INTERRUPT, FULL:
+		return false
+	}
+	return true
+}
+
+// Counters are what a connection reports of its writes:
+// sqlite3_last_insert_rowid, sqlite3_changes64 and sqlite3_total_changes64.
+// Durable CDC saves them before writing its own libsql_cdc row and restores
+// them after, so that the row is invisible to last_insert_rowid(),
+// changes() and total_changes().
+type Counters struct {
+	lastRowID, changes, total int64
+}
+
+// SaveCounters returns the connection's counters.
+func (c *Conn) SaveCounters() Counters {
+	return Counters{c.LastInsertRowID(), c.Changes(), c.TotalChanges()}
+}
+
+// RestoreCounters sets the connection's counters back to k. SQLite has no
+// call for the change counts: they are written into the connection object,
+// which is safe between statements, on the goroutine using the connection.
+func (c *Conn) RestoreCounters(k Counters) {
+	sqlite3.Xsqlite3_set_last_insert_rowid(c.tls, c.db, k.lastRowID)
+	db := (*sqlite3.Tsqlite3)(cptr(c.db))
+	db.FnChange, db.FnTotalChange = k.changes, k.total
+}
+
+// TableKey identifies the layout of a changed table as SQLite's schema
+// holds it: the address of its Table object, with the schema cookie and
+// generation that object belongs to (another schema loaded, or the table
+// dropped and created again, changes one of them even if the address is
+// reused). A cache of Layout results may key on it.
+type TableKey struct {
+	tab        uintptr
+	cookie     int32
+	generation int32
+}
+
+// preTable returns the Table object of the change being reported (SQLite's
+// memory, valid during the hook call).
+func (p *PreUpdate) preTable() (tab, pk uintptr) {
+	pu := (*sqlite3.Tsqlite3)(cptr(p.c.db)).FpPreUpdate
+	if pu == 0 {
+		return 0, 0
+	}
+	u := (*sqlite3.TPreUpdate)(cptr(pu))
+	return u.FpTab, u.FpPk
+}
+
+// TableKey returns the key of the changed table's layout.
+func (p *PreUpdate) TableKey() TableKey {
+	tab, _ := p.preTable()
+	if tab == 0 {
+		return TableKey{}
+	}
+	k := TableKey{tab: tab}
+	if s := (*sqlite3.TTable)(cptr(tab)).FpSchema; s != 0 {
+		schema := (*sqlite3.TSchema)(cptr(s))
+		k.cookie, k.generation = schema.Fschema_cookie, schema.FiGeneration
+	}
+	return k
+}
+
+// TableLayout is a changed table's layout, copied out of SQLite's schema.
+type TableLayout struct {
+	Names        []string // every column, generated ones included, as Count counts them
+	WithoutRowid bool
+	PK           []int // positions in Names of the primary key, in key order, for WITHOUT ROWID
+}
+
+// Layout reads the layout of the changed table from the Table object the
+// statement making the change uses, so it is never stale. It allocates:
+// callers cache it by TableKey.
+func (p *PreUpdate) Layout() TableLayout {
+	tab, pk := p.preTable()
+	if tab == 0 {
+		return TableLayout{}
+	}
+	t := (*sqlite3.TTable)(cptr(tab))
+	l := TableLayout{Names: make([]string, max(int(t.FnCol), 0))}
+	size := unsafe.Sizeof(sqlite3.TColumn{})
+	for i := range l.Names {
+		l.Names[i] = goString((*sqlite3.TColumn)(cptr(t.FaCol + uintptr(i)*size)).FzCnName)
+	}
+	if pk != 0 {
+		l.WithoutRowid = true
+		ix := (*sqlite3.TIndex)(cptr(pk))
+		l.PK = make([]int, ix.FnKeyCol)
+		for i := range l.PK {
+			l.PK[i] = int(*(*int16)(cptr(ix.FaiColumn + uintptr(i)*2)))
+		}
+	}
+	return l
 }
