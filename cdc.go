@@ -58,7 +58,9 @@ type ChangeStreamer interface {
 var _ ChangeStreamer = (*conn)(nil)
 
 // Changes opens a stream of db's committed row changes (see ChangeOptions).
-// The stream does not hold a connection of db's pool.
+// The stream does not hold a connection of db's pool, but it keeps the
+// database open (its file, lock and change history) until it is closed,
+// even after db.Close: close streams that are no longer read.
 func Changes(ctx context.Context, db *sql.DB, opts ChangeOptions) (*ChangeStream, error) {
 	c, err := db.Conn(ctx)
 	if err != nil {

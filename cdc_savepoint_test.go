@@ -153,3 +153,21 @@ func TestCDCSavepointNames(t *testing.T) {
 	expectChanges(t, next(t, s, 1), "insert t rowid=1 new=[5]")
 	noMore(t, s)
 }
+
+// Savepoint statements are recognized with comments before them, as SQLite
+// runs them.
+func TestCDCSavepointAfterComments(t *testing.T) {
+	db := openTestDB(t, "")
+	mustExec(t, db, "CREATE TABLE t(x)")
+	s := stream(t, db, ChangeOptions{})
+	c := dbConn(t, db)
+	cexec(t, c, "BEGIN")
+	cexec(t, c, "INSERT INTO t VALUES (1)")
+	cexec(t, c, "/* keep */ SAVEPOINT sp")
+	cexec(t, c, "INSERT INTO t VALUES (2)")
+	cexec(t, c, "-- undo\nROLLBACK TO sp")
+	cexec(t, c, "INSERT INTO t VALUES (3)")
+	cexec(t, c, "COMMIT")
+	expectChanges(t, next(t, s, 2), "insert t rowid=1 new=[1]", "insert t rowid=2 new=[3]")
+	noMore(t, s)
+}

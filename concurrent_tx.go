@@ -120,34 +120,6 @@ func (l *lexer) space() {
 	}
 }
 
-// name returns the next identifier, unquoted ("x", [x], `x` or x).
-func (l *lexer) name() string {
-	l.space()
-	if l.pos >= len(l.s) {
-		return ""
-	}
-	if q := l.s[l.pos]; q == '"' || q == '`' || q == '[' {
-		end := q
-		if q == '[' {
-			end = ']'
-		}
-		if i := strings.IndexByte(l.s[l.pos+1:], end); i >= 0 {
-			n := l.s[l.pos+1 : l.pos+1+i]
-			l.pos += i + 2
-			return n
-		}
-	}
-	start := l.pos
-	for l.pos < len(l.s) {
-		ch := l.s[l.pos]
-		if ch == ';' || ch == ' ' || ch == '\t' || ch == '\n' || ch == '\r' {
-			break
-		}
-		l.pos++
-	}
-	return l.s[start:l.pos]
-}
-
 // keywords are the words callers of lexer.keyword compare with.
 var keywords = [...]string{"BEGIN", "CONCURRENT", "COMMIT", "END", "ROLLBACK", "TRANSACTION", "SAVEPOINT", "RELEASE", "TO", "PRAGMA"}
 

@@ -194,23 +194,39 @@ func (s *Stmt) Finalized() bool { return s.p == 0 }
 func (s *Stmt) ReadOnly() bool { return sqlite3.Xsqlite3_stmt_readonly(s.c.tls, s.p) != 0 }
 
 // StartsWithKeyword reports whether the statement's SQL text begins with
-// one of the given upper-case keywords (after leading blanks; letter case
-// ignored), without copying the text.
+// one of the given upper-case keywords (after leading blanks and comments;
+// letter case ignored), without copying the text.
 func (s *Stmt) StartsWithKeyword(words ...string) bool {
 	z := sqlite3.Xsqlite3_sql(s.c.tls, s.p)
 	if z == 0 {
 		return false
 	}
-	var buf [16]byte
-	n := 0
-	for i := 0; n < len(buf); i++ {
-		ch := *(*byte)(cptr(z + uintptr(i)))
-		if ch == 0 {
-			break
-		}
-		if n == 0 && (ch == ' ' || ch == '\t' || ch == '\n' || ch == '\r') {
+	// The text is SQLite's NUL-terminated copy, owned by the statement.
+	at := func(i int) byte { return *(*byte)(cptr(z + uintptr(i))) }
+	i := 0
+	for {
+		switch ch := at(i); {
+		case ch == ' ' || ch == '\t' || ch == '\n' || ch == '\r' || ch == '\f':
+			i++
+			continue
+		case ch == '-' && at(i+1) == '-':
+			for i += 2; at(i) != 0 && at(i) != '\n'; i++ {
+			}
+			continue
+		case ch == '/' && at(i+1) == '*':
+			for i += 2; at(i) != 0 && !(at(i) == '*' && at(i+1) == '/'); i++ {
+			}
+			if at(i) != 0 {
+				i += 2
+			}
 			continue
 		}
+		break
+	}
+	var buf [16]byte
+	n := 0
+	for ; n < len(buf); i++ {
+		ch := at(i)
 		if !(ch >= 'a' && ch <= 'z' || ch >= 'A' && ch <= 'Z') {
 			break
 		}
