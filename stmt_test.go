@@ -11,16 +11,9 @@ import (
 // second put finalized the cached statement, and the next query on the
 // text failed with "statement is finalized").
 func TestStmtClosedWithOpenRowsIsReusedSafely(t *testing.T) {
-	db := openTestDB(t, "")
 	ctx := context.Background()
-	c, err := db.Conn(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	if _, err := c.ExecContext(ctx, "CREATE TABLE t(x); INSERT INTO t VALUES (1), (2)"); err != nil {
-		t.Fatal(err)
-	}
+	c := dbConn(t, openTestDB(t, ""))
+	cexec(t, c, "CREATE TABLE t(x); INSERT INTO t VALUES (1), (2)")
 	const q = "SELECT x FROM t ORDER BY x"
 	st, err := c.PrepareContext(ctx, q)
 	if err != nil {
