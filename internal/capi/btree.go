@@ -36,12 +36,8 @@ const (
 // transaction holds the page. They are copied out before returning, and c
 // is used by one goroutine at a time, so nothing changes them meanwhile.
 func (c *Conn) TxHeader() (h TxHeader, ok bool) {
-	db := (*sqlite3.Tsqlite3)(cptr(c.db))
-	if db.FaDb == 0 || db.FnDb < 1 {
-		return h, false
-	}
-	main := (*sqlite3.TDb)(cptr(db.FaDb))
-	if main.FpBt == 0 {
+	main := c.mainDB()
+	if main == nil || main.FpBt == 0 {
 		return h, false
 	}
 	bt := (*sqlite3.TBtree)(cptr(main.FpBt))
@@ -65,4 +61,14 @@ func (c *Conn) TxHeader() (h TxHeader, ok bool) {
 		UserVersion:   be.Uint32(b[hdrUserVersion:]),
 		ApplicationID: be.Uint32(b[hdrApplicationID:]),
 	}, true
+}
+
+// mainDB returns the connection's entry for the main database (SQLite's
+// memory, valid while the connection is open), or nil.
+func (c *Conn) mainDB() *sqlite3.TDb {
+	db := (*sqlite3.Tsqlite3)(cptr(c.db))
+	if db.FaDb == 0 || db.FnDb < 1 {
+		return nil
+	}
+	return (*sqlite3.TDb)(cptr(db.FaDb))
 }

@@ -278,12 +278,8 @@ func (c *Conn) DBNames() []string {
 // SQL): caches of table layouts key on it. SQLite reloads the schema, and
 // this value, when a statement finds the schema changed.
 func (c *Conn) SchemaCookie() uint32 {
-	db := (*sqlite3.Tsqlite3)(cptr(c.db))
-	if db.FaDb == 0 || db.FnDb < 1 {
-		return 0
-	}
-	main := (*sqlite3.TDb)(cptr(db.FaDb))
-	if main.FpSchema == 0 {
+	main := c.mainDB()
+	if main == nil || main.FpSchema == 0 {
 		return 0
 	}
 	return uint32((*sqlite3.TSchema)(cptr(main.FpSchema)).Fschema_cookie)
