@@ -142,15 +142,61 @@ const maxEncBuf = 1 << 20
 const maxLayouts = 256
 
 // capturing reports whether row changes are captured on this connection
-// now.
+// now: for CDC, and in every BEGIN CONCURRENT transaction, whose rebase
+// replays them.
 func (c *conn) capturing() bool {
 	if c.file == nil {
 		return false
 	}
-	if c.conc != nil {
-		return c.conc.capture
+	return c.conc != nil || c.file.Engine().Capturing()
+}
+
+// isCDCTable reports whether table is one of durable CDC's own tables.
+// Changes to them are captured only in a concurrent transaction (the
+// retention's), for its rebase; CDC never publishes them.
+func isCDCTable(table string) bool { return table == cdcTable || table == cdcStateTable }
+
+// published returns the buffered changes CDC publishes: all of them,
+// except in a concurrent transaction, which buffers changes for its rebase
+// too: none if it began while CDC was off, and never those to CDC's own
+// tables. It copies only if it leaves some out.
+func (c *conn) published() []changefeed.Change {
+	all := c.cdc.changes
+	if c.conc == nil {
+		return all
 	}
-	return c.file.Engine().Capturing()
+	if !c.conc.capture {
+		return nil
+	}
+	for i := range all {
+		if isCDCTable(all[i].Table) {
+			out := append([]changefeed.Change(nil), all[:i]...)
+			for _, ch := range all[i+1:] {
+				if !isCDCTable(ch.Table) {
+					out = append(out, ch)
+				}
+			}
+			return out
+		}
+	}
+	return all
+}
+
+// hasPublished reports whether published would return any change, without
+// copying.
+func (c *conn) hasPublished() bool {
+	if c.conc == nil {
+		return len(c.cdc.changes) > 0
+	}
+	if !c.conc.capture {
+		return false
+	}
+	for i := range c.cdc.changes {
+		if !isCDCTable(c.cdc.changes[i].Table) {
+			return true
+		}
+	}
+	return false
 }
 
 // setupCapture installs the hooks: at connect, for every connection of
@@ -223,7 +269,10 @@ func (c *conn) setupDurableCDC(ctx context.Context) error {
 
 // preUpdate is the connection's pre-update hook: it buffers one change.
 func (c *conn) preUpdate(p *capi.PreUpdate) {
-	if c.cdc.paused || p.Schema != "main" || p.Table == cdcTable || p.Table == cdcStateTable || !c.capturing() {
+	if c.cdc.paused || p.Schema != "main" || !c.capturing() {
+		return
+	}
+	if isCDCTable(p.Table) && c.conc == nil {
 		return
 	}
 	n := p.Count()
@@ -253,6 +302,9 @@ func (c *conn) preUpdate(p *capi.PreUpdate) {
 	}
 	ch.Indirect = p.Depth() > 0
 	c.applyLayout(&ch, c.layout(p))
+	if ct := c.conc; ct != nil {
+		ct.oldRowIDs = append(ct.oldRowIDs[:min(len(ct.oldRowIDs), len(c.cdc.changes))], p.OldRowID)
+	}
 	c.cdc.changes = append(c.cdc.changes, ch)
 	c.cdc.stored = false
 }
@@ -329,19 +381,24 @@ func (c *conn) dropCaptured() {
 // at its commit point, under the writer lock, with the commit time durable
 // CDC stored with them, if it did.
 func (c *conn) takeCaptured() *changefeed.Tx {
-	if len(c.cdc.changes) == 0 {
+	changes := c.published()
+	if len(changes) == 0 {
+		if c.conc != nil {
+			c.dropCaptured()
+		}
 		return nil
 	}
-	tx := &changefeed.Tx{Changes: c.cdc.changes}
+	tx := &changefeed.Tx{Changes: changes}
 	if c.cdc.stored {
 		tx.CommitTime = c.cdc.storedAt
 	}
-	// The buffer now belongs to the hub: the next transaction's starts at
-	// this one's size, not from nothing (growing it costs more than the
-	// capture itself).
-	c.cdc.changes = make([]changefeed.Change, 0, len(tx.Changes))
-	c.cdc.marks = c.cdc.marks[:0]
-	c.cdc.stored = false
+	// The buffer now belongs to the hub (unless published copied it): the
+	// next transaction's starts at this one's size, not from nothing
+	// (growing it costs more than the capture itself).
+	if &changes[0] == &c.cdc.changes[0] {
+		c.cdc.changes = make([]changefeed.Change, 0, len(changes))
+	}
+	c.dropCaptured()
 	return tx
 }
 
@@ -411,7 +468,7 @@ func (c *conn) savepointDone(s *capi.Stmt) {
 // needsStore reports whether the transaction about to commit has changes
 // durable CDC has not stored yet.
 func (c *conn) needsStore() bool {
-	return c.cfg.cdc && len(c.cdc.changes) > 0 && !c.cdc.stored
+	return c.cfg.cdc && !c.cdc.stored && c.hasPublished()
 }
 
 // storeChanges writes the buffered changes into libsql_cdc, as part of the
@@ -429,7 +486,7 @@ func (c *conn) storeChanges(ctx context.Context) error {
 	// The instant the live stream gets too (takeCaptured), as the log
 	// stores it: whole nanoseconds, no monotonic reading.
 	now := time.Unix(0, time.Now().UnixNano())
-	tx := &changefeed.Tx{LSN: lsn, CommitTime: now, Changes: c.cdc.changes}
+	tx := &changefeed.Tx{LSN: lsn, CommitTime: now, Changes: c.published()}
 	blob := changefeed.EncodeTx(c.cdc.enc[:0], tx)
 	if cap(blob) <= maxEncBuf {
 		c.cdc.enc = blob // binding copies it: the next commit encodes into it

@@ -331,3 +331,19 @@ func TestChangesRetentionPrunes(t *testing.T) {
 		t.Fatalf("newest retained change %v", got[4].New)
 	}
 }
+
+// TestChangesAnalyzeStat1 is the regression test for ANALYZE's rows in
+// sqlite_stat1, which SQLite reports through a stand-in table without
+// column definitions: the hook used to fault on it and drop the change.
+func TestChangesAnalyzeStat1(t *testing.T) {
+	db := openTestDB(t, "")
+	mustExec(t, db, "CREATE TABLE a(id INTEGER PRIMARY KEY, v); CREATE INDEX av ON a(v); INSERT INTO a VALUES (1, 'x')")
+	s := stream(t, db, ChangeOptions{})
+	mustExec(t, db, "ANALYZE")
+	got := next(t, s, 1)
+	expectChanges(t, got, "insert sqlite_stat1 rowid=1 new=[a av 1 1]")
+	if !reflect.DeepEqual(got[0].Columns, []string{"tbl", "idx", "stat"}) {
+		t.Fatalf("columns %v", got[0].Columns)
+	}
+	noMore(t, s)
+}

@@ -19,8 +19,8 @@ import (
 //   - BEGIN CONCURRENT starts a deferred transaction whose database file
 //     writes privately without the writer lock and records every page it
 //     reads; SQLite's page cache is reset first, so that every page the
-//     transaction reads reaches the file. A session object records the
-//     transaction's row changes from its first write.
+//     transaction reads reaches the file. The pre-update hook captures
+//     the transaction's row changes from its first write (changeset.go).
 //   - COMMIT takes the writer lock and, before SQLite commits, checks the
 //     read set against the pages committed since the snapshot (page 1 only
 //     for the header fields that mean something to a reader). A conflict
@@ -42,9 +42,12 @@ import (
 
 // concurrentTx is a BEGIN CONCURRENT transaction in progress.
 type concurrentTx struct {
-	session  *capi.Session
 	attached []*iouringvfs.File // attached databases, refusing writes meanwhile
 	capture  bool               // capturing changes for CDC since it began
+	// oldRowIDs holds the rowid before each captured change, by the
+	// change's position (for the rebase changeset: an UPDATE may move a
+	// row). Entries past the captured changes are stale.
+	oldRowIDs []int64
 }
 
 // txStmt classifies a statement the driver runs itself.
@@ -194,12 +197,7 @@ func (c *conn) beginConcurrent(ctx context.Context) error {
 			ct.attached = append(ct.attached, f)
 		}
 	}
-	s, err := c.cc.CreateSession("main")
-	if err != nil {
-		c.endConcurrent(ctx, ct, true)
-		return convertError(err)
-	}
-	ct.session = s
+	c.dropCaptured()
 	c.conc = ct
 	return nil
 }
@@ -223,9 +221,6 @@ func (c *conn) endConcurrent(ctx context.Context, ct *concurrentTx, rollback boo
 		err = c.execInternal(ctx, "ROLLBACK")
 	}
 	if ct != nil {
-		if ct.session != nil {
-			ct.session.Delete()
-		}
 		for _, f := range ct.attached {
 			f.RefuseWrites("")
 		}
@@ -249,9 +244,9 @@ func (c *conn) rollbackConcurrent(ctx context.Context) error {
 func (c *conn) commitConcurrent(ctx context.Context) (err error) {
 	ct, f := c.conc, c.file
 	if c.cc.TxnState("main") != capi.TXN_WRITE {
-		// Read-only: nothing to check, nothing to publish. (The file and
-		// the session may have seen nothing of a write yet: DDL stays in
-		// SQLite's cache until the commit.)
+		// Read-only: nothing to check, nothing to publish. (The file may
+		// have seen nothing of a write yet: DDL stays in SQLite's cache
+		// until the commit.)
 		err = c.execInternal(ctx, "COMMIT")
 		return errors.Join(err, c.endConcurrent(ctx, ct, err != nil))
 	}
@@ -343,7 +338,7 @@ func (c *conn) mergePrecheck() bool {
 // applied in a new transaction with triggers and foreign-key actions off.
 func (c *conn) rebase(ctx context.Context, ct *concurrentTx, seq sequenceState) error {
 	f := c.file
-	cs, err := ct.session.Changeset()
+	cs, err := c.rebaseChangeset(ctx)
 	if err != nil {
 		return err
 	}
@@ -352,8 +347,6 @@ func (c *conn) rebase(ctx context.Context, ct *concurrentTx, seq sequenceState) 
 	if err := c.execInternal(ctx, "ROLLBACK"); err != nil {
 		return err
 	}
-	ct.session.Delete()
-	ct.session = nil
 	f.EndConcurrent() // a plain writer from here on, holding the writer lock
 	if err := c.execInternal(ctx, "BEGIN IMMEDIATE"); err != nil {
 		return err
@@ -444,6 +437,7 @@ type schemaFacts struct {
 	triggers  bool
 	fkActions bool
 	roots     map[wal.PageNo]string
+	tables    map[string]*csTable // changeset layouts, by table name
 }
 
 func (c *conn) schemaFacts(ctx context.Context) *schemaFacts {

@@ -358,6 +358,14 @@ func (p *PreUpdate) Layout() TableLayout {
 		return TableLayout{}
 	}
 	t := (*sqlite3.TTable)(cptr(tab))
+	if t.FaCol == 0 {
+		// ANALYZE reports its sqlite_stat1 rows through a stand-in Table
+		// with a name and a column count but no columns.
+		if t.FnCol == 3 {
+			return TableLayout{Names: []string{"tbl", "idx", "stat"}}
+		}
+		return TableLayout{Names: make([]string, max(int(t.FnCol), 0))}
+	}
 	l := TableLayout{Names: make([]string, max(int(t.FnCol), 0))}
 	size := unsafe.Sizeof(sqlite3.TColumn{})
 	for i := range l.Names {

@@ -1,0 +1,371 @@
+package libsql
+
+import (
+	"context"
+	"database/sql/driver"
+	"encoding/binary"
+	"fmt"
+	"math"
+	"strings"
+
+	"github.com/golibsql/libsql/changefeed"
+)
+
+// A rebased BEGIN CONCURRENT transaction replays its row changes with
+// sqlite3changeset_apply. The changeset is built here from the changes the
+// connection's pre-update hook captured, which are the ones a session
+// object would have recorded (every table of main, rowid tables without a
+// declared primary key keyed by rowid: SQLITE_SESSION_OBJCONFIG_ROWID).
+// Building it ourselves spares every transaction the session's cost (a
+// PRAGMA table_xinfo compiled per table per transaction, and SELECTs
+// compiled to generate the changeset), which only a rebase needs.
+//
+// The bytes are the session extension's changeset format: per table a
+// header ('T', the column count as a varint, one byte per column with its
+// position in the primary key or 0, the name and a NUL), then its changes
+// (op, indirect flag, old record for UPDATE and DELETE, new record for
+// INSERT and UPDATE), each record one type-tagged field per column. As the
+// session does, each row gets one net change from its state before the
+// transaction to its state at the end; an UPDATE carries the key and the
+// columns it changed.
+
+// Changeset field types (the session's record format).
+const (
+	csUndefined = 0x00
+	csInteger   = 0x01
+	csFloat     = 0x02
+	csText      = 0x03
+	csBlob      = 0x04
+	csNull      = 0x05
+)
+
+// Changeset operations (SQLITE_INSERT, SQLITE_UPDATE, SQLITE_DELETE).
+const (
+	csInsert = 18
+	csUpdate = 23
+	csDelete = 9
+)
+
+// csTable is a table as the session extension sees it: its non-hidden
+// columns, preceded by the rowid if it has no primary key.
+type csTable struct {
+	name  string
+	cols  []int  // table column (pre-update hook index) of each changeset column; -1 for the rowid
+	pk    []byte // position in the primary key of each changeset column, from 1; 0 if none
+	stat1 bool   // sqlite_stat1, keyed by (tbl, idx) with a NULL idx as an empty blob
+}
+
+// csRow is one row's net change: its values before the transaction (if it
+// existed) and at the end (if it still exists), in changeset columns.
+type csRow struct {
+	existed, exists bool
+	old, cur        []any
+	indirect        bool
+}
+
+// csGroup is one table's rows, in the order the transaction first touched
+// them.
+type csGroup struct {
+	t    *csTable
+	rows map[string]*csRow
+	keys []string
+}
+
+// rebaseChangeset encodes the running concurrent transaction's captured
+// row changes as a changeset. It must run inside the transaction, before
+// it is rolled back: the table layouts are read from the schema it sees.
+func (c *conn) rebaseChangeset(ctx context.Context) ([]byte, error) {
+	changes := c.cdc.changes
+	oldIDs := c.conc.oldRowIDs
+	var groups []*csGroup
+	byName := map[string]*csGroup{}
+	var key []byte
+	for i := range changes {
+		ch := &changes[i]
+		g := byName[ch.Table]
+		if g == nil {
+			t, err := c.changesetTable(ctx, ch.Table)
+			if err != nil {
+				return nil, err
+			}
+			g = &csGroup{t: t, rows: map[string]*csRow{}}
+			byName[ch.Table] = g
+			groups = append(groups, g)
+		}
+		oldID := ch.RowID
+		if i < len(oldIDs) {
+			oldID = oldIDs[i]
+		}
+		var old, cur []any
+		var err error
+		if ch.Op != changefeed.Insert {
+			if old, err = g.t.values(ch.Old, oldID); err != nil {
+				return nil, err
+			}
+		}
+		if ch.Op != changefeed.Delete {
+			if cur, err = g.t.values(ch.New, ch.RowID); err != nil {
+				return nil, err
+			}
+		}
+		switch ch.Op {
+		case changefeed.Insert:
+			key = g.t.key(key[:0], cur)
+			r := g.row(key, false, nil, ch.Indirect)
+			r.exists, r.cur = true, cur
+		case changefeed.Delete:
+			key = g.t.key(key[:0], old)
+			r := g.row(key, true, old, ch.Indirect)
+			r.exists, r.cur = false, nil
+		default:
+			key = g.t.key(key[:0], old)
+			r := g.row(key, true, old, ch.Indirect)
+			newKey := g.t.key(nil, cur)
+			if string(newKey) == string(key) {
+				r.exists, r.cur = true, cur
+				continue
+			}
+			// A changed key is a DELETE of the old row and an INSERT of
+			// the new one, as the session records it.
+			r.exists, r.cur = false, nil
+			r = g.row(newKey, false, nil, ch.Indirect)
+			r.exists, r.cur = true, cur
+		}
+	}
+	var out []byte
+	for _, g := range groups {
+		out = g.appendTo(out)
+	}
+	return out, nil
+}
+
+// row returns the net change of the row with key k, created with the given
+// state before the transaction if this is the transaction's first change to
+// it. A row's change is indirect only if every change to it was.
+func (g *csGroup) row(k []byte, existed bool, old []any, indirect bool) *csRow {
+	r := g.rows[string(k)]
+	if r == nil {
+		r = &csRow{existed: existed, old: old, exists: existed, indirect: indirect}
+		s := string(k)
+		g.rows[s] = r
+		g.keys = append(g.keys, s)
+		return r
+	}
+	r.indirect = r.indirect && indirect
+	return r
+}
+
+// appendTo appends the table's header and net changes to b; a table
+// without one appends nothing.
+func (g *csGroup) appendTo(b []byte) []byte {
+	start := len(b)
+	b = append(b, 'T')
+	b = appendSQLiteVarint(b, uint64(len(g.t.cols)))
+	b = append(b, g.t.pk...)
+	b = append(b, g.t.name...)
+	b = append(b, 0)
+	header := len(b)
+	for _, k := range g.keys {
+		r := g.rows[k]
+		ind := byte(0)
+		if r.indirect {
+			ind = 1
+		}
+		switch {
+		case !r.existed && r.exists:
+			b = append(b, csInsert, ind)
+			b = appendRecord(b, r.cur)
+		case r.existed && !r.exists:
+			b = append(b, csDelete, ind)
+			b = appendRecord(b, r.old)
+		case r.existed && r.exists:
+			b = g.t.appendUpdate(b, ind, r.old, r.cur)
+		}
+	}
+	if len(b) == header {
+		return b[:start]
+	}
+	return b
+}
+
+// appendUpdate appends an UPDATE from old to cur: the old record holds the
+// key and the old values of the changed columns, the new record the new
+// values of the changed columns, every other field undefined. A row that
+// ends as it began appends nothing.
+func (t *csTable) appendUpdate(b []byte, ind byte, old, cur []any) []byte {
+	changed := false
+	for i := range t.cols {
+		if t.pk[i] == 0 && !sameValue(old[i], cur[i]) {
+			changed = true
+			break
+		}
+	}
+	if !changed {
+		return b
+	}
+	b = append(b, csUpdate, ind)
+	for i := range t.cols {
+		if t.pk[i] != 0 || !sameValue(old[i], cur[i]) {
+			b = appendField(b, old[i])
+		} else {
+			b = append(b, csUndefined)
+		}
+	}
+	for i := range t.cols {
+		if t.pk[i] == 0 && !sameValue(old[i], cur[i]) {
+			b = appendField(b, cur[i])
+		} else {
+			b = append(b, csUndefined)
+		}
+	}
+	return b
+}
+
+// values picks the changeset columns out of a captured row.
+func (t *csTable) values(row []any, rowid int64) ([]any, error) {
+	out := make([]any, len(t.cols))
+	for i, col := range t.cols {
+		switch {
+		case col < 0:
+			out[i] = rowid
+		case col < len(row):
+			out[i] = row[col]
+		default:
+			return nil, fmt.Errorf("libsql: rebase: a change to table %q has %d columns, the table %d or more", t.name, len(row), col+1)
+		}
+	}
+	if t.stat1 && len(out) > 1 && out[1] == nil {
+		out[1] = []byte{}
+	}
+	return out, nil
+}
+
+// key encodes the primary-key fields of vals, in column order, into b. An
+// integral float is encoded as the integer it equals, so that a key read
+// with REAL affinity applied and one read without match.
+func (t *csTable) key(b []byte, vals []any) []byte {
+	for i, v := range vals {
+		if t.pk[i] == 0 {
+			continue
+		}
+		if f, ok := v.(float64); ok && f == math.Trunc(f) && math.Abs(f) < 1<<63 {
+			v = int64(f)
+		}
+		b = appendField(b, v)
+	}
+	return b
+}
+
+// sameValue reports whether two captured values are the same value of the
+// same type, as the session compares them.
+func sameValue(a, b any) bool {
+	switch a := a.(type) {
+	case nil:
+		return b == nil
+	case int64:
+		v, ok := b.(int64)
+		return ok && a == v
+	case float64:
+		v, ok := b.(float64)
+		return ok && math.Float64bits(a) == math.Float64bits(v)
+	case string:
+		v, ok := b.(string)
+		return ok && a == v
+	case []byte:
+		v, ok := b.([]byte)
+		return ok && string(a) == string(v)
+	}
+	return false
+}
+
+// appendRecord appends a record of vals.
+func appendRecord(b []byte, vals []any) []byte {
+	for _, v := range vals {
+		b = appendField(b, v)
+	}
+	return b
+}
+
+// appendField appends one type-tagged field: integers and floats as 8
+// bytes big-endian, text and blobs as a varint length and the bytes.
+func appendField(b []byte, v any) []byte {
+	switch v := v.(type) {
+	case int64:
+		b = append(b, csInteger)
+		return binary.BigEndian.AppendUint64(b, uint64(v))
+	case float64:
+		b = append(b, csFloat)
+		return binary.BigEndian.AppendUint64(b, math.Float64bits(v))
+	case string:
+		b = append(b, csText)
+		b = appendSQLiteVarint(b, uint64(len(v)))
+		return append(b, v...)
+	case []byte:
+		b = append(b, csBlob)
+		b = appendSQLiteVarint(b, uint64(len(v)))
+		return append(b, v...)
+	}
+	return append(b, csNull)
+}
+
+// appendSQLiteVarint appends v as SQLite's varint (big-endian groups of 7
+// bits, the high bit set on all but the last byte), for v < 2^56.
+func appendSQLiteVarint(b []byte, v uint64) []byte {
+	var buf [8]byte
+	n := len(buf)
+	n--
+	buf[n] = byte(v & 0x7f)
+	for v >>= 7; v != 0; v >>= 7 {
+		n--
+		buf[n] = byte(v&0x7f) | 0x80
+	}
+	return append(b, buf[n:]...)
+}
+
+// changesetTable returns the layout of table name as the session extension
+// reads it (PRAGMA table_xinfo: the columns not hidden, each with its
+// position in the primary key; the rowid first if there is none), cached
+// until the schema changes.
+func (c *conn) changesetTable(ctx context.Context, name string) (*csTable, error) {
+	facts := c.schemaFacts(ctx)
+	if t := facts.tables[name]; t != nil {
+		return t, nil
+	}
+	t := &csTable{name: name}
+	if strings.EqualFold(name, "sqlite_stat1") {
+		t.cols, t.pk, t.stat1 = []int{0, 1, 2}, []byte{1, 2, 0}, true
+	} else {
+		p, err := c.prepare("SELECT cid, pk FROM pragma_table_xinfo(?1, 'main') WHERE hidden = 0 ORDER BY cid")
+		if err != nil {
+			return nil, convertError(err)
+		}
+		_, err = c.bind(p.s, []driver.NamedValue{{Ordinal: 1, Value: name}}, 0)
+		hasPK := false
+		for err == nil {
+			var row bool
+			if row, err = p.s.Step(); !row {
+				break
+			}
+			pk := p.s.ColumnInt64(1)
+			t.cols = append(t.cols, int(p.s.ColumnInt64(0)))
+			t.pk = append(t.pk, byte(pk))
+			hasPK = hasPK || pk != 0
+		}
+		c.release(p)
+		if err != nil {
+			return nil, fmt.Errorf("libsql: rebase: read the columns of table %q: %w", name, convertError(err))
+		}
+		if len(t.cols) == 0 {
+			return nil, fmt.Errorf("libsql: rebase: table %q not found", name)
+		}
+		if !hasPK {
+			t.cols = append([]int{-1}, t.cols...)
+			t.pk = append([]byte{1}, t.pk...)
+		}
+	}
+	if facts.tables == nil {
+		facts.tables = map[string]*csTable{}
+	}
+	facts.tables[name] = t
+	return t, nil
+}
