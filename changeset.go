@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 
 	"github.com/golibsql/libsql/changefeed"
@@ -53,6 +54,14 @@ type csTable struct {
 	cols  []int  // table column (pre-update hook index) of each changeset column; -1 for the rowid
 	pk    []byte // position in the primary key of each changeset column, from 1; 0 if none
 	stat1 bool   // sqlite_stat1, keyed by (tbl, idx) with a NULL idx as an empty blob
+
+	// For the replay (replay.go): the quoted name of each changeset
+	// column, the name that reaches the rowid ("" if every one is a
+	// column's), and the statements, built on first use.
+	names          []string
+	rowidName      string
+	insert, delete string
+	updates        map[string]string // by the changed columns
 }
 
 // csRow is one row's net change: its values before the transaction (if it
@@ -75,6 +84,27 @@ type csGroup struct {
 // row changes as a changeset. It must run inside the transaction, before
 // it is rolled back: the table layouts are read from the schema it sees.
 func (c *conn) rebaseChangeset(ctx context.Context) ([]byte, error) {
+	groups, err := c.netChanges(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return encodeChangeset(groups), nil
+}
+
+// encodeChangeset encodes net changes as a changeset.
+func encodeChangeset(groups []*csGroup) []byte {
+	var out []byte
+	for _, g := range groups {
+		out = g.appendTo(out)
+	}
+	return out
+}
+
+// netChanges folds the running concurrent transaction's captured row
+// changes into one net change per row, by table, in the order the
+// transaction first touched them. Like rebaseChangeset, it must run inside
+// the transaction.
+func (c *conn) netChanges(ctx context.Context) ([]*csGroup, error) {
 	changes := c.cdc.changes
 	oldIDs := c.conc.oldRowIDs
 	var groups []*csGroup
@@ -110,17 +140,17 @@ func (c *conn) rebaseChangeset(ctx context.Context) ([]byte, error) {
 		}
 		switch ch.Op {
 		case changefeed.Insert:
-			key = g.t.key(key[:0], cur)
+			key = g.t.key(key[:0], cur, ch.RowID)
 			r := g.row(key, false, nil, ch.Indirect)
 			r.exists, r.cur = true, cur
 		case changefeed.Delete:
-			key = g.t.key(key[:0], old)
+			key = g.t.key(key[:0], old, oldID)
 			r := g.row(key, true, old, ch.Indirect)
 			r.exists, r.cur = false, nil
 		default:
-			key = g.t.key(key[:0], old)
+			key = g.t.key(key[:0], old, oldID)
 			r := g.row(key, true, old, ch.Indirect)
-			newKey := g.t.key(nil, cur)
+			newKey := g.t.key(nil, cur, ch.RowID)
 			if string(newKey) == string(key) {
 				r.exists, r.cur = true, cur
 				continue
@@ -132,11 +162,7 @@ func (c *conn) rebaseChangeset(ctx context.Context) ([]byte, error) {
 			r.exists, r.cur = true, cur
 		}
 	}
-	var out []byte
-	for _, g := range groups {
-		out = g.appendTo(out)
-	}
-	return out, nil
+	return groups, nil
 }
 
 // row returns the net change of the row with key k, created with the given
@@ -242,8 +268,11 @@ func (t *csTable) values(row []any, rowid int64) ([]any, error) {
 
 // key encodes the primary-key fields of vals, in column order, into b. An
 // integral float is encoded as the integer it equals, so that a key read
-// with REAL affinity applied and one read without match.
-func (t *csTable) key(b []byte, vals []any) []byte {
+// with REAL affinity applied and one read without match. A key with a NULL
+// (possible in a rowid table's declared primary key, where NULLs are all
+// distinct) is made the row's own with its rowid.
+func (t *csTable) key(b []byte, vals []any, rowid int64) []byte {
+	null := false
 	for i, v := range vals {
 		if t.pk[i] == 0 {
 			continue
@@ -251,7 +280,11 @@ func (t *csTable) key(b []byte, vals []any) []byte {
 		if f, ok := v.(float64); ok && f == math.Trunc(f) && math.Abs(f) < 1<<63 {
 			v = int64(f)
 		}
+		null = null || v == nil
 		b = appendField(b, v)
+	}
+	if null {
+		b = appendField(b, rowid)
 	}
 	return b
 }
@@ -335,20 +368,27 @@ func (c *conn) changesetTable(ctx context.Context, name string) (*csTable, error
 	if strings.EqualFold(name, "sqlite_stat1") {
 		t.cols, t.pk, t.stat1 = []int{0, 1, 2}, []byte{1, 2, 0}, true
 	} else {
-		p, err := c.prepare("SELECT cid, pk FROM pragma_table_xinfo(?1, 'main') WHERE hidden = 0 ORDER BY cid")
+		p, err := c.prepare("SELECT cid, pk, name, hidden FROM pragma_table_xinfo(?1, 'main') ORDER BY cid")
 		if err != nil {
 			return nil, convertError(err)
 		}
 		_, err = c.bind(p.s, []driver.NamedValue{{Ordinal: 1, Value: name}}, 0)
 		hasPK := false
+		rowidNames := []string{"_rowid_", "rowid", "oid"}
 		for err == nil {
 			var row bool
 			if row, err = p.s.Step(); !row {
 				break
 			}
+			col := p.s.ColumnText(2)
+			rowidNames = slices.DeleteFunc(rowidNames, func(n string) bool { return strings.EqualFold(n, col) })
+			if p.s.ColumnInt64(3) != 0 {
+				continue
+			}
 			pk := p.s.ColumnInt64(1)
 			t.cols = append(t.cols, int(p.s.ColumnInt64(0)))
 			t.pk = append(t.pk, byte(pk))
+			t.names = append(t.names, quoteIdent(col))
 			hasPK = hasPK || pk != 0
 		}
 		c.release(p)
@@ -358,9 +398,13 @@ func (c *conn) changesetTable(ctx context.Context, name string) (*csTable, error
 		if len(t.cols) == 0 {
 			return nil, fmt.Errorf("libsql: rebase: table %q not found", name)
 		}
+		if len(rowidNames) > 0 {
+			t.rowidName = rowidNames[0]
+		}
 		if !hasPK {
 			t.cols = append([]int{-1}, t.cols...)
 			t.pk = append([]byte{1}, t.pk...)
+			t.names = append([]string{t.rowidName}, t.names...)
 		}
 	}
 	if facts.tables == nil {

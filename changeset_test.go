@@ -2,6 +2,7 @@ package libsql
 
 import (
 	"context"
+	"database/sql"
 	"encoding/binary"
 	"fmt"
 	"math/rand/v2"
@@ -104,83 +105,13 @@ func decodeChangeset(t *testing.T, b []byte) csDecoded {
 func TestRebaseChangesetMatchesSession(t *testing.T) {
 	db := openTestDB(t, "")
 	db.SetMaxOpenConns(1)
-	mustExec(t, db, `
-		CREATE TABLE ipk(id INTEGER PRIMARY KEY, a, r REAL);
-		CREATE TABLE norow(a, b);
-		CREATE TABLE textpk(k TEXT PRIMARY KEY, v);
-		CREATE TABLE comp(a, b, c, PRIMARY KEY(b, a));
-		CREATE TABLE wr(k INTEGER, j TEXT, v, PRIMARY KEY(j, k)) WITHOUT ROWID;
-		CREATE TABLE gen(id INTEGER PRIMARY KEY, a, g AS (a * 2) VIRTUAL, s AS (a + 1) STORED, z);
-		CREATE TABLE tlog(id INTEGER PRIMARY KEY, what);
-		CREATE INDEX norow_a ON norow(a);
-		CREATE TRIGGER ipk_ins AFTER INSERT ON ipk WHEN new.a = 3 BEGIN INSERT INTO tlog(what) VALUES ('three ' || new.id); END;
-	`)
-	for i := range 20 {
-		mustExec(t, db, "INSERT INTO ipk(id, a, r) VALUES (?, ?, ?)", i, i%5, float64(i)/2)
-		mustExec(t, db, "INSERT INTO norow(a, b) VALUES (?, ?)", i%5, fmt.Sprint("b", i))
-		mustExec(t, db, "INSERT OR IGNORE INTO textpk(k, v) VALUES (?, ?)", fmt.Sprint("k", i%10), i)
-		mustExec(t, db, "INSERT OR IGNORE INTO comp(a, b, c) VALUES (?, ?, ?)", i%4, i%3, i)
-		mustExec(t, db, "INSERT OR IGNORE INTO wr(k, j, v) VALUES (?, ?, ?)", i%4, fmt.Sprint("j", i%3), []byte{byte(i)})
-		mustExec(t, db, "INSERT INTO gen(id, a, z) VALUES (?, ?, ?)", i, i, nil)
-	}
-	stmts := []func(r *rand.Rand) (string, []any){
-		func(r *rand.Rand) (string, []any) {
-			return "INSERT OR REPLACE INTO ipk(id, a, r) VALUES (?, ?, ?)", []any{r.IntN(30), r.IntN(5), float64(r.IntN(8))}
-		},
-		func(r *rand.Rand) (string, []any) {
-			return "UPDATE ipk SET a = ?, r = r + 0.5 WHERE id = ?", []any{r.IntN(5), r.IntN(30)}
-		},
-		func(r *rand.Rand) (string, []any) {
-			return "UPDATE ipk SET id = id + 100 WHERE id = ?", []any{r.IntN(30)}
-		},
-		func(r *rand.Rand) (string, []any) { return "DELETE FROM ipk WHERE id = ?", []any{r.IntN(30)} },
-		func(r *rand.Rand) (string, []any) { return "UPDATE ipk SET a = a WHERE id = ?", []any{r.IntN(30)} },
-		func(r *rand.Rand) (string, []any) {
-			return "INSERT INTO norow(a, b) VALUES (?, ?)", []any{r.IntN(5), fmt.Sprint("n", r.IntN(9))}
-		},
-		func(r *rand.Rand) (string, []any) {
-			return "UPDATE norow SET b = ? WHERE a = ?", []any{fmt.Sprint("u", r.IntN(9)), r.IntN(5)}
-		},
-		func(r *rand.Rand) (string, []any) {
-			return "UPDATE norow SET rowid = rowid + 1000 WHERE rowid = ?", []any{r.IntN(25)}
-		},
-		func(r *rand.Rand) (string, []any) { return "DELETE FROM norow WHERE rowid = ?", []any{r.IntN(25)} },
-		func(r *rand.Rand) (string, []any) {
-			return "INSERT OR REPLACE INTO textpk(k, v) VALUES (?, ?)", []any{fmt.Sprint("k", r.IntN(14)), r.IntN(100)}
-		},
-		func(r *rand.Rand) (string, []any) {
-			return "UPDATE textpk SET k = k || 'x' WHERE k = ?", []any{fmt.Sprint("k", r.IntN(14))}
-		},
-		func(r *rand.Rand) (string, []any) {
-			return "DELETE FROM textpk WHERE k = ?", []any{fmt.Sprint("k", r.IntN(14))}
-		},
-		func(r *rand.Rand) (string, []any) {
-			return "INSERT OR REPLACE INTO comp(a, b, c) VALUES (?, ?, ?)", []any{r.IntN(5), r.IntN(4), r.IntN(100)}
-		},
-		func(r *rand.Rand) (string, []any) {
-			return "UPDATE comp SET c = ?, a = a + ? WHERE b = ?", []any{r.IntN(100), r.IntN(2), r.IntN(4)}
-		},
-		func(r *rand.Rand) (string, []any) {
-			return "INSERT OR REPLACE INTO wr(k, j, v) VALUES (?, ?, ?)", []any{r.IntN(5), fmt.Sprint("j", r.IntN(4)), r.Float64()}
-		},
-		func(r *rand.Rand) (string, []any) {
-			return "UPDATE wr SET v = NULL, k = k + ? WHERE j = ?", []any{r.IntN(2), fmt.Sprint("j", r.IntN(4))}
-		},
-		func(r *rand.Rand) (string, []any) {
-			return "DELETE FROM wr WHERE k = ?", []any{r.IntN(5)}
-		},
-		func(r *rand.Rand) (string, []any) {
-			return "UPDATE gen SET a = ?, z = ? WHERE id = ?", []any{r.IntN(50), "z", r.IntN(25)}
-		},
-		func(r *rand.Rand) (string, []any) {
-			return "INSERT OR REPLACE INTO gen(id, a) VALUES (?, ?)", []any{r.IntN(25), r.IntN(50)}
-		},
-		func(r *rand.Rand) (string, []any) { return "ANALYZE", nil },
-		func(r *rand.Rand) (string, []any) { return "SAVEPOINT s", nil },
-		func(r *rand.Rand) (string, []any) { return "ROLLBACK TO s", nil },
-	}
+	setupRandomTables(t, db)
+	stmts := randomStatements("ANALYZE", false)
 	ctx := context.Background()
-	const seeds = 200
+	seeds := 200
+	if soak() {
+		seeds = 5000
+	}
 	skipped := 0
 	defer func() {
 		if skipped > seeds/10 {
@@ -295,4 +226,104 @@ func TestRebaseChangesetSkipsUnchangedTables(t *testing.T) {
 	if _, err := c.ExecContext(ctx, "ROLLBACK"); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// setupRandomTables creates and fills the tables randomStatements changes:
+// every kind of table (INTEGER PRIMARY KEY, no primary key, declared
+// primary keys, WITHOUT ROWID, generated columns) and a trigger.
+func setupRandomTables(t *testing.T, db *sql.DB) {
+	t.Helper()
+	mustExec(t, db, `
+		CREATE TABLE ipk(id INTEGER PRIMARY KEY, a, r REAL);
+		CREATE TABLE norow(a, b);
+		CREATE TABLE textpk(k TEXT PRIMARY KEY, v);
+		CREATE TABLE comp(a, b, c, PRIMARY KEY(b, a));
+		CREATE TABLE wr(k INTEGER, j TEXT, v, PRIMARY KEY(j, k)) WITHOUT ROWID;
+		CREATE TABLE gen(id INTEGER PRIMARY KEY, a, g AS (a * 2) VIRTUAL, s AS (a + 1) STORED, z);
+		CREATE TABLE tlog(id INTEGER PRIMARY KEY, what);
+		CREATE INDEX norow_a ON norow(a);
+		CREATE TRIGGER ipk_ins AFTER INSERT ON ipk WHEN new.a = 3 BEGIN INSERT INTO tlog(what) VALUES ('three ' || new.id); END;
+	`)
+	var b strings.Builder
+	b.WriteString("BEGIN;")
+	for i := range 20 {
+		fmt.Fprintf(&b, "INSERT INTO ipk(id, a, r) VALUES (%d, %d, %g);", i, i%5, float64(i)/2)
+		fmt.Fprintf(&b, "INSERT INTO norow(a, b) VALUES (%d, 'b%d');", i%5, i)
+		fmt.Fprintf(&b, "INSERT OR IGNORE INTO textpk(k, v) VALUES ('k%d', %d);", i%10, i)
+		fmt.Fprintf(&b, "INSERT OR IGNORE INTO comp(a, b, c) VALUES (%d, %d, %d);", i%4, i%3, i)
+		fmt.Fprintf(&b, "INSERT OR IGNORE INTO wr(k, j, v) VALUES (%d, 'j%d', x'%02x');", i%4, i%3, i)
+		fmt.Fprintf(&b, "INSERT INTO gen(id, a, z) VALUES (%d, %d, NULL);", i, i)
+	}
+	b.WriteString("COMMIT")
+	mustExec(t, db, b.String())
+}
+
+// randomStatements returns generators of random statements over the
+// tables of setupRandomTables, analyze among them, with inserts of NULL
+// declared keys if nullKeys (which a session ignores).
+func randomStatements(analyze string, nullKeys bool) []func(r *rand.Rand) (string, []any) {
+	stmts := []func(r *rand.Rand) (string, []any){
+		func(r *rand.Rand) (string, []any) {
+			return "INSERT OR REPLACE INTO ipk(id, a, r) VALUES (?, ?, ?)", []any{r.IntN(30), r.IntN(5), float64(r.IntN(8))}
+		},
+		func(r *rand.Rand) (string, []any) {
+			return "UPDATE ipk SET a = ?, r = r + 0.5 WHERE id = ?", []any{r.IntN(5), r.IntN(30)}
+		},
+		func(r *rand.Rand) (string, []any) {
+			return "UPDATE ipk SET id = id + 100 WHERE id = ?", []any{r.IntN(30)}
+		},
+		func(r *rand.Rand) (string, []any) { return "DELETE FROM ipk WHERE id = ?", []any{r.IntN(30)} },
+		func(r *rand.Rand) (string, []any) { return "UPDATE ipk SET a = a WHERE id = ?", []any{r.IntN(30)} },
+		func(r *rand.Rand) (string, []any) {
+			return "INSERT INTO norow(a, b) VALUES (?, ?)", []any{r.IntN(5), fmt.Sprint("n", r.IntN(9))}
+		},
+		func(r *rand.Rand) (string, []any) {
+			return "UPDATE norow SET b = ? WHERE a = ?", []any{fmt.Sprint("u", r.IntN(9)), r.IntN(5)}
+		},
+		func(r *rand.Rand) (string, []any) {
+			return "UPDATE norow SET rowid = rowid + 1000 WHERE rowid = ?", []any{r.IntN(25)}
+		},
+		func(r *rand.Rand) (string, []any) { return "DELETE FROM norow WHERE rowid = ?", []any{r.IntN(25)} },
+		func(r *rand.Rand) (string, []any) {
+			return "INSERT OR REPLACE INTO textpk(k, v) VALUES (?, ?)", []any{fmt.Sprint("k", r.IntN(14)), r.IntN(100)}
+		},
+		func(r *rand.Rand) (string, []any) {
+			return "UPDATE textpk SET k = k || 'x' WHERE k = ?", []any{fmt.Sprint("k", r.IntN(14))}
+		},
+		func(r *rand.Rand) (string, []any) {
+			return "DELETE FROM textpk WHERE k = ?", []any{fmt.Sprint("k", r.IntN(14))}
+		},
+		func(r *rand.Rand) (string, []any) {
+			return "INSERT OR REPLACE INTO comp(a, b, c) VALUES (?, ?, ?)", []any{r.IntN(5), r.IntN(4), r.IntN(100)}
+		},
+		func(r *rand.Rand) (string, []any) {
+			return "UPDATE comp SET c = ?, a = a + ? WHERE b = ?", []any{r.IntN(100), r.IntN(2), r.IntN(4)}
+		},
+		func(r *rand.Rand) (string, []any) {
+			return "INSERT OR REPLACE INTO wr(k, j, v) VALUES (?, ?, ?)", []any{r.IntN(5), fmt.Sprint("j", r.IntN(4)), r.Float64()}
+		},
+		func(r *rand.Rand) (string, []any) {
+			return "UPDATE wr SET v = NULL, k = k + ? WHERE j = ?", []any{r.IntN(2), fmt.Sprint("j", r.IntN(4))}
+		},
+		func(r *rand.Rand) (string, []any) {
+			return "DELETE FROM wr WHERE k = ?", []any{r.IntN(5)}
+		},
+		func(r *rand.Rand) (string, []any) {
+			return "UPDATE gen SET a = ?, z = ? WHERE id = ?", []any{r.IntN(50), "z", r.IntN(25)}
+		},
+		func(r *rand.Rand) (string, []any) {
+			return "INSERT OR REPLACE INTO gen(id, a) VALUES (?, ?)", []any{r.IntN(25), r.IntN(50)}
+		},
+		func(r *rand.Rand) (string, []any) { return analyze, nil },
+		func(r *rand.Rand) (string, []any) { return "SAVEPOINT s", nil },
+		func(r *rand.Rand) (string, []any) { return "ROLLBACK TO s", nil },
+	}
+	if nullKeys {
+		stmts = append(stmts, func(r *rand.Rand) (string, []any) {
+			return "INSERT INTO textpk(k, v) VALUES (NULL, ?)", []any{r.IntN(100)}
+		}, func(r *rand.Rand) (string, []any) {
+			return "UPDATE textpk SET v = v + 1 WHERE k IS NULL AND v % 2 = ?", []any{r.IntN(2)}
+		})
+	}
+	return stmts
 }

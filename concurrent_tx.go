@@ -334,11 +334,12 @@ func (c *conn) mergePrecheck() bool {
 
 // rebase replays a concurrent transaction's row changes on the newest
 // version, under the writer lock the caller holds: the transaction is
-// rolled back (if SQLite has not done it already), and its changeset is
-// applied in a new transaction with triggers and foreign-key actions off.
+// rolled back (if SQLite has not done it already), and its net row changes
+// are replayed (replay.go) in a new transaction with triggers and
+// foreign-key actions off.
 func (c *conn) rebase(ctx context.Context, ct *concurrentTx, seq sequenceState) error {
 	f := c.file
-	cs, err := c.rebaseChangeset(ctx)
+	groups, err := c.netChanges(ctx)
 	if err != nil {
 		return err
 	}
@@ -360,15 +361,19 @@ func (c *conn) rebase(ctx context.Context, ct *concurrentTx, seq sequenceState) 
 		}
 		defer c.cc.DBConfigBool(capi.DBCONFIG_ENABLE_TRIGGER, 1)
 	}
-	// Foreign-key actions off likewise, where they could run: switching
-	// them off expires every prepared statement and reloads the schema.
-	fkNoAction := false
-	if c.schemaFacts(ctx).fkActions {
-		if fkNoAction, err = c.cc.DBConfigBool(capi.DBCONFIG_ENABLE_FKEY, -1); err != nil {
-			return convertError(err)
+	err = c.replay(ctx, groups)
+	if errors.Is(err, errNoReplay) {
+		// Foreign-key actions off likewise, where they could run:
+		// switching them off expires every prepared statement and reloads
+		// the schema.
+		fkNoAction := false
+		if c.schemaFacts(ctx).fkActions {
+			if fkNoAction, err = c.cc.DBConfigBool(capi.DBCONFIG_ENABLE_FKEY, -1); err != nil {
+				return convertError(err)
+			}
 		}
+		err = c.cc.ApplyChangeset(encodeChangeset(groups), fkNoAction)
 	}
-	err = c.cc.ApplyChangeset(cs, fkNoAction)
 	if err != nil {
 		if errors.Is(err, capi.ErrChangesetConflict) {
 			f.CountConflict("rebase")
@@ -427,8 +432,9 @@ func (c *conn) sequenceState(ctx context.Context) sequenceState {
 
 // schemaFacts is what the commit protocol needs to know of the schema,
 // cached per schema cookie: sqlite_sequence's root page (0 if there is no
-// AUTOINCREMENT table), whether there are triggers, whether a foreign key
-// has an action that changes rows (CASCADE, SET NULL, SET DEFAULT), and,
+// AUTOINCREMENT table), whether there are triggers, whether there is a
+// foreign key and whether one has an action that changes rows (CASCADE,
+// SET NULL, SET DEFAULT), and,
 // once a conflict needed them, the names of the b-trees by root page.
 type schemaFacts struct {
 	cookie    uint32
@@ -436,6 +442,7 @@ type schemaFacts struct {
 	seqRoot   wal.PageNo
 	triggers  bool
 	fkActions bool
+	fks       bool // any foreign key
 	roots     map[wal.PageNo]string
 	tables    map[string]*csTable // changeset layouts, by table name
 }
@@ -450,17 +457,19 @@ func (c *conn) schemaFacts(ctx context.Context) *schemaFacts {
 		(SELECT rootpage FROM sqlite_schema WHERE name = 'sqlite_sequence'),
 		EXISTS (SELECT 1 FROM sqlite_schema WHERE type = 'trigger'),
 		EXISTS (SELECT 1 FROM sqlite_schema s, pragma_foreign_key_list(s.name) f
-			WHERE s.type = 'table' AND (f.on_delete NOT IN ('NO ACTION', 'RESTRICT') OR f.on_update NOT IN ('NO ACTION', 'RESTRICT')))`)
+			WHERE s.type = 'table' AND (f.on_delete NOT IN ('NO ACTION', 'RESTRICT') OR f.on_update NOT IN ('NO ACTION', 'RESTRICT'))),
+		EXISTS (SELECT 1 FROM sqlite_schema s, pragma_foreign_key_list(s.name) f WHERE s.type = 'table')`)
 	if err != nil {
-		c.facts = schemaFacts{fkActions: true}
+		c.facts = schemaFacts{fkActions: true, fks: true}
 		return &c.facts
 	}
 	if row, err := p.s.Step(); err == nil && row {
 		c.facts.seqRoot = wal.PageNo(p.s.ColumnInt64(0))
 		c.facts.triggers = p.s.ColumnInt64(1) != 0
 		c.facts.fkActions = p.s.ColumnInt64(2) != 0
+		c.facts.fks = p.s.ColumnInt64(3) != 0
 	} else {
-		c.facts.fkActions = true
+		c.facts.fkActions, c.facts.fks = true, true
 	}
 	c.release(p)
 	return &c.facts

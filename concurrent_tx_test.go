@@ -501,3 +501,30 @@ func TestRetryTxRetriesConflicts(t *testing.T) {
 		t.Fatalf("RetryTx with a cancelled context: %v", err)
 	}
 }
+
+// A rowid table's declared primary key may hold NULLs, and NULLs are all
+// distinct: a rebase replays each such row, not one per key. (Regression:
+// the net changes were keyed by primary key alone, and two rows with a
+// NULL key became one.)
+func TestBeginConcurrentRebaseNullPrimaryKeys(t *testing.T) {
+	db := concurrentDB(t, "")
+	mustExec(t, db, "CREATE TABLE t(k TEXT PRIMARY KEY, v)")
+	mustExec(t, db, "INSERT INTO t VALUES (NULL, 'before')")
+	c1 := dbConn(t, db)
+	cexec(t, c1, "BEGIN CONCURRENT")
+	cexec(t, c1, "INSERT INTO t VALUES (NULL, 'x'), (NULL, 'y'), ('k', 'z')")
+	cexec(t, c1, "UPDATE t SET v = v || '!' WHERE v = 'y'")
+	cexec(t, c1, "INSERT INTO a(v) VALUES (randomblob(100000))")
+	mustExec(t, db, "INSERT INTO b(v) VALUES (randomblob(100000))") // both allocate: a rebase
+	cexec(t, c1, "COMMIT")
+	if s := engineStats(t, db); !strings.Contains(s, `"rebased":1`) {
+		t.Fatalf("stats: %s", s)
+	}
+	var got string
+	if err := db.QueryRow("SELECT group_concat(coalesce(k, 'NULL') || ':' || v, ' ') FROM (SELECT * FROM t ORDER BY v)").Scan(&got); err != nil {
+		t.Fatal(err)
+	}
+	if want := "NULL:before NULL:x NULL:y! k:z"; got != want {
+		t.Fatalf("rows %q, want %q", got, want)
+	}
+}
