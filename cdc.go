@@ -117,9 +117,9 @@ type capture struct {
 	changes  []changefeed.Change
 	stored   bool      // the buffered changes are in libsql_cdc, in this transaction
 	storedAt time.Time // the commit time stored with them
-	marks    []int     // len(changes) when each open savepoint began, outermost first
+	marks    []int     // nCaptured() when each open savepoint began, outermost first
 	paused   bool      // the driver is writing libsql_cdc
-	stmtMk   int       // len(changes) when the running statement started
+	stmtMk   int       // nCaptured() when the running statement started
 	// failKept: the running statement failed and SQLite kept the changes
 	// it made before the failure (ON CONFLICT FAIL); noted at the failed
 	// step, as a reset forgets it.
@@ -272,6 +272,10 @@ func (c *conn) preUpdate(p *capi.PreUpdate) {
 	if c.cdc.paused || p.Schema != "main" || !c.capturing() {
 		return
 	}
+	if ct := c.conc; ct != nil && !ct.capture {
+		ct.captureRow(p)
+		return
+	}
 	if isCDCTable(p.Table) && c.conc == nil {
 		return
 	}
@@ -358,12 +362,12 @@ func (c *conn) afterStatement(failed bool) {
 	if c.file == nil {
 		return
 	}
-	if failed && !c.cdc.failKept && len(c.cdc.changes) > c.cdc.stmtMk {
-		c.cdc.changes = c.cdc.changes[:c.cdc.stmtMk]
+	if failed && !c.cdc.failKept && c.nCaptured() > c.cdc.stmtMk {
+		c.truncateCaptured(c.cdc.stmtMk)
 	}
 	c.cdc.failKept = false
 	if c.cc.GetAutocommit() {
-		c.cdc.changes = c.cdc.changes[:0]
+		c.truncateCaptured(0)
 		c.cdc.marks = c.cdc.marks[:0]
 		c.cdc.stored = false
 	}
@@ -372,9 +376,27 @@ func (c *conn) afterStatement(failed bool) {
 // dropCaptured is the rollback hook: a rolled-back transaction never
 // happened.
 func (c *conn) dropCaptured() {
-	c.cdc.changes = c.cdc.changes[:0]
+	c.truncateCaptured(0)
 	c.cdc.marks = c.cdc.marks[:0]
 	c.cdc.stored = false
+}
+
+// nCaptured returns the number of changes the running transaction has
+// captured, in whichever buffer holds them: a concurrent transaction that
+// publishes nothing keeps them compact, for its rebase only (changeset.go).
+func (c *conn) nCaptured() int {
+	if ct := c.conc; ct != nil && !ct.capture {
+		return len(ct.recs)
+	}
+	return len(c.cdc.changes)
+}
+
+// truncateCaptured forgets the captured changes after the first n.
+func (c *conn) truncateCaptured(n int) {
+	if ct := c.conc; ct != nil {
+		ct.truncate(n)
+	}
+	c.cdc.changes = c.cdc.changes[:min(n, len(c.cdc.changes))]
 }
 
 // takeCaptured hands the committing transaction's changes to the engine,
@@ -451,14 +473,14 @@ func (c *conn) savepointDone(s *capi.Stmt) {
 		// here) start where the new one does.
 		m = m[:min(len(m), max(d-1, 0))]
 		for len(m) < d {
-			m = append(m, len(c.cdc.changes))
+			m = append(m, c.nCaptured())
 		}
 	case capi.SAVEPOINT_RELEASE:
 		m = m[:min(len(m), d)]
 	case capi.SAVEPOINT_ROLLBACK:
 		m = m[:min(len(m), d)]
-		if d > 0 && d <= len(m) && m[d-1] < len(c.cdc.changes) {
-			c.cdc.changes = c.cdc.changes[:m[d-1]]
+		if d > 0 && d <= len(m) && m[d-1] < c.nCaptured() {
+			c.truncateCaptured(m[d-1])
 			c.cdc.stored = false
 		}
 	}

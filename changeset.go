@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/golibsql/libsql/changefeed"
+	"github.com/golibsql/libsql/internal/capi"
 )
 
 // A rebased BEGIN CONCURRENT transaction replays its row changes with
@@ -100,57 +101,133 @@ func encodeChangeset(groups []*csGroup) []byte {
 	return out
 }
 
+// capRec is one change a concurrent transaction captured for its rebase
+// alone; its rows' values are encoded in the transaction's arena (as
+// changeset fields), the old row from the previous record's end to mid,
+// the new row from mid to end.
+type capRec struct {
+	table           string
+	rowID, oldRowID int64 // after and before the change
+	mid, end        int
+	op              changefeed.Op
+	indirect        bool
+}
+
+// captureRow is the pre-update hook of a concurrent transaction that
+// publishes nothing: it records the change compactly, for the rebase.
+func (ct *concurrentTx) captureRow(p *capi.PreUpdate) {
+	r := capRec{table: p.Table, rowID: p.NewRowID, oldRowID: p.OldRowID, indirect: p.Depth() > 0}
+	switch p.Op {
+	case capi.INSERT:
+		r.op = changefeed.Insert
+	case capi.UPDATE:
+		r.op = changefeed.Update
+	default:
+		r.op, r.rowID = changefeed.Delete, p.OldRowID
+	}
+	n := p.Count()
+	if r.op != changefeed.Insert {
+		for i := range n {
+			ct.arena = appendField(ct.arena, p.Old(i))
+		}
+	}
+	r.mid = len(ct.arena)
+	if r.op != changefeed.Delete {
+		for i := range n {
+			ct.arena = appendField(ct.arena, p.New(i))
+		}
+	}
+	r.end = len(ct.arena)
+	ct.recs = append(ct.recs, r)
+}
+
+// truncate forgets the compact records after the first n.
+func (ct *concurrentTx) truncate(n int) {
+	if n >= len(ct.recs) {
+		return
+	}
+	ct.recs = ct.recs[:n]
+	if n == 0 {
+		ct.arena = ct.arena[:0]
+	} else {
+		ct.arena = ct.arena[:ct.recs[n-1].end]
+	}
+}
+
+// capturedChange returns the running concurrent transaction's i-th
+// captured change and its old and new rows (nil where the operation has
+// none), from whichever buffer holds it.
+func (c *conn) capturedChange(i int) (capRec, []any, []any, error) {
+	ct := c.conc
+	if !ct.capture {
+		r := ct.recs[i]
+		start := 0
+		if i > 0 {
+			start = ct.recs[i-1].end
+		}
+		old, err := decodeFields(ct.arena[start:r.mid])
+		if err != nil {
+			return r, nil, nil, err
+		}
+		cur, err := decodeFields(ct.arena[r.mid:r.end])
+		return r, old, cur, err
+	}
+	ch := &c.cdc.changes[i]
+	r := capRec{table: ch.Table, op: ch.Op, rowID: ch.RowID, oldRowID: ch.RowID, indirect: ch.Indirect}
+	if i < len(ct.oldRowIDs) {
+		r.oldRowID = ct.oldRowIDs[i]
+	}
+	return r, ch.Old, ch.New, nil
+}
+
 // netChanges folds the running concurrent transaction's captured row
 // changes into one net change per row, by table, in the order the
 // transaction first touched them. Like rebaseChangeset, it must run inside
 // the transaction.
 func (c *conn) netChanges(ctx context.Context) ([]*csGroup, error) {
-	changes := c.cdc.changes
-	oldIDs := c.conc.oldRowIDs
 	var groups []*csGroup
 	byName := map[string]*csGroup{}
 	var key []byte
-	for i := range changes {
-		ch := &changes[i]
-		g := byName[ch.Table]
+	for i := range c.nCaptured() {
+		ch, oldRow, newRow, err := c.capturedChange(i)
+		if err != nil {
+			return nil, err
+		}
+		g := byName[ch.table]
 		if g == nil {
-			t, err := c.changesetTable(ctx, ch.Table)
+			t, err := c.changesetTable(ctx, ch.table)
 			if err != nil {
 				return nil, err
 			}
 			g = &csGroup{t: t, rows: map[string]*csRow{}}
-			byName[ch.Table] = g
+			byName[ch.table] = g
 			groups = append(groups, g)
 		}
-		oldID := ch.RowID
-		if i < len(oldIDs) {
-			oldID = oldIDs[i]
-		}
+		oldID := ch.oldRowID
 		var old, cur []any
-		var err error
-		if ch.Op != changefeed.Insert {
-			if old, err = g.t.values(ch.Old, oldID); err != nil {
+		if ch.op != changefeed.Insert {
+			if old, err = g.t.values(oldRow, oldID); err != nil {
 				return nil, err
 			}
 		}
-		if ch.Op != changefeed.Delete {
-			if cur, err = g.t.values(ch.New, ch.RowID); err != nil {
+		if ch.op != changefeed.Delete {
+			if cur, err = g.t.values(newRow, ch.rowID); err != nil {
 				return nil, err
 			}
 		}
-		switch ch.Op {
+		switch ch.op {
 		case changefeed.Insert:
-			key = g.t.key(key[:0], cur, ch.RowID)
-			r := g.row(key, false, nil, ch.Indirect)
+			key = g.t.key(key[:0], cur, ch.rowID)
+			r := g.row(key, false, nil, ch.indirect)
 			r.exists, r.cur = true, cur
 		case changefeed.Delete:
 			key = g.t.key(key[:0], old, oldID)
-			r := g.row(key, true, old, ch.Indirect)
+			r := g.row(key, true, old, ch.indirect)
 			r.exists, r.cur = false, nil
 		default:
 			key = g.t.key(key[:0], old, oldID)
-			r := g.row(key, true, old, ch.Indirect)
-			newKey := g.t.key(nil, cur, ch.RowID)
+			r := g.row(key, true, old, ch.indirect)
+			newKey := g.t.key(nil, cur, ch.rowID)
 			if string(newKey) == string(key) {
 				r.exists, r.cur = true, cur
 				continue
@@ -158,7 +235,7 @@ func (c *conn) netChanges(ctx context.Context) ([]*csGroup, error) {
 			// A changed key is a DELETE of the old row and an INSERT of
 			// the new one, as the session records it.
 			r.exists, r.cur = false, nil
-			r = g.row(newKey, false, nil, ch.Indirect)
+			r = g.row(newKey, false, nil, ch.indirect)
 			r.exists, r.cur = true, cur
 		}
 	}
@@ -353,6 +430,60 @@ func appendSQLiteVarint(b []byte, v uint64) []byte {
 		buf[n] = byte(v&0x7f) | 0x80
 	}
 	return append(b, buf[n:]...)
+}
+
+// decodeFields decodes the fields appendField wrote, copying text and
+// blobs out of b.
+func decodeFields(b []byte) ([]any, error) {
+	var out []any
+	for len(b) > 0 {
+		t := b[0]
+		b = b[1:]
+		switch t {
+		case csNull:
+			out = append(out, nil)
+			continue
+		case csInteger, csFloat:
+			if len(b) < 8 {
+				break
+			}
+			u := binary.BigEndian.Uint64(b)
+			b = b[8:]
+			if t == csInteger {
+				out = append(out, int64(u))
+			} else {
+				out = append(out, math.Float64frombits(u))
+			}
+			continue
+		case csText, csBlob:
+			n, w := sqliteVarint(b)
+			if w == 0 || uint64(len(b)-w) < n {
+				break
+			}
+			v := b[w : w+int(n)]
+			b = b[w+int(n):]
+			if t == csText {
+				out = append(out, string(v))
+			} else {
+				out = append(out, append([]byte{}, v...))
+			}
+			continue
+		}
+		return nil, fmt.Errorf("libsql: rebase: captured change malformed at field %d (type %#x)", len(out), t)
+	}
+	return out, nil
+}
+
+// sqliteVarint decodes an SQLite varint of up to 8 bytes, as
+// appendSQLiteVarint writes them; w is 0 if b ends first.
+func sqliteVarint(b []byte) (v uint64, w int) {
+	for i := 0; i < len(b) && i < 8; i++ {
+		v = v<<7 | uint64(b[i]&0x7f)
+		if b[i]&0x80 == 0 {
+			return v, i + 1
+		}
+	}
+	return 0, 0
 }
 
 // changesetTable returns the layout of table name as the session extension

@@ -44,10 +44,15 @@ import (
 type concurrentTx struct {
 	attached []*iouringvfs.File // attached databases, refusing writes meanwhile
 	capture  bool               // capturing changes for CDC since it began
-	// oldRowIDs holds the rowid before each captured change, by the
-	// change's position (for the rebase changeset: an UPDATE may move a
-	// row). Entries past the captured changes are stale.
+	// oldRowIDs holds the rowid before each change captured for CDC, by
+	// the change's position (for the rebase: an UPDATE may move a row).
+	// Entries past the captured changes are stale.
 	oldRowIDs []int64
+	// recs and arena hold the changes captured for the rebase alone, when
+	// the transaction publishes nothing (capture false): compact records
+	// whose values are encoded in arena (changeset.go).
+	recs  []capRec
+	arena []byte
 }
 
 // txStmt classifies a statement the driver runs itself.
@@ -361,6 +366,8 @@ func (c *conn) rebase(ctx context.Context, ct *concurrentTx, seq sequenceState) 
 		}
 		defer c.cc.DBConfigBool(capi.DBCONFIG_ENABLE_TRIGGER, 1)
 	}
+	c.cdc.paused = true // the replay's changes are the captured ones
+	defer func() { c.cdc.paused = false }()
 	err = c.replay(ctx, groups)
 	if errors.Is(err, errNoReplay) {
 		// Foreign-key actions off likewise, where they could run:
@@ -384,8 +391,7 @@ func (c *conn) rebase(ctx context.Context, ct *concurrentTx, seq sequenceState) 
 	if err := c.restoreSequence(ctx, seq); err != nil {
 		return err
 	}
-	// The transaction's own changes are what it published, whatever the
-	// replay captured (it runs with triggers off).
+	// The transaction's own changes are what it publishes.
 	c.cdc.changes, c.cdc.stored = captured, false
 	if err := c.storeChanges(ctx); err != nil {
 		return err

@@ -82,7 +82,7 @@ func (c *conn) run(ctx context.Context, s *capi.Stmt) (result, error) {
 			return result{}, err
 		}
 	}
-	c.cdc.stmtMk = len(c.cdc.changes)
+	c.cdc.stmtMk = c.nCaptured()
 	r, err := c.runSteps(ctx, s, true)
 	c.afterStatement(err != nil)
 	if wrap {

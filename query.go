@@ -57,7 +57,7 @@ func (c *conn) query(ctx context.Context, cl call, p *prepared, args []driver.Na
 	}
 	row := false
 	if err == nil {
-		c.cdc.stmtMk = len(c.cdc.changes)
+		c.cdc.stmtMk = c.nCaptured()
 		row, err = c.step(ctx, p.s, write)
 	}
 	if err != nil {

@@ -64,20 +64,27 @@ func dumpTables(t *testing.T, db *sql.DB) string {
 // transactions serially after that commit on a twin database: the two
 // databases must end alike. With foreign keys enforced (and one in the
 // schema) the rebase replays with sqlite3changeset_apply, otherwise with
-// its own statements.
+// its own statements; with a change stream open the changes come from
+// CDC's capture, otherwise from the compact one.
 func TestRebaseMatchesSerialExecution(t *testing.T) {
-	for _, fk := range []string{"false", "true"} {
-		t.Run("foreign_keys="+fk, func(t *testing.T) {
+	for _, tc := range []struct{ fk, stream bool }{{false, false}, {true, false}, {false, true}} {
+		t.Run(fmt.Sprintf("foreign_keys=%v/stream=%v", tc.fk, tc.stream), func(t *testing.T) {
 			stmts := randomStatements("ANALYZE ipk", true)
-			seeds := 25
+			seeds := 15
 			if soak() {
 				seeds = 500
 			}
 			for seed := range seeds {
-				conc, serial := openTestDB(t, "sync=off&foreign_keys="+fk), openTestDB(t, "sync=off&foreign_keys="+fk)
+				dsn := fmt.Sprintf("sync=off&foreign_keys=%v", tc.fk)
+				conc, serial := openTestDB(t, dsn), openTestDB(t, dsn)
 				for _, db := range []*sql.DB{conc, serial} {
 					setupRandomTables(t, db)
 					mustExec(t, db, "CREATE TABLE pad(b); CREATE TABLE other(b); CREATE TABLE fkc(id INTEGER PRIMARY KEY, tid REFERENCES tlog(id)); ANALYZE")
+				}
+				if tc.stream {
+					// A subscriber: the transaction captures its changes
+					// for CDC, and the rebase reads them from there.
+					stream(t, conc, ChangeOptions{})
 				}
 				r := rand.New(rand.NewPCG(uint64(seed), 11))
 				var script []string
