@@ -7,7 +7,7 @@
 GO        ?= go
 # Tests run under the race detector: the concurrency tests, on small data
 # (the detector makes the transpiled engine ~70x slower).
-RACE_RUN  ?= Concurrent|Race|Pool
+RACE_RUN  ?= Concurrent|Race|Pool|WriterLock
 # Fuzz targets (package:Target); make test runs each for FUZZTIME, make
 # soak for SOAK_FUZZTIME.
 FUZZ      ?= ./iouring_vfs/wal:FuzzRecover ./changefeed:FuzzDecodeTx .:FuzzParseDSN
