@@ -111,62 +111,43 @@ func (t *csTable) colName(i int) string {
 	return t.names[i]
 }
 
+// insertSQL returns the INSERT of a row.
 func (t *csTable) insertSQL() string {
 	if t.insert == "" {
-		var b strings.Builder
-		b.WriteString("INSERT OR ABORT INTO main.")
-		b.WriteString(quoteIdent(t.name))
-		b.WriteString("(")
+		names := make([]string, len(t.cols))
 		for i := range t.cols {
-			if i > 0 {
-				b.WriteString(", ")
-			}
-			b.WriteString(t.colName(i))
+			names[i] = t.colName(i)
 		}
-		b.WriteString(") VALUES (")
-		for i := range t.cols {
-			if i > 0 {
-				b.WriteString(", ")
-			}
-			b.WriteString("?")
-		}
-		b.WriteString(")")
-		t.insert = b.String()
+		t.insert = "INSERT OR ABORT INTO main." + quoteIdent(t.name) + "(" + strings.Join(names, ", ") +
+			") VALUES (" + strings.Repeat(", ?", len(names))[2:] + ")"
 	}
 	return t.insert
 }
 
+// deleteSQL returns the DELETE of a row with every column as given.
 func (t *csTable) deleteSQL() string {
 	if t.delete == "" {
-		var b strings.Builder
-		b.WriteString("DELETE FROM main.")
-		b.WriteString(quoteIdent(t.name))
-		b.WriteString(" WHERE ")
+		conds := make([]string, len(t.cols))
 		for i := range t.cols {
-			if i > 0 {
-				b.WriteString(" AND ")
-			}
-			t.writeMatch(&b, i)
+			conds[i] = t.match(i)
 		}
-		t.delete = b.String()
+		t.delete = "DELETE FROM main." + quoteIdent(t.name) + " WHERE " + strings.Join(conds, " AND ")
 	}
 	return t.delete
 }
 
-// writeMatch writes the condition that column i holds the next parameter:
-// = for a key column (a NULL key matches no row, as in the changeset's
+// match returns the condition that column i holds the next parameter: =
+// for a key column (a NULL key matches no row, as in the changeset's
 // apply), IS for the others.
-func (t *csTable) writeMatch(b *strings.Builder, i int) {
-	b.WriteString(t.colName(i))
+func (t *csTable) match(i int) string {
 	if t.pk[i] != 0 {
-		b.WriteString(" = ?")
-	} else {
-		b.WriteString(" IS ?")
+		return t.colName(i) + " = ?"
 	}
+	return t.colName(i) + " IS ?"
 }
 
 // updateSQL returns the UPDATE of the columns that differ between old and
-// cur (none: "") and appends its arguments to args: the new values, the
+// cur ("" if none) and appends its arguments to args: the new values, the
 // key, the old values.
 func (t *csTable) updateSQL(old, cur []any, args []any) (string, []any) {
 	var shape []byte
@@ -193,39 +174,21 @@ func (t *csTable) updateSQL(old, cur []any, args []any) (string, []any) {
 	if q, ok := t.updates[string(shape)]; ok {
 		return q, args
 	}
-	var b strings.Builder
-	b.WriteString("UPDATE OR ABORT main.")
-	b.WriteString(quoteIdent(t.name))
-	b.WriteString(" SET ")
-	n := 0
+	var sets, keys, olds []string
 	for i := range t.cols {
-		if t.pk[i] == 0 && !sameValue(old[i], cur[i]) {
-			if n > 0 {
-				b.WriteString(", ")
-			}
-			b.WriteString(t.colName(i))
-			b.WriteString(" = ?")
-			n++
+		switch {
+		case t.pk[i] != 0:
+			keys = append(keys, t.match(i))
+		case !sameValue(old[i], cur[i]):
+			sets = append(sets, t.colName(i)+" = ?")
+			olds = append(olds, t.match(i))
 		}
 	}
-	b.WriteString(" WHERE ")
-	n = 0
-	for _, changed := range []bool{false, true} {
-		for i := range t.cols {
-			if changed && (t.pk[i] != 0 || sameValue(old[i], cur[i])) || !changed && t.pk[i] == 0 {
-				continue
-			}
-			if n > 0 {
-				b.WriteString(" AND ")
-			}
-			t.writeMatch(&b, i)
-			n++
-		}
-	}
+	q := "UPDATE OR ABORT main." + quoteIdent(t.name) + " SET " + strings.Join(sets, ", ") +
+		" WHERE " + strings.Join(append(keys, olds...), " AND ")
 	if t.updates == nil {
 		t.updates = map[string]string{}
 	}
-	q := b.String()
 	t.updates[string(shape)] = q
 	return q, args
 }
