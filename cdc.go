@@ -6,6 +6,7 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -311,6 +312,84 @@ func (c *conn) preUpdate(p *capi.PreUpdate) {
 	}
 	c.cdc.changes = append(c.cdc.changes, ch)
 	c.cdc.stored = false
+}
+
+// createdTable returns the table of the main database that s creates, if
+// s is a CREATE TABLE and CDC is capturing: a CREATE TABLE ... AS SELECT
+// fills its table without calling the pre-update hook, so its rows are
+// captured after it ran (captureCreatedRows). "" otherwise.
+func (c *conn) createdTable(s *capi.Stmt) string {
+	if c.cdc.paused || c.file == nil || !c.file.Engine().Capturing() || c.conc != nil && !c.conc.capture || !s.StartsWithKeyword("CREATE") {
+		return ""
+	}
+	name, _ := s.CreatedTable()
+	return name
+}
+
+// captureCreatedRows captures the rows of table, which the statement that
+// just ran created (none for a plain CREATE TABLE), as inserts in rowid
+// order, before its transaction commits.
+func (c *conn) captureCreatedRows(ctx context.Context, table string) error {
+	// Only CREATE TABLE ... AS SELECT, which makes rowid tables, leaves
+	// rows; any other table (WITHOUT ROWID among them) is empty.
+	p, err := c.prepareUncached("SELECT 1 FROM main." + quoteIdent(table) + " LIMIT 1")
+	if err != nil {
+		return fmt.Errorf("libsql: capture the rows of new table %q: %w", table, c.mapErr(ctx, err))
+	}
+	row, err := p.s.Step()
+	p.s.Finalize()
+	if err != nil {
+		return fmt.Errorf("libsql: capture the rows of new table %q: %w", table, c.mapErr(ctx, err))
+	}
+	if !row {
+		return nil
+	}
+	for _, rowid := range []string{"_rowid_", "rowid", "oid"} {
+		p, err := c.prepareUncached("SELECT " + rowid + ", * FROM main." + quoteIdent(table) + " ORDER BY 1")
+		if err != nil {
+			return fmt.Errorf("libsql: capture the rows of new table %q: %w", table, c.mapErr(ctx, err))
+		}
+		names := p.s.ColumnNames()[1:]
+		if slices.ContainsFunc(names, func(n string) bool { return strings.EqualFold(n, rowid) }) {
+			p.s.Finalize()
+			continue
+		}
+		for {
+			row, err := p.s.Step()
+			if err != nil {
+				p.s.Finalize()
+				return fmt.Errorf("libsql: capture the rows of new table %q: %w", table, c.mapErr(ctx, err))
+			}
+			if !row {
+				break
+			}
+			vals := make([]any, len(names))
+			for i := range vals {
+				vals[i] = columnValue(p.s, i+1)
+			}
+			c.cdc.changes = append(c.cdc.changes, changefeed.Change{Table: table, Op: changefeed.Insert, RowID: p.s.ColumnInt64(0), Columns: names, New: vals})
+			c.cdc.stored = false
+		}
+		p.s.Finalize()
+		return nil
+	}
+	return fmt.Errorf("libsql: capture the rows of new table %q: its columns hide every name of the rowid", table)
+}
+
+// columnValue returns column i of s's current row as the pre-update hook
+// reports values.
+func columnValue(s *capi.Stmt, i int) any {
+	switch s.ColumnType(i) {
+	case capi.INTEGER:
+		return s.ColumnInt64(i)
+	case capi.FLOAT:
+		return s.ColumnFloat(i)
+	case capi.TEXT:
+		return s.ColumnText(i)
+	case capi.BLOB:
+		return s.ColumnBlob(i)
+	}
+	return nil
 }
 
 // layout returns the layout of the table p changes, as the statement sees

@@ -76,7 +76,8 @@ func (c *conn) run(ctx context.Context, s *capi.Stmt) (result, error) {
 	if s.ReadOnly() {
 		return c.runSteps(ctx, s, false)
 	}
-	wrap := c.cdcWrap()
+	created := c.createdTable(s)
+	wrap := c.cdcWrap(created != "")
 	if wrap {
 		if err := c.plain(ctx, "BEGIN IMMEDIATE"); err != nil {
 			return result{}, err
@@ -84,6 +85,9 @@ func (c *conn) run(ctx context.Context, s *capi.Stmt) (result, error) {
 	}
 	c.cdc.stmtMk = c.nCaptured()
 	r, err := c.runSteps(ctx, s, true)
+	if err == nil && created != "" {
+		err = c.captureCreatedRows(ctx, created)
+	}
 	c.afterStatement(err != nil)
 	if wrap {
 		if cerr := c.commitWrapped(ctx, err != nil); err == nil {
@@ -129,9 +133,11 @@ func (c *conn) plain(ctx context.Context, query string) error {
 }
 
 // cdcWrap reports whether a write statement about to run must get a
-// transaction of its own for durable CDC: cdc=on, and no transaction open.
-func (c *conn) cdcWrap() bool {
-	return c.cfg.cdc && c.conc == nil && !c.cdc.paused && c.cc.GetAutocommit()
+// transaction of its own: no transaction is open, and either durable CDC
+// stores its changes in the same commit (cdc=on) or it is a CREATE TABLE
+// whose rows are captured after it ran (creates).
+func (c *conn) cdcWrap(creates bool) bool {
+	return (c.cfg.cdc || creates) && c.conc == nil && !c.cdc.paused && c.cc.GetAutocommit()
 }
 
 // commitWrapped ends the transaction cdcWrap opened: the changes are

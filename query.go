@@ -51,7 +51,11 @@ func (c *conn) query(ctx context.Context, cl call, p *prepared, args []driver.Na
 	}
 	_, err := c.bind(p.s, args, base)
 	write := err == nil && c.file != nil && !p.s.ReadOnly()
-	wrap := write && c.cdcWrap()
+	created := ""
+	if write {
+		created = c.createdTable(p.s)
+	}
+	wrap := write && c.cdcWrap(created != "")
 	if wrap {
 		err = c.plain(ctx, "BEGIN IMMEDIATE")
 	}
@@ -59,6 +63,9 @@ func (c *conn) query(ctx context.Context, cl call, p *prepared, args []driver.Na
 	if err == nil {
 		c.cdc.stmtMk = c.nCaptured()
 		row, err = c.step(ctx, p.s, write)
+	}
+	if err == nil && created != "" {
+		err = c.captureCreatedRows(ctx, created)
 	}
 	if err != nil {
 		if write {

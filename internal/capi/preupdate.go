@@ -1,6 +1,7 @@
 package capi
 
 import (
+	"strings"
 	"unsafe"
 
 	"modernc.org/libc"
@@ -200,7 +201,12 @@ const (
 // savepointOp returns the OP_Savepoint instruction of s's compiled program
 // (SQLite's memory, valid while s is neither finalized nor re-prepared), or
 // nil. A savepoint statement's program is a handful of instructions.
-func (s *Stmt) savepointOp() *sqlite3.TVdbeOp {
+func (s *Stmt) savepointOp() *sqlite3.TVdbeOp { return s.findOp(sqlite3.OP_Savepoint) }
+
+// findOp returns the first instruction of s's compiled program with the
+// given opcode (SQLite's memory, valid while s is neither finalized nor
+// re-prepared), or nil.
+func (s *Stmt) findOp(opcode uint8) *sqlite3.TVdbeOp {
 	if s.p == 0 {
 		return nil
 	}
@@ -208,11 +214,34 @@ func (s *Stmt) savepointOp() *sqlite3.TVdbeOp {
 	size := unsafe.Sizeof(sqlite3.TVdbeOp{})
 	for i := range uintptr(max(v.FnOp, 0)) {
 		op := (*sqlite3.TVdbeOp)(cptr(v.FaOp + i*size))
-		if op.Fopcode == sqlite3.OP_Savepoint {
+		if op.Fopcode == opcode {
 			return op
 		}
 	}
 	return nil
+}
+
+// CreatedTable returns the name of the table of the main database that s,
+// a CREATE TABLE statement, creates, read from its compiled program (a
+// b-tree created, and the schema reload at the end, whose filter SQLite
+// writes as "tbl_name='name' AND type!='trigger'"; a view has the reload
+// but no b-tree); ok is false for any other statement. It scans the
+// program, so callers filter by keyword first.
+func (s *Stmt) CreatedTable() (name string, ok bool) {
+	op := s.findOp(sqlite3.OP_ParseSchema)
+	if op == nil || op.Fp1 != 0 || s.findOp(sqlite3.OP_CreateBtree) == nil {
+		return "", false
+	}
+	z := *(*uintptr)(unsafe.Pointer(&op.Fp4))
+	if z == 0 {
+		return "", false
+	}
+	const prefix, suffix = "tbl_name='", "' AND type!='trigger'"
+	where := goString(z)
+	if !strings.HasPrefix(where, prefix) || !strings.HasSuffix(where, suffix) || len(where) < len(prefix)+len(suffix) {
+		return "", false
+	}
+	return strings.ReplaceAll(where[len(prefix):len(where)-len(suffix)], "''", "'"), true
 }
 
 // SavepointOp reports what s does to the savepoint stack, read from its
