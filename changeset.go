@@ -128,17 +128,22 @@ func (ct *concurrentTx) captureRow(p *capi.PreUpdate) {
 	n := p.Count()
 	if r.op != changefeed.Insert {
 		for i := range n {
-			ct.arena = appendField(ct.arena, p.Old(i))
+			ct.appendRaw(p.OldRaw(i))
 		}
 	}
 	r.mid = len(ct.arena)
 	if r.op != changefeed.Delete {
 		for i := range n {
-			ct.arena = appendField(ct.arena, p.New(i))
+			ct.appendRaw(p.NewRaw(i))
 		}
 	}
 	r.end = len(ct.arena)
 	ct.recs = append(ct.recs, r)
+}
+
+// appendRaw appends one value, as capi reports it raw, to the arena.
+func (ct *concurrentTx) appendRaw(typ int32, i64 int64, f64 float64, raw []byte) {
+	ct.arena = appendRawField(ct.arena, typ, i64, f64, raw)
 }
 
 // truncate forgets the compact records after the first n.
@@ -401,21 +406,37 @@ func appendRecord(b []byte, vals []any) []byte {
 func appendField(b []byte, v any) []byte {
 	switch v := v.(type) {
 	case int64:
-		b = append(b, csInteger)
-		return binary.BigEndian.AppendUint64(b, uint64(v))
+		return appendRawField(b, capi.INTEGER, v, 0, nil)
 	case float64:
-		b = append(b, csFloat)
-		return binary.BigEndian.AppendUint64(b, math.Float64bits(v))
+		return appendRawField(b, capi.FLOAT, 0, v, nil)
 	case string:
 		b = append(b, csText)
 		b = appendSQLiteVarint(b, uint64(len(v)))
 		return append(b, v...)
 	case []byte:
-		b = append(b, csBlob)
-		b = appendSQLiteVarint(b, uint64(len(v)))
-		return append(b, v...)
+		return appendRawField(b, capi.BLOB, 0, 0, v)
 	}
 	return append(b, csNull)
+}
+
+// appendRawField appends the field of a value as capi reports it raw.
+func appendRawField(b []byte, typ int32, i64 int64, f64 float64, raw []byte) []byte {
+	switch typ {
+	case capi.INTEGER:
+		b = append(b, csInteger)
+		return binary.BigEndian.AppendUint64(b, uint64(i64))
+	case capi.FLOAT:
+		b = append(b, csFloat)
+		return binary.BigEndian.AppendUint64(b, math.Float64bits(f64))
+	case capi.TEXT:
+		b = append(b, csText)
+	case capi.BLOB:
+		b = append(b, csBlob)
+	default:
+		return append(b, csNull)
+	}
+	b = appendSQLiteVarint(b, uint64(len(raw)))
+	return append(b, raw...)
 }
 
 // appendSQLiteVarint appends v as SQLite's varint (big-endian groups of 7

@@ -50,31 +50,59 @@ func (p *PreUpdate) Old(i int) any { return p.value(sqlite3.Xsqlite3_preupdate_o
 // New returns column i of the row after an INSERT or UPDATE.
 func (p *PreUpdate) New(i int) any { return p.value(sqlite3.Xsqlite3_preupdate_new, i) }
 
+// OldRaw returns column i of the row before an UPDATE or DELETE as Column
+// does: its datatype, and its value in i64, f64 or b. b aliases SQLite's
+// memory, valid only until the hook returns.
+func (p *PreUpdate) OldRaw(i int) (typ int32, i64 int64, f64 float64, b []byte) {
+	return p.raw(sqlite3.Xsqlite3_preupdate_old, i)
+}
+
+// NewRaw is OldRaw for the row after an INSERT or UPDATE.
+func (p *PreUpdate) NewRaw(i int) (typ int32, i64 int64, f64 float64, b []byte) {
+	return p.raw(sqlite3.Xsqlite3_preupdate_new, i)
+}
+
 // value reads a column through get as a Go value (nil, int64, float64,
 // string or []byte), copied out of SQLite's memory.
 func (p *PreUpdate) value(get func(*libc.TLS, uintptr, int32, uintptr) int32, i int) any {
+	typ, i64, f64, b := p.raw(get, i)
+	switch typ {
+	case INTEGER:
+		return i64
+	case FLOAT:
+		return f64
+	case TEXT:
+		return string(b)
+	case BLOB:
+		return append([]byte{}, b...)
+	}
+	return nil
+}
+
+// raw reads a column through get; see OldRaw.
+func (p *PreUpdate) raw(get func(*libc.TLS, uintptr, int32, uintptr) int32, i int) (typ int32, i64 int64, f64 float64, b []byte) {
 	tls, pp := p.tls, p.slot
 	*(*uintptr)(cptr(pp)) = 0
 	if get(tls, p.c.db, int32(i), pp) != OK {
-		return nil
+		return NULL, 0, 0, nil
 	}
 	v := *(*uintptr)(cptr(pp))
 	if v == 0 {
-		return nil
+		return NULL, 0, 0, nil
 	}
-	switch sqlite3.Xsqlite3_value_type(tls, v) {
+	switch typ = sqlite3.Xsqlite3_value_type(tls, v); typ {
 	case INTEGER:
-		return sqlite3.Xsqlite3_value_int64(tls, v)
+		return typ, sqlite3.Xsqlite3_value_int64(tls, v), 0, nil
 	case FLOAT:
-		return sqlite3.Xsqlite3_value_double(tls, v)
+		return typ, 0, sqlite3.Xsqlite3_value_double(tls, v), nil
 	case TEXT:
 		z := sqlite3.Xsqlite3_value_text(tls, v)
-		return string(cbytes(z, int(sqlite3.Xsqlite3_value_bytes(tls, v))))
+		return typ, 0, 0, cbytes(z, int(sqlite3.Xsqlite3_value_bytes(tls, v)))
 	case BLOB:
 		z := sqlite3.Xsqlite3_value_blob(tls, v)
-		return append([]byte{}, cbytes(z, int(sqlite3.Xsqlite3_value_bytes(tls, v)))...)
+		return typ, 0, 0, cbytes(z, int(sqlite3.Xsqlite3_value_bytes(tls, v)))
 	}
-	return nil
+	return NULL, 0, 0, nil
 }
 
 // hookState is a connection's pre-update and rollback hooks.
