@@ -13,16 +13,19 @@ import (
 	"github.com/golibsql/libsql/internal/capi"
 )
 
-// A rebased BEGIN CONCURRENT transaction replays its row changes with
-// sqlite3changeset_apply. The changeset is built here from the changes the
-// connection's pre-update hook captured, which are the ones a session
-// object would have recorded (every table of main, rowid tables without a
-// declared primary key keyed by rowid: SQLITE_SESSION_OBJCONFIG_ROWID).
-// Building it ourselves spares every transaction the session's cost (a
-// PRAGMA table_xinfo compiled per table per transaction, and SELECTs
-// compiled to generate the changeset), which only a rebase needs.
+// A rebased BEGIN CONCURRENT transaction replays its net row changes, one
+// per row, built here from the changes the connection's pre-update hook
+// captured: with the connection's own statements (replay.go) or, where
+// those cannot do it, encoded as a changeset for sqlite3changeset_apply.
+// They are the changes a session object would have recorded (every table
+// of main, rowid tables without a declared primary key keyed by rowid:
+// SQLITE_SESSION_OBJCONFIG_ROWID), except that rows with a NULL in their
+// key, which a session ignores, are kept. Capturing them ourselves spares
+// every transaction the session's cost (a PRAGMA table_xinfo compiled per
+// table per transaction, and SELECTs compiled to generate the changeset),
+// which only a rebase needs.
 //
-// The bytes are the session extension's changeset format: per table a
+// The changeset is the session extension's format: per table a
 // header ('T', the column count as a varint, one byte per column with its
 // position in the primary key or 0, the name and a NUL), then its changes
 // (op, indirect flag, old record for UPDATE and DELETE, new record for
