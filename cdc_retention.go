@@ -166,8 +166,12 @@ func (c *Connector) pruneLoop(stop <-chan struct{}, done chan<- struct{}) {
 // pruneRound deletes, batch after batch, every stored transaction that
 // retention no longer keeps, until none is left or stop is closed.
 func (c *Connector) pruneRound(dc *conn, stop <-chan struct{}) error {
+	keepFrom, err := dc.pruneKeepFrom(c.cfg)
+	if err != nil {
+		return err
+	}
 	for {
-		through, err := dc.pruneTarget(c.cfg)
+		through, err := dc.pruneTarget(c.cfg, keepFrom)
 		if err != nil || through == 0 {
 			return err
 		}
@@ -210,20 +214,38 @@ func (c *Connector) pruneBatchRetrying(dc *conn, through int64, stop <-chan stru
 	return 0, false, nil
 }
 
+// pruneKeepFrom returns the LSN below which cdc_max lets nothing stay:
+// that of the newest stored transaction past the cdc_max newest, -1 if
+// there is none (or no cdc_max). Finding it walks cdc_max index entries,
+// so a round does it once: commits meanwhile only add newer transactions,
+// so the round keeps a few more than cdc_max at most, and the next round
+// catches up.
+func (c *conn) pruneKeepFrom(cfg *config) (int64, error) {
+	if cfg.cdcMax <= 0 {
+		return -1, nil
+	}
+	return c.queryInt(`SELECT coalesce((SELECT lsn FROM libsql_cdc ORDER BY lsn DESC LIMIT 1 OFFSET ?1), -1)`,
+		[]driver.NamedValue{{Ordinal: 1, Value: int64(cfg.cdcMax)}})
+}
+
 // pruneTarget returns the LSN through which the next batch deletes stored
 // transactions: the newest of the oldest pruneBatch ones that retention no
-// longer keeps, 0 if none. It is a read of its own, outside the deleting
+// longer keeps (older than cdc_retention, or at or below maxThrough, from
+// pruneKeepFrom), 0 if none. It is a read of its own, outside the deleting
 // transaction, because it reads the newest end of libsql_cdc, which every
 // commit changes.
-func (c *conn) pruneTarget(cfg *config) (int64, error) {
-	ctx := context.Background()
+func (c *conn) pruneTarget(cfg *config, maxThrough int64) (int64, error) {
 	cutoff := int64(-1)
 	if cfg.cdcRetention > 0 {
 		cutoff = time.Now().Add(-cfg.cdcRetention).UnixNano()
 	}
-	rows, err := c.QueryContext(ctx, `SELECT coalesce(max(lsn), 0) FROM (SELECT lsn, time FROM libsql_cdc ORDER BY lsn LIMIT ?3)
-	WHERE time < ?1 OR (?2 > 0 AND lsn <= coalesce((SELECT lsn FROM libsql_cdc ORDER BY lsn DESC LIMIT 1 OFFSET ?2), -1))`,
-		[]driver.NamedValue{{Ordinal: 1, Value: cutoff}, {Ordinal: 2, Value: int64(cfg.cdcMax)}, {Ordinal: 3, Value: int64(pruneBatch)}})
+	return c.queryInt(`SELECT coalesce(max(lsn), 0) FROM (SELECT lsn, time FROM libsql_cdc ORDER BY lsn LIMIT ?3) WHERE time < ?1 OR lsn <= ?2`,
+		[]driver.NamedValue{{Ordinal: 1, Value: cutoff}, {Ordinal: 2, Value: maxThrough}, {Ordinal: 3, Value: int64(pruneBatch)}})
+}
+
+// queryInt runs a query of retention's that returns one integer.
+func (c *conn) queryInt(query string, args []driver.NamedValue) (int64, error) {
+	rows, err := c.QueryContext(context.Background(), query, args)
 	if err != nil {
 		return 0, fmt.Errorf("libsql: CDC retention: finding what to delete: %w", err)
 	}
@@ -233,8 +255,8 @@ func (c *conn) pruneTarget(cfg *config) (int64, error) {
 	if err != nil {
 		return 0, fmt.Errorf("libsql: CDC retention: finding what to delete: %w", err)
 	}
-	through, _ := dest[0].(int64)
-	return through, nil
+	n, _ := dest[0].(int64)
+	return n, nil
 }
 
 // pruneThrough deletes the stored transactions with LSN <= through in a
