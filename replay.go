@@ -24,11 +24,15 @@ import (
 // constraint (OR ABORT: a REPLACE clause in the schema would silently
 // delete a row the transaction never saw).
 //
-// Where foreign keys are enforced and the schema has any, the replay
-// falls back to sqlite3changeset_apply, whose deferred check accepts an
-// order of changes that is only consistent at the end; so does a
-// transaction that changed sqlite_stat1, which the changeset format keys
-// differently.
+// Where foreign keys are enforced, the statements check each key at once,
+// while the net changes come table by table, not in the order the
+// transaction made them: a key the transaction kept can break in between.
+// The replay then runs inside a savepoint, and such a failure rolls it
+// back and falls back to sqlite3changeset_apply, whose deferred check
+// accepts an order that is only consistent at the end. The fallback is
+// taken at once where a foreign key has an action (switching actions off
+// expires every statement anyway) and for a transaction that changed
+// sqlite_stat1, which the changeset format keys differently.
 
 // errNoReplay reports that the net changes are for sqlite3changeset_apply.
 var errNoReplay = errors.New("libsql: rebase: replay with sqlite3changeset_apply")
@@ -37,17 +41,43 @@ var errNoReplay = errors.New("libsql: rebase: replay with sqlite3changeset_apply
 // transaction the caller holds; any conflict returns an error wrapping
 // capi.ErrChangesetConflict, after which the caller rolls back.
 func (c *conn) replay(ctx context.Context, groups []*csGroup) error {
-	if c.schemaFacts(ctx).fks {
+	fks := false
+	if facts := c.schemaFacts(ctx); facts.fks {
 		on, err := c.cc.DBConfigBool(capi.DBCONFIG_ENABLE_FKEY, -1)
-		if err != nil || on {
+		if err != nil || on && facts.fkActions {
 			return errNoReplay
 		}
+		fks = on
 	}
 	for _, g := range groups {
 		if g.t.stat1 || g.t.rowidName == "" && g.t.cols[0] < 0 {
 			return errNoReplay
 		}
 	}
+	if !fks {
+		return c.replayAll(groups)
+	}
+	if err := c.execInternal(ctx, "SAVEPOINT libsql_replay"); err != nil {
+		return err
+	}
+	err := c.replayAll(groups)
+	if errors.Is(err, errKeyOrder) {
+		if err := c.execInternal(ctx, "ROLLBACK TO libsql_replay"); err != nil {
+			return err
+		}
+		err = errNoReplay
+	}
+	if rerr := c.execInternal(ctx, "RELEASE libsql_replay"); rerr != nil {
+		return rerr
+	}
+	return err
+}
+
+// errKeyOrder reports that a replayed change broke a foreign key.
+var errKeyOrder = errors.New("libsql: rebase: a foreign key broke in the replay's order")
+
+// replayAll runs the statement of every net change.
+func (c *conn) replayAll(groups []*csGroup) error {
 	var args []any
 	for _, g := range groups {
 		t := g.t
@@ -91,6 +121,9 @@ func (c *conn) replayOne(t *csTable, query string, args []any) error {
 	}
 	if _, err := p.s.Step(); err != nil {
 		var ce *capi.Error
+		if errors.As(err, &ce) && ce.Code == capi.CONSTRAINT_FOREIGNKEY {
+			return errKeyOrder
+		}
 		if errors.As(err, &ce) && ce.Code&0xff == capi.CONSTRAINT {
 			return fmt.Errorf("%w on table %s (constraint failed: %s)", capi.ErrChangesetConflict, t.name, ce.Msg)
 		}

@@ -62,13 +62,14 @@ func dumpTables(t *testing.T, db *sql.DB) string {
 // kind of table as BEGIN CONCURRENT transactions that must be rebased (a
 // commit on another table allocated pages meanwhile), and the same
 // transactions serially after that commit on a twin database: the two
-// databases must end alike. With foreign keys enforced (and one in the
-// schema) the rebase replays with sqlite3changeset_apply, otherwise with
-// its own statements; with a change stream open the changes come from
-// CDC's capture, otherwise from the compact one.
+// databases must end alike. The rebase replays with its own statements,
+// inside a savepoint where foreign keys are enforced, and with
+// sqlite3changeset_apply where they are enforced and one has an action;
+// with a change stream open the changes come from CDC's capture, otherwise
+// from the compact one.
 func TestRebaseMatchesSerialExecution(t *testing.T) {
-	for _, tc := range []struct{ fk, stream bool }{{false, false}, {true, false}, {false, true}} {
-		t.Run(fmt.Sprintf("foreign_keys=%v/stream=%v", tc.fk, tc.stream), func(t *testing.T) {
+	for _, tc := range []struct{ fk, action, stream bool }{{false, false, false}, {true, false, false}, {true, true, false}, {false, false, true}} {
+		t.Run(fmt.Sprintf("foreign_keys=%v/action=%v/stream=%v", tc.fk, tc.action, tc.stream), func(t *testing.T) {
 			stmts := randomStatements("ANALYZE ipk", true)
 			seeds := 15
 			if soak() {
@@ -79,7 +80,11 @@ func TestRebaseMatchesSerialExecution(t *testing.T) {
 				conc, serial := openTestDB(t, dsn), openTestDB(t, dsn)
 				for _, db := range []*sql.DB{conc, serial} {
 					setupRandomTables(t, db)
-					mustExec(t, db, "CREATE TABLE pad(b); CREATE TABLE other(b); CREATE TABLE fkc(id INTEGER PRIMARY KEY, tid REFERENCES tlog(id)); ANALYZE")
+					fkc := "CREATE TABLE fkc(id INTEGER PRIMARY KEY, tid REFERENCES tlog(id))"
+					if tc.action {
+						fkc = "CREATE TABLE fkc(id INTEGER PRIMARY KEY, tid REFERENCES tlog(id) ON DELETE CASCADE)"
+					}
+					mustExec(t, db, "CREATE TABLE pad(b); CREATE TABLE other(b); "+fkc+"; ANALYZE")
 				}
 				if tc.stream {
 					// A subscriber: the transaction captures its changes
@@ -188,5 +193,47 @@ func TestReplayConflicts(t *testing.T) {
 				t.Fatalf("conflict %q does not name table %s", err, table)
 			}
 		})
+	}
+}
+
+// With foreign keys enforced and no foreign-key action in the schema, the
+// replay runs its own statements, which check each key at once; when the
+// order of its net changes (table by table) breaks a key that the
+// transaction kept, it falls back to sqlite3changeset_apply, which checks
+// them at the end. Either way the transaction commits as it ran.
+func TestReplayForeignKeysEnforced(t *testing.T) {
+	db := openTestDB(t, "foreign_keys=true")
+	mustExec(t, db, "CREATE TABLE parent(id INTEGER PRIMARY KEY)")
+	mustExec(t, db, "CREATE TABLE child(id INTEGER PRIMARY KEY, pid REFERENCES parent, x)")
+	mustExec(t, db, "CREATE TABLE pad(b); CREATE TABLE other(b)")
+	mustExec(t, db, "INSERT INTO parent VALUES (1); INSERT INTO child VALUES (1, 1, 0)")
+	for _, tc := range []struct {
+		name  string
+		stmts []string
+	}{
+		{"in order", []string{"INSERT INTO parent VALUES (2)", "INSERT INTO child VALUES (2, 2, 0)"}},
+		// child is touched first, so its insert replays before the parent's.
+		{"out of order", []string{"UPDATE child SET x = x + 1 WHERE id = 1", "INSERT INTO parent VALUES (3)", "INSERT INTO child VALUES (3, 3, 0)"}},
+	} {
+		c1 := dbConn(t, db)
+		cexec(t, c1, "BEGIN CONCURRENT")
+		for _, q := range tc.stmts {
+			cexec(t, c1, q)
+		}
+		cexec(t, c1, "INSERT INTO pad VALUES (zeroblob(50000))")
+		mustExec(t, db, "INSERT INTO other VALUES (zeroblob(50000))") // both allocate: a rebase
+		if _, err := c1.ExecContext(context.Background(), "COMMIT"); err != nil {
+			t.Fatalf("%s: COMMIT: %v", tc.name, err)
+		}
+		c1.Close()
+	}
+	if s := engineStats(t, db); !strings.Contains(s, `"rebased":2`) {
+		t.Fatalf("stats: %s", s)
+	}
+	if n := count(t, db, "SELECT count(*) FROM child JOIN parent ON parent.id = child.pid"); n != 3 {
+		t.Fatalf("%d children with their parent, want 3", n)
+	}
+	if n := count(t, db, "SELECT count(*) FROM pragma_foreign_key_check"); n != 0 {
+		t.Fatalf("%d foreign key violations", n)
 	}
 }
