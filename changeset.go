@@ -84,17 +84,6 @@ type csGroup struct {
 	keys []string
 }
 
-// rebaseChangeset encodes the running concurrent transaction's captured
-// row changes as a changeset. It must run inside the transaction, before
-// it is rolled back: the table layouts are read from the schema it sees.
-func (c *conn) rebaseChangeset(ctx context.Context) ([]byte, error) {
-	groups, err := c.netChanges(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return encodeChangeset(groups), nil
-}
-
 // encodeChangeset encodes net changes as a changeset.
 func encodeChangeset(groups []*csGroup) []byte {
 	var out []byte
@@ -190,8 +179,9 @@ func (c *conn) capturedChange(i int) (capRec, []any, []any, error) {
 
 // netChanges folds the running concurrent transaction's captured row
 // changes into one net change per row, by table, in the order the
-// transaction first touched them. Like rebaseChangeset, it must run inside
-// the transaction.
+// transaction first touched them. It must run inside the transaction,
+// before it is rolled back: the table layouts are read from the schema it
+// sees.
 func (c *conn) netChanges(ctx context.Context) ([]*csGroup, error) {
 	var groups []*csGroup
 	byName := map[string]*csGroup{}

@@ -98,6 +98,16 @@ func decodeChangeset(t *testing.T, b []byte) csDecoded {
 	return out
 }
 
+// rebaseChangeset encodes the running concurrent transaction's captured
+// row changes as the changeset the fallback replay applies.
+func (c *conn) rebaseChangeset(ctx context.Context) ([]byte, error) {
+	groups, err := c.netChanges(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return encodeChangeset(groups), nil
+}
+
 // TestRebaseChangesetMatchesSession runs random concurrent transactions
 // over every kind of table with a session object attached, and checks that
 // the changeset built from the captured changes is the one the session
