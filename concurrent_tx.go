@@ -368,8 +368,10 @@ func (c *conn) rebase(ctx context.Context, ct *concurrentTx, seq sequenceState) 
 	}
 	c.cdc.paused = true // the replay's changes are the captured ones
 	defer func() { c.cdc.paused = false }()
+	how := iouringvfs.CommitRebased
 	err = c.replay(ctx, groups)
 	if errors.Is(err, errNoReplay) {
+		how = iouringvfs.CommitRebasedChangeset
 		// Foreign-key actions off likewise, where they could run:
 		// switching them off expires every prepared statement and reloads
 		// the schema.
@@ -399,7 +401,7 @@ func (c *conn) rebase(ctx context.Context, ct *concurrentTx, seq sequenceState) 
 	if err := c.execInternal(ctx, "COMMIT"); err != nil {
 		return err
 	}
-	f.CountConcurrentCommit(iouringvfs.CommitRebased)
+	f.CountConcurrentCommit(how)
 	return c.endConcurrent(ctx, ct, false)
 }
 

@@ -303,6 +303,7 @@ const (
 	CommitDirect = iota
 	CommitMerged
 	CommitRebased
+	CommitRebasedChangeset // rebased, replayed with sqlite3changeset_apply
 )
 
 // CountConcurrentCommit counts a committed concurrent transaction.
@@ -313,6 +314,9 @@ func (f *File) CountConcurrentCommit(how int) {
 		f.e.concurrent.merged.Add(1)
 	case CommitRebased:
 		f.e.concurrent.rebased.Add(1)
+	case CommitRebasedChangeset:
+		f.e.concurrent.rebased.Add(1)
+		f.e.concurrent.rebasedChangeset.Add(1)
 	default:
 		f.e.concurrent.direct.Add(1)
 	}

@@ -21,6 +21,11 @@ type ConcurrentStats struct {
 	// Rebased is how many had their row changes applied to the newest
 	// version instead.
 	Rebased uint64 `json:"rebased"`
+	// RebasedChangeset is how many of those were replayed with
+	// sqlite3changeset_apply rather than the driver's own statements (an
+	// enforced foreign key with an action, or one the replay's order
+	// broke, or a change to sqlite_stat1).
+	RebasedChangeset uint64 `json:"rebased_changeset"`
 	// Conflicts is the number of concurrent transactions refused with
 	// SQLITE_BUSY_SNAPSHOT.
 	Conflicts uint64 `json:"conflicts"`
@@ -31,6 +36,7 @@ type ConcurrentStats struct {
 
 type concurrentCounters struct {
 	commits, direct, merged, rebased, conflicts atomic.Uint64
+	rebasedChangeset                            atomic.Uint64
 	mu                                          sync.Mutex
 	on                                          map[string]uint64
 }
@@ -46,7 +52,7 @@ func (c *concurrentCounters) conflict(object string) {
 }
 
 func (c *concurrentCounters) snapshot() ConcurrentStats {
-	s := ConcurrentStats{Commits: c.commits.Load(), Direct: c.direct.Load(), Merged: c.merged.Load(), Rebased: c.rebased.Load(), Conflicts: c.conflicts.Load()}
+	s := ConcurrentStats{Commits: c.commits.Load(), Direct: c.direct.Load(), Merged: c.merged.Load(), Rebased: c.rebased.Load(), RebasedChangeset: c.rebasedChangeset.Load(), Conflicts: c.conflicts.Load()}
 	c.mu.Lock()
 	if len(c.on) > 0 {
 		s.ConflictsOn = make(map[string]uint64, len(c.on))
