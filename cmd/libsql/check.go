@@ -30,7 +30,8 @@ Opens DB (which must exist) and prints, one "name: value" line each:
                durable one, as checkpoint-sequence.commit
   snapshots    snapshots pinned by readers, and the oldest pinned version
   cache        the shared page cache: hits, misses, evictions, capacity
-  concurrent   BEGIN CONCURRENT commits (direct, rebased) and conflicts
+  concurrent   BEGIN CONCURRENT commits (direct, merged, rebased) and
+               conflicts
   io           the I/O backend
   cdc          whether the durable CDC log (table libsql_cdc) exists: the
                transactions it holds, their oldest and newest LSN, and the
@@ -128,7 +129,7 @@ func checkDB(ctx context.Context, w io.Writer, t target, mode string) (bool, err
 	line("snapshots", "%d pinned, oldest %s", st.PinnedSnapshots, st.OldestPinned)
 	line("cache", "%d hits, %d misses, %d evictions, %d pages capacity", st.CacheHits, st.CacheMisses, st.CacheEvictions, st.CachePages)
 	cs := st.Concurrent
-	line("concurrent", "%d commits (%d direct, %d rebased), %d conflicts", cs.Commits, cs.Direct, cs.Rebased, cs.Conflicts)
+	line("concurrent", "%d commits (%d direct, %d merged, %d rebased), %d conflicts", cs.Commits, cs.Direct, cs.Merged, cs.Rebased, cs.Conflicts)
 	line("io", "%s", st.IO)
 
 	cdc, err := cdcStatus(ctx, db)

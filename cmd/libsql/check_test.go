@@ -47,7 +47,7 @@ func TestCheckReportShape(t *testing.T) {
 		"versions":   `^newest \S+, durable \S+$`,
 		"snapshots":  `^\d+ pinned, oldest \S+$`,
 		"cache":      `^\d+ hits, \d+ misses, \d+ evictions, \d+ pages capacity$`,
-		"concurrent": `^0 commits \(0 direct, 0 rebased\), 0 conflicts$`,
+		"concurrent": `^0 commits \(0 direct, 0 merged, 0 rebased\), 0 conflicts$`,
 		"io":         `^\S+`,
 		"cdc":        `^off \(no libsql_cdc table\)$`,
 	} {
