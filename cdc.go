@@ -330,66 +330,58 @@ func (c *conn) createdTable(s *capi.Stmt) string {
 // just ran created (none for a plain CREATE TABLE), as inserts in rowid
 // order, before its transaction commits.
 func (c *conn) captureCreatedRows(ctx context.Context, table string) error {
-	// Only CREATE TABLE ... AS SELECT, which makes rowid tables, leaves
-	// rows; any other table (WITHOUT ROWID among them) is empty.
-	p, err := c.prepareUncached("SELECT 1 FROM main." + quoteIdent(table) + " LIMIT 1")
-	if err != nil {
+	fail := func(err error) error {
 		return fmt.Errorf("libsql: capture the rows of new table %q: %w", table, c.mapErr(ctx, err))
 	}
+	// Only CREATE TABLE ... AS SELECT, which makes rowid tables, leaves
+	// rows; any other table (WITHOUT ROWID among them) is empty.
+	p, err := c.prepareUncached("SELECT * FROM main." + quoteIdent(table) + " LIMIT 1")
+	if err != nil {
+		return fail(err)
+	}
+	names := p.s.ColumnNames()
 	row, err := p.s.Step()
 	p.s.Finalize()
 	if err != nil {
-		return fmt.Errorf("libsql: capture the rows of new table %q: %w", table, c.mapErr(ctx, err))
+		return fail(err)
 	}
 	if !row {
 		return nil
 	}
-	for _, rowid := range []string{"_rowid_", "rowid", "oid"} {
-		p, err := c.prepareUncached("SELECT " + rowid + ", * FROM main." + quoteIdent(table) + " ORDER BY 1")
-		if err != nil {
-			return fmt.Errorf("libsql: capture the rows of new table %q: %w", table, c.mapErr(ctx, err))
-		}
-		names := p.s.ColumnNames()[1:]
-		if slices.ContainsFunc(names, func(n string) bool { return strings.EqualFold(n, rowid) }) {
-			p.s.Finalize()
-			continue
-		}
-		for {
-			row, err := p.s.Step()
-			if err != nil {
-				p.s.Finalize()
-				return fmt.Errorf("libsql: capture the rows of new table %q: %w", table, c.mapErr(ctx, err))
-			}
-			if !row {
-				break
-			}
-			vals := make([]any, len(names))
-			for i := range vals {
-				vals[i] = columnValue(p.s, i+1)
-			}
-			c.cdc.changes = append(c.cdc.changes, changefeed.Change{Table: table, Op: changefeed.Insert, RowID: p.s.ColumnInt64(0), Columns: names, New: vals})
-			c.cdc.stored = false
-		}
-		p.s.Finalize()
-		return nil
+	rowid := rowidAlias(names)
+	if rowid == "" {
+		return fmt.Errorf("libsql: capture the rows of new table %q: its columns hide every name of the rowid", table)
 	}
-	return fmt.Errorf("libsql: capture the rows of new table %q: its columns hide every name of the rowid", table)
+	if p, err = c.prepareUncached("SELECT " + rowid + ", * FROM main." + quoteIdent(table) + " ORDER BY 1"); err != nil {
+		return fail(err)
+	}
+	defer p.s.Finalize()
+	for {
+		row, err := p.s.Step()
+		if err != nil {
+			return fail(err)
+		}
+		if !row {
+			return nil
+		}
+		vals := make([]any, len(names))
+		for i := range vals {
+			vals[i] = capi.Value(p.s.Column(i + 1))
+		}
+		c.cdc.changes = append(c.cdc.changes, changefeed.Change{Table: table, Op: changefeed.Insert, RowID: p.s.ColumnInt64(0), Columns: names, New: vals})
+		c.cdc.stored = false
+	}
 }
 
-// columnValue returns column i of s's current row as the pre-update hook
-// reports values.
-func columnValue(s *capi.Stmt, i int) any {
-	switch s.ColumnType(i) {
-	case capi.INTEGER:
-		return s.ColumnInt64(i)
-	case capi.FLOAT:
-		return s.ColumnFloat(i)
-	case capi.TEXT:
-		return s.ColumnText(i)
-	case capi.BLOB:
-		return s.ColumnBlob(i)
+// rowidAlias returns the first of the rowid's names that is not one of
+// columns (letter case ignored), "" if each is.
+func rowidAlias(columns []string) string {
+	for _, n := range []string{"_rowid_", "rowid", "oid"} {
+		if !slices.ContainsFunc(columns, func(col string) bool { return strings.EqualFold(col, n) }) {
+			return n
+		}
 	}
-	return nil
+	return ""
 }
 
 // layout returns the layout of the table p changes, as the statement sees

@@ -6,7 +6,6 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
-	"slices"
 	"strings"
 
 	"github.com/golibsql/libsql/changefeed"
@@ -519,14 +518,14 @@ func (c *conn) changesetTable(ctx context.Context, name string) (*csTable, error
 		}
 		_, err = c.bind(p.s, []driver.NamedValue{{Ordinal: 1, Value: name}}, 0)
 		hasPK := false
-		rowidNames := []string{"_rowid_", "rowid", "oid"}
+		var all []string
 		for err == nil {
 			var row bool
 			if row, err = p.s.Step(); !row {
 				break
 			}
 			col := p.s.ColumnText(2)
-			rowidNames = slices.DeleteFunc(rowidNames, func(n string) bool { return strings.EqualFold(n, col) })
+			all = append(all, col)
 			if p.s.ColumnInt64(3) != 0 {
 				continue
 			}
@@ -543,9 +542,7 @@ func (c *conn) changesetTable(ctx context.Context, name string) (*csTable, error
 		if len(t.cols) == 0 {
 			return nil, fmt.Errorf("libsql: rebase: table %q not found", name)
 		}
-		if len(rowidNames) > 0 {
-			t.rowidName = rowidNames[0]
-		}
+		t.rowidName = rowidAlias(all)
 		if !hasPK {
 			t.cols = append([]int{-1}, t.cols...)
 			t.pk = append([]byte{1}, t.pk...)

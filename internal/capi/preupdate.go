@@ -65,7 +65,14 @@ func (p *PreUpdate) NewRaw(i int) (typ int32, i64 int64, f64 float64, b []byte) 
 // value reads a column through get as a Go value (nil, int64, float64,
 // string or []byte), copied out of SQLite's memory.
 func (p *PreUpdate) value(get func(*libc.TLS, uintptr, int32, uintptr) int32, i int) any {
-	typ, i64, f64, b := p.raw(get, i)
+	return Value(p.raw(get, i))
+}
+
+// Value returns a value reported raw (by Stmt.Column, PreUpdate.OldRaw or
+// NewRaw) as a Go value: nil, int64, float64, string or []byte (a
+// zero-length blob as an empty, non-nil slice), copied out of SQLite's
+// memory.
+func Value(typ int32, i64 int64, f64 float64, b []byte) any {
 	switch typ {
 	case INTEGER:
 		return i64
