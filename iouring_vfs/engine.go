@@ -409,6 +409,7 @@ type Stats struct {
 	Commits         uint64          `json:"commits"`
 	Flushes         uint64          `json:"log_writes"`
 	Syncs           uint64          `json:"fsyncs"`
+	Gathers         uint64          `json:"group_commit_waits"`
 	Checkpoints     uint64          `json:"checkpoints"`
 	Restarts        uint64          `json:"log_restarts"`
 	PagesBackfilled uint64          `json:"pages_checkpointed"`
@@ -431,7 +432,7 @@ func (e *Engine) Stats() Stats {
 		Version: ls.Version.String(), Durable: ls.Durable.String(), PageSize: e.log.PageSize(),
 		PinnedSnapshots: pinned, OldestPinned: oldest.String(),
 		LogFrames: ls.Frames, Backfilled: ls.Backfilled, Commits: ls.Commits, Flushes: ls.Flushes,
-		Syncs: ls.Syncs, Checkpoints: ls.Checkpoints, Restarts: ls.Restarts, PagesBackfilled: ls.PagesBackfilled,
+		Syncs: ls.Syncs, Gathers: ls.Gathers, Checkpoints: ls.Checkpoints, Restarts: ls.Restarts, PagesBackfilled: ls.PagesBackfilled,
 		WriterQueue: e.wlock.queued(), WriterWaits: e.stats.writerWaits.Load(),
 		SnapshotRetries: e.stats.snapshotRetries.Load(), IO: fsKindName(e.fs), Concurrent: e.concurrent.snapshot(),
 	}

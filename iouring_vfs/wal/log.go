@@ -34,6 +34,7 @@ import (
 	"sort"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/golibsql/libsql/iouring_vfs/ioback"
 	"github.com/golibsql/libsql/iouring_vfs/pagecache"
@@ -195,12 +196,18 @@ type Log struct {
 	synced    FrameNo // frames in the file and synced
 	backfill  FrameNo // frames copied into the main file
 	pending   []*pendingWrite
-	flushing  int   // batches being written
+	flushing  int // batches being written
+	unclaimed int // pending commits in stateAppended
+	gathering *gather
+	// Sizes of the last two batches and a moving average of fdatasync's
+	// duration, which size the next leader's gathering (see gatherFor).
+	lastBatch [2]int
+	syncAvg   time.Duration
 	err       error // sticky: poisoned or closed
 	durable   atomic.Uint64
 
 	stats struct {
-		commits, flushes, syncs, checkpoints, restarts, pagesBackfilled atomic.Uint64
+		commits, flushes, syncs, gathers, checkpoints, restarts, pagesBackfilled atomic.Uint64
 	}
 }
 
@@ -717,6 +724,11 @@ func (l *Log) Append(pages []Page, dbSize uint32, sync bool) (Version, error) {
 	l.lastFrame += FrameNo(len(pages))
 	l.commits = append(l.commits, commitRec{v: v, last: l.lastFrame, size: dbSize})
 	l.pending = append(l.pending, &pendingWrite{v: v, first: first, last: l.lastFrame, off: off, buf: buf, hdr: withHdr, sync: sync})
+	l.unclaimed++
+	if g := l.gathering; g != nil && l.unclaimed >= g.want {
+		l.gathering = nil
+		close(g.done)
+	}
 
 	l.stats.commits.Add(1)
 	return v, nil
@@ -736,6 +748,7 @@ func (l *Log) Append(pages []Page, dbSize uint32, sync bool) (Version, error) {
 func (l *Log) WaitDurable(v Version) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	gathered := false
 	for {
 		if Version(l.durable.Load()) >= v {
 			return nil
@@ -751,7 +764,7 @@ func (l *Log) WaitDurable(v Version) error {
 		for j < len(l.pending) && l.pending[j].v <= v && l.pending[j].state == stateAppended {
 			j++
 		}
-		if i == j || l.flushing >= maxInFlight {
+		if i == j || l.flushing >= maxInFlight || l.gathering != nil {
 			l.flushed.Wait() // someone else is writing what v needs
 			continue
 		}
@@ -761,10 +774,71 @@ func (l *Log) WaitDurable(v Version) error {
 			for j < len(l.pending) && l.pending[j].state == stateAppended {
 				j++
 			}
+			if !gathered {
+				gathered = true
+				if l.gatherFor(i, j) {
+					continue
+				}
+			}
 		}
 		l.writeBatch(i, j)
 	}
 }
+
+// gather is a flush leader's wait for the committers of the previous batch
+// to append again.
+type gather struct {
+	want int           // unclaimed commits that end the wait
+	done chan struct{} // closed by the Append that reaches want
+}
+
+// gatherFor lets the leader about to write pending[i:j] wait, with l.mu
+// released, for more commits to join the batch, and reports whether it
+// waited. Without it, committers settle into alternating batches: the
+// first to return from a batch finds nothing in flight and writes its own
+// commit alone while the others append behind it, so 8 committers share an
+// fdatasync 4 at a time. The leader waits until as many commits are
+// appended as the larger of the last two batches held, for at most half an
+// average fdatasync, and only when the batch will sync: a lone committer,
+// or one whose peers have stopped, waits at most twice before the batch
+// sizes shrink to match.
+func (l *Log) gatherFor(i, j int) bool {
+	want := max(l.lastBatch[0], l.lastBatch[1])
+	budget := l.syncAvg / 2
+	if j-i >= want || budget < gatherMin {
+		return false
+	}
+	wantSync := false
+	for _, pw := range l.pending[i:j] {
+		wantSync = wantSync || pw.sync
+	}
+	if !wantSync {
+		return false
+	}
+	l.stats.gathers.Add(1)
+	g := &gather{want: want, done: make(chan struct{})}
+	l.gathering = g
+	l.mu.Unlock()
+	t := time.NewTimer(min(budget, gatherMax))
+	select {
+	case <-g.done:
+	case <-t.C:
+	}
+	t.Stop()
+	l.mu.Lock()
+	if l.gathering == g {
+		l.gathering = nil
+	}
+	return true
+}
+
+// gatherMin and gatherMax bound a leader's wait: below gatherMin (fast
+// storage, memory backends) the timer costs more than it saves; gatherMax
+// caps the latency a stalled peer can add.
+const (
+	gatherMin = 20 * time.Microsecond
+	gatherMax = 2 * time.Millisecond
+)
 
 // maxInFlight bounds the batches being written at once. With 1, a single
 // batch is in flight and the next one gathers every commit appended
@@ -812,15 +886,20 @@ func (l *Log) writeBatch(i, j int) {
 	off := batch[0].off
 	gen, ps := l.gen, int64(l.hdr.pageSize)
 	l.flushing++
+	l.unclaimed -= j - i
+	l.lastBatch = [2]int{j - i, l.lastBatch[0]}
 	l.mu.Unlock()
 
+	var took time.Duration
 	err := l.wal.WritevAt(bufs, off)
 	if err != nil {
 		err = fmt.Errorf("wal: write %d commits at log offset %d: %w", len(batch), off, err)
 	} else if wantSync {
+		start := time.Now()
 		if err = l.wal.Sync(); err != nil {
 			err = fmt.Errorf("wal: fdatasync log: %w", err)
 		}
+		took = time.Since(start)
 		l.stats.syncs.Add(1)
 	}
 	l.stats.flushes.Add(1)
@@ -841,6 +920,9 @@ func (l *Log) writeBatch(i, j int) {
 
 	l.mu.Lock()
 	l.flushing--
+	if took > 0 {
+		l.syncAvg += (took - l.syncAvg) / 8
+	}
 	if err != nil {
 		if l.err == nil {
 			l.err = fmt.Errorf("%w: %w", ErrPoisoned, err)
@@ -1018,6 +1100,7 @@ type Stats struct {
 	Commits         uint64  // commits appended since open
 	Flushes         uint64  // log writes (each may carry several commits)
 	Syncs           uint64  // fdatasyncs of the log
+	Gathers         uint64  // flushes whose leader waited for more commits
 	Checkpoints     uint64
 	Restarts        uint64
 	PagesBackfilled uint64
@@ -1036,6 +1119,7 @@ func (l *Log) Stats() Stats {
 		Commits:         l.stats.commits.Load(),
 		Flushes:         l.stats.flushes.Load(),
 		Syncs:           l.stats.syncs.Load(),
+		Gathers:         l.stats.gathers.Load(),
 		Checkpoints:     l.stats.checkpoints.Load(),
 		Restarts:        l.stats.restarts.Load(),
 		PagesBackfilled: l.stats.pagesBackfilled.Load(),

@@ -1,0 +1,86 @@
+package wal
+
+import (
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/golibsql/libsql/iouring_vfs/ioback"
+)
+
+// slowSync is a log file whose fdatasync takes d, like a disk's.
+type slowSync struct {
+	ioback.File
+	d time.Duration
+}
+
+func (f slowSync) Sync() error {
+	time.Sleep(f.d)
+	return f.File.Sync()
+}
+
+// commitLoop runs committers goroutines, each making n synced commits of
+// one page one after another, and returns the log's stats.
+func commitLoop(t *testing.T, committers, n int) Stats {
+	t.Helper()
+	fs := ioback.NewMemFS()
+	db, w := files(t, fs, "/", "gather")
+	defer db.Close()
+	defer w.Close()
+	l, err := Open(db, slowSync{w, time.Millisecond}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	page := make([]byte, 4096)
+	var appendMu sync.Mutex // Append calls must not overlap
+	var wg sync.WaitGroup
+	errs := make(chan error, committers)
+	for c := range committers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range n {
+				appendMu.Lock()
+				v, err := l.Append([]Page{{No: PageNo(c + 1), Data: page}}, uint32(committers), true)
+				appendMu.Unlock()
+				if err == nil {
+					err = l.WaitDurable(v)
+				}
+				if err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	return l.Stats()
+}
+
+// TestGroupCommitGathersEveryCommitter is the regression test for batches
+// that alternated in size: the first committer back from a batch found
+// nothing in flight and wrote its commit alone while the others appended
+// behind it, so 8 committers shared an fdatasync about 4.5 at a time.
+func TestGroupCommitGathersEveryCommitter(t *testing.T) {
+	const committers, n = 8, 60
+	st := commitLoop(t, committers, n)
+	perSync := float64(st.Commits) / float64(st.Syncs)
+	t.Logf("%d commits, %d fdatasyncs: %.2f commits per fdatasync", st.Commits, st.Syncs, perSync)
+	if perSync < 6 {
+		t.Errorf("%.2f commits per fdatasync with %d committers, want at least 6", perSync, committers)
+	}
+}
+
+// TestGroupCommitLoneCommitterDoesNotWait checks that a committer without
+// peers writes at once: one fdatasync per commit and no gathering wait.
+func TestGroupCommitLoneCommitterDoesNotWait(t *testing.T) {
+	st := commitLoop(t, 1, 40)
+	if st.Syncs != st.Commits || st.Gathers != 0 {
+		t.Errorf("a lone committer: %d commits, %d fdatasyncs, %d gathering waits", st.Commits, st.Syncs, st.Gathers)
+	}
+}
