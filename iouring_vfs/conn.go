@@ -503,6 +503,12 @@ func (f *File) CommitPhaseTwo() error {
 			f.e.enqueueChanges(v, tx)
 		}
 	}
+	if err == nil && f.pinned {
+		// Pinned before the writer lock goes: a log restart (which takes
+		// the lock) must see v among the pinned versions, since newer
+		// commits may follow before this snapshot moves to it.
+		f.e.pin(v)
+	}
 	f.releaseWriter()
 	f.discard()
 	if err != nil {
@@ -511,11 +517,13 @@ func (f *File) CommitPhaseTwo() error {
 	err = f.e.log.WaitDurable(v)
 	f.e.publishDurable()
 	if err != nil {
+		if f.pinned {
+			f.e.unpin(v)
+		}
 		return f.ioFail(capi.IOERR_FSYNC, err)
 	}
 	f.lastCommit = v
 	if f.pinned {
-		f.e.pin(v)
 		f.e.unpin(f.snap)
 		f.snap = v
 	}

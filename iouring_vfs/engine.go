@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -242,6 +243,23 @@ func (e *Engine) oldestLocked() (v wal.Version, pinned int) {
 	return v, pinned
 }
 
+// pinnedVersions returns the distinct pinned versions.
+func (e *Engine) pinnedVersions() []wal.Version {
+	e.pinMu.Lock()
+	defer e.pinMu.Unlock()
+	vs := make([]wal.Version, 0, len(e.pins))
+	for v := range e.pins {
+		vs = append(vs, v)
+	}
+	return vs
+}
+
+// retainMaxPages bounds the pages a log restart keeps in memory for the
+// snapshots older than the newest version (wal.Log.RestartRetaining):
+// 16 MiB at 4 KiB pages. A long reader behind more changes than that keeps
+// the log from restarting until it ends, as in SQLite.
+const retainMaxPages = 4096
+
 // oldestWatch is oldest, with a channel that is closed as soon as a pinned
 // version goes away after the call: taken under the same lock, so that no
 // unpin between the two can go unnoticed.
@@ -314,8 +332,12 @@ func (e *Engine) checkpointer() {
 		if frames, _ := e.log.Frames(); n > 0 && frames >= 4*int(n) {
 			if e.wlock.acquireInternal(bgContext, 50*time.Millisecond) == nil {
 				if e.log.WaitDurable(e.log.Last()) == nil {
-					oldest, _ := e.oldest()
-					e.log.Checkpoint(wal.CheckpointRestart, oldest)
+					if pinned := e.pinnedVersions(); len(pinned) > 0 && slices.Min(pinned) < e.log.Last() {
+						e.log.RestartRetaining(pinned, retainMaxPages)
+					} else {
+						oldest, _ := e.oldest()
+						e.log.Checkpoint(wal.CheckpointRestart, oldest)
+					}
 				}
 				e.wlock.release()
 			}

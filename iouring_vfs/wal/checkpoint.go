@@ -95,7 +95,17 @@ type copyItem struct {
 func (l *Log) Checkpoint(mode CheckpointMode, oldest Version) (CheckpointResult, error) {
 	l.ckptMu.Lock()
 	defer l.ckptMu.Unlock()
+	l.mu.Lock()
+	for v := range l.retained {
+		if v < oldest {
+			delete(l.retained, v) // nobody reads it any more
+		}
+	}
+	l.mu.Unlock()
+	return l.checkpointLocked(mode, oldest)
+}
 
+func (l *Log) checkpointLocked(mode CheckpointMode, oldest Version) (CheckpointResult, error) {
 	l.mu.RLock()
 	if l.err != nil {
 		err := l.err
@@ -341,4 +351,115 @@ func (l *Log) poisonLocked(err error) error {
 		l.flushed.Broadcast()
 	}
 	return l.err
+}
+
+// retainedSnap is what a snapshot older than the log's start reads instead
+// of the log: the database size as of its version, and every page written
+// after it (as of its version; nil for a page beyond its size).
+type retainedSnap struct {
+	size  uint32
+	pages map[PageNo][]byte
+}
+
+// retainedAt returns what is retained for snapshot v, or nil if v is not
+// older than the log's start or was not retained. l.mu is held.
+func (l *Log) retainedAt(v Version) *retainedSnap {
+	if v >= l.floor || l.retained == nil {
+		return nil
+	}
+	return l.retained[v]
+}
+
+// RestartRetaining checkpoints every frame and restarts the log although
+// snapshots older than the newest version are pinned, which
+// Checkpoint(CheckpointRestart) refuses: each version of pinned (the
+// distinct pinned versions) keeps in memory the pages it would have read
+// from the log, and the database size it saw, and reads and change checks
+// (ReadPage, Size, ChangedSince, FirstChanged) of that version use them
+// until a checkpoint is told that nothing that old is pinned any more.
+// That is what lets the log restart under overlapping BEGIN CONCURRENT
+// transactions: there is always one whose snapshot is older than the
+// newest commit, so the log would otherwise grow for as long as they run.
+//
+// The caller must hold off Append (the engine holds its writer lock),
+// every commit must be durable (WaitDurable(Last())), and no version older
+// than the oldest of pinned may be pinned until the call returns. If the
+// pages to keep would exceed maxPages, it changes nothing and reports Busy.
+func (l *Log) RestartRetaining(pinned []Version, maxPages int) (CheckpointResult, error) {
+	l.ckptMu.Lock()
+	defer l.ckptMu.Unlock()
+
+	l.mu.RLock()
+	last, ps, floor := l.lastVersionLocked(), l.hdr.pageSize, l.floor
+	if err := l.err; err != nil || len(l.pending) > 0 || Version(l.durable.Load()) < last {
+		l.mu.RUnlock()
+		if err == nil {
+			err = fmt.Errorf("wal: restart retaining snapshots with commits not yet durable (newest %v, durable %v)", last, l.Durable())
+		}
+		return CheckpointResult{}, err
+	}
+	type want struct {
+		v     Version
+		size  uint32
+		pages map[PageNo]struct{}
+	}
+	var wants []want
+	total := 0
+	lastSize := l.sizeLocked(last)
+	for _, v := range pinned {
+		if v >= last || slices.ContainsFunc(wants, func(w want) bool { return w.v == v }) {
+			continue
+		}
+		w := want{v: v, size: l.sizeLocked(v), pages: make(map[PageNo]struct{})}
+		if v < floor {
+			r := l.retainedAt(v)
+			if r == nil {
+				l.mu.RUnlock()
+				return CheckpointResult{}, fmt.Errorf("wal: restart retaining snapshot %v, older than the log's start %v and not retained", v, floor)
+			}
+			for p := range r.pages {
+				w.pages[p] = struct{}{}
+			}
+		}
+		for p, refs := range l.index {
+			if refs[len(refs)-1].v > v {
+				w.pages[p] = struct{}{}
+			}
+		}
+		// Pages a shrinking commit cut off are in no frame.
+		for p := lastSize + 1; p <= w.size; p++ {
+			w.pages[PageNo(p)] = struct{}{}
+		}
+		total += len(w.pages)
+		wants = append(wants, w)
+	}
+	l.mu.RUnlock()
+	if total > maxPages {
+		return CheckpointResult{Busy: true}, nil
+	}
+
+	keep := make(map[Version]*retainedSnap, len(wants))
+	for _, w := range wants {
+		r := &retainedSnap{size: w.size, pages: make(map[PageNo][]byte, len(w.pages))}
+		for p := range w.pages {
+			buf := make([]byte, ps)
+			found, err := l.ReadPage(p, w.v, buf)
+			if err != nil {
+				return CheckpointResult{}, fmt.Errorf("wal: restart retaining snapshot %v: %w", w.v, err)
+			}
+			if !found {
+				buf = nil
+			}
+			r.pages[p] = buf
+		}
+		keep[w.v] = r
+	}
+	// From here on the pinned snapshots read what they keep, which is what
+	// they read before: the checkpoint may overwrite their pages in the
+	// main file and the restart may drop their frames.
+	l.mu.Lock()
+	l.retained = keep
+	l.retainGen.Add(1)
+	l.mu.Unlock()
+	return l.checkpointLocked(CheckpointRestart, last)
 }

@@ -182,12 +182,20 @@ type Log struct {
 
 	// mu guards everything below. Readers hold it shared while they look
 	// up a frame; Append and the flush leader hold it briefly.
-	mu        sync.RWMutex
-	flushed   *sync.Cond // on mu; broadcast after every flush
-	hdr       header
-	gen       uint64  // bumped at every restart; keys cache entries of frames
-	base      Version // commits of this log generation are base+1, base+2, ...
-	floor     Version // the version current when this generation began
+	mu      sync.RWMutex
+	flushed *sync.Cond // on mu; broadcast after every flush
+	hdr     header
+	gen     uint64  // bumped at every restart; keys cache entries of frames
+	base    Version // commits of this log generation are base+1, base+2, ...
+	floor   Version // the version current when this generation began
+	// retained holds, for snapshots older than floor that were pinned when
+	// RestartRetaining restarted the log, the pages they read that the log
+	// no longer has (see RestartRetaining).
+	retained map[Version]*retainedSnap
+	// retainGen counts installs of retained: a read from the main file
+	// that overlapped one is repeated, since the checkpoint that follows
+	// may have been overwriting the page.
+	retainGen atomic.Uint64
 	commits   []commitRec
 	index     map[PageNo][]frameRef
 	mainPages uint32 // database size (pages) as the main file holds it at base
@@ -442,6 +450,9 @@ func (l *Log) sizeLocked(v Version) uint32 {
 	if i := l.commitAt(v); i >= 0 {
 		return l.commits[i].size
 	}
+	if r := l.retainedAt(v); r != nil {
+		return r.size
+	}
 	return l.mainPages
 }
 
@@ -477,7 +488,13 @@ func (l *Log) ChangedSince(v, w Version, fn func(PageNo)) (ok bool) {
 	l.mu.RLock()
 	defer l.mu.RUnlock()
 	if v < l.floor {
-		return false
+		r := l.retainedAt(v)
+		if r == nil || w < l.floor {
+			return false
+		}
+		for p := range r.pages {
+			fn(p)
+		}
 	}
 	for p, refs := range l.index {
 		for i := len(refs) - 1; i >= 0 && refs[i].v > v; i-- {
@@ -497,10 +514,18 @@ func (l *Log) ChangedSince(v, w Version, fn func(PageNo)) (ok bool) {
 func (l *Log) FirstChanged(v, w Version, pages map[PageNo]struct{}) (p PageNo, ok bool) {
 	l.mu.RLock()
 	defer l.mu.RUnlock()
+	var r *retainedSnap
 	if v < l.floor {
-		return 0, false
+		if r = l.retainedAt(v); r == nil || w < l.floor {
+			return 0, false
+		}
 	}
-	changed := func(refs []frameRef) bool {
+	changed := func(pg PageNo, refs []frameRef) bool {
+		if r != nil {
+			if _, in := r.pages[pg]; in {
+				return true
+			}
+		}
 		for i := len(refs) - 1; i >= 0 && refs[i].v > v; i-- {
 			if refs[i].v <= w {
 				return true
@@ -508,16 +533,16 @@ func (l *Log) FirstChanged(v, w Version, pages map[PageNo]struct{}) (p PageNo, o
 		}
 		return false
 	}
-	if len(pages) <= len(l.index) {
+	if r != nil || len(pages) <= len(l.index) {
 		for pg := range pages {
-			if changed(l.index[pg]) && (p == 0 || pg < p) {
+			if changed(pg, l.index[pg]) && (p == 0 || pg < p) {
 				p = pg
 			}
 		}
 		return p, true
 	}
 	for pg, refs := range l.index {
-		if _, in := pages[pg]; in && changed(refs) && (p == 0 || pg < p) {
+		if _, in := pages[pg]; in && changed(pg, refs) && (p == 0 || pg < p) {
 			p = pg
 		}
 	}
@@ -547,6 +572,13 @@ func (l *Log) ReadPage(p PageNo, v Version, buf []byte) (found bool, err error) 
 			l.mu.RUnlock()
 			return false, fmt.Errorf("wal: read of page %d with a %d-byte buffer, page size %d", p, len(buf), ps)
 		}
+		if r := l.retainedAt(v); r != nil {
+			if b, in := r.pages[p]; in || uint32(p) > r.size {
+				clear(buf[copy(buf, b):])
+				l.mu.RUnlock()
+				return b != nil, nil
+			}
+		}
 		f, inLog := l.lookup(p, v)
 		if !inLog && uint32(p) > l.mainPages {
 			l.mu.RUnlock()
@@ -558,7 +590,7 @@ func (l *Log) ReadPage(p PageNo, v Version, buf []byte) (found bool, err error) 
 			l.mu.RUnlock()
 			return true, nil
 		}
-		gen := l.gen
+		gen, rgen := l.gen, l.retainGen.Load()
 		var off int64
 		var key pagecache.Key
 		if inLog {
@@ -588,6 +620,9 @@ func (l *Log) ReadPage(p PageNo, v Version, buf []byte) (found bool, err error) 
 			return true, nil
 		}
 		err = l.loadCached(pagecache.Key{Page: uint32(p)}, buf, l.db, off)
+		if l.retainGen.Load() != rgen {
+			continue
+		}
 		if errors.Is(err, io.EOF) {
 			clear(buf)
 			return false, nil
