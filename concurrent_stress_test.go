@@ -31,6 +31,8 @@ func TestConcurrentBankTransfers(t *testing.T) {
 	for i := range accounts {
 		mustExec(t, db, "INSERT INTO account VALUES (?, ?)", i, start)
 	}
+	// Restart the log often, while other transactions' snapshots are open.
+	mustExec(t, db, "PRAGMA wal_autocheckpoint=8")
 	var mu sync.Mutex
 	succeeded := map[string]bool{}
 	var wg sync.WaitGroup
@@ -103,7 +105,11 @@ func TestConcurrentBankTransfers(t *testing.T) {
 	if err := db.QueryRow(net.String(), start).Scan(&off); err != nil || off != 0 {
 		t.Fatalf("%d accounts disagree with the transfer log (%v)", off, err)
 	}
-	t.Logf("%d transfers, %d logged; %s", len(succeeded), logged, engineStats(t, db))
+	stats := engineStats(t, db)
+	t.Logf("%d transfers, %d logged; %s", len(succeeded), logged, stats)
+	if !raceEnabled && strings.Contains(stats, `"log_restarts_retaining":0,`) {
+		t.Errorf("the log never restarted with older snapshots open: %s", stats)
+	}
 }
 
 // Random transactions run concurrently; replaying the committed ones
@@ -129,6 +135,7 @@ func TestConcurrentDifferentialAgainstSerialReplay(t *testing.T) {
 	for _, s := range schema {
 		mustExec(t, db, s)
 	}
+	mustExec(t, db, "PRAGMA wal_autocheckpoint=8")
 	type committed struct {
 		v     wal.Version
 		stmts []string

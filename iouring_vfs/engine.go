@@ -434,6 +434,7 @@ type Stats struct {
 	Gathers         uint64          `json:"group_commit_waits"`
 	Checkpoints     uint64          `json:"checkpoints"`
 	Restarts        uint64          `json:"log_restarts"`
+	Retaining       uint64          `json:"log_restarts_retaining"`
 	PagesBackfilled uint64          `json:"pages_checkpointed"`
 	CacheHits       uint64          `json:"cache_hits"`
 	CacheMisses     uint64          `json:"cache_misses"`
@@ -454,7 +455,7 @@ func (e *Engine) Stats() Stats {
 		Version: ls.Version.String(), Durable: ls.Durable.String(), PageSize: e.log.PageSize(),
 		PinnedSnapshots: pinned, OldestPinned: oldest.String(),
 		LogFrames: ls.Frames, Backfilled: ls.Backfilled, Commits: ls.Commits, Flushes: ls.Flushes,
-		Syncs: ls.Syncs, Gathers: ls.Gathers, Checkpoints: ls.Checkpoints, Restarts: ls.Restarts, PagesBackfilled: ls.PagesBackfilled,
+		Syncs: ls.Syncs, Gathers: ls.Gathers, Checkpoints: ls.Checkpoints, Restarts: ls.Restarts, Retaining: ls.Retaining, PagesBackfilled: ls.PagesBackfilled,
 		WriterQueue: e.wlock.queued(), WriterWaits: e.stats.writerWaits.Load(),
 		SnapshotRetries: e.stats.snapshotRetries.Load(), IO: fsKindName(e.fs), Concurrent: e.concurrent.snapshot(),
 	}

@@ -461,5 +461,9 @@ func (l *Log) RestartRetaining(pinned []Version, maxPages int) (CheckpointResult
 	l.retained = keep
 	l.retainGen.Add(1)
 	l.mu.Unlock()
-	return l.checkpointLocked(CheckpointRestart, last)
+	res, err := l.checkpointLocked(CheckpointRestart, last)
+	if res.Restarted && len(keep) > 0 {
+		l.stats.retaining.Add(1)
+	}
+	return res, err
 }

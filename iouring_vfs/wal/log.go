@@ -215,7 +215,7 @@ type Log struct {
 	durable   atomic.Uint64
 
 	stats struct {
-		commits, flushes, syncs, gathers, checkpoints, restarts, pagesBackfilled atomic.Uint64
+		commits, flushes, syncs, gathers, checkpoints, restarts, retaining, pagesBackfilled atomic.Uint64
 	}
 }
 
@@ -1138,6 +1138,7 @@ type Stats struct {
 	Gathers         uint64  // flushes whose leader waited for more commits
 	Checkpoints     uint64
 	Restarts        uint64
+	Retaining       uint64 // restarts that kept pages of older snapshots (RestartRetaining)
 	PagesBackfilled uint64
 	Seq             uint32 // checkpoint sequence number
 }
@@ -1157,6 +1158,7 @@ func (l *Log) Stats() Stats {
 		Gathers:         l.stats.gathers.Load(),
 		Checkpoints:     l.stats.checkpoints.Load(),
 		Restarts:        l.stats.restarts.Load(),
+		Retaining:       l.stats.retaining.Load(),
 		PagesBackfilled: l.stats.pagesBackfilled.Load(),
 		Seq:             l.hdr.seq,
 	}
