@@ -20,7 +20,8 @@ func (f slowSync) Sync() error {
 }
 
 // commitLoop runs committers goroutines, each making n synced commits of
-// one page one after another, and returns the log's stats.
+// one page one after another, on a log whose fdatasync takes 2 ms, and
+// returns the log's stats.
 func commitLoop(t *testing.T, committers, n int) Stats {
 	t.Helper()
 	fs := ioback.NewMemFS()
@@ -33,16 +34,28 @@ func commitLoop(t *testing.T, committers, n int) Stats {
 	}
 	defer l.Close()
 	page := make([]byte, 4096)
-	var appendMu sync.Mutex // Append calls must not overlap
+	runCommitters(t, l, committers, n, func(c, _ int) []Page {
+		return []Page{{No: PageNo(c + 1), Data: page}}
+	}, uint32(committers))
+	return l.Stats()
+}
+
+// runCommitters runs committers goroutines, each making n synced commits
+// of pages(c, i) one after another (Append under a shared lock, as the
+// engine's writer lock makes it, then WaitDurable), and fails t on the
+// first error.
+func runCommitters(t *testing.T, l *Log, committers, n int, pages func(c, i int) []Page, size uint32) {
+	t.Helper()
+	var appendMu sync.Mutex
 	var wg sync.WaitGroup
 	errs := make(chan error, committers)
 	for c := range committers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for range n {
+			for i := range n {
 				appendMu.Lock()
-				v, err := l.Append([]Page{{No: PageNo(c + 1), Data: page}}, uint32(committers), true)
+				v, err := l.Append(pages(c, i), size, true)
 				appendMu.Unlock()
 				if err == nil {
 					err = l.WaitDurable(v)
@@ -59,7 +72,6 @@ func commitLoop(t *testing.T, committers, n int) Stats {
 	for err := range errs {
 		t.Fatal(err)
 	}
-	return l.Stats()
 }
 
 // TestGroupCommitGathersEveryCommitter is the regression test for batches

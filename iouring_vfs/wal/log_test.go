@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/golibsql/libsql/iouring_vfs/ioback"
@@ -130,33 +129,10 @@ func TestGroupCommitSharesFlushes(t *testing.T) {
 		l := openLog(t, fs, dir, "db", Options{})
 		commitPages(t, l.Log, ps, map[PageNo]int{1: 0}, 64, true)
 		const writers, each = 8, 25
-		var appendMu sync.Mutex // the engine's writer lock
-		var wg sync.WaitGroup
-		errs := make(chan error, writers)
-		for w := range writers {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for i := range each {
-					p := PageNo(2 + w)
-					appendMu.Lock()
-					v, err := l.Append([]Page{{No: 1, Data: page(ps, 1, w*1000+i)}, {No: p, Data: page(ps, p, i)}}, 64, true)
-					appendMu.Unlock()
-					if err == nil {
-						err = l.WaitDurable(v)
-					}
-					if err != nil {
-						errs <- err
-						return
-					}
-				}
-			}()
-		}
-		wg.Wait()
-		close(errs)
-		for err := range errs {
-			t.Fatal(err)
-		}
+		runCommitters(t, l.Log, writers, each, func(w, i int) []Page {
+			p := PageNo(2 + w)
+			return []Page{{No: 1, Data: page(ps, 1, w*1000+i)}, {No: p, Data: page(ps, p, i)}}
+		}, 64)
 		st := l.Stats()
 		if st.Commits != writers*each+1 {
 			t.Fatalf("commits = %d, want %d", st.Commits, writers*each+1)
