@@ -79,6 +79,10 @@ type CheckpointResult struct {
 	Restarted bool
 }
 
+// testHookAfterBackfill, when set, runs after a checkpoint copied its
+// pages into the main file.
+var testHookAfterBackfill func()
+
 type copyItem struct {
 	p PageNo
 	f FrameNo
@@ -159,6 +163,9 @@ func (l *Log) checkpointLocked(mode CheckpointMode, oldest Version) (CheckpointR
 		}
 		if err := l.backfillPages(items, ps, gen); err != nil {
 			return res, l.poison(err)
+		}
+		if testHookAfterBackfill != nil {
+			testHookAfterBackfill()
 		}
 		if complete {
 			if err := l.resizeMain(int64(dbSize) * int64(ps)); err != nil {
@@ -361,10 +368,12 @@ type retainedSnap struct {
 	pages map[PageNo][]byte
 }
 
-// retainedAt returns what is retained for snapshot v, or nil if v is not
-// older than the log's start or was not retained. l.mu is held.
+// retainedAt returns what is retained for snapshot v, or nil. It serves
+// from the moment RestartRetaining installs it, before the restart moves
+// the log's start past v: the checkpoint in between overwrites the main
+// file. l.mu is held.
 func (l *Log) retainedAt(v Version) *retainedSnap {
-	if v >= l.floor || l.retained == nil {
+	if l.retained == nil {
 		return nil
 	}
 	return l.retained[v]

@@ -128,3 +128,34 @@ func TestRestartRetainingBounded(t *testing.T) {
 		t.Errorf("page 2 at %v: %s %v", old, describe(buf), err)
 	}
 }
+
+// TestRestartRetainingDuringBackfill is the regression test for a window
+// in which a retained snapshot read the main file while the checkpoint
+// was overwriting it: the copies were used only once the restart had
+// moved the log's start past the snapshot, not from the moment they were
+// installed.
+func TestRestartRetainingDuringBackfill(t *testing.T) {
+	const ps = 512
+	l := openLog(t, ioback.NewMemFS(), "/", "window", Options{})
+	old := commitPages(t, l.Log, ps, map[PageNo]int{1: 1, 2: 1}, 2, true)
+	// Page 2 as of old is then only in the main file.
+	if res, err := l.Checkpoint(CheckpointRestart, old); err != nil || !res.Restarted {
+		t.Fatalf("restart: %+v, %v", res, err)
+	}
+	commitPages(t, l.Log, ps, map[PageNo]int{1: 2, 2: 2}, 2, true)
+	buf := make([]byte, ps)
+	var during string
+	testHookAfterBackfill = func() {
+		if _, err := l.ReadPage(2, old, buf); err != nil {
+			t.Error(err)
+		}
+		during = describe(buf)
+	}
+	defer func() { testHookAfterBackfill = nil }()
+	if res, err := l.RestartRetaining([]Version{old}, 100); err != nil || !res.Restarted {
+		t.Fatalf("RestartRetaining: %+v, %v", res, err)
+	}
+	if want := describe(page(ps, 2, 1)); during != want {
+		t.Errorf("page 2 at %v read during the checkpoint: %s, want %s", old, during, want)
+	}
+}
