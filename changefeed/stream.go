@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"iter"
+	"runtime"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // Options say where a stream starts and which changes it yields.
@@ -275,12 +277,47 @@ func (s *Stream) Next(ctx context.Context) (Change, error) {
 			continue
 		}
 		s.mu.Unlock()
+		if s.spin() {
+			continue
+		}
 		select {
 		case <-s.wake:
 		case <-s.done:
 		case <-ctx.Done():
 			return Change{}, ctx.Err()
 		}
+	}
+}
+
+// spinWait is how long a consumer with nothing to read polls before it
+// parks. Waking a parked consumer costs the committing goroutine a futex
+// call and a scheduling round on every commit; a consumer that keeps up
+// with a steady stream of commits finds the next one while it polls, and
+// parks only when they stop coming for this long.
+const spinWait = 50 * time.Microsecond
+
+// spin polls for a wake-up for up to spinWait, yielding the processor
+// between polls, and reports whether one came.
+func (s *Stream) spin() bool {
+	if runtime.GOMAXPROCS(0) < 2 {
+		return false
+	}
+	var deadline time.Time
+	for i := 0; ; i++ {
+		select {
+		case <-s.wake:
+			return true
+		default:
+		}
+		if i&15 == 15 {
+			now := time.Now()
+			if deadline.IsZero() {
+				deadline = now.Add(spinWait)
+			} else if now.After(deadline) {
+				return false
+			}
+		}
+		runtime.Gosched()
 	}
 }
 
