@@ -188,9 +188,10 @@ type Log struct {
 	gen     uint64  // bumped at every restart; keys cache entries of frames
 	base    Version // commits of this log generation are base+1, base+2, ...
 	floor   Version // the version current when this generation began
-	// retained holds, for snapshots older than floor that were pinned when
-	// RestartRetaining restarted the log, the pages they read that the log
-	// no longer has (see RestartRetaining).
+	// retained holds, for the snapshots older than the newest version that
+	// were pinned when RestartRetaining ran, the pages they would read from
+	// the log and the main file that its checkpoint and restart overwrite or
+	// drop (see RestartRetaining).
 	retained map[Version]*retainedSnap
 	// retainGen counts installs of retained: a read from the main file
 	// that overlapped one is repeated, since the checkpoint that follows
