@@ -3,6 +3,7 @@ package iouringvfs
 import (
 	"context"
 	"errors"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -109,5 +110,39 @@ func TestWriterLockExclusionUnderGiveUps(t *testing.T) {
 	}
 	if !l.tryAcquire() {
 		t.Fatal("the lock is held after every holder released it")
+	}
+}
+
+// TestWriterLockHandsOverAtOnce is the regression test for a hand-over
+// that waited on the releasing goroutine: the waiter it woke was queued to
+// run next on the same processor, so while the releaser kept running (a
+// committer going on to its next transaction), the lock sat idle. On one
+// processor the waiter ran only when the releaser was preempted, 10 ms
+// later; the releaser now yields.
+func TestWriterLockHandsOverAtOnce(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	var l writerLock
+	if err := l.acquire(context.Background(), time.Second); err != nil {
+		t.Fatal(err)
+	}
+	got := make(chan time.Time, 1)
+	go func() {
+		if err := l.acquire(context.Background(), 10*time.Second); err != nil {
+			t.Error(err)
+		}
+		got <- time.Now()
+		l.release()
+	}()
+	for l.queued() == 0 {
+		runtime.Gosched()
+	}
+	released := time.Now()
+	l.release()
+	for time.Since(released) < 40*time.Millisecond {
+		// The releaser keeps the processor, as a committer running its
+		// next transaction does.
+	}
+	if gap := (<-got).Sub(released); gap > 5*time.Millisecond {
+		t.Errorf("the waiter got the lock %v after its release", gap)
 	}
 }
