@@ -118,9 +118,26 @@ func TestWriterLockExclusionUnderGiveUps(t *testing.T) {
 // run next on the same processor, so while the releaser kept running (a
 // committer going on to its next transaction), the lock sat idle. On one
 // processor the waiter ran only when the releaser was preempted, 10 ms
-// later; the releaser now yields.
+// later; the releaser now yields. A loaded machine (a GC cycle, another
+// package's tests) can delay one hand-over by as much, so the test asks
+// for one prompt hand-over out of five; before the fix none was.
 func TestWriterLockHandsOverAtOnce(t *testing.T) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	var gaps []time.Duration
+	for range 5 {
+		gap := writerLockHandOver(t)
+		if gap <= 5*time.Millisecond {
+			return
+		}
+		gaps = append(gaps, gap)
+	}
+	t.Errorf("the waiter got the lock only %v after its release", gaps)
+}
+
+// writerLockHandOver releases the writer lock to a queued waiter, keeps
+// the processor for 40 ms, and returns how long after the release the
+// waiter held the lock.
+func writerLockHandOver(t *testing.T) time.Duration {
 	var l writerLock
 	if err := l.acquire(context.Background(), time.Second); err != nil {
 		t.Fatal(err)
@@ -142,7 +159,5 @@ func TestWriterLockHandsOverAtOnce(t *testing.T) {
 		// The releaser keeps the processor, as a committer running its
 		// next transaction does.
 	}
-	if gap := (<-got).Sub(released); gap > 5*time.Millisecond {
-		t.Errorf("the waiter got the lock %v after its release", gap)
-	}
+	return (<-got).Sub(released)
 }
