@@ -113,6 +113,7 @@ func (c *Connector) Connect(ctx context.Context) (driver.Conn, error) {
 	if err != nil {
 		return nil, convertError(err)
 	}
+	cc.KeepCacheAcrossSnapshots()
 	conn := newConn(cc, c.cfg)
 	conn.origin = c
 	if err := conn.setup(ctx); err != nil {

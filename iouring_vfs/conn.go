@@ -57,8 +57,15 @@ type File struct {
 
 	lock      int32
 	snap      wal.Version
+	snapSize  uint32 // database size in pages at snap, while pinned
 	pinned    bool
 	hasWriter bool
+	// page1 is page 1 at page1Ver (as SQLite sees it), kept because SQLite
+	// reads its change counter at every lock and its header at every
+	// transaction, and page 1's slot in the shared cache is the one every
+	// connection contends for.
+	page1    []byte
+	page1Ver wal.Version
 
 	ws     map[wal.PageNo][]byte
 	wsSize uint32 // database size in pages as written, valid when dirty
@@ -82,12 +89,23 @@ type File struct {
 	lastCommit   wal.Version
 	lastErr      error
 	scratch      []byte
+
+	// The snapshot SQLite's page cache was last filled from, its size,
+	// and whether SnapshotChanges has seen one; changed collects the pages
+	// it reports (see SnapshotChanges).
+	cacheSnap   wal.Version
+	cacheSize   uint32
+	cacheKnown  bool
+	changed     []wal.PageNo
+	changed32   []uint32
+	changedVers [16]byte
 }
 
 var (
 	_ capi.VFSFile    = (*File)(nil)
 	_ capi.PragmaFile = (*File)(nil)
 	_ capi.CommitFile = (*File)(nil)
+	_ capi.CacheFile  = (*File)(nil)
 )
 
 // SetOwner ties the file to the driver connection that opened it.
@@ -153,7 +171,15 @@ func (f *File) sizePages() uint32 {
 	if f.dirty {
 		return f.wsSize
 	}
-	return f.e.log.Size(f.readVersion())
+	if f.pinned {
+		return f.snapSize
+	}
+	return f.e.log.Size(f.e.log.Durable())
+}
+
+// setSnap makes v, which the caller pinned, the connection's snapshot.
+func (f *File) setSnap(v wal.Version) {
+	f.snap, f.snapSize, f.pinned = v, f.e.log.Size(v), true
 }
 
 // ReadAt serves SQLite's reads: whole pages, or parts of page 1 (the
@@ -206,11 +232,20 @@ func (f *File) readPage(pg wal.PageNo, dst []byte) error {
 		copy(dst, b)
 		return nil
 	}
-	if _, err := f.e.log.ReadPage(pg, f.readVersion(), dst); err != nil {
+	v := f.readVersion()
+	if pg == 1 && f.page1 != nil && f.page1Ver == v && len(dst) == len(f.page1) {
+		copy(dst, f.page1)
+		return nil
+	}
+	if _, err := f.e.log.ReadPage(pg, v, dst); err != nil {
 		return f.ioFail(capi.IOERR_READ, err)
 	}
 	if pg == 1 && len(dst) > 19 {
 		dst[18], dst[19] = 1, 1
+		if f.pinned {
+			f.page1 = append(f.page1[:0], dst...)
+			f.page1Ver = v
+		}
 	}
 	return nil
 }
@@ -343,16 +378,15 @@ func (f *File) Lock(level int32) error {
 	if f.lock == capi.LOCK_NONE {
 		switch {
 		case f.hasWriter:
-			f.snap = f.e.pinLast()
+			f.setSnap(f.e.pinLast())
 		case f.intent && !f.concurrent && !f.readOnly && f.refuse == "":
 			if err := f.acquireWriter(); err != nil {
 				return err
 			}
-			f.snap = f.e.pinLast()
+			f.setSnap(f.e.pinLast())
 		default:
-			f.snap = f.e.pinDurable()
+			f.setSnap(f.e.pinDurable())
 		}
-		f.pinned = true
 		f.lock = capi.LOCK_SHARED
 	}
 	if level >= capi.LOCK_RESERVED && f.lock < capi.LOCK_RESERVED {
@@ -382,6 +416,46 @@ func (f *File) Lock(level int32) error {
 	}
 	f.lock = max(f.lock, level)
 	return nil
+}
+
+// maxKeptChanges bounds the frames SnapshotChanges reports: past it,
+// dropping the pages one by one costs more than SQLite refilling its cache.
+const maxKeptChanges = 2048
+
+// SnapshotChanges implements capi.CacheFile: it reports the pages committed
+// between the snapshot the connection's SQLite page cache was filled from
+// (its previous SHARED lock) and the one Lock just pinned, so that SQLite
+// drops only those instead of its whole cache. Every commit, the
+// connection's own included, is between the two, so each page the cache
+// may hold stale is reported. It cannot tell (ok=false, and SQLite resets
+// its cache as in stock rollback mode) the first time, when the log
+// restarted since the previous snapshot and no longer knows it, when the
+// database shrank (pages past the new end are in no frame), or when more
+// than maxKeptChanges frames were committed in between.
+func (f *File) SnapshotChanges() (pages []uint32, fileVers []byte, ok bool) {
+	prev, prevSize, known := f.cacheSnap, f.cacheSize, f.cacheKnown
+	f.cacheKnown = false
+	if !f.pinned || f.dirty {
+		return nil, nil, false
+	}
+	size := f.snapSize
+	f.cacheSnap, f.cacheSize, f.cacheKnown = f.snap, size, true
+	if !known || f.snap <= prev || size < prevSize {
+		return nil, nil, false
+	}
+	f.changed, ok = f.e.log.ChangedSince(prev, f.snap, f.changed[:0], maxKeptChanges)
+	if !ok {
+		return nil, nil, false
+	}
+	if _, err := f.ReadAt(f.changedVers[:], 24); err != nil {
+		return nil, nil, false
+	}
+	f.changed32 = f.changed32[:0]
+	for _, p := range f.changed {
+		f.changed32 = append(f.changed32, uint32(p))
+	}
+	f.e.stats.cacheKept.Add(1)
+	return f.changed32, f.changedVers[:], true
 }
 
 // acquireWriter takes the engine's writer lock, waiting in line until the
@@ -525,7 +599,7 @@ func (f *File) CommitPhaseTwo() error {
 	f.lastCommit = v
 	if f.pinned {
 		f.e.unpin(f.snap)
-		f.snap = v
+		f.setSnap(v)
 	}
 	if err := f.e.afterCommit(v); err != nil {
 		return f.ioFail(capi.IOERR_WRITE, err)

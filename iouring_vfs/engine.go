@@ -74,6 +74,7 @@ type Engine struct {
 	stats struct {
 		snapshotRetries atomic.Uint64 // BUSY_SNAPSHOT refusals (stale snapshot at RESERVED)
 		writerWaits     atomic.Uint64 // writers that found the writer lock taken
+		cacheKept       atomic.Uint64 // new snapshots that kept SQLite's page cache
 	}
 	concurrent concurrentCounters
 	cdc        cdcState
@@ -421,28 +422,32 @@ var testHookCheckpointBusy func()
 // Stats describe an engine's state and counters; PRAGMA libsql_stats
 // reports them as JSON.
 type Stats struct {
-	Version         string          `json:"version"`
-	Durable         string          `json:"durable"`
-	PageSize        int             `json:"page_size"`
-	PinnedSnapshots int             `json:"pinned_snapshots"`
-	OldestPinned    string          `json:"oldest_pinned"`
-	LogFrames       int             `json:"log_frames"`
-	Backfilled      int             `json:"log_backfilled"`
-	Commits         uint64          `json:"commits"`
-	Flushes         uint64          `json:"log_writes"`
-	Syncs           uint64          `json:"fsyncs"`
-	Gathers         uint64          `json:"group_commit_waits"`
-	Checkpoints     uint64          `json:"checkpoints"`
-	Restarts        uint64          `json:"log_restarts"`
-	Retaining       uint64          `json:"log_restarts_retaining"`
-	PagesBackfilled uint64          `json:"pages_checkpointed"`
-	CacheHits       uint64          `json:"cache_hits"`
-	CacheMisses     uint64          `json:"cache_misses"`
-	CacheEvictions  uint64          `json:"cache_evictions"`
-	CachePages      int             `json:"cache_capacity_pages"`
-	WriterQueue     int             `json:"writer_queue"`
-	SnapshotRetries uint64          `json:"snapshot_retries"`
-	WriterWaits     uint64          `json:"writer_waits"`
+	Version         string `json:"version"`
+	Durable         string `json:"durable"`
+	PageSize        int    `json:"page_size"`
+	PinnedSnapshots int    `json:"pinned_snapshots"`
+	OldestPinned    string `json:"oldest_pinned"`
+	LogFrames       int    `json:"log_frames"`
+	Backfilled      int    `json:"log_backfilled"`
+	Commits         uint64 `json:"commits"`
+	Flushes         uint64 `json:"log_writes"`
+	Syncs           uint64 `json:"fsyncs"`
+	Gathers         uint64 `json:"group_commit_waits"`
+	Checkpoints     uint64 `json:"checkpoints"`
+	Restarts        uint64 `json:"log_restarts"`
+	Retaining       uint64 `json:"log_restarts_retaining"`
+	PagesBackfilled uint64 `json:"pages_checkpointed"`
+	CacheHits       uint64 `json:"cache_hits"`
+	CacheMisses     uint64 `json:"cache_misses"`
+	CacheEvictions  uint64 `json:"cache_evictions"`
+	CachePages      int    `json:"cache_capacity_pages"`
+	WriterQueue     int    `json:"writer_queue"`
+	SnapshotRetries uint64 `json:"snapshot_retries"`
+	WriterWaits     uint64 `json:"writer_waits"`
+	// SQLiteCacheKept counts the new snapshots at which a connection kept
+	// SQLite's page cache, dropping only the pages committed since its
+	// previous one (see File.SnapshotChanges).
+	SQLiteCacheKept uint64          `json:"sqlite_cache_kept"`
 	IO              string          `json:"io"`
 	Concurrent      ConcurrentStats `json:"concurrent"`
 }
@@ -456,7 +461,7 @@ func (e *Engine) Stats() Stats {
 		PinnedSnapshots: pinned, OldestPinned: oldest.String(),
 		LogFrames: ls.Frames, Backfilled: ls.Backfilled, Commits: ls.Commits, Flushes: ls.Flushes,
 		Syncs: ls.Syncs, Gathers: ls.Gathers, Checkpoints: ls.Checkpoints, Restarts: ls.Restarts, Retaining: ls.Retaining, PagesBackfilled: ls.PagesBackfilled,
-		WriterQueue: e.wlock.queued(), WriterWaits: e.stats.writerWaits.Load(),
+		WriterQueue: e.wlock.queued(), WriterWaits: e.stats.writerWaits.Load(), SQLiteCacheKept: e.stats.cacheKept.Load(),
 		SnapshotRetries: e.stats.snapshotRetries.Load(), IO: fsKindName(e.fs), Concurrent: e.concurrent.snapshot(),
 	}
 	if c := e.log.Cache(); c != nil {

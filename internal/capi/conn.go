@@ -69,6 +69,10 @@ const progressOps = 1000
 func Open(filename string, flags int32, vfs string) (*Conn, error) {
 	tls := libc.NewTLS()
 	c := &Conn{tls: tls, ctx: context.Background(), stmts: map[*Stmt]struct{}{}}
+	if rc := initialize(tls); rc != OK {
+		tls.Close()
+		return nil, &Error{Code: rc, Msg: "sqlite3_initialize: " + ErrStr(rc)}
+	}
 
 	// Stack order: ppDb, filename, vfs; freed in reverse.
 	pp := tls.Alloc(8)

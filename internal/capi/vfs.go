@@ -157,6 +157,9 @@ func codeOf(err error, def int32) int32 {
 type vfsFile struct {
 	base   sqlite3.Tsqlite3_file
 	handle Handle
+	// pager is the Pager of the connection whose main database this file
+	// is, once [Conn.KeepCacheAcrossSnapshots] found it (see keepCache).
+	pager uintptr
 }
 
 // vfsEntry is what a registered sqlite3_vfs's pAppData names.
@@ -198,7 +201,7 @@ func RegisterVFS(name string, v VFS, makeDefault bool) error {
 		vfsTLS = libc.NewTLS()
 	}
 	tls := vfsTLS
-	if rc := sqlite3.Xsqlite3_initialize(tls); rc != OK {
+	if rc := initialize(tls); rc != OK {
 		return fmt.Errorf("capi: sqlite3_initialize: %s", ErrStr(rc))
 	}
 	zName, err := libc.CString(name)
@@ -395,7 +398,16 @@ func vfsFileSize(tls *libc.TLS, pFile, pSize uintptr) (rc int32) {
 
 func vfsLock(tls *libc.TLS, pFile uintptr, level int32) (rc int32) {
 	defer recoverCode(&rc, IOERR_LOCK)
-	return codeOf(fileOf(pFile).Lock(level), IOERR_LOCK)
+	f := fileOf(pFile)
+	if err := f.Lock(level); err != nil {
+		return codeOf(err, IOERR_LOCK)
+	}
+	if pager := (*vfsFile)(cptr(pFile)).pager; pager != 0 && level == LOCK_SHARED {
+		if cf, ok := f.(CacheFile); ok {
+			keepCache(tls, pager, cf)
+		}
+	}
+	return OK
 }
 
 func vfsUnlock(tls *libc.TLS, pFile uintptr, level int32) (rc int32) {

@@ -308,8 +308,10 @@ func (l *Log) restart(mode CheckpointMode, oldest Version) (bool, error) {
 	l.mainPages = l.commits[len(l.commits)-1].size
 	l.commits = nil
 	clear(l.index)
+	l.framePage = l.framePage[:0]
 	l.lastFrame, l.written, l.synced, l.backfill = 0, 0, 0, 0
 	l.gen++
+	l.genNow.Store(l.gen)
 	l.base = Version(seq) << 32
 	l.floor = floor
 	l.stats.restarts.Add(1)
@@ -355,6 +357,7 @@ func (l *Log) poison(err error) error {
 func (l *Log) poisonLocked(err error) error {
 	if l.err == nil {
 		l.err = fmt.Errorf("%w: %w", ErrPoisoned, err)
+		l.failed.Store(true)
 		l.flushed.Broadcast()
 	}
 	return l.err

@@ -31,6 +31,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"runtime"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -158,6 +159,7 @@ type pendingWrite struct {
 	buf    []byte // [header] frames
 	hdr    bool   // buf starts with the log header
 	sync   bool   // the commit wants fdatasync before it is durable
+	size   uint32 // database size in pages at v
 	state  writeState
 	synced bool // its batch was fdatasync'ed
 }
@@ -182,7 +184,7 @@ type Log struct {
 
 	// mu guards everything below. Readers hold it shared while they look
 	// up a frame; Append and the flush leader hold it briefly.
-	mu      sync.RWMutex
+	mu      rwMutex
 	flushed *sync.Cond // on mu; broadcast after every flush
 	hdr     header
 	gen     uint64  // bumped at every restart; keys cache entries of frames
@@ -199,7 +201,8 @@ type Log struct {
 	retainGen atomic.Uint64
 	commits   []commitRec
 	index     map[PageNo][]frameRef
-	mainPages uint32 // database size (pages) as the main file holds it at base
+	framePage []PageNo // framePage[f-1] is the page frame f holds
+	mainPages uint32   // database size (pages) as the main file holds it at base
 	lastFrame FrameNo
 	written   FrameNo // frames in the file
 	synced    FrameNo // frames in the file and synced
@@ -214,9 +217,45 @@ type Log struct {
 	syncAvg   time.Duration
 	err       error // sticky: poisoned or closed
 	durable   atomic.Uint64
+	// Lock-free copies for the readers' hot path, which must not queue
+	// behind a committer waiting for mu: failed is set with err, genNow
+	// follows gen, and pageSize is the header's page size once known (it
+	// never changes after).
+	failed   atomic.Bool
+	genNow   atomic.Uint64
+	pageSize atomic.Int32
+	// durSize is the newest durable version with its database size, which
+	// is what most snapshots pin (see Size).
+	durSize atomic.Pointer[versionSize]
 
 	stats struct {
 		commits, flushes, syncs, gathers, checkpoints, restarts, retaining, pagesBackfilled atomic.Uint64
+	}
+}
+
+// rwMutex is a sync.RWMutex whose readers let a waiting writer run at
+// once. A writer that finds readers inside parks, and the reader leaving
+// last wakes it onto its own processor's run queue, to run when that reader
+// blocks or is preempted: 10 ms later when the reader is a goroutine doing
+// point selects that never block (measured: a committer beside 4 such
+// readers on 2 cores fell from 8k to 3k commits/s once the readers stopped
+// blocking on this lock themselves). A reader that leaves while a writer
+// waits therefore yields.
+type rwMutex struct {
+	sync.RWMutex
+	writers atomic.Int32 // writers in Lock
+}
+
+func (m *rwMutex) Lock() {
+	m.writers.Add(1)
+	m.RWMutex.Lock()
+	m.writers.Add(-1)
+}
+
+func (m *rwMutex) RUnlock() {
+	m.RWMutex.RUnlock()
+	if m.writers.Load() > 0 {
+		runtime.Gosched()
 	}
 }
 
@@ -239,6 +278,7 @@ func Open(db, walf ioback.File, opts Options) (*Log, error) {
 	l.flushed = sync.NewCond(&l.mu)
 	l.index = make(map[PageNo][]frameRef)
 	l.gen = 1
+	l.genNow.Store(1)
 	if err := l.recover(); err != nil {
 		return nil, err
 	}
@@ -270,7 +310,7 @@ func (l *Log) recover() error {
 		if err := l.readMainSize(); err != nil {
 			return err
 		}
-		l.durable.Store(uint64(l.base))
+		l.setDurable(l.base, l.sizeLocked(l.base))
 		return nil
 	}
 	if l.hdr.seq < l.opts.MinSeq {
@@ -323,6 +363,7 @@ scan:
 				for j, pg := range uncommitted {
 					l.index[pg] = append(l.index[pg], frameRef{v: v, f: first + FrameNo(j)})
 				}
+				l.framePage = append(l.framePage, uncommitted...)
 				uncommitted = uncommitted[:0]
 				l.commits = append(l.commits, commitRec{v: v, last: f, size: size})
 				commitRunning = running
@@ -343,7 +384,8 @@ scan:
 			return fmt.Errorf("wal: fdatasync recovered log: %w", err)
 		}
 	}
-	l.durable.Store(uint64(l.lastVersionLocked()))
+	last := l.lastVersionLocked()
+	l.setDurable(last, l.sizeLocked(last))
 	return nil
 }
 
@@ -385,8 +427,12 @@ func (l *Log) readMainSize() error {
 // PageSize is the log's page size; 0 until known (an empty log over an
 // empty database, before the first commit).
 func (l *Log) PageSize() int {
+	if ps := l.pageSize.Load(); ps != 0 {
+		return int(ps)
+	}
 	l.mu.RLock()
 	defer l.mu.RUnlock()
+	l.pageSize.Store(int32(l.hdr.pageSize))
 	return l.hdr.pageSize
 }
 
@@ -440,8 +486,24 @@ func (l *Log) RaiseFloor(seq uint32) {
 // syncs the log. Readers pin it.
 func (l *Log) Durable() Version { return Version(l.durable.Load()) }
 
+// versionSize is a version and the database size in pages at it.
+type versionSize struct {
+	v    Version
+	size uint32
+}
+
+// setDurable makes v, of size pages, the newest durable version. l.mu is
+// held.
+func (l *Log) setDurable(v Version, size uint32) {
+	l.durSize.Store(&versionSize{v, size})
+	l.durable.Store(uint64(v))
+}
+
 // Size is the database size in pages as of version v.
 func (l *Log) Size(v Version) uint32 {
+	if d := l.durSize.Load(); d != nil && d.v == v {
+		return d.size
+	}
 	l.mu.RLock()
 	defer l.mu.RUnlock()
 	return l.sizeLocked(v)
@@ -481,31 +543,45 @@ func (l *Log) lookup(p PageNo, v Version) (FrameNo, bool) {
 	return refs[i].f, true
 }
 
-// ChangedSince reports the pages written by commits newer than v up to and
-// including w, calling fn for each (a page may be reported more than once).
-// It reports ok=false if v is older than the log's start, when the log can
-// no longer tell.
-func (l *Log) ChangedSince(v, w Version, fn func(PageNo)) (ok bool) {
+// ChangedSince appends to dst the pages written by commits newer than v up
+// to and including w (a page may appear more than once) and returns it. It
+// reports ok=false, and appends nothing, if v is older than the log's start,
+// when the log can no longer tell, or if those commits wrote more than max
+// frames. It costs one step per frame of those commits.
+func (l *Log) ChangedSince(v, w Version, dst []PageNo, max int) (_ []PageNo, ok bool) {
 	l.mu.RLock()
 	defer l.mu.RUnlock()
+	first, last := FrameNo(1), FrameNo(0)
+	var r *retainedSnap
 	if v < l.floor {
-		r := l.retainedAt(v)
-		if r == nil || w < l.floor {
-			return false
+		if r = l.retainedAt(v); r == nil || w < l.floor {
+			return dst, false
 		}
+	} else if i := l.commitAt(v); i >= 0 {
+		first = l.commits[i].last + 1
+	}
+	if j := l.commitAt(w); j >= 0 {
+		last = l.commits[j].last
+	}
+	n := 0
+	if r != nil {
+		n = len(r.pages)
+	}
+	if last >= first {
+		n += int(last - first + 1)
+	}
+	if n > max {
+		return dst, false
+	}
+	if r != nil {
 		for p := range r.pages {
-			fn(p)
+			dst = append(dst, p)
 		}
 	}
-	for p, refs := range l.index {
-		for i := len(refs) - 1; i >= 0 && refs[i].v > v; i-- {
-			if refs[i].v <= w {
-				fn(p)
-				break
-			}
-		}
+	if last >= first {
+		dst = append(dst, l.framePage[first-1:last]...)
 	}
-	return true
+	return dst, true
 }
 
 // FirstChanged returns a page of pages that a commit newer than v, up to
@@ -606,10 +682,7 @@ func (l *Log) ReadPage(p PageNo, v Version, buf []byte) (found bool, err error) 
 			err = l.loadCached(key, buf, l.wal, off)
 			// A restart may have reused the frame's place in the file
 			// while we read it; then the page is in the main file.
-			l.mu.RLock()
-			same := l.gen == gen
-			l.mu.RUnlock()
-			if !same {
+			if l.genNow.Load() != gen {
 				if c := l.cache.Load(); c != nil {
 					c.Remove(key)
 				}
@@ -756,10 +829,11 @@ func (l *Log) Append(pages []Page, dbSize uint32, sync bool) (Version, error) {
 	first := l.lastFrame + 1
 	for i, pg := range pages {
 		l.index[pg.No] = append(l.index[pg.No], frameRef{v: v, f: first + FrameNo(i)})
+		l.framePage = append(l.framePage, pg.No)
 	}
 	l.lastFrame += FrameNo(len(pages))
 	l.commits = append(l.commits, commitRec{v: v, last: l.lastFrame, size: dbSize})
-	l.pending = append(l.pending, &pendingWrite{v: v, first: first, last: l.lastFrame, off: off, buf: buf, hdr: withHdr, sync: sync})
+	l.pending = append(l.pending, &pendingWrite{v: v, first: first, last: l.lastFrame, off: off, buf: buf, hdr: withHdr, sync: sync, size: dbSize})
 	l.unclaimed++
 	if g := l.gathering; g != nil && l.unclaimed >= g.want {
 		l.gathering = nil
@@ -962,6 +1036,7 @@ func (l *Log) writeBatch(i, j int) {
 	if err != nil {
 		if l.err == nil {
 			l.err = fmt.Errorf("%w: %w", ErrPoisoned, err)
+			l.failed.Store(true)
 		}
 		l.flushed.Broadcast()
 		return
@@ -978,7 +1053,7 @@ func (l *Log) writeBatch(i, j int) {
 		if pw.synced {
 			l.synced = pw.last
 		}
-		l.durable.Store(uint64(pw.v))
+		l.setDurable(pw.v, pw.size)
 		n++
 	}
 	if n > 0 {
@@ -1083,6 +1158,9 @@ func (l *Log) Commit(pages []Page, dbSize uint32, sync bool) (Version, error) {
 
 // Err returns the error that poisoned or closed the log, or nil.
 func (l *Log) Err() error {
+	if !l.failed.Load() {
+		return nil
+	}
 	l.mu.RLock()
 	defer l.mu.RUnlock()
 	return l.err
@@ -1120,8 +1198,10 @@ func (l *Log) Close() error {
 	switch {
 	case l.err == nil:
 		l.err = ErrClosed
+		l.failed.Store(true)
 	case !errors.Is(l.err, ErrClosed):
 		l.err = fmt.Errorf("%w (%w)", ErrClosed, l.err)
+		l.failed.Store(true)
 	}
 	l.flushed.Broadcast()
 	return nil

@@ -68,6 +68,18 @@ func TestRestartRetaining(t *testing.T) {
 				if wantPage := firstChangedInModel(m, k); changed != wantPage {
 					t.Fatalf("round %d: FirstChanged since %v = %d, want %d", round, m.versions[k], changed, wantPage)
 				}
+				set := changedSet(t, l.Log, m.versions[k], l.Last(), 1<<20)
+				if set == nil {
+					t.Fatalf("round %d: ChangedSince pinned %v: the log cannot tell", round, m.versions[k])
+				}
+				newest := len(m.versions) - 1
+				for p := PageNo(1); p <= 12; p++ {
+					g0, in0 := m.states[k][p]
+					g1, in1 := m.states[newest][p]
+					if (in0 != in1 || g0 != g1) && !set[p] {
+						t.Fatalf("round %d: ChangedSince pinned %v misses page %d", round, m.versions[k], p)
+					}
+				}
 			}
 			m.check(t, l.Log, len(m.versions)-1)
 		}
