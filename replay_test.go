@@ -76,61 +76,65 @@ func TestRebaseMatchesSerialExecution(t *testing.T) {
 				seeds = 500
 			}
 			for seed := range seeds {
-				dsn := fmt.Sprintf("sync=off&foreign_keys=%v", tc.fk)
-				conc, serial := openTestDB(t, dsn), openTestDB(t, dsn)
-				for _, db := range []*sql.DB{conc, serial} {
-					setupRandomTables(t, db)
-					fkc := "CREATE TABLE fkc(id INTEGER PRIMARY KEY, tid REFERENCES tlog(id))"
-					if tc.action {
-						fkc = "CREATE TABLE fkc(id INTEGER PRIMARY KEY, tid REFERENCES tlog(id) ON DELETE CASCADE)"
+				// A subtest per seed, so that its two databases (and their
+				// engines' page caches) close before the next seed opens two more.
+				t.Run(fmt.Sprint("seed=", seed), func(t *testing.T) {
+					dsn := fmt.Sprintf("sync=off&foreign_keys=%v", tc.fk)
+					conc, serial := openTestDB(t, dsn), openTestDB(t, dsn)
+					for _, db := range []*sql.DB{conc, serial} {
+						setupRandomTables(t, db)
+						fkc := "CREATE TABLE fkc(id INTEGER PRIMARY KEY, tid REFERENCES tlog(id))"
+						if tc.action {
+							fkc = "CREATE TABLE fkc(id INTEGER PRIMARY KEY, tid REFERENCES tlog(id) ON DELETE CASCADE)"
+						}
+						mustExec(t, db, "CREATE TABLE pad(b); CREATE TABLE other(b); "+fkc+"; ANALYZE")
 					}
-					mustExec(t, db, "CREATE TABLE pad(b); CREATE TABLE other(b); "+fkc+"; ANALYZE")
-				}
-				if tc.stream {
-					// A subscriber: the transaction captures its changes
-					// for CDC, and the rebase reads them from there.
-					stream(t, conc, ChangeOptions{})
-				}
-				r := rand.New(rand.NewPCG(uint64(seed), 11))
-				var script []string
-				var args [][]any
-				for range 1 + r.IntN(25) {
-					q, a := stmts[r.IntN(len(stmts))](r)
-					script, args = append(script, q), append(args, a)
-				}
-				run := func(c *sql.Conn, begin string) []string {
-					var outcome []string
-					cexec(t, c, begin)
-					for i, q := range script {
-						_, err := c.ExecContext(context.Background(), q, args[i]...)
-						outcome = append(outcome, fmt.Sprint(q, args[i], " -> ", err))
+					if tc.stream {
+						// A subscriber: the transaction captures its changes
+						// for CDC, and the rebase reads them from there.
+						stream(t, conc, ChangeOptions{})
 					}
-					cexec(t, c, "INSERT INTO pad VALUES (zeroblob(50000))")
-					return outcome
-				}
-				c1 := dbConn(t, conc)
-				concOutcome := run(c1, "BEGIN CONCURRENT")
-				mustExec(t, conc, "INSERT INTO other VALUES (zeroblob(50000))")
-				if _, err := c1.ExecContext(context.Background(), "COMMIT"); err != nil {
-					t.Fatalf("seed %d: COMMIT: %v\nscript:\n  %s", seed, err, strings.Join(concOutcome, "\n  "))
-				}
-				if s := engineStats(t, conc); !strings.Contains(s, `"rebased":1`) {
-					t.Fatalf("seed %d: not rebased: %s", seed, s)
-				} else if tc.action && !strings.Contains(s, `"rebased_changeset":1`) {
-					t.Fatalf("seed %d: a foreign key with an action, but not replayed by sqlite3changeset_apply: %s", seed, s)
-				}
-				mustExec(t, serial, "INSERT INTO other VALUES (zeroblob(50000))")
-				c2 := dbConn(t, serial)
-				serialOutcome := run(c2, "BEGIN")
-				cexec(t, c2, "COMMIT")
-				if !slices.Equal(concOutcome, serialOutcome) {
-					t.Fatalf("seed %d: statements ran differently:\n  %s\nserially:\n  %s", seed, strings.Join(concOutcome, "\n  "), strings.Join(serialOutcome, "\n  "))
-				}
-				if got, want := dumpTables(t, conc), dumpTables(t, serial); got != want {
-					t.Fatalf("seed %d: rebased database\n%s\nserial database\n%s\nscript:\n  %s", seed, got, want, strings.Join(concOutcome, "\n  "))
-				}
-				c1.Close()
-				c2.Close()
+					r := rand.New(rand.NewPCG(uint64(seed), 11))
+					var script []string
+					var args [][]any
+					for range 1 + r.IntN(25) {
+						q, a := stmts[r.IntN(len(stmts))](r)
+						script, args = append(script, q), append(args, a)
+					}
+					run := func(c *sql.Conn, begin string) []string {
+						var outcome []string
+						cexec(t, c, begin)
+						for i, q := range script {
+							_, err := c.ExecContext(context.Background(), q, args[i]...)
+							outcome = append(outcome, fmt.Sprint(q, args[i], " -> ", err))
+						}
+						cexec(t, c, "INSERT INTO pad VALUES (zeroblob(50000))")
+						return outcome
+					}
+					c1 := dbConn(t, conc)
+					concOutcome := run(c1, "BEGIN CONCURRENT")
+					mustExec(t, conc, "INSERT INTO other VALUES (zeroblob(50000))")
+					if _, err := c1.ExecContext(context.Background(), "COMMIT"); err != nil {
+						t.Fatalf("seed %d: COMMIT: %v\nscript:\n  %s", seed, err, strings.Join(concOutcome, "\n  "))
+					}
+					if s := engineStats(t, conc); !strings.Contains(s, `"rebased":1`) {
+						t.Fatalf("seed %d: not rebased: %s", seed, s)
+					} else if tc.action && !strings.Contains(s, `"rebased_changeset":1`) {
+						t.Fatalf("seed %d: a foreign key with an action, but not replayed by sqlite3changeset_apply: %s", seed, s)
+					}
+					mustExec(t, serial, "INSERT INTO other VALUES (zeroblob(50000))")
+					c2 := dbConn(t, serial)
+					serialOutcome := run(c2, "BEGIN")
+					cexec(t, c2, "COMMIT")
+					if !slices.Equal(concOutcome, serialOutcome) {
+						t.Fatalf("seed %d: statements ran differently:\n  %s\nserially:\n  %s", seed, strings.Join(concOutcome, "\n  "), strings.Join(serialOutcome, "\n  "))
+					}
+					if got, want := dumpTables(t, conc), dumpTables(t, serial); got != want {
+						t.Fatalf("seed %d: rebased database\n%s\nserial database\n%s\nscript:\n  %s", seed, got, want, strings.Join(concOutcome, "\n  "))
+					}
+					c1.Close()
+					c2.Close()
+				})
 			}
 		})
 	}
