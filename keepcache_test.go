@@ -120,8 +120,13 @@ func TestReaderKeepsPageCacheAcrossCommits(t *testing.T) {
 // reads against a model: a page kept in a connection's SQLite cache that a
 // commit changed would show as a wrong row or a corrupt b-tree.
 func TestKeptPageCachesMatchModel(t *testing.T) {
+	const pragmas = "_pragma=auto_vacuum(FULL)&_pragma=wal_autocheckpoint(50)"
+	t.Run("file", func(t *testing.T) { keptPageCachesMatchModel(t, openTestDB(t, pragmas)) })
+	t.Run("memory", func(t *testing.T) { keptPageCachesMatchModel(t, openTestDSN(t, ":memory:?"+pragmas)) })
+}
+
+func keptPageCachesMatchModel(t *testing.T, db *sql.DB) {
 	ctx := context.Background()
-	db := openTestDB(t, "_pragma=auto_vacuum(FULL)&_pragma=wal_autocheckpoint(50)")
 	db.SetMaxOpenConns(4)
 	conns := make([]*sql.Conn, 4)
 	for i := range conns {
