@@ -21,6 +21,15 @@ type tconn struct {
 	file *File
 }
 
+// Close closes the connection and drops the reference to its file, which
+// the cleanup registered by openConn would otherwise keep, with the engine
+// and its page cache, until the test ends: 15 MB per iteration of the
+// 500-iteration crash soak.
+func (tc *tconn) Close() error {
+	tc.file = nil
+	return tc.Conn.Close()
+}
+
 // openConn opens path through the VFS with extra URI parameters.
 func openConn(t *testing.T, path, params string) *tconn {
 	t.Helper()
