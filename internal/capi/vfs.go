@@ -278,6 +278,7 @@ func vfsOpen(tls *libc.TLS, pVfs, zName, pFile uintptr, flags int32, pOutFlags u
 	defer recoverCode(&rc, CANTOPEN)
 	vf := (*vfsFile)(cptr(pFile))
 	vf.base.FpMethods = 0
+	vf.pager = 0
 	v := vfsOf(pVfs)
 	if v == nil {
 		return CANTOPEN
