@@ -10,19 +10,29 @@
 // Build it with -ldflags '-X github.com/ncruces/go-sqlite3/driver.driverName=ncruces'
 // (see the bench package); make bench does.
 //
+// Each run (one workload, one driver, one round) is a process of its own,
+// this program run again with -one: drivers that share the transpiled
+// SQLite of modernc.org/sqlite/lib share its process-wide state, and this
+// project's driver changes some of it when it starts (it makes SQLite's
+// page caches per connection), which would otherwise change modernc's
+// figures for every run after this driver's first.
+//
 // Usage:
 //
 //	runbench [-rounds 5] [-duration 2s] [-out results] [-dir TMPDIR] [-only w1,w2] [-drivers d1,d2] [-quick]
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"flag"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"time"
 
@@ -44,6 +54,7 @@ func run() error {
 	only := flag.String("only", "", "comma-separated workloads to run (default: all): "+workloadNames())
 	driverList := flag.String("drivers", "", "comma-separated drivers to run (default: all; modernc, the baseline, is always run)")
 	quick := flag.Bool("quick", false, "small sizes and short phases: checks that everything runs, measures nothing")
+	one := flag.String("one", "", "internal: run `workload,driver,round` once in -dir and print the sample as JSON")
 	flag.Parse()
 	if *rounds < 1 {
 		return fmt.Errorf("-rounds must be at least 1")
@@ -55,6 +66,9 @@ func run() error {
 		if !isSet("duration") {
 			*duration = 50 * time.Millisecond
 		}
+	}
+	if *one != "" {
+		return runChild(*one, *dir, *duration, scale)
 	}
 	workloads := bench.Workloads
 	if *only != "" {
@@ -116,7 +130,7 @@ func run() error {
 			k := (round - 1 + wi) % len(drivers)
 			order := append(append([]bench.Driver{}, drivers[k:]...), drivers[:k]...)
 			for _, d := range order {
-				s := runOne(ctx, base, round, w, d, *duration, scale)
+				s := runProcess(base, round, w, d, *duration, *quick)
 				res.Samples = append(res.Samples, s)
 				summary := s.Err
 				if summary == "" && len(s.Metrics) > 0 {
@@ -151,6 +165,59 @@ func run() error {
 		}
 	}
 	return nil
+}
+
+// runProcess runs one workload for one driver in a process of its own
+// (see the package comment) and returns its sample.
+func runProcess(base string, round int, w bench.Workload, d bench.Driver, duration time.Duration, quick bool) bench.Sample {
+	s := bench.Sample{Round: round, Workload: w.Name, Driver: d.Name}
+	exe, err := os.Executable()
+	if err != nil {
+		s.Err = err.Error()
+		return s
+	}
+	args := []string{"-one", fmt.Sprintf("%s,%s,%d", w.Name, d.Name, round), "-dir", base, "-duration", duration.String()}
+	if quick {
+		args = append(args, "-quick")
+	}
+	cmd := exec.Command(exe, args...)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		s.Err = fmt.Sprintf("%s run of %s: %v: %s", d.Name, w.Name, err, strings.TrimSpace(stderr.String()))
+		return s
+	}
+	if err := json.Unmarshal(out, &s); err != nil {
+		s.Err = fmt.Sprintf("%s run of %s: reading its sample %q: %v", d.Name, w.Name, out, err)
+	}
+	return s
+}
+
+// runChild is the process runProcess starts: it runs spec
+// ("workload,driver,round") and writes the sample to standard output.
+func runChild(spec, base string, duration time.Duration, scale bench.Scale) error {
+	parts := strings.Split(spec, ",")
+	if len(parts) != 3 {
+		return fmt.Errorf("-one %q: want workload,driver,round", spec)
+	}
+	w, ok := bench.WorkloadByName(parts[0])
+	if !ok {
+		return fmt.Errorf("-one %q: unknown workload %q", spec, parts[0])
+	}
+	d, ok := bench.DriverByName(parts[1])
+	if !ok {
+		return fmt.Errorf("-one %q: unknown driver %q", spec, parts[1])
+	}
+	round, err := strconv.Atoi(parts[2])
+	if err != nil {
+		return fmt.Errorf("-one %q: round: %w", spec, err)
+	}
+	if base == "" {
+		base = os.TempDir()
+	}
+	s := runOne(context.Background(), base, round, w, d, duration, scale)
+	return json.NewEncoder(os.Stdout).Encode(s)
 }
 
 // runOne runs one workload for one driver on a database of its own.
