@@ -35,7 +35,9 @@ var sqliteConfig sqlite3.TSqlite3Config
 // from other connections' caches; each cache still keeps to its
 // cache_size. Caches created before the call (by another user of the
 // engine in the process) keep the shared group and its mutex, so the two
-// kinds mix safely.
+// kinds mix safely. The write is not ordered with another driver's reads
+// of the field: a connection that driver opens at the same instant gets
+// one kind of cache or the other, and either is correct.
 //
 // It must run after sqlite3_initialize (pcache1Init resets the field) and
 // before this package's connections open; a later sqlite3_shutdown and
