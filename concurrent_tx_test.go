@@ -48,10 +48,14 @@ func count(t *testing.T, q interface {
 	return n
 }
 
-func engineStats(t *testing.T, db *sql.DB) string {
+// engineStats returns PRAGMA libsql_stats, read through q (a DB, or a
+// connection whose own state the test watches).
+func engineStats(t *testing.T, q interface {
+	QueryRowContext(context.Context, string, ...any) *sql.Row
+}) string {
 	t.Helper()
 	var s string
-	if err := db.QueryRow("PRAGMA libsql_stats").Scan(&s); err != nil {
+	if err := q.QueryRowContext(context.Background(), "PRAGMA libsql_stats").Scan(&s); err != nil {
 		t.Fatal(err)
 	}
 	return s

@@ -15,16 +15,12 @@ import (
 // new snapshot.
 func engineCounters(t *testing.T, c *sql.Conn) (loads, kept uint64) {
 	t.Helper()
-	var s string
-	if err := c.QueryRowContext(context.Background(), "PRAGMA libsql_stats").Scan(&s); err != nil {
-		t.Fatal(err)
-	}
 	var st struct {
 		Hits   uint64 `json:"cache_hits"`
 		Misses uint64 `json:"cache_misses"`
 		Kept   uint64 `json:"sqlite_cache_kept"`
 	}
-	if err := json.Unmarshal([]byte(s), &st); err != nil {
+	if err := json.Unmarshal([]byte(engineStats(t, c)), &st); err != nil {
 		t.Fatal(err)
 	}
 	return st.Hits + st.Misses, st.Kept
