@@ -205,14 +205,7 @@ func (f *File) mergeable(then []byte, last wal.Version) bool {
 	if !ok {
 		return false
 	}
-	// Only the change counter (24-27) and the version-valid-for number
-	// (92-95) may differ; 18-19 differ between disk and SQLite's view.
-	for _, r := range [][2]int{{0, 18}, {20, 24}, {28, 92}, {96, len(mine)}} {
-		if !bytes.Equal(mine[r[0]:r[1]], then[r[0]:r[1]]) {
-			return false
-		}
-	}
-	return f.writesUntouched(last)
+	return sameButCounter(mine, then) && f.writesUntouched(last)
 }
 
 // A stale concurrent transaction whose writes touch nothing committed since
@@ -266,12 +259,16 @@ func (f *File) checkMerge() error {
 	return f.fail(capi.BUSY_SNAPSHOT, errNotMergeable)
 }
 
+// snapPage1 returns page 1 of the snapshot as stored, in scratch space
+// that the next call reuses, or nil if it cannot be read.
 func (f *File) snapPage1() []byte {
-	b := make([]byte, f.pageSize())
-	if _, err := f.e.log.ReadPage(1, f.snap, b); err != nil {
+	if ps := f.pageSize(); len(f.p1buf) != ps {
+		f.p1buf = make([]byte, ps)
+	}
+	if _, err := f.e.log.ReadPage(1, f.snap, f.p1buf); err != nil {
 		return nil
 	}
-	return b
+	return f.p1buf
 }
 
 // writesUntouched reports whether no page of the write set but page 1 was

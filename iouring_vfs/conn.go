@@ -1,6 +1,7 @@
 package iouringvfs
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -66,6 +67,13 @@ type File struct {
 	// connection contends for.
 	page1    []byte
 	page1Ver wal.Version
+	// counter is the change counter shown to this connection's SQLite in
+	// page 1 at counterVer (see presentCounter); p1buf is scratch space
+	// for page 1 of the snapshot.
+	counter    uint32
+	counterVer wal.Version
+	counterSet bool
+	p1buf      []byte
 
 	ws     map[wal.PageNo][]byte
 	wsSize uint32 // database size in pages as written, valid when dirty
@@ -235,19 +243,43 @@ func (f *File) readPage(pg wal.PageNo, dst []byte) error {
 	v := f.readVersion()
 	if pg == 1 && f.page1 != nil && f.page1Ver == v && len(dst) == len(f.page1) {
 		copy(dst, f.page1)
+		f.presentCounter(dst, v)
 		return nil
 	}
 	if _, err := f.e.log.ReadPage(pg, v, dst); err != nil {
 		return f.ioFail(capi.IOERR_READ, err)
 	}
-	if pg == 1 && len(dst) > 19 {
+	if pg == 1 && len(dst) >= 100 {
 		dst[18], dst[19] = 1, 1
+		f.presentCounter(dst, v)
 		if f.pinned {
 			f.page1 = append(f.page1[:0], dst...)
 			f.page1Ver = v
 		}
 	}
 	return nil
+}
+
+// presentCounter writes into page 1, read at version v, the change counter
+// shown to this connection's SQLite (bytes 24-27, and 92-95, which SQLite
+// requires to match them). A commit leaves page 1 out when nothing but
+// SQLite's change counter changed in it (see leavePage1Out), so the stored
+// counter no longer moves with every commit; but a connection's SQLite
+// keeps its page cache only while the counter it reads at each lock is the
+// one it saw last (or, after its own commit, the one it wrote). So each
+// connection is shown a counter of its own that moves, by 2, whenever its
+// snapshot does: always even, it never equals what SQLite wrote at its last
+// commit (the counter it read, plus one), which would make SQLite keep
+// pages that other commits changed. Connections whose cache the driver
+// keeps (SnapshotChanges) are told the new counter; all others reset their
+// cache on the change, as on every commit before.
+func (f *File) presentCounter(p1 []byte, v wal.Version) {
+	if !f.counterSet || v != f.counterVer {
+		f.counter += 2
+		f.counterVer, f.counterSet = v, true
+	}
+	binary.BigEndian.PutUint32(p1[24:], f.counter)
+	binary.BigEndian.PutUint32(p1[92:], f.counter)
 }
 
 // WriteAt records a page in the private write set. SQLite writes whole,
@@ -447,6 +479,9 @@ func (f *File) SnapshotChanges() (pages []uint32, fileVers []byte, ok bool) {
 	if !ok {
 		return nil, nil, false
 	}
+	if f.page1 != nil && f.page1Ver == prev && !slices.Contains(f.changed, 1) {
+		f.page1Ver = f.snap // unchanged since prev: no need to read it again
+	}
 	if _, err := f.ReadAt(f.changedVers[:], 24); err != nil {
 		return nil, nil, false
 	}
@@ -554,12 +589,15 @@ func (f *File) CommitPhaseTwo() error {
 		}
 	}
 	size := f.wsSize
+	left := f.leavePage1Out()
 	if f.merge {
 		f.merge = false
-		if err := f.mergePage1(); err != nil {
-			f.releaseWriter()
-			f.discard()
-			return f.ioFail(capi.IOERR_READ, err)
+		if !left {
+			if err := f.mergePage1(); err != nil {
+				f.releaseWriter()
+				f.discard()
+				return f.ioFail(capi.IOERR_READ, err)
+			}
 		}
 		size = f.e.log.Size(f.e.log.Last())
 	}
@@ -607,9 +645,48 @@ func (f *File) CommitPhaseTwo() error {
 	return nil
 }
 
+// leavePage1Out drops page 1 from the write set if it differs from the
+// snapshot's only in the change counter and the version-valid-for number,
+// is not the commit's only page, and the commit is built on the snapshot
+// (or merged on top of the newest version), and reports whether it did.
+// SQLite in
+// rollback mode rewrites page 1 at every commit just to advance the
+// counter; nobody reads that (see presentCounter), and leaving it out
+// halves what a one-page commit writes, checksums and syncs, and spares
+// every other connection re-reading page 1, as in SQLite's WAL mode.
+func (f *File) leavePage1Out() bool {
+	mine, ok := f.ws[1]
+	if !ok || len(f.ws) == 1 || !f.pinned || !f.merge && f.snap != f.e.log.Last() {
+		return false
+	}
+	then := f.snapPage1()
+	if then == nil || !sameButCounter(mine, then) {
+		return false
+	}
+	delete(f.ws, 1)
+	f.recycle(mine)
+	return true
+}
+
+// sameButCounter reports whether two copies of page 1 are the same but for
+// the change counter (bytes 24-27), the version-valid-for number (92-95)
+// and the journal-mode bytes 18-19, which differ between the file (WAL)
+// and SQLite's view of it (rollback).
+func sameButCounter(a, b []byte) bool {
+	if len(a) != len(b) || len(a) < 100 {
+		return false
+	}
+	for _, r := range [][2]int{{0, 18}, {20, 24}, {28, 92}, {96, len(a)}} {
+		if !bytes.Equal(a[r[0]:r[1]], b[r[0]:r[1]]) {
+			return false
+		}
+	}
+	return true
+}
+
 // mergePage1 replaces the write set's page 1 with the newest version's,
-// its change counter advanced (so that every connection drops its cached
-// pages), for a merged commit.
+// its change counter advanced, for a merged commit whose page 1 could not
+// be left out (it is the commit's only page).
 func (f *File) mergePage1() error {
 	p1 := f.ws[1]
 	if p1 == nil {
