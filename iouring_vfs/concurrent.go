@@ -140,11 +140,11 @@ func (f *File) Validate() (Validation, error) {
 		v.Conflict = &Conflict{Page: p, Schema: schema, Snapshot: f.snap, Newest: last}
 		return v
 	}
-	ps := f.pageSize()
-	then, now := make([]byte, ps), make([]byte, ps)
-	if _, err := f.e.log.ReadPage(1, f.snap, then); err != nil {
+	then, err := f.snapPage1()
+	if err != nil {
 		return v, err
 	}
+	now := f.scratchPage()
 	v.Header = headerOf(then)
 	if _, err := f.e.log.ReadPage(1, last, now); err != nil {
 		return v, err
@@ -223,8 +223,8 @@ func (f *File) mergeable(then []byte, last wal.Version) bool {
 // beyond the snapshot's size. It also returns the snapshot's size in pages
 // and free-list count, for the driver to compare with the transaction's.
 func (f *File) MergePrecheck() (ok bool, pages, freelist uint32) {
-	p1 := f.snapPage1()
-	if p1 == nil {
+	p1, err := f.snapPage1()
+	if err != nil {
 		return false, 0, 0
 	}
 	pages = f.e.log.Size(f.snap)
@@ -251,7 +251,7 @@ var errNotMergeable = errors.New("libsql: BEGIN CONCURRENT transaction conflicts
 // checkMerge runs at xSync for a TryMerge commit, with every page written.
 func (f *File) checkMerge() error {
 	f.mergeTry = false
-	if then := f.snapPage1(); then != nil && f.mergeable(then, f.e.log.Last()) {
+	if then, err := f.snapPage1(); err == nil && f.mergeable(then, f.e.log.Last()) {
 		f.merge = true
 		return nil
 	}
@@ -260,15 +260,15 @@ func (f *File) checkMerge() error {
 }
 
 // snapPage1 returns page 1 of the snapshot as stored, in scratch space
-// that the next call reuses, or nil if it cannot be read.
-func (f *File) snapPage1() []byte {
+// that the next call reuses.
+func (f *File) snapPage1() ([]byte, error) {
 	if ps := f.pageSize(); len(f.p1buf) != ps {
 		f.p1buf = make([]byte, ps)
 	}
 	if _, err := f.e.log.ReadPage(1, f.snap, f.p1buf); err != nil {
-		return nil
+		return nil, err
 	}
-	return f.p1buf
+	return f.p1buf, nil
 }
 
 // writesUntouched reports whether no page of the write set but page 1 was

@@ -58,7 +58,8 @@ type File struct {
 
 	lock      int32
 	snap      wal.Version
-	snapSize  uint32 // database size in pages at snap, while pinned
+	snapSize  uint32   // database size in pages at snap, while pinned
+	snapSlot  *pinSlot // where snap's pin is counted (see pinReader)
 	pinned    bool
 	hasWriter bool
 	// page1 is page 1 at page1Ver (as SQLite sees it), kept because SQLite
@@ -165,6 +166,15 @@ func (f *File) pageSize() int {
 	return f.wsPS
 }
 
+// scratchPage returns the file's page-sized scratch buffer, for partial
+// reads and for Validate, which never run at once.
+func (f *File) scratchPage() []byte {
+	if ps := f.pageSize(); len(f.scratch) != ps {
+		f.scratch = make([]byte, ps)
+	}
+	return f.scratch
+}
+
 // readVersion is the version reads see: the pinned snapshot, or, before
 // SQLite took any lock (it reads the header at open), the newest durable
 // one.
@@ -185,9 +195,16 @@ func (f *File) sizePages() uint32 {
 	return f.e.log.Size(f.e.log.Durable())
 }
 
-// setSnap makes v, which the caller pinned, the connection's snapshot.
-func (f *File) setSnap(v wal.Version) {
-	f.snap, f.snapSize, f.pinned = v, f.e.log.Size(v), true
+// setSnap makes v, which the caller pinned (counted in slot s, or in the
+// engine's pins if s is nil), the connection's snapshot.
+func (f *File) setSnap(v wal.Version, s *pinSlot) {
+	f.snap, f.snapSize, f.snapSlot, f.pinned = v, f.e.log.Size(v), s, true
+}
+
+// unpinSnap releases the pin of the connection's snapshot.
+func (f *File) unpinSnap() {
+	f.e.unpinReader(f.snap, f.snapSlot)
+	f.snapSlot, f.pinned = nil, false
 }
 
 // ReadAt serves SQLite's reads: whole pages, or parts of page 1 (the
@@ -217,10 +234,7 @@ func (f *File) ReadAt(p []byte, off int64) (int, error) {
 		chunk := min(int64(len(p)-n), ps-in)
 		dst := p[n : n+int(chunk)]
 		if in != 0 || chunk != ps {
-			if len(f.scratch) != int(ps) {
-				f.scratch = make([]byte, ps)
-			}
-			if err := f.readPage(wal.PageNo(pg), f.scratch); err != nil {
+			if err := f.readPage(wal.PageNo(pg), f.scratchPage()); err != nil {
 				return n, err
 			}
 			copy(dst, f.scratch[in:])
@@ -410,14 +424,14 @@ func (f *File) Lock(level int32) error {
 	if f.lock == capi.LOCK_NONE {
 		switch {
 		case f.hasWriter:
-			f.setSnap(f.e.pinLast())
+			f.setSnap(f.e.pinLast(), nil)
 		case f.intent && !f.concurrent && !f.readOnly && f.refuse == "":
 			if err := f.acquireWriter(); err != nil {
 				return err
 			}
-			f.setSnap(f.e.pinLast())
+			f.setSnap(f.e.pinLast(), nil)
 		default:
-			f.setSnap(f.e.pinDurable())
+			f.setSnap(f.e.pinReader())
 		}
 		f.lock = capi.LOCK_SHARED
 	}
@@ -538,8 +552,7 @@ func (f *File) Unlock(level int32) error {
 		}
 	}
 	if level == capi.LOCK_NONE && f.pinned {
-		f.e.unpin(f.snap)
-		f.pinned = false
+		f.unpinSnap()
 	}
 	f.lock = level
 	return nil
@@ -636,8 +649,8 @@ func (f *File) CommitPhaseTwo() error {
 	}
 	f.lastCommit = v
 	if f.pinned {
-		f.e.unpin(f.snap)
-		f.setSnap(v)
+		f.unpinSnap()
+		f.setSnap(v, nil)
 	}
 	if err := f.e.afterCommit(v); err != nil {
 		return f.ioFail(capi.IOERR_WRITE, err)
@@ -659,8 +672,8 @@ func (f *File) leavePage1Out() bool {
 	if !ok || len(f.ws) == 1 || !f.pinned || !f.merge && f.snap != f.e.log.Last() {
 		return false
 	}
-	then := f.snapPage1()
-	if then == nil || !sameButCounter(mine, then) {
+	then, err := f.snapPage1()
+	if err != nil || !sameButCounter(mine, then) {
 		return false
 	}
 	delete(f.ws, 1)

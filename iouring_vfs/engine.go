@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"math"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -60,6 +61,10 @@ type Engine struct {
 
 	pinMu sync.Mutex
 	pins  map[wal.Version]int
+	// slot counts the readers' pins of one version, the newest durable
+	// one when it was made, without pinMu (see pinReader); pins holds
+	// every other pin, and the slot's once it is retired.
+	slot atomic.Pointer[pinSlot]
 	// unpinned is closed, and set to nil, when a pinned version goes
 	// away; a waiter makes it (see oldestWatch), so that an unpin with
 	// nobody waiting costs nothing.
@@ -195,6 +200,65 @@ func (e *Engine) pinDurable() wal.Version {
 	return v
 }
 
+// pinSlot counts pins of version v taken without the engine's pinMu. n is
+// the number held, or slotRetired once they are counted in Engine.pins.
+type pinSlot struct {
+	v wal.Version
+	n atomic.Int64
+}
+
+const slotRetired = math.MinInt64
+
+// pinReader pins and returns the newest durable version, for a reader,
+// with the slot the pin is counted in (nil if it is in pins); unpinReader
+// releases it. Readers start far more often than versions change, so
+// while the newest durable version is the slot's, a pin is one
+// compare-and-swap and takes no lock that committers and the other
+// readers take. Whoever needs the pinned versions (oldest,
+// pinnedVersions) retires the slot first, under pinMu: from then on every
+// pin goes through pinMu, so no version older than what they saw can be
+// pinned after they looked.
+func (e *Engine) pinReader() (wal.Version, *pinSlot) {
+	if s := e.slot.Load(); s != nil && s.v == e.log.Durable() {
+		for n := s.n.Load(); n >= 0; n = s.n.Load() {
+			if s.n.CompareAndSwap(n, n+1) {
+				return s.v, s
+			}
+		}
+	}
+	e.pinMu.Lock()
+	defer e.pinMu.Unlock()
+	e.retireSlotLocked()
+	s := &pinSlot{v: e.log.Durable()}
+	s.n.Store(1)
+	e.slot.Store(s)
+	return s.v, s
+}
+
+// unpinReader releases a pin taken by pinReader.
+func (e *Engine) unpinReader(v wal.Version, s *pinSlot) {
+	if s != nil {
+		for n := s.n.Load(); n > 0; n = s.n.Load() {
+			if s.n.CompareAndSwap(n, n-1) {
+				return
+			}
+		}
+	}
+	e.unpin(v) // the slot was retired: its pins are in pins
+}
+
+// retireSlotLocked moves the slot's pins into pins and removes the slot;
+// pinMu is held.
+func (e *Engine) retireSlotLocked() {
+	s := e.slot.Swap(nil)
+	if s == nil {
+		return
+	}
+	if n := s.n.Swap(slotRetired); n > 0 {
+		e.pins[s.v] += int(n)
+	}
+}
+
 // pinLast pins and returns the newest version, durable or not, for a
 // writer that holds the writer lock (nothing can commit meanwhile).
 func (e *Engine) pinLast() wal.Version {
@@ -236,6 +300,7 @@ func (e *Engine) oldest() (v wal.Version, pinned int) {
 }
 
 func (e *Engine) oldestLocked() (v wal.Version, pinned int) {
+	e.retireSlotLocked()
 	v = e.log.Durable()
 	for p, n := range e.pins {
 		v = min(v, p)
@@ -248,6 +313,7 @@ func (e *Engine) oldestLocked() (v wal.Version, pinned int) {
 func (e *Engine) pinnedVersions() []wal.Version {
 	e.pinMu.Lock()
 	defer e.pinMu.Unlock()
+	e.retireSlotLocked()
 	vs := make([]wal.Version, 0, len(e.pins))
 	for v := range e.pins {
 		vs = append(vs, v)
