@@ -96,3 +96,52 @@ func TestGroupCommitLoneCommitterDoesNotWait(t *testing.T) {
 		t.Errorf("a lone committer: %d commits, %d fdatasyncs, %d gathering waits", st.Commits, st.Syncs, st.Gathers)
 	}
 }
+
+// TestGroupCommitWaitsForAReturningCommitter checks how long a batch's
+// writer waits for the committers of the previous batch: one that comes
+// back a whole fdatasync later (executing its next transaction, on a busy
+// machine) still joins the batch, instead of waiting, with the CPU idle,
+// for a whole fdatasync of its own after it. (The wait was half an
+// fdatasync; it is two, within gatherMax.)
+func TestGroupCommitWaitsForAReturningCommitter(t *testing.T) {
+	const syncTime = 900 * time.Microsecond
+	fs := ioback.NewMemFS()
+	db, w := files(t, fs, "/", "returning")
+	defer db.Close()
+	defer w.Close()
+	l, err := Open(db, slowSync{w, syncTime}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	page := make([]byte, 4096)
+	// Two committers in step: batches of 2, and an average fdatasync
+	// close to syncTime.
+	runCommitters(t, l, 2, 30, func(c, _ int) []Page {
+		return []Page{{No: PageNo(c + 1), Data: page}}
+	}, 2)
+	before := l.Stats()
+	late := make(chan error, 1)
+	go func() {
+		time.Sleep(syncTime)
+		v, err := l.Append([]Page{{No: 2, Data: page}}, 2, true)
+		if err == nil {
+			err = l.WaitDurable(v)
+		}
+		late <- err
+	}()
+	v, err := l.Append([]Page{{No: 1, Data: page}}, 2, true)
+	if err == nil {
+		err = l.WaitDurable(v)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := <-late; err != nil {
+		t.Fatal(err)
+	}
+	after := l.Stats()
+	if syncs := after.Syncs - before.Syncs; syncs != 1 {
+		t.Errorf("a committer back one fdatasync after its peer: %d fdatasyncs for the two commits, want 1", syncs)
+	}
+}
