@@ -662,9 +662,8 @@ func (f *File) CommitPhaseTwo() error {
 // snapshot's only in the change counter and the version-valid-for number,
 // is not the commit's only page, and the commit is built on the snapshot
 // (or merged on top of the newest version), and reports whether it did.
-// SQLite in
-// rollback mode rewrites page 1 at every commit just to advance the
-// counter; nobody reads that (see presentCounter), and leaving it out
+// SQLite in rollback mode rewrites page 1 at every commit just to advance
+// the counter; nobody reads that (see presentCounter), and leaving it out
 // halves what a one-page commit writes, checksums and syncs, and spares
 // every other connection re-reading page 1, as in SQLite's WAL mode.
 func (f *File) leavePage1Out() bool {
