@@ -671,8 +671,14 @@ func (f *File) leavePage1Out() bool {
 	if !ok || len(f.ws) == 1 || !f.pinned || !f.merge && f.snap != f.e.log.Last() {
 		return false
 	}
-	then, err := f.snapPage1()
-	if err != nil || !sameButCounter(mine, then) {
+	then := f.page1 // SQLite's view of the snapshot's page 1, when current
+	if f.page1Ver != f.snap || len(then) != len(mine) {
+		var err error
+		if then, err = f.snapPage1(); err != nil {
+			return false
+		}
+	}
+	if !sameButCounter(mine, then) {
 		return false
 	}
 	delete(f.ws, 1)

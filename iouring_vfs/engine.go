@@ -191,15 +191,6 @@ func (e *Engine) close() error {
 	return errors.Join(errs...)
 }
 
-// pinDurable pins and returns the newest durable version, for a reader.
-func (e *Engine) pinDurable() wal.Version {
-	e.pinMu.Lock()
-	v := e.log.Durable()
-	e.pins[v]++
-	e.pinMu.Unlock()
-	return v
-}
-
 // pinSlot counts pins of version v taken without the engine's pinMu. n is
 // the number held, or slotRetired once they are counted in Engine.pins.
 type pinSlot struct {

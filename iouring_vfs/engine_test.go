@@ -93,24 +93,25 @@ func (o *testOwner) GiveUpBusy()                    {}
 
 // checkpointBlockedByReader commits on c while a reader, pinned by hand,
 // holds an older snapshot, so that a FULL checkpoint must wait for it;
-// it returns the connection and the reader's version.
-func checkpointBlockedByReader(t *testing.T) (*tconn, wal.Version) {
+// it returns the connection and a func that ends the reader (its pin is
+// taken the way readers take theirs, see pinReader).
+func checkpointBlockedByReader(t *testing.T) (*tconn, func()) {
 	t.Helper()
 	c := openConn(t, dbPath(t), "")
 	c.exec("PRAGMA wal_autocheckpoint=0")
 	c.exec("CREATE TABLE t(x)")
-	v := c.file.e.pinDurable()
+	v, slot := c.file.e.pinReader()
 	c.exec("INSERT INTO t VALUES (1)")
-	return c, v
+	return c, func() { c.file.e.unpinReader(v, slot) }
 }
 
 // A reader that finishes between the checkpoint's busy attempt and its
 // wait wakes the checkpoint: the wake-up is not lost.
 func TestCheckpointWakesOnUnpinBeforeWait(t *testing.T) {
-	c, v := checkpointBlockedByReader(t)
+	c, endReader := checkpointBlockedByReader(t)
 	e := c.file.e
 	c.file.owner = &testOwner{ctx: context.Background(), timeout: 1500 * time.Millisecond}
-	testHookCheckpointBusy = func() { e.unpin(v) }
+	testHookCheckpointBusy = endReader
 	defer func() { testHookCheckpointBusy = nil }()
 
 	start := time.Now()
@@ -126,9 +127,9 @@ func TestCheckpointWakesOnUnpinBeforeWait(t *testing.T) {
 
 // A checkpoint waiting for readers gives up as soon as its context ends.
 func TestCheckpointWaitHonoursContext(t *testing.T) {
-	c, v := checkpointBlockedByReader(t)
+	c, endReader := checkpointBlockedByReader(t)
 	e := c.file.e
-	defer e.unpin(v)
+	defer endReader()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	c.file.owner = &testOwner{ctx: ctx, timeout: 1500 * time.Millisecond}

@@ -64,8 +64,9 @@ func PageCacheShared() bool { return pcache1.FseparateCache == 0 }
 // CacheFile is implemented by database files whose connections may keep
 // SQLite's page cache across snapshots. SQLite in rollback mode drops a
 // connection's whole page cache when it takes a SHARED lock and finds the
-// change counter in page 1 changed, which every commit does: a reader
-// beside a busy writer reads its pages through the VFS again and again. A
+// change counter in page 1 changed, which the file shows it after every
+// commit: a reader beside a busy writer reads its pages through the VFS
+// again and again. A
 // file that can say which pages changed since the connection's previous
 // snapshot lets the bridge drop just those.
 type CacheFile interface {

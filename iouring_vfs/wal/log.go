@@ -904,16 +904,15 @@ type gather struct {
 
 // gatherFor lets the leader about to write pending[i:j] wait, with l.mu
 // released, for more commits to join the batch, and reports whether it
-// waited. Without it, committers settle into alternating batches: the
-// first to return from a batch finds nothing in flight and writes its own
-// commit alone while the others append behind it, so 8 committers share an
-// fdatasync 4 at a time. The leader waits until as many commits are
-// appended as the larger of the last two batches held, for at most two
-// average fdatasyncs (and gatherMax), and only when the batch will sync: a
-// lone committer,
-// or one whose peers have stopped, waits at most twice before the batch
-// sizes shrink to match. The wait is that long because the committers of
-// the last batch come back one transaction later, and on few cores they
+// waited. Without it, committers settle into alternating batches: the first
+// to return from a batch finds nothing in flight and writes its own commit
+// alone while the others append behind it, so 8 committers share an
+// fdatasync 4 at a time. The leader waits until as many commits are appended
+// as the larger of the last two batches held, for at most two average
+// fdatasyncs (and gatherMax), and only when the batch will sync: a lone
+// committer, or one whose peers have stopped, waits at most twice before the
+// batch sizes shrink to match. The wait is that long because the committers
+// of the last batch come back one transaction later, and on few cores they
 // execute a few at a time: a batch that leaves them behind syncs with a
 // fraction of them while the others, done a moment later, wait for a whole
 // fdatasync with the CPU idle (measured, 8 BEGIN CONCURRENT writers on 2
