@@ -287,7 +287,8 @@ func (v *VFS) Delete(name string, syncDir bool) error {
 }
 
 // Access answers SQLite's existence checks: journals and logs never exist
-// (SQLite must not look for a hot journal or open a WAL of its own).
+// (SQLite must not look for a hot journal or open a WAL of its own). name
+// is SQLite's memory, valid only during the call (capi.VFS).
 func (v *VFS) Access(name string, flags int32) (bool, error) {
 	if isLogOrJournal(name) {
 		return false, nil
@@ -304,7 +305,7 @@ func (v *VFS) Access(name string, flags int32) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	_, _, err = fsys.Stat(name)
+	_, _, err = fsys.Stat(strings.Clone(name))
 	if errors.Is(err, fs.ErrNotExist) {
 		return false, nil
 	}

@@ -33,6 +33,18 @@ func goString(p uintptr) string {
 	return libc.GoString(p)
 }
 
+// cstringView returns the NUL-terminated C string at p as a Go string that
+// aliases the C memory instead of copying it. It is valid only while its
+// owner keeps the memory unchanged (for a string SQLite passes to a VFS
+// callback: during the call), so it must not be retained: whoever keeps it
+// copies it first (strings.Clone).
+func cstringView(tls *libc.TLS, p uintptr) string {
+	if p == 0 {
+		return ""
+	}
+	return unsafe.String((*byte)(cptr(p)), int(libc.Xstrlen(tls, p)))
+}
+
 // cbuf is a growable buffer in the libc heap. Its owner frees it with free.
 // Growing may move it: no pointer into a cbuf survives a call to reserve.
 type cbuf struct {

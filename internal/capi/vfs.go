@@ -22,7 +22,8 @@ import (
 // (szOsFile bytes) and laid out as vfsFile: the methods pointer SQLite reads,
 // then the Handle of the Go file, deleted by xClose. Buffers SQLite passes to
 // xRead and xWrite are its own; the Go file sees them as slices that are
-// valid only during the call and must not be retained.
+// valid only during the call and must not be retained. So is the name
+// xAccess passes (cstringView); the other callbacks' names are copied.
 
 // Lock levels of xLock and xUnlock, as SQLite spells them.
 const (
@@ -73,7 +74,11 @@ type VFS interface {
 	// Delete removes the named file.
 	Delete(name string, syncDir bool) error
 	// Access reports whether the file exists (ACCESS_EXISTS) or is
-	// readable and writable (ACCESS_READWRITE).
+	// readable and writable (ACCESS_READWRITE). SQLite asks it twice at
+	// the start of every read transaction (for a hot journal and a WAL
+	// file), so name is SQLite's own memory, not a copy: it is valid only
+	// during the call, and an implementation that keeps it (in an error,
+	// say) copies it first.
 	Access(name string, flags int32) (bool, error)
 	// FullPathname returns the canonical name of name.
 	FullPathname(name string) (string, error)
@@ -319,7 +324,7 @@ func vfsDelete(tls *libc.TLS, pVfs, zName uintptr, syncDir int32) (rc int32) {
 
 func vfsAccess(tls *libc.TLS, pVfs, zName uintptr, flags int32, pResOut uintptr) (rc int32) {
 	defer recoverCode(&rc, IOERR_ACCESS)
-	ok, err := vfsOf(pVfs).Access(goString(zName), flags)
+	ok, err := vfsOf(pVfs).Access(cstringView(tls, zName), flags)
 	if err != nil {
 		return codeOf(err, IOERR_ACCESS)
 	}

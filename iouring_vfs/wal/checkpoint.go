@@ -181,6 +181,7 @@ func (l *Log) checkpointLocked(mode CheckpointMode, oldest Version) (CheckpointR
 		l.mu.Lock()
 		if mxFrame > l.backfill {
 			l.backfill = mxFrame
+			l.publishFramesLocked()
 		}
 		l.mu.Unlock()
 		if c := l.cache.Load(); c != nil {
@@ -310,6 +311,7 @@ func (l *Log) restart(mode CheckpointMode, oldest Version) (bool, error) {
 	clear(l.index)
 	l.framePage = l.framePage[:0]
 	l.lastFrame, l.written, l.synced, l.backfill = 0, 0, 0, 0
+	l.publishFramesLocked()
 	l.gen++
 	l.genNow.Store(l.gen)
 	l.base = Version(seq) << 32

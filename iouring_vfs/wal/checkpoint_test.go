@@ -187,3 +187,36 @@ func TestIdleCheckpointDoesNotSync(t *testing.T) {
 		t.Fatalf("idle checkpoints did %d writes or syncs, want none", n)
 	}
 }
+
+// Frames, read without the log's lock, follows every change of the frame
+// counts: appends, a passive checkpoint, a restart, recovery at reopen.
+func TestFramesFollowsAppendsCheckpointsAndRestarts(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, fs ioback.FS, dir string) {
+		l := openLog(t, fs, dir, "db", Options{})
+		check := func(step string, frames, backfilled int) {
+			t.Helper()
+			f, b := l.Frames()
+			st := l.Stats()
+			if f != frames || b != backfilled || st.Frames != f || st.Backfilled != b {
+				t.Fatalf("%s: Frames() = %d, %d and Stats %d, %d; want %d, %d", step, f, b, st.Frames, st.Backfilled, frames, backfilled)
+			}
+		}
+		check("empty", 0, 0)
+		commitPages(t, l.Log, 1024, map[PageNo]int{1: 1, 2: 1}, 2, true)
+		commitPages(t, l.Log, 1024, map[PageNo]int{2: 2}, 2, true)
+		check("two commits", 3, 0)
+		if _, err := l.Checkpoint(CheckpointPassive, l.Durable()); err != nil {
+			t.Fatal(err)
+		}
+		check("passive checkpoint", 3, 3)
+		if _, err := l.Checkpoint(CheckpointRestart, l.Durable()); err != nil {
+			t.Fatal(err)
+		}
+		check("restart", 0, 0)
+		commitPages(t, l.Log, 1024, map[PageNo]int{3: 1}, 3, true)
+		check("commit after restart", 1, 0)
+		l.close()
+		l = openLog(t, fs, dir, "db", Options{})
+		check("recovered", 1, 0)
+	})
+}

@@ -224,6 +224,10 @@ type Log struct {
 	failed   atomic.Bool
 	genNow   atomic.Uint64
 	pageSize atomic.Int32
+	// frameCounts is lastFrame<<32 | backfill, for Frames: every commit
+	// asks whether a checkpoint is due, and must not yield to a
+	// checkpoint waiting for mu to find out.
+	frameCounts atomic.Uint64
 	// durSize is the newest durable version with its database size, which
 	// is what most snapshots pin (see Size).
 	durSize atomic.Pointer[versionSize]
@@ -376,6 +380,7 @@ scan:
 		l.lastFrame = l.commits[len(l.commits)-1].last
 	}
 	l.written, l.synced = l.lastFrame, l.lastFrame
+	l.publishFramesLocked()
 	l.reserved = walSize
 	if l.lastFrame > 0 && l.opts.Sync != SyncOff {
 		// The frames may still be only in the OS cache (the writer died,
@@ -832,6 +837,7 @@ func (l *Log) Append(pages []Page, dbSize uint32, sync bool) (Version, error) {
 		l.framePage = append(l.framePage, pg.No)
 	}
 	l.lastFrame += FrameNo(len(pages))
+	l.publishFramesLocked()
 	l.commits = append(l.commits, commitRec{v: v, last: l.lastFrame, size: dbSize})
 	l.pending = append(l.pending, &pendingWrite{v: v, first: first, last: l.lastFrame, off: off, buf: buf, hdr: withHdr, sync: sync, size: dbSize})
 	l.unclaimed++
@@ -1183,11 +1189,16 @@ func (l *Log) MainPages() uint32 {
 }
 
 // Frames is the number of frames in the log and how many of them have been
-// copied into the main file.
+// copied into the main file, read without the log's lock.
 func (l *Log) Frames() (frames, backfilled int) {
-	l.mu.RLock()
-	defer l.mu.RUnlock()
-	return int(l.lastFrame), int(l.backfill)
+	c := l.frameCounts.Load()
+	return int(c >> 32), int(uint32(c))
+}
+
+// publishFramesLocked updates what Frames reports; the caller holds mu for
+// writing and has just changed lastFrame or backfill.
+func (l *Log) publishFramesLocked() {
+	l.frameCounts.Store(uint64(l.lastFrame)<<32 | uint64(l.backfill))
 }
 
 // Close waits for a running flush and makes the Log unusable. It neither
