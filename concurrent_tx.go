@@ -193,7 +193,7 @@ func (c *conn) beginConcurrent(ctx context.Context) error {
 	if err := c.execInternal(ctx, "BEGIN"); err != nil {
 		return err
 	}
-	c.cc.FileControl("main", capi.FCNTL_RESET_CACHE, 0)
+	c.cc.ResetCache()
 	c.file.BeginConcurrent()
 	ct := &concurrentTx{capture: c.file.Engine().ConcurrentBegins()}
 	for _, schema := range c.attachedSchemas(ctx) {

@@ -200,3 +200,100 @@ func keptPageCachesMatchModel(t *testing.T, db *sql.DB) {
 		}
 	}
 }
+
+// TestWriterKeepsItsOwnPagesAfterCommit checks that a connection's own
+// commit does not make it read back the pages it just wrote: its SQLite
+// cache holds them as committed, so a stream of single-row inserts loads
+// no page through the engine. A commit of another connection in between
+// still makes it read the pages that one changed.
+func TestWriterKeepsItsOwnPagesAfterCommit(t *testing.T) {
+	ctx := context.Background()
+	db := openTestDB(t, "")
+	w, err := db.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	other, err := db.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	exec := func(c *sql.Conn, q string, args ...any) {
+		t.Helper()
+		if _, err := c.ExecContext(ctx, q, args...); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	exec(w, "CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT)")
+	exec(w, "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x+1 FROM c WHERE x < 2000) INSERT INTO t SELECT x, printf('%0100d', x) FROM c")
+	exec(w, "INSERT INTO t VALUES (3000, 'warm')")
+	loads0, _ := engineCounters(t, w)
+	for i := range 20 {
+		exec(w, "INSERT INTO t VALUES (?, 'new')", 3001+i)
+	}
+	loads1, _ := engineCounters(t, w)
+	if d := loads1 - loads0; d > 2 {
+		t.Errorf("20 single-row inserts by one connection loaded %d pages through the engine, want at most 2", d)
+	}
+
+	exec(other, "UPDATE t SET v = 'changed' WHERE id = 3010")
+	exec(w, "INSERT INTO t VALUES (4000, 'after')")
+	var got string
+	if err := w.QueryRowContext(ctx, "SELECT group_concat(v, ',') FROM t WHERE id IN (3010, 3020, 4000)").Scan(&got); err != nil || got != "changed,new,after" {
+		t.Fatalf("the writer reads %q, %v; want changed,new,after", got, err)
+	}
+	var n int
+	if err := other.QueryRowContext(ctx, "SELECT count(*) FROM t WHERE id > 2000").Scan(&n); err != nil || n != 22 {
+		t.Fatalf("the other connection counts %d rows past 2000, %v; want 22", n, err)
+	}
+}
+
+// TestDataVersionIgnoresOwnCommits checks PRAGMA data_version as SQLite
+// documents it: unchanged by the connection's own commits (autocommit,
+// explicit and BEGIN CONCURRENT transactions), changed by another
+// connection's.
+func TestDataVersionIgnoresOwnCommits(t *testing.T) {
+	ctx := context.Background()
+	db := openTestDB(t, "")
+	c, err := db.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	other, err := db.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	exec := func(c *sql.Conn, q string) {
+		t.Helper()
+		if _, err := c.ExecContext(ctx, q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	dataVersion := func() (v int64) {
+		t.Helper()
+		if err := c.QueryRowContext(ctx, "PRAGMA data_version").Scan(&v); err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	exec(c, "CREATE TABLE t(x)")
+	dv := dataVersion()
+	for _, q := range []string{
+		"INSERT INTO t VALUES (1)",
+		"BEGIN; INSERT INTO t VALUES (2); INSERT INTO t VALUES (3); COMMIT",
+		"BEGIN CONCURRENT; INSERT INTO t VALUES (4); COMMIT",
+		"CREATE INDEX tx ON t(x)",
+	} {
+		exec(c, q)
+		if got := dataVersion(); got != dv {
+			t.Fatalf("PRAGMA data_version went from %d to %d after the connection's own %q", dv, got, q)
+		}
+	}
+	exec(other, "INSERT INTO t VALUES (5)")
+	if got := dataVersion(); got == dv {
+		t.Fatalf("PRAGMA data_version stayed %d after another connection committed", dv)
+	}
+}

@@ -469,15 +469,17 @@ func (f *File) Lock(level int32) error {
 const maxKeptChanges = 2048
 
 // SnapshotChanges implements capi.CacheFile: it reports the pages committed
-// between the snapshot the connection's SQLite page cache was filled from
-// (its previous SHARED lock) and the one Lock just pinned, so that SQLite
-// drops only those instead of its whole cache. Every commit, the
-// connection's own included, is between the two, so each page the cache
-// may hold stale is reported. It cannot tell (ok=false, and SQLite resets
-// its cache as in stock rollback mode) the first time, when the log
-// restarted since the previous snapshot and no longer knows it, when the
-// database shrank (pages past the new end are in no frame), or when more
-// than maxKeptChanges frames were committed in between.
+// between the version the connection's SQLite page cache holds (the
+// snapshot of its previous SHARED lock, or its own commit on top of that
+// snapshot, see CommitPhaseTwo) and the snapshot Lock just pinned, so that
+// SQLite drops only those instead of its whole cache. Every commit between
+// the two is another connection's, and each page the cache may hold stale
+// is reported; no page at all means no other connection committed. It
+// cannot tell (ok=false, and SQLite resets its cache as in stock rollback
+// mode) the first time, when the log restarted since the previous snapshot
+// and no longer knows it, when the database shrank (pages past the new end
+// are in no frame), or when more than maxKeptChanges frames were committed
+// in between.
 func (f *File) SnapshotChanges() (pages []uint32, fileVers []byte, ok bool) {
 	prev, prevSize, known := f.cacheSnap, f.cacheSize, f.cacheKnown
 	f.cacheKnown = false
@@ -486,15 +488,18 @@ func (f *File) SnapshotChanges() (pages []uint32, fileVers []byte, ok bool) {
 	}
 	size := f.snapSize
 	f.cacheSnap, f.cacheSize, f.cacheKnown = f.snap, size, true
-	if !known || f.snap <= prev || size < prevSize {
+	if !known || f.snap < prev || size < prevSize {
 		return nil, nil, false
 	}
-	f.changed, ok = f.e.log.ChangedSince(prev, f.snap, f.changed[:0], maxKeptChanges)
-	if !ok {
-		return nil, nil, false
-	}
-	if f.page1 != nil && f.page1Ver == prev && !slices.Contains(f.changed, 1) {
-		f.page1Ver = f.snap // unchanged since prev: no need to read it again
+	f.changed = f.changed[:0]
+	if f.snap > prev {
+		f.changed, ok = f.e.log.ChangedSince(prev, f.snap, f.changed, maxKeptChanges)
+		if !ok {
+			return nil, nil, false
+		}
+		if f.page1 != nil && f.page1Ver == prev && !slices.Contains(f.changed, 1) {
+			f.page1Ver = f.snap // unchanged since prev: no need to read it again
+		}
 	}
 	if _, err := f.ReadAt(f.changedVers[:], 24); err != nil {
 		return nil, nil, false
@@ -622,6 +627,13 @@ func (f *File) CommitPhaseTwo() error {
 		pages = append(pages, wal.Page{No: pg, Data: b})
 	}
 	slices.SortFunc(pages, func(a, b wal.Page) int { return int(a.No) - int(b.No) })
+	// SQLite's cache holds the snapshot its pages came from with this
+	// write set on top: if the snapshot is the newest version, that is
+	// exactly what this commit makes, and the cache need not drop its
+	// own pages at the next snapshot (nor count the commit as another
+	// connection's, see SnapshotChanges).
+	onTop := f.cacheKnown && f.cacheSnap == f.snap && f.e.log.Last() == f.snap
+	page1Kept := pages[0].No != 1
 	v, err := f.e.log.Append(pages, size, f.commitSync)
 	if err == nil && f.capture != nil {
 		if tx := f.capture(); tx != nil {
@@ -648,6 +660,12 @@ func (f *File) CommitPhaseTwo() error {
 		return f.ioFail(capi.IOERR_FSYNC, err)
 	}
 	f.lastCommit = v
+	if onTop {
+		f.cacheSnap, f.cacheSize = v, size
+		if page1Kept && f.page1 != nil && f.page1Ver == f.snap {
+			f.page1Ver = v
+		}
+	}
 	if f.pinned {
 		f.unpinSnap()
 		f.setSnap(v, nil)

@@ -71,12 +71,14 @@ func PageCacheShared() bool { return pcache1.FseparateCache == 0 }
 // snapshot lets the bridge drop just those.
 type CacheFile interface {
 	// SnapshotChanges is called right after a successful Lock(SHARED). If
-	// the file can tell which pages differ between the snapshot SQLite's
-	// cache was filled from (the one of the connection's previous SHARED
-	// lock) and the new one, it returns them (a slice the file owns, valid
-	// until the next call), bytes 24 to 39 of page 1 in the new snapshot
-	// (what SQLite compares) and ok. Otherwise ok is false and SQLite
-	// decides as it always does.
+	// the file can tell which pages differ between the version SQLite's
+	// cache holds (the snapshot of the connection's previous SHARED lock,
+	// or the connection's own commit on top of it) and the new snapshot,
+	// it returns them (a slice the file owns, valid until the next call),
+	// bytes 24 to 39 of page 1 in the new snapshot (what SQLite compares)
+	// and ok. Pages are reported only for other connections' commits: none
+	// means none committed. Otherwise ok is false and SQLite decides as it
+	// always does.
 	SnapshotChanges() (pages []uint32, fileVers []byte, ok bool)
 }
 
@@ -115,9 +117,13 @@ func keepCache(tls *libc.TLS, pager uintptr, f CacheFile) {
 		}
 	}
 	copy(cur, vers)
-	// As pager_reset does: PRAGMA data_version and SQLITE_FCNTL_DATA_VERSION
-	// tell a connection that another one committed.
-	pg.FiDataVersion++
+	if len(pages) > 0 {
+		// As pager_reset does: PRAGMA data_version and
+		// SQLITE_FCNTL_DATA_VERSION tell a connection that another one
+		// committed. With no page changed, none did: the new counter is
+		// the connection's own commit's.
+		pg.FiDataVersion++
+	}
 }
 
 // KeepCacheAcrossSnapshots lets the connection keep its page cache when it
@@ -126,15 +132,7 @@ func keepCache(tls *libc.TLS, pager uintptr, f CacheFile) {
 // registered here and implements CacheFile. It reports whether it did. Call
 // it once, right after the connection opened.
 func (c *Conn) KeepCacheAcrossSnapshots() bool {
-	main := c.mainDB()
-	if main == nil || main.FpBt == 0 {
-		return false
-	}
-	bt := (*sqlite3.TBtree)(cptr(main.FpBt))
-	if bt.FpBt == 0 {
-		return false
-	}
-	pager := (*sqlite3.TBtShared)(cptr(bt.FpBt)).FpPager
+	pager := c.mainPager()
 	if pager == 0 {
 		return false
 	}
@@ -148,4 +146,34 @@ func (c *Conn) KeepCacheAcrossSnapshots() bool {
 	}
 	vf.pager = pager
 	return true
+}
+
+// mainPager returns the Pager of c's main database, 0 if it has none.
+func (c *Conn) mainPager() uintptr {
+	main := c.mainDB()
+	if main == nil || main.FpBt == 0 {
+		return 0
+	}
+	bt := (*sqlite3.TBtree)(cptr(main.FpBt))
+	if bt.FpBt == 0 {
+		return 0
+	}
+	return (*sqlite3.TBtShared)(cptr(bt.FpBt)).FpPager
+}
+
+// ResetCache empties the main database's page cache
+// (SQLITE_FCNTL_RESET_CACHE; it does nothing inside a read or write
+// transaction) without counting as another connection's commit: SQLite's
+// reset advances the counter behind PRAGMA data_version, which must change
+// only when the data may have.
+func (c *Conn) ResetCache() {
+	pager := c.mainPager()
+	if pager == 0 {
+		c.FileControl("main", FCNTL_RESET_CACHE, 0)
+		return
+	}
+	pg := (*sqlite3.TPager)(cptr(pager))
+	dv := pg.FiDataVersion
+	c.FileControl("main", FCNTL_RESET_CACHE, 0)
+	pg.FiDataVersion = dv
 }
