@@ -85,6 +85,14 @@ func TestAggregate(t *testing.T) {
 	}
 }
 
+func TestFormatRatio(t *testing.T) {
+	for r, want := range map[float64]string{12.34: "12.3×", 4.591: "4.59×", 0.85: "0.85×", 0.0018: "0.0018×", 0.05: "0.050×", 0: "0.00×"} {
+		if got := formatRatio(r); got != want {
+			t.Errorf("formatRatio(%v) = %q, want %q", r, got, want)
+		}
+	}
+}
+
 func TestFormatValue(t *testing.T) {
 	for v, want := range map[float64]string{1234567: "1,234,567", 123.4: "123", 12.34: "12.3", 1.234: "1.23", 0.01234: "0.0123", 0: "0"} {
 		if got := formatValue(v); got != want {

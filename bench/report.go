@@ -177,6 +177,10 @@ func formatRatio(r float64) string {
 	switch {
 	case r >= 10:
 		return strconv.FormatFloat(r, 'f', 1, 64) + "×"
+	case r > 0 && r < 0.1:
+		// Two significant digits, so a latency 500 times lower does not
+		// read as 0.00×.
+		return strconv.FormatFloat(r, 'f', max(2, 1-int(math.Floor(math.Log10(r)))), 64) + "×"
 	default:
 		return strconv.FormatFloat(r, 'f', 2, 64) + "×"
 	}
