@@ -26,6 +26,21 @@ func engineCounters(t *testing.T, c *sql.Conn) (loads, kept uint64) {
 	return st.Hits + st.Misses, st.Kept
 }
 
+// twoConns returns two connections of db, closed at the test's end.
+func twoConns(t *testing.T, db *sql.DB) (a, b *sql.Conn) {
+	t.Helper()
+	var cs [2]*sql.Conn
+	for i := range cs {
+		c, err := db.Conn(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		cs[i] = c
+	}
+	return cs[0], cs[1]
+}
+
 // TestReaderKeepsPageCacheAcrossCommits checks that a connection keeps
 // SQLite's page cache when another one commits, reading again only the
 // pages the commit changed, and that what it reads is the new version:
@@ -34,16 +49,7 @@ func engineCounters(t *testing.T, c *sql.Conn) (loads, kept uint64) {
 func TestReaderKeepsPageCacheAcrossCommits(t *testing.T) {
 	ctx := context.Background()
 	db := openTestDB(t, "")
-	reader, err := db.Conn(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer reader.Close()
-	writer, err := db.Conn(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer writer.Close()
+	reader, writer := twoConns(t, db)
 	exec := func(q string) {
 		t.Helper()
 		if _, err := writer.ExecContext(ctx, q); err != nil {
@@ -209,16 +215,7 @@ func keptPageCachesMatchModel(t *testing.T, db *sql.DB) {
 func TestWriterKeepsItsOwnPagesAfterCommit(t *testing.T) {
 	ctx := context.Background()
 	db := openTestDB(t, "")
-	w, err := db.Conn(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer w.Close()
-	other, err := db.Conn(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer other.Close()
+	w, other := twoConns(t, db)
 	exec := func(c *sql.Conn, q string, args ...any) {
 		t.Helper()
 		if _, err := c.ExecContext(ctx, q, args...); err != nil {
@@ -256,16 +253,7 @@ func TestWriterKeepsItsOwnPagesAfterCommit(t *testing.T) {
 func TestDataVersionIgnoresOwnCommits(t *testing.T) {
 	ctx := context.Background()
 	db := openTestDB(t, "")
-	c, err := db.Conn(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	other, err := db.Conn(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer other.Close()
+	c, other := twoConns(t, db)
 	exec := func(c *sql.Conn, q string) {
 		t.Helper()
 		if _, err := c.ExecContext(ctx, q); err != nil {
