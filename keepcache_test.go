@@ -284,4 +284,12 @@ func TestDataVersionIgnoresOwnCommits(t *testing.T) {
 	if got := dataVersion(); got == dv {
 		t.Fatalf("PRAGMA data_version stayed %d after another connection committed", dv)
 	}
+	// Another connection's commit seen first by a BEGIN CONCURRENT, whose
+	// start resets the cache, still counts.
+	dv = dataVersion()
+	exec(other, "INSERT INTO t VALUES (6)")
+	exec(c, "BEGIN CONCURRENT; INSERT INTO t VALUES (7); COMMIT")
+	if got := dataVersion(); got == dv {
+		t.Fatalf("PRAGMA data_version stayed %d after another connection committed before a BEGIN CONCURRENT", dv)
+	}
 }
