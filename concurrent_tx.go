@@ -566,14 +566,24 @@ func (c *conn) schemaRoots(ctx context.Context) map[wal.PageNo]string {
 // with ErrBusySnapshot (a BEGIN CONCURRENT conflict, or a stale snapshot),
 // with jittered exponential backoff, until it succeeds, fails otherwise, or
 // ctx ends. Pass opts with Isolation: LevelConcurrent for optimistic
-// concurrent writers.
+// concurrent writers: the first attempt runs in BEGIN CONCURRENT, and once
+// it has conflicted the transaction runs again in BEGIN IMMEDIATE, which
+// holds the write lock from its start and cannot conflict again (other
+// writers wait for it meanwhile). Under contention another optimistic
+// attempt would mostly lose too.
 //
 // fn may run several times: it must have no effects outside the
 // transaction (no sends, no writes elsewhere, no appends to outside slices
 // that a retry would duplicate), and must return the transaction's errors
 // as they are, so that a conflict can be recognized.
 func RetryTx(ctx context.Context, db *sql.DB, opts *sql.TxOptions, fn func(*sql.Tx) error) error {
-	return retryConflicts(ctx, func() error { return runTx(ctx, db, opts, fn) })
+	return retryConflicts(ctx, func(retry bool) error {
+		o := opts
+		if retry {
+			o = escalated(opts)
+		}
+		return runTx(ctx, db, o, fn)
+	})
 }
 
 func runTx(ctx context.Context, db *sql.DB, opts *sql.TxOptions, fn func(*sql.Tx) error) error {

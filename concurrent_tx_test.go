@@ -6,8 +6,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // concurrentDB opens a test database with tables a(id, v) and b(id, v).
@@ -585,4 +587,78 @@ func TestBeginConcurrentRebaseNullPrimaryKeys(t *testing.T) {
 	if want := "NULL:before NULL:x NULL:y! k:z"; got != want {
 		t.Fatalf("rows %q, want %q", got, want)
 	}
+}
+
+// A BEGIN CONCURRENT transaction that conflicted is run again with BEGIN
+// IMMEDIATE: the retry holds the write lock from its start, so another
+// writer waits for it instead of making it conflict again.
+func TestRetryTxRetriesWithTheWriteLock(t *testing.T) {
+	ctx := context.Background()
+	dsn := "file:" + filepath.ToSlash(filepath.Join(t.TempDir(), "retry.db"))
+	db := openTestDSN(t, dsn)
+	mustExec(t, db, "CREATE TABLE a(id INTEGER PRIMARY KEY, v TEXT); INSERT INTO a VALUES (1, 'a1')")
+	other := dbConn(t, db)
+	otherWrite := func() error {
+		wctx, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+		defer cancel()
+		_, err := other.ExecContext(wctx, "UPDATE a SET v = v || '+' WHERE id = 1")
+		return err
+	}
+	check := func(name string, attempts int, errs []error) {
+		t.Helper()
+		if attempts != 2 {
+			t.Fatalf("%s: %d attempts, want 2", name, attempts)
+		}
+		if errs[0] != nil {
+			t.Fatalf("%s: another connection could not write during the optimistic attempt: %v", name, errs[0])
+		}
+		if errs[1] == nil {
+			t.Fatalf("%s: another connection wrote during the retry: it did not hold the write lock", name)
+		}
+	}
+
+	attempts, errs := 0, []error(nil)
+	err := RetryTx(ctx, db, &sql.TxOptions{Isolation: LevelConcurrent}, func(tx *sql.Tx) error {
+		attempts++
+		var v string
+		if err := tx.QueryRow("SELECT v FROM a WHERE id = 1").Scan(&v); err != nil {
+			return err
+		}
+		if attempts <= 2 {
+			errs = append(errs, otherWrite())
+		}
+		_, err := tx.Exec("UPDATE a SET v = ? WHERE id = 1", v+"!")
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	check("RetryTx", attempts, errs)
+	var v string
+	if err := db.QueryRow("SELECT v FROM a WHERE id = 1").Scan(&v); err != nil || v != "a1+!" {
+		t.Fatalf("a.v = %q, %v; want a1+!", v, err)
+	}
+
+	c, err := OpenConn(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	attempts, errs = 0, nil
+	err = c.RetryTx(ctx, &sql.TxOptions{Isolation: LevelConcurrent}, func(c *Conn) error {
+		attempts++
+		var v string
+		if err := c.QueryRow(ctx, "SELECT v FROM a WHERE id = 1").Scan(&v); err != nil {
+			return err
+		}
+		if attempts <= 2 {
+			errs = append(errs, otherWrite())
+		}
+		_, err := c.Exec(ctx, "UPDATE a SET v = ? WHERE id = 1", v+"!")
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	check("Conn.RetryTx", attempts, errs)
 }

@@ -259,15 +259,20 @@ func (c *Conn) InTx() bool {
 // [ErrBusySnapshot], with jittered exponential backoff, until it succeeds,
 // fails otherwise, or ctx ends — the semantics of the package-level
 // [RetryTx], on this one connection. Pass opts with Isolation:
-// LevelConcurrent for optimistic concurrent writers.
+// LevelConcurrent for optimistic concurrent writers; a transaction that
+// conflicted runs again in BEGIN IMMEDIATE, as with [RetryTx].
 //
 // fn may run several times: it must have no effects outside the
 // transaction, and must return the transaction's errors as they are, so
 // that a conflict can be recognized. On any error of fn the transaction is
 // rolled back.
 func (c *Conn) RetryTx(ctx context.Context, opts *sql.TxOptions, fn func(*Conn) error) error {
-	return retryConflicts(ctx, func() error {
-		if err := c.BeginTx(ctx, opts); err != nil {
+	return retryConflicts(ctx, func(retry bool) error {
+		o := opts
+		if retry {
+			o = escalated(opts)
+		}
+		if err := c.BeginTx(ctx, o); err != nil {
 			return err
 		}
 		if err := fn(c); err != nil {
@@ -281,11 +286,11 @@ func (c *Conn) RetryTx(ctx context.Context, opts *sql.TxOptions, fn func(*Conn) 
 // retryConflicts runs attempt until it returns anything but
 // ErrBusySnapshot, waiting between attempts with jittered exponential
 // backoff (100 µs doubling up to 50 ms), or until ctx ends. It is the loop
-// of RetryTx and Conn.RetryTx.
-func retryConflicts(ctx context.Context, attempt func() error) error {
+// of RetryTx and Conn.RetryTx; attempt is told whether it is a retry.
+func retryConflicts(ctx context.Context, attempt func(retry bool) error) error {
 	backoff := 100 * time.Microsecond
 	for n := 0; ; n++ {
-		err := attempt()
+		err := attempt(n > 0)
 		if err == nil || !errors.Is(err, ErrBusySnapshot) {
 			return err
 		}
@@ -299,6 +304,21 @@ func retryConflicts(ctx context.Context, attempt func() error) error {
 		}
 		backoff = min(2*backoff, 50*time.Millisecond)
 	}
+}
+
+// escalated returns the options for running again a transaction begun
+// with opts that conflicted: a BEGIN CONCURRENT transaction is run again
+// with BEGIN IMMEDIATE, which takes the write lock at its start and so
+// cannot conflict again. Where transactions keep touching the same pages,
+// another optimistic attempt would mostly lose again, each loss costing a
+// whole transaction. Other options are returned as they are.
+func escalated(opts *sql.TxOptions) *sql.TxOptions {
+	if opts == nil || opts.Isolation != LevelConcurrent || opts.ReadOnly {
+		return opts
+	}
+	o := *opts
+	o.Isolation = sql.LevelSerializable
+	return &o
 }
 
 // Reset makes the connection as good as new for its next user: it closes

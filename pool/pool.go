@@ -590,7 +590,8 @@ func (p *Pool) tx(ctx context.Context, opts *sql.TxOptions, fn func(*Conn) error
 // the commit (or fn) fails with libsql.ErrBusySnapshot — another
 // transaction committed a conflicting change since this one began — the
 // whole transaction is rolled back and run again, after a jittered
-// exponential backoff, until it commits, fails otherwise, or ctx ends.
+// exponential backoff, in BEGIN IMMEDIATE (which cannot conflict), until
+// it commits, fails otherwise, or ctx ends.
 //
 // fn may therefore run several times: it must have no effects outside the
 // transaction (no sends on channels, no writes to other systems, no
