@@ -577,13 +577,7 @@ func (c *conn) schemaRoots(ctx context.Context) map[wal.PageNo]string {
 // that a retry would duplicate), and must return the transaction's errors
 // as they are, so that a conflict can be recognized.
 func RetryTx(ctx context.Context, db *sql.DB, opts *sql.TxOptions, fn func(*sql.Tx) error) error {
-	return retryConflicts(ctx, func(retry bool) error {
-		o := opts
-		if retry {
-			o = escalated(opts)
-		}
-		return runTx(ctx, db, o, fn)
-	})
+	return retryConflicts(ctx, opts, func(opts *sql.TxOptions) error { return runTx(ctx, db, opts, fn) })
 }
 
 func runTx(ctx context.Context, db *sql.DB, opts *sql.TxOptions, fn func(*sql.Tx) error) error {

@@ -267,12 +267,8 @@ func (c *Conn) InTx() bool {
 // that a conflict can be recognized. On any error of fn the transaction is
 // rolled back.
 func (c *Conn) RetryTx(ctx context.Context, opts *sql.TxOptions, fn func(*Conn) error) error {
-	return retryConflicts(ctx, func(retry bool) error {
-		o := opts
-		if retry {
-			o = escalated(opts)
-		}
-		if err := c.BeginTx(ctx, o); err != nil {
+	return retryConflicts(ctx, opts, func(opts *sql.TxOptions) error {
+		if err := c.BeginTx(ctx, opts); err != nil {
 			return err
 		}
 		if err := fn(c); err != nil {
@@ -286,11 +282,12 @@ func (c *Conn) RetryTx(ctx context.Context, opts *sql.TxOptions, fn func(*Conn) 
 // retryConflicts runs attempt until it returns anything but
 // ErrBusySnapshot, waiting between attempts with jittered exponential
 // backoff (100 µs doubling up to 50 ms), or until ctx ends. It is the loop
-// of RetryTx and Conn.RetryTx; attempt is told whether it is a retry.
-func retryConflicts(ctx context.Context, attempt func(retry bool) error) error {
+// of RetryTx and Conn.RetryTx: the first attempt begins its transaction
+// with opts, the retries with escalated(opts).
+func retryConflicts(ctx context.Context, opts *sql.TxOptions, attempt func(*sql.TxOptions) error) error {
 	backoff := 100 * time.Microsecond
 	for n := 0; ; n++ {
-		err := attempt(n > 0)
+		err := attempt(opts)
 		if err == nil || !errors.Is(err, ErrBusySnapshot) {
 			return err
 		}
@@ -303,6 +300,7 @@ func retryConflicts(ctx context.Context, attempt func(retry bool) error) error {
 		case <-t.C:
 		}
 		backoff = min(2*backoff, 50*time.Millisecond)
+		opts = escalated(opts)
 	}
 }
 
