@@ -52,10 +52,10 @@ type Options struct {
 	// MaxConns bounds the connections open at once, borrowed and idle
 	// together. 0 means the default: 2 × GOMAXPROCS, at least 8.
 	MaxConns int
-	// AcquireTimeout bounds how long Get waits for a connection when
-	// MaxConns are borrowed (the context passed to Get may end it
-	// sooner). 0 means the default, 30 seconds; a negative value means no
-	// bound but the context's.
+	// AcquireTimeout bounds how long Get takes: waiting for a connection
+	// when MaxConns are borrowed, and opening one (the context passed to
+	// Get may end it sooner). 0 means the default, 30 seconds; a negative
+	// value means no bound but the context's.
 	AcquireTimeout time.Duration
 	// IdleTimeout closes a connection left idle that long. 0 means the
 	// default, 5 minutes; a negative value keeps idle connections open.
@@ -111,8 +111,9 @@ var (
 	// waiting in Get when Close runs.
 	ErrClosed = errors.New("pool: closed")
 	// ErrAcquireTimeout is matched (errors.Is) by the error of a Get that
-	// waited Options.AcquireTimeout without getting a connection.
-	ErrAcquireTimeout = errors.New("pool: no connection became free within Options.AcquireTimeout")
+	// spent Options.AcquireTimeout without getting a connection, waiting
+	// for one or opening one.
+	ErrAcquireTimeout = errors.New("pool: no connection within Options.AcquireTimeout")
 	// ErrNotBorrowed is returned by Put for a *Conn that is not borrowed
 	// from the pool now: put back already, or from another pool. Put then
 	// leaves the connection alone, since it may be lent to someone else.
@@ -155,7 +156,7 @@ type Stats struct {
 
 	Waits    int64         // Gets that had to wait, in total
 	WaitTime time.Duration // time those Gets waited, in total
-	Timeouts int64         // Gets that failed after AcquireTimeout
+	Timeouts int64         // Gets that failed after AcquireTimeout (waiting or opening)
 	Canceled int64         // Gets whose context ended while they waited
 
 	Opened         int64 // connections opened, in total
@@ -227,6 +228,10 @@ func (p *Pool) Get(ctx context.Context) (*Conn, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("pool: Get: %w", err)
 	}
+	var deadline time.Time
+	if d := p.opts.AcquireTimeout; d > 0 {
+		deadline = time.Now().Add(d)
+	}
 	p.mu.Lock()
 	if p.closed {
 		p.mu.Unlock()
@@ -243,11 +248,11 @@ func (p *Pool) Get(ctx context.Context) (*Conn, error) {
 	if p.open < p.opts.MaxConns {
 		p.open++
 		p.mu.Unlock()
-		return p.openConn(ctx)
+		return p.openConn(ctx, deadline)
 	}
 	w := p.waiters.push()
 	p.mu.Unlock()
-	return p.wait(ctx, w)
+	return p.wait(ctx, w, deadline)
 }
 
 // lendLocked starts a borrow of pc and returns its *Conn.
@@ -258,19 +263,25 @@ func (p *Pool) lendLocked(pc *pooled) *Conn {
 	return c
 }
 
-// openConn opens a connection for a Get whose slot (p.open) is counted.
-func (p *Pool) openConn(ctx context.Context) (*Conn, error) {
-	if p.opts.AcquireTimeout > 0 {
+// openConn opens a connection for a Get whose slot (p.open) is counted,
+// by the Get's deadline (none if zero).
+func (p *Pool) openConn(ctx context.Context, deadline time.Time) (*Conn, error) {
+	octx := ctx
+	if !deadline.IsZero() {
 		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, p.opts.AcquireTimeout)
+		octx, cancel = context.WithDeadline(ctx, deadline)
 		defer cancel()
 	}
-	lc, err := p.ctr.ConnectConn(ctx)
+	lc, err := p.ctr.ConnectConn(octx)
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if err != nil {
 		p.open--
 		p.grantSlotLocked()
+		if ctx.Err() == nil && octx.Err() != nil {
+			p.stats.Timeouts++
+			return nil, fmt.Errorf("%w (%s, opening a connection: %w)", ErrAcquireTimeout, p.opts.AcquireTimeout, err)
+		}
 		return nil, fmt.Errorf("pool: open a connection: %w", err)
 	}
 	p.stats.Opened++
@@ -284,12 +295,13 @@ func (p *Pool) openConn(ctx context.Context) (*Conn, error) {
 	return p.lendLocked(&pooled{lc: lc, created: time.Now()}), nil
 }
 
-// wait waits in the queue for a connection or a slot to open one.
-func (p *Pool) wait(ctx context.Context, w *waiter) (*Conn, error) {
+// wait waits in the queue for a connection or a slot to open one, until
+// the Get's deadline (none if zero).
+func (p *Pool) wait(ctx context.Context, w *waiter, deadline time.Time) (*Conn, error) {
 	start := time.Now()
 	var timeout <-chan time.Time
-	if d := p.opts.AcquireTimeout; d > 0 {
-		t := time.NewTimer(d)
+	if !deadline.IsZero() {
+		t := time.NewTimer(time.Until(deadline))
 		defer t.Stop()
 		timeout = t.C
 	}
@@ -327,7 +339,7 @@ func (p *Pool) wait(ctx context.Context, w *waiter) (*Conn, error) {
 	case g.c != nil:
 		return g.c, nil
 	}
-	return p.openConn(ctx) // a slot: open a connection in it
+	return p.openConn(ctx, deadline) // a slot: open a connection in it
 }
 
 // returnGrantLocked gives back what a waiter was granted but will not use.

@@ -192,6 +192,43 @@ func TestPoolContextCancelWhileWaiting(t *testing.T) {
 	}
 }
 
+// TestPoolAcquireTimeoutWhileOpening: AcquireTimeout bounds the whole Get,
+// opening a connection included, and a Get cut short while opening fails
+// like one cut short while waiting (regression: it failed with a bare
+// "context deadline exceeded" that did not match ErrAcquireTimeout).
+func TestPoolAcquireTimeoutWhileOpening(t *testing.T) {
+	p := openTestPool(t, Options{MaxConns: 2, AcquireTimeout: time.Nanosecond})
+	var err error
+	for range 100 {
+		var c *Conn
+		if c, err = p.Get(context.Background()); err != nil {
+			break
+		}
+		p.Put(c)
+	}
+	if err == nil {
+		t.Fatal("100 Gets with an AcquireTimeout of 1ns opened a connection in time")
+	}
+	if !errors.Is(err, ErrAcquireTimeout) || !strings.HasPrefix(err.Error(), "pool: ") || !strings.Contains(err.Error(), "opening a connection") {
+		t.Fatalf("Get: %v", err)
+	}
+	if s := p.Stats(); s.Timeouts != 1 || s.Canceled != 0 || s.Open != s.Idle || s.InUse != 0 {
+		t.Errorf("stats %+v", s)
+	}
+	// The caller's own deadline, passed as well, is the caller's error.
+	ctx, cancel := context.WithDeadline(context.Background(), time.Now().Add(-time.Second))
+	defer cancel()
+	p.mu.Lock()
+	p.open++
+	p.mu.Unlock()
+	if _, err := p.openConn(ctx, time.Now().Add(-time.Second)); !errors.Is(err, context.DeadlineExceeded) || errors.Is(err, ErrAcquireTimeout) {
+		t.Errorf("open with the caller's deadline passed: %v", err)
+	}
+	if s := p.Stats(); s.Timeouts != 1 || s.Open != s.Idle {
+		t.Errorf("stats %+v", s)
+	}
+}
+
 // TestPoolRaceGrantVersusTimeout makes waiters give up at the moment a
 // connection is handed to them: nothing may be lost or counted twice.
 func TestPoolRaceGrantVersusTimeout(t *testing.T) {
