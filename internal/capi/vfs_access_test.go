@@ -2,11 +2,15 @@ package capi
 
 import (
 	"errors"
+	"fmt"
+	"sync/atomic"
 	"testing"
 
 	"modernc.org/libc"
 	sqlite3 "modernc.org/sqlite/lib"
 )
+
+var accessTestRuns atomic.Int32
 
 // accessVFS answers Access for one name and fails everything else.
 type accessVFS struct {
@@ -31,12 +35,14 @@ func (v *accessVFS) Access(name string, flags int32) (bool, error) {
 // copying it into the Go heap.
 func TestVFSAccessPassesTheNameWithoutAllocating(t *testing.T) {
 	v := &accessVFS{want: "/some/dir/test.db-journal"}
-	if err := RegisterVFS("capi-access-test", v, false); err != nil {
+	// Registered VFSes stay registered: each run (-count) needs a name.
+	name := fmt.Sprintf("capi-access-test-%d", accessTestRuns.Add(1))
+	if err := RegisterVFS(name, v, false); err != nil {
 		t.Fatal(err)
 	}
 	tls := libc.NewTLS()
 	defer tls.Close()
-	zVfs, err := libc.CString("capi-access-test")
+	zVfs, err := libc.CString(name)
 	if err != nil {
 		t.Fatal(err)
 	}
