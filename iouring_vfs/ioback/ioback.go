@@ -146,6 +146,50 @@ type FS interface {
 	SyncDir(dir string) error
 }
 
+// contiguous reports whether reqs, two or more, read one range of a file:
+// each starts where the one before it ends.
+func contiguous(reqs []Read) bool {
+	if len(reqs) < 2 || reqs[0].Off < 0 {
+		return false
+	}
+	for i := 1; i < len(reqs); i++ {
+		if reqs[i].Off != reqs[i-1].Off+int64(len(reqs[i-1].P)) {
+			return false
+		}
+	}
+	return true
+}
+
+// readRun serves a ReadBatch of contiguous requests with one vectored read:
+// readv reads into bufs one after another from off and returns the bytes it
+// read and, if fewer than asked, io.EOF or the error. Each request gets its
+// share of the bytes, and the ones left short get readv's error.
+func readRun(reqs []Read, readv func(bufs [][]byte, off int64) (int64, error)) error {
+	var small [33][]byte
+	bufs := small[:0]
+	for _, r := range reqs {
+		bufs = append(bufs, r.P)
+	}
+	n, err := readv(bufs, reqs[0].Off)
+	var first error
+	for i := range reqs {
+		r := &reqs[i]
+		r.N = int(min(n, int64(len(r.P))))
+		n -= int64(r.N)
+		r.Err = nil
+		if r.N < len(r.P) {
+			r.Err = err
+			if err == nil {
+				r.Err = io.ErrUnexpectedEOF
+			}
+			if first == nil && r.Err != io.EOF {
+				first = r.Err
+			}
+		}
+	}
+	return first
+}
+
 // readEach serves a ReadBatch one ReadAt at a time, for the backends that
 // have nothing better: it records each request's result and returns the
 // first error other than io.EOF.

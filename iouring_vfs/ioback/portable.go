@@ -88,10 +88,13 @@ func (portableFS) NewArena(size int) (*Arena, error) { return NewHeapArena(size)
 
 // control runs fn with the file's descriptor (a HANDLE on Windows). The
 // descriptor cannot be closed while fn runs: os.File holds a reference.
+// RawConn.Control fails only when the file is closed, with an error ("use
+// of closed file") that does not match fs.ErrClosed, so it reports
+// errClosed instead, as File's contract says.
 func (f *osFile) control(fn func(fd uintptr) error) error {
 	var err error
 	if cerr := f.rc.Control(func(fd uintptr) { err = fn(fd) }); cerr != nil {
-		return cerr
+		return errClosed
 	}
 	return err
 }
@@ -109,7 +112,28 @@ func (f *osFile) WriteAt(p []byte, off int64) (int, error) {
 	return n, wrapErrAt("pwrite", f.name, off, err)
 }
 
-func (f *osFile) ReadBatch(reqs []Read) error { return readEach(f, reqs) }
+// ReadBatch reads a batch that covers one range of the file with one preadv
+// (prefetch: the pages after the one asked for), others one read at a time.
+func (f *osFile) ReadBatch(reqs []Read) error {
+	if contiguous(reqs) {
+		return readRun(reqs, f.preadv)
+	}
+	return readEach(f, reqs)
+}
+
+// readvSeq is the vectored read for systems without preadv: one pread per
+// buffer.
+func (f *osFile) readvSeq(bufs [][]byte, off int64) (int64, error) {
+	var total int64
+	for _, b := range bufs {
+		n, err := f.f.ReadAt(b, off+total)
+		total += int64(n)
+		if err != nil {
+			return total, wrapErrAt("pread", f.name, off+total, err)
+		}
+	}
+	return total, nil
+}
 
 func (f *osFile) WritevAt(bufs [][]byte, off int64) error {
 	if f.readOnly {

@@ -17,6 +17,7 @@ import (
 	"io/fs"
 	"math/rand/v2"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -45,6 +46,7 @@ func Run(t *testing.T, c Config) {
 		{"RoundTrip", testRoundTrip},
 		{"ReadEOF", testReadEOF},
 		{"ReadBatch", testReadBatch},
+		{"ReadBatchOneRange", testReadBatchOneRange},
 		{"WritevAt", testWritevAt},
 		{"Truncate", testTruncate},
 		{"Allocate", testAllocate},
@@ -227,6 +229,57 @@ func testReadBatch(t *testing.T, c Config) {
 	bad := []ioback.Read{{P: make([]byte, 10), Off: 0}, {P: make([]byte, 10), Off: -5}}
 	if err := f.ReadBatch(bad); err == nil || bad[1].Err == nil || bad[0].Err != nil || bad[0].N != 10 {
 		t.Fatalf("ReadBatch with a negative offset: err %v, reqs %+v", err, bad)
+	}
+}
+
+// testReadBatchOneRange reads batches that cover one range of the file, as
+// prefetch does (the backends read those with one vectored read): every
+// request gets its own bytes, and those past the end of the file io.EOF.
+func testReadBatchOneRange(t *testing.T, c Config) {
+	fsys, dir := c.New(t)
+	f := open(t, fsys, filepath.Join(dir, "range.db"), ioback.OpenCreate)
+	const size = 40*4096 + 1000
+	data := pattern(5, size)
+	mustWrite(t, f, data, 0)
+	for _, tc := range []struct {
+		name  string
+		off   int64
+		sizes []int
+	}{
+		{"pages", 4096, []int{4096, 4096, 4096, 4096}},
+		{"odd sizes", 100, []int{1, 0, 5000, 4095, 3}},
+		{"through the end", 36 * 4096, []int{4096, 4096, 4096, 4096, 4096, 4096}},
+		{"ending at the end", size - 3000, []int{1000, 2000}},
+		{"past the end", size + 10, []int{4096, 4096}},
+		{"more than IOV_MAX", 0, slices.Repeat([]int{100}, 1500)},
+	} {
+		reqs := make([]ioback.Read, len(tc.sizes))
+		off := tc.off
+		for i, n := range tc.sizes {
+			reqs[i] = ioback.Read{P: make([]byte, n), Off: off, N: -1, Err: errors.New("not set")}
+			off += int64(n)
+		}
+		if err := f.ReadBatch(reqs); err != nil {
+			t.Fatalf("%s: ReadBatch: %v", tc.name, err)
+		}
+		for i, q := range reqs {
+			want := 0
+			if q.Off < size {
+				want = min(len(q.P), int(size-q.Off))
+			}
+			if q.N != want {
+				t.Fatalf("%s: req %d (off %d len %d): N = %d, want %d", tc.name, i, q.Off, len(q.P), q.N, want)
+			}
+			if want < len(q.P) && q.Err != io.EOF {
+				t.Fatalf("%s: req %d: short read with Err %v, want io.EOF", tc.name, i, q.Err)
+			}
+			if want == len(q.P) && q.Err != nil && q.Err != io.EOF {
+				t.Fatalf("%s: req %d: Err = %v", tc.name, i, q.Err)
+			}
+			if q.N > 0 && !bytes.Equal(q.P[:q.N], data[q.Off:q.Off+int64(q.N)]) {
+				t.Fatalf("%s: req %d: wrong bytes", tc.name, i)
+			}
+		}
 	}
 }
 
@@ -608,11 +661,14 @@ func testCloseWhileReading(t *testing.T, c Config) {
 			p := make([]byte, 4096)
 			for i := 0; ; i++ {
 				var err error
-				if g%2 == 0 {
-					_, err = f.ReadAt(p, int64(i%64)*4096)
-				} else {
-					reqs := []ioback.Read{{P: p[:2048], Off: 0}, {P: p[2048:], Off: int64(i%64) * 4096}}
-					err = f.ReadBatch(reqs)
+				off := int64(i%64) * 4096
+				switch g % 3 {
+				case 0:
+					_, err = f.ReadAt(p, off)
+				case 1:
+					err = f.ReadBatch([]ioback.Read{{P: p[:2048], Off: 0}, {P: p[2048:], Off: off}})
+				case 2: // one range: a vectored read
+					err = f.ReadBatch([]ioback.Read{{P: p[:2048], Off: off}, {P: p[2048:], Off: off + 2048}})
 				}
 				if err != nil {
 					if !errors.Is(err, fs.ErrClosed) {
@@ -636,6 +692,39 @@ func testCloseWhileReading(t *testing.T, c Config) {
 	}
 	if _, err := f.Size(); !errors.Is(err, fs.ErrClosed) {
 		t.Fatalf("Size after Close: %v", err)
+	}
+	testEveryCallAfterClose(t, w)
+}
+
+// testEveryCallAfterClose closes f and checks that each of its methods then
+// fails with an error matching fs.ErrClosed, as File's contract says.
+func testEveryCallAfterClose(t *testing.T, f ioback.File) {
+	if err := f.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	p := make([]byte, 4096)
+	calls := map[string]func() error{
+		"ReadAt":  func() error { _, err := f.ReadAt(p, 0); return err },
+		"WriteAt": func() error { _, err := f.WriteAt(p, 0); return err },
+		"ReadBatch": func() error {
+			return f.ReadBatch([]ioback.Read{{P: p[:10], Off: 0}, {P: p[10:20], Off: 4096}})
+		},
+		"ReadBatch of one range": func() error {
+			return f.ReadBatch([]ioback.Read{{P: p[:10], Off: 0}, {P: p[10:20], Off: 10}})
+		},
+		"WritevAt": func() error { return f.WritevAt([][]byte{p[:10], p[10:20]}, 0) },
+		"Sync":     f.Sync,
+		"Truncate": func() error { return f.Truncate(0) },
+		"Size":     func() error { _, err := f.Size(); return err },
+		"Allocate": func() error { return f.Allocate(0, 4096) },
+		"Lock":     func() error { return f.Lock(0, 1, true) },
+		"Unlock":   func() error { return f.Unlock(0, 1) },
+		"ID":       func() error { _, err := f.ID(); return err },
+	}
+	for name, call := range calls {
+		if err := call(); !errors.Is(err, fs.ErrClosed) {
+			t.Errorf("%s after Close: %v, want an error matching fs.ErrClosed", name, err)
+		}
 	}
 }
 
