@@ -17,6 +17,7 @@
 package pagecache
 
 import (
+	"errors"
 	"sync"
 	"sync/atomic"
 )
@@ -35,7 +36,7 @@ type Cache struct {
 	pageSize int
 	shards   [nShards]shard
 
-	hits, misses, evictions atomic.Uint64
+	hits, misses, evictions, readAhead atomic.Uint64
 }
 
 type slotState uint8
@@ -130,52 +131,132 @@ func (c *Cache) Get(k Key, dst []byte) bool {
 func (c *Cache) Load(k Key, dst []byte, fill func(buf []byte) error) error {
 	s := c.shard(k)
 	s.mu.Lock()
-	if i, ok := s.index[k]; ok {
-		if s.slots[i].state == slotValid {
-			s.slots[i].ref = true
-			copy(dst, s.buf(i, c.pageSize))
-			s.mu.Unlock()
-			c.hits.Add(1)
-			return nil
-		}
+	if c.hitLocked(s, k, dst) {
 		s.mu.Unlock()
-		c.misses.Add(1)
+		return nil
+	}
+	i := c.reserveLocked(s, k)
+	s.mu.Unlock()
+	if i < 0 {
 		return fill(dst)
+	}
+	err := fill(s.buf(i, c.pageSize))
+	s.finish(c, i, err == nil, dst)
+	return err
+}
+
+// LoadAhead is Load that reads ahead on a miss: next, called only then,
+// names the images that follow k in its source, in the order fill reads
+// them. LoadAhead takes free slots for the longest prefix of them that is
+// neither cached nor being loaded (and at most a sixteenth of the cache),
+// and calls fill once with the buffers: bufs[0] for k (a slot, or dst), then
+// one slot per image read ahead. fill returns how many of bufs it filled
+// from the start, and an error only if it could not fill bufs[0]; the
+// images it did not fill are not cached. fill must not retain the buffers.
+// A checkpoint's Remove of an image being read ahead is honoured as in
+// Load: the image is not cached.
+func (c *Cache) LoadAhead(k Key, dst []byte, next func() []Key, fill func(bufs [][]byte) (int, error)) error {
+	s := c.shard(k)
+	s.mu.Lock()
+	if c.hitLocked(s, k, dst) {
+		s.mu.Unlock()
+		return nil
+	}
+	i := c.reserveLocked(s, k)
+	s.mu.Unlock()
+	if i < 0 {
+		_, err := fill([][]byte{dst})
+		return err
+	}
+	type taken struct {
+		s *shard
+		i int32
+	}
+	bufs := [][]byte{s.buf(i, c.pageSize)}
+	var ahead []taken
+	limit := max(len(c.shards[0].slots)*nShards/16, 1)
+	for _, q := range next() {
+		if len(ahead) == limit {
+			break
+		}
+		qs := c.shard(q)
+		qs.mu.Lock()
+		j := int32(-1)
+		if _, present := qs.index[q]; !present {
+			j = qs.victim(c)
+		}
+		if j >= 0 {
+			qs.slots[j] = slot{key: q, state: slotLoading}
+			qs.index[q] = j
+		}
+		qs.mu.Unlock()
+		if j < 0 {
+			break
+		}
+		ahead = append(ahead, taken{qs, j})
+		bufs = append(bufs, qs.buf(j, c.pageSize))
+	}
+	n, err := fill(bufs)
+	if err == nil && n < 1 {
+		err = errors.New("pagecache: LoadAhead's fill read nothing and reported no error")
+	}
+	s.finish(c, i, err == nil, dst)
+	for a, t := range ahead {
+		t.s.finish(c, t.i, err == nil && a+1 < n, nil)
+	}
+	if err == nil && n > 1 {
+		c.readAhead.Add(uint64(n - 1))
+	}
+	return err
+}
+
+// hitLocked copies k's image into dst if it is cached, and counts the hit
+// or the miss. s.mu is held.
+func (c *Cache) hitLocked(s *shard, k Key, dst []byte) bool {
+	if i, ok := s.index[k]; ok && s.slots[i].state == slotValid {
+		s.slots[i].ref = true
+		copy(dst, s.buf(i, c.pageSize))
+		c.hits.Add(1)
+		return true
 	}
 	c.misses.Add(1)
+	return false
+}
+
+// reserveLocked takes a slot to load k into, or returns -1 when k is being
+// loaded by another goroutine or every slot is being loaded. s.mu is held.
+func (c *Cache) reserveLocked(s *shard, k Key) int32 {
+	if _, loading := s.index[k]; loading {
+		return -1
+	}
 	i := s.victim(c)
-	if i < 0 {
-		s.mu.Unlock()
-		return fill(dst)
+	if i >= 0 {
+		s.slots[i] = slot{key: k, state: slotLoading}
+		s.index[k] = i
 	}
-	s.slots[i] = slot{key: k, state: slotLoading}
-	s.index[k] = i
-	s.mu.Unlock()
+	return i
+}
 
-	b := s.buf(i, c.pageSize)
-	err := fill(b)
-
+// finish ends the load into slot i: the image is cached if ok and nobody
+// removed it meanwhile, and copied into dst (if not nil) if ok.
+func (s *shard) finish(c *Cache, i int32, ok bool, dst []byte) {
 	s.mu.Lock()
-	if s.slots[i].abandoned {
-		// Removed while loading: the image may be stale, so it serves
+	defer s.mu.Unlock()
+	sl := &s.slots[i]
+	if ok && dst != nil {
+		copy(dst, s.buf(i, c.pageSize))
+	}
+	switch {
+	case sl.abandoned:
+		// Removed while loading: the image may be stale, so it served
 		// this caller only and the slot goes back to the free pool.
-		if err == nil {
-			copy(dst, b)
-		}
-		s.slots[i] = slot{}
-		s.mu.Unlock()
-		return err
+		*sl = slot{}
+	case !ok:
+		delete(s.index, sl.key)
+		*sl = slot{}
+	default:
+		sl.state = slotValid
 	}
-	if err != nil {
-		delete(s.index, k)
-		s.slots[i] = slot{}
-		s.mu.Unlock()
-		return err
-	}
-	s.slots[i].state = slotValid
-	copy(dst, b)
-	s.mu.Unlock()
-	return nil
 }
 
 // Put stores a copy of src under k, replacing nothing if k is present.
@@ -254,6 +335,7 @@ func (s *shard) victim(c *Cache) int32 {
 // Stats are the cache's counters since it was made.
 type Stats struct {
 	Hits, Misses, Evictions uint64
+	ReadAhead               uint64 // images read ahead by LoadAhead
 	Capacity                int
 }
 
@@ -263,6 +345,7 @@ func (c *Cache) Stats() Stats {
 		Hits:      c.hits.Load(),
 		Misses:    c.misses.Load(),
 		Evictions: c.evictions.Load(),
+		ReadAhead: c.readAhead.Load(),
 		Capacity:  len(c.shards[0].slots) * nShards,
 	}
 }

@@ -134,3 +134,139 @@ func TestCapacityBelowOne(t *testing.T) {
 		}
 	}
 }
+
+// keysAfter names the n images that follow page p in source src.
+func keysAfter(p uint32, src uint64, n int) []Key {
+	var ks []Key
+	for i := range n {
+		ks = append(ks, Key{Page: p + 1 + uint32(i), Src: src})
+	}
+	return ks
+}
+
+// fillRun fills bufs with the images of first and the keys after it, up to
+// max of them, and records what it was asked for.
+func fillRun(first Key, next []Key, max int, asked *int) func([][]byte) (int, error) {
+	return func(bufs [][]byte) (int, error) {
+		*asked = len(bufs)
+		n := min(len(bufs), max)
+		for i := range n {
+			k := first
+			if i > 0 {
+				k = next[i-1]
+			}
+			copy(bufs[i], img(k, len(bufs[i])))
+		}
+		return n, nil
+	}
+}
+
+func TestLoadAhead(t *testing.T) {
+	const ps = 256
+	c := New(1024, ps, nil)
+	dst := make([]byte, ps)
+	k := Key{Page: 10, Src: 1}
+	next := keysAfter(10, 1, 8)
+	var asked int
+	if err := c.LoadAhead(k, dst, func() []Key { return next }, fillRun(k, next, 9, &asked)); err != nil || !bytes.Equal(dst, img(k, ps)) {
+		t.Fatalf("LoadAhead: %v", err)
+	}
+	if asked != 9 {
+		t.Fatalf("fill was given %d buffers, want 9", asked)
+	}
+	for _, q := range next {
+		if !c.Get(q, dst) || !bytes.Equal(dst, img(q, ps)) {
+			t.Fatalf("%+v was not read ahead", q)
+		}
+	}
+	if st := c.Stats(); st.ReadAhead != 8 {
+		t.Fatalf("stats %+v, want 8 read ahead", st)
+	}
+
+	// A hit reads nothing and does not ask for the keys that follow.
+	if err := c.LoadAhead(k, dst, func() []Key { t.Fatal("next called on a hit"); return nil }, nil); err != nil || !bytes.Equal(dst, img(k, ps)) {
+		t.Fatalf("LoadAhead hit: %v", err)
+	}
+
+	// Read ahead stops before an image already cached; images fill did not
+	// read are not cached.
+	k = Key{Page: 100}
+	next = keysAfter(100, 0, 8)
+	c.Put(next[5], img(next[5], ps))
+	if err := c.LoadAhead(k, dst, func() []Key { return next }, fillRun(k, next, 3, &asked)); err != nil || !bytes.Equal(dst, img(k, ps)) {
+		t.Fatalf("LoadAhead: %v", err)
+	}
+	if asked != 6 {
+		t.Fatalf("fill was given %d buffers, want 6 (stopping at the cached image)", asked)
+	}
+	for i, q := range next {
+		if got := c.Get(q, dst); got != (i < 2 || i == 5) {
+			t.Errorf("image %d after the first: cached %v", i+1, got)
+		}
+	}
+
+	// An error for the first image caches nothing and is returned.
+	boom := errors.New("boom")
+	k = Key{Page: 200}
+	next = keysAfter(200, 0, 4)
+	if err := c.LoadAhead(k, dst, func() []Key { return next }, func([][]byte) (int, error) { return 0, boom }); err != boom {
+		t.Fatalf("LoadAhead with a failing fill: %v", err)
+	}
+	if err := c.LoadAhead(k, dst, func() []Key { return next }, func([][]byte) (int, error) { return 0, nil }); err == nil {
+		t.Fatal("LoadAhead with a fill that read nothing: no error")
+	}
+	for _, q := range append(next, k) {
+		if c.Get(q, dst) {
+			t.Fatalf("%+v cached after a failed fill", q)
+		}
+	}
+}
+
+// Remove of an image being read ahead (a checkpoint rewrote the page)
+// keeps the possibly stale image out of the cache, as for Load.
+func TestRemoveDuringLoadAhead(t *testing.T) {
+	const ps = 128
+	c := New(256, ps, nil)
+	k := Key{Page: 1}
+	next := keysAfter(1, 0, 4)
+	dst := make([]byte, ps)
+	var asked int
+	fill := fillRun(k, next, 5, &asked)
+	err := c.LoadAhead(k, dst, func() []Key { return next }, func(bufs [][]byte) (int, error) {
+		c.Remove(k)
+		c.Remove(next[2])
+		return fill(bufs)
+	})
+	if err != nil || !bytes.Equal(dst, img(k, ps)) {
+		t.Fatalf("LoadAhead: %v", err)
+	}
+	for i, q := range append([]Key{k}, next...) {
+		if got := c.Get(q, dst); got != (i != 0 && i != 3) {
+			t.Errorf("image %d: cached %v", i, got)
+		}
+	}
+	// No slot is left loading: the abandoned ones are free again.
+	for i := range c.shards {
+		for j, sl := range c.shards[i].slots {
+			if sl.state == slotLoading || sl.abandoned {
+				t.Errorf("shard %d slot %d left %+v", i, j, sl)
+			}
+		}
+	}
+}
+
+// Read ahead takes at most a sixteenth of the cache, so that one reader's
+// sequential scan cannot flush it.
+func TestLoadAheadIsBounded(t *testing.T) {
+	const ps = 64
+	c := New(256, ps, nil)
+	k := Key{Page: 1}
+	next := keysAfter(1, 0, 100)
+	var asked int
+	if err := c.LoadAhead(k, make([]byte, ps), func() []Key { return next }, fillRun(k, next, 101, &asked)); err != nil {
+		t.Fatal(err)
+	}
+	if asked != 1+256/16 {
+		t.Fatalf("fill was given %d buffers, want %d", asked, 1+256/16)
+	}
+}
