@@ -177,3 +177,37 @@ func BenchmarkFullScan(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkBlobRead reads 1 MiB blobs by key, at random among 64 (64 MiB,
+// more than either driver's caches hold); one op is one blob.
+func BenchmarkBlobRead(b *testing.B) {
+	const blobs, size = 64, 1 << 20
+	for _, d := range drivers {
+		b.Run("driver="+d.name, func(b *testing.B) {
+			db := open(b, d.sqlName)
+			if _, err := db.Exec("CREATE TABLE b(id INTEGER PRIMARY KEY, data BLOB NOT NULL)"); err != nil {
+				b.Fatal(err)
+			}
+			rng := rand.New(rand.NewPCG(5, 6))
+			blob := make([]byte, size)
+			for i := range blob {
+				blob[i] = byte(rng.Uint32())
+			}
+			for i := range blobs {
+				if _, err := db.Exec("INSERT INTO b(id, data) VALUES (?, ?)", i+1, blob); err != nil {
+					b.Fatal(err)
+				}
+			}
+			var got []byte
+			b.SetBytes(size)
+			for b.Loop() {
+				if err := db.QueryRow("SELECT data FROM b WHERE id = ?", 1+rng.IntN(blobs)).Scan(&got); err != nil {
+					b.Fatal(err)
+				}
+				if len(got) != size {
+					b.Fatalf("read %d bytes", len(got))
+				}
+			}
+		})
+	}
+}

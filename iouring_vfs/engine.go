@@ -497,6 +497,7 @@ type Stats struct {
 	CacheHits       uint64 `json:"cache_hits"`
 	CacheMisses     uint64 `json:"cache_misses"`
 	CacheEvictions  uint64 `json:"cache_evictions"`
+	CacheReadAhead  uint64 `json:"cache_read_ahead"` // pages read ahead of sequential readers
 	CachePages      int    `json:"cache_capacity_pages"`
 	WriterQueue     int    `json:"writer_queue"`
 	SnapshotRetries uint64 `json:"snapshot_retries"`
@@ -523,7 +524,7 @@ func (e *Engine) Stats() Stats {
 	}
 	if c := e.log.Cache(); c != nil {
 		cs := c.Stats()
-		s.CacheHits, s.CacheMisses, s.CacheEvictions, s.CachePages = cs.Hits, cs.Misses, cs.Evictions, cs.Capacity
+		s.CacheHits, s.CacheMisses, s.CacheEvictions, s.CacheReadAhead, s.CachePages = cs.Hits, cs.Misses, cs.Evictions, cs.ReadAhead, cs.Capacity
 	}
 	return s
 }

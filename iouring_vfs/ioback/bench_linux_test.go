@@ -226,6 +226,38 @@ func BenchmarkRingOverhead(b *testing.B) {
 			}
 		}
 	})
+	// One range of 32 cached pages, as the engine reads ahead: a pread per
+	// page, the ring, and one preadv (what ReadBatch does for one range).
+	b.Run("op=range32-pread", func(b *testing.B) {
+		b.SetBytes(32 * benchPage)
+		for i := 0; b.Loop(); i++ {
+			for k := range 32 {
+				unix.Pread(fd, bufs[k], int64(i%32*32+k)*benchPage)
+			}
+		}
+	})
+	b.Run("op=range32-ring", func(b *testing.B) {
+		b.SetBytes(32 * benchPage)
+		for i := 0; b.Loop(); i++ {
+			for k := range 32 {
+				r.prepRead(int32(fd), false, bufs[k], int64(i%32*32+k)*benchPage, -1, uint64(k))
+			}
+			if err := r.submitAndWait(32); err != nil {
+				b.Fatal(err)
+			}
+			for range 32 {
+				r.reap()
+			}
+		}
+	})
+	b.Run("op=range32-preadv", func(b *testing.B) {
+		b.SetBytes(32 * benchPage)
+		for i := 0; b.Loop(); i++ {
+			if n, err := preadvFull(fd, bufs[:32], int64(i%32*32)*benchPage); n != 32*benchPage || err != nil {
+				b.Fatal(n, err)
+			}
+		}
+	})
 }
 
 // BenchmarkColdBatch is 64 random 4 KiB reads of a file dropped from the

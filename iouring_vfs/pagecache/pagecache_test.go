@@ -270,3 +270,43 @@ func TestLoadAheadIsBounded(t *testing.T) {
 		t.Fatalf("fill was given %d buffers, want %d", asked, 1+256/16)
 	}
 }
+
+// Loads, loads ahead and removes at once: every caller gets its image, and
+// no image is ever served under another key (run under the race detector).
+func TestConcurrentLoadAhead(t *testing.T) {
+	const ps = 128
+	c := New(128, ps, nil)
+	var wg sync.WaitGroup
+	for g := range 6 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			dst := make([]byte, ps)
+			for i := range 1500 {
+				k := Key{Page: uint32((i*5 + g*17) % 400)}
+				var err error
+				if g%2 == 0 {
+					next := keysAfter(k.Page, 0, 8)
+					var asked int
+					err = c.LoadAhead(k, dst, func() []Key { return next }, fillRun(k, next, 1+i%9, &asked))
+				} else {
+					err = c.Load(k, dst, func(b []byte) error { copy(b, img(k, ps)); return nil })
+				}
+				if err != nil || !bytes.Equal(dst, img(k, ps)) {
+					t.Errorf("key %+v: %v, served another image", k, err)
+					return
+				}
+				for q := range uint32(3) {
+					if c.Get(Key{Page: k.Page + q}, dst) && !bytes.Equal(dst, img(Key{Page: k.Page + q}, ps)) {
+						t.Errorf("key %+v served another image", Key{Page: k.Page + q})
+						return
+					}
+				}
+				if i%7 == 0 {
+					c.Remove(Key{Page: k.Page + 2})
+				}
+			}
+		}()
+	}
+	wg.Wait()
+}

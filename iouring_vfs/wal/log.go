@@ -643,6 +643,16 @@ func frameOffset(f FrameNo, ps int) int64 {
 // the database at v or beyond the end of the main file. The caller must
 // keep v pinned (passed as a lower bound to Checkpoint) while it reads.
 func (l *Log) ReadPage(p PageNo, v Version, buf []byte) (found bool, err error) {
+	return l.ReadPageAhead(p, v, buf, 0)
+}
+
+// ReadPageAhead is ReadPage for a reader going through the file in order
+// (an overflow chain, a table written in order): when it reads page p from
+// the main file and the page cache does not hold it, it also reads into the
+// cache, in the same request (one preadv), up to ahead of the pages that
+// follow p, as far as version v reads them from the main file too and the
+// cache does not hold them already.
+func (l *Log) ReadPageAhead(p PageNo, v Version, buf []byte, ahead int) (found bool, err error) {
 	for {
 		l.mu.RLock()
 		if l.err != nil && errors.Is(l.err, ErrClosed) {
@@ -698,7 +708,11 @@ func (l *Log) ReadPage(p PageNo, v Version, buf []byte) (found bool, err error) 
 			}
 			return true, nil
 		}
-		err = l.loadCached(pagecache.Key{Page: uint32(p)}, buf, l.db, off)
+		if ahead > 0 {
+			err = l.loadAhead(p, v, buf, off, ahead)
+		} else {
+			err = l.loadCached(pagecache.Key{Page: uint32(p)}, buf, l.db, off)
+		}
 		if l.retainGen.Load() != rgen {
 			continue
 		}
@@ -729,6 +743,55 @@ func (l *Log) loadCached(key pagecache.Key, buf []byte, f ioback.File, off int64
 		return read(buf)
 	}
 	return c.Load(key, buf, read)
+}
+
+// loadAhead reads page p from the main file at off through the cache, and
+// with it the pages after p that version v reads from the main file (see
+// ReadPageAhead).
+func (l *Log) loadAhead(p PageNo, v Version, buf []byte, off int64, ahead int) error {
+	c := l.cache.Load()
+	if c == nil || c.PageSize() != len(buf) {
+		return l.loadCached(pagecache.Key{Page: uint32(p)}, buf, l.db, off)
+	}
+	next := func() []pagecache.Key {
+		l.mu.RLock()
+		defer l.mu.RUnlock()
+		r := l.retainedAt(v)
+		keys := make([]pagecache.Key, 0, ahead)
+		for q := p + 1; q <= p+PageNo(ahead) && uint32(q) <= l.mainPages; q++ {
+			if _, inLog := l.lookup(q, v); inLog {
+				break
+			}
+			if r != nil {
+				if _, in := r.pages[q]; in || uint32(q) > r.size {
+					break
+				}
+			}
+			keys = append(keys, pagecache.Key{Page: uint32(q)})
+		}
+		return keys
+	}
+	return c.LoadAhead(pagecache.Key{Page: uint32(p)}, buf, next, func(bufs [][]byte) (int, error) {
+		reqs := make([]ioback.Read, len(bufs))
+		for i, b := range bufs {
+			reqs[i] = ioback.Read{P: b, Off: off + int64(i)*int64(len(b))}
+		}
+		err := l.db.ReadBatch(reqs)
+		n := 0
+		for n < len(reqs) && reqs[n].N == len(reqs[n].P) {
+			n++
+		}
+		if n > 0 {
+			return n, nil // pages after p that failed are read again when wanted
+		}
+		switch {
+		case reqs[0].Err != nil:
+			return 0, reqs[0].Err
+		case err != nil:
+			return 0, err
+		}
+		return 0, io.ErrUnexpectedEOF
+	})
 }
 
 // copyPendingLocked copies frame f's page from the commits not yet written.

@@ -300,3 +300,93 @@ func TestCloseKeepsPoisonCause(t *testing.T) {
 		t.Fatalf("Err after a second Close = %v", err)
 	}
 }
+
+// ReadPageAhead reads the main-file pages after a miss into the cache, up to
+// the first page the version reads from the log and the main file's end;
+// a checkpoint that rewrites a page read ahead drops the old image.
+func TestReadPageAhead(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, fs ioback.FS, dir string) {
+		cache := pagecache.New(256, ps, nil)
+		l := openLog(t, fs, dir, "db", Options{Cache: cache})
+		all := map[PageNo]int{}
+		for p := PageNo(1); p <= 40; p++ {
+			all[p] = 1
+		}
+		commitPages(t, l.Log, ps, all, 40, true)
+		if _, err := l.Checkpoint(CheckpointTruncate, l.Durable()); err != nil {
+			t.Fatal(err)
+		}
+		v := commitPages(t, l.Log, ps, map[PageNo]int{12: 2}, 40, true)
+		buf := make([]byte, ps)
+		read := func(p PageNo, v Version, ahead, gen int) {
+			t.Helper()
+			if found, err := l.ReadPageAhead(p, v, buf, ahead); err != nil || !found || !bytes.Equal(buf, page(ps, p, gen)) {
+				t.Fatalf("page %d: found %v, %s, %v; want gen %d", p, found, describe(buf), err, gen)
+			}
+		}
+		cachedAhead := func(want uint64) {
+			t.Helper()
+			if st := cache.Stats(); st.ReadAhead != want {
+				t.Fatalf("%d pages read ahead, want %d (%+v)", st.ReadAhead, want, st)
+			}
+		}
+		read(5, v, 31, 1)
+		cachedAhead(6) // 6-11: page 12 is in the log at v
+		for p := PageNo(6); p <= 11; p++ {
+			if !cache.Get(pagecache.Key{Page: uint32(p)}, buf) || !bytes.Equal(buf, page(ps, p, 1)) {
+				t.Fatalf("page %d was not read ahead: %s", p, describe(buf))
+			}
+		}
+		read(12, v, 31, 2)
+		cachedAhead(6) // from the log: no read ahead
+		read(38, v, 31, 1)
+		cachedAhead(8) // 39 and 40: the main file ends there
+		read(20, v, 0, 1)
+		cachedAhead(8) // ahead 0 is ReadPage
+
+		// Page 7, read ahead, is rewritten by a checkpoint: the old image
+		// must not be served from the cache.
+		v = commitPages(t, l.Log, ps, map[PageNo]int{7: 3}, 40, true)
+		if _, err := l.Checkpoint(CheckpointTruncate, v); err != nil {
+			t.Fatal(err)
+		}
+		read(7, l.Durable(), 0, 3)
+		read(6, l.Durable(), 31, 1)
+	})
+}
+
+// A read-ahead request that fails fails the read of the page asked for
+// with the cause, caches nothing, and the next read succeeds.
+func TestReadPageAheadError(t *testing.T) {
+	ffs := iofault.NewFaultFS(ioback.NewMemFS())
+	cache := pagecache.New(256, ps, nil)
+	l := openLog(t, ffs, "/", "db", Options{Cache: cache})
+	all := map[PageNo]int{}
+	for p := PageNo(1); p <= 40; p++ {
+		all[p] = 1
+	}
+	commitPages(t, l.Log, ps, all, 40, true)
+	if _, err := l.Checkpoint(CheckpointTruncate, l.Durable()); err != nil {
+		t.Fatal(err)
+	}
+	ffs.FailMatching(0, func(op iofault.Op) bool { return op.Kind == iofault.OpReadBatch }, iofault.EIO)
+	buf := make([]byte, ps)
+	if _, err := l.ReadPageAhead(5, l.Durable(), buf, 31); !iofault.IsInjected(err) || !strings.Contains(err.Error(), "page 5") {
+		t.Fatalf("read with a failing read ahead: %v", err)
+	}
+	if ffs.Matched() == 0 {
+		t.Fatal("the read did not go through ReadBatch")
+	}
+	for p := uint32(5); p <= 36; p++ {
+		if cache.Get(pagecache.Key{Page: p}, buf) {
+			t.Fatalf("page %d cached after a failed read", p)
+		}
+	}
+	ffs.Disarm()
+	if found, err := l.ReadPageAhead(5, l.Durable(), buf, 31); err != nil || !found || !bytes.Equal(buf, page(ps, 5, 1)) {
+		t.Fatalf("read after the failure: %v %v %s", found, err, describe(buf))
+	}
+	if st := cache.Stats(); st.ReadAhead != 16 {
+		t.Fatalf("%d pages read ahead, want 16 (a sixteenth of the cache)", st.ReadAhead)
+	}
+}
