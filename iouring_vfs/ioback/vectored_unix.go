@@ -21,48 +21,9 @@ const iovMax = 1024
 // partial writes, in chunks of at most iovMax buffers. It returns the error
 // and the offset at which it happened.
 func pwritevFull(fd int, bufs [][]byte, off int64) (int64, error) {
-	// Skip empty buffers up front so a partial write's bookkeeping stays
-	// simple, and copy the slice headers: we advance them.
-	var small [8][]byte
-	todo := small[:0]
-	for _, b := range bufs {
-		if len(b) > 0 {
-			todo = append(todo, b)
-		}
-	}
-	for len(todo) > 0 {
-		chunk := todo
-		if len(chunk) > iovMax {
-			chunk = chunk[:iovMax]
-		}
-		var n int
-		var err error
-		if len(chunk) == 1 {
-			n, err = unix.Pwrite(fd, chunk[0], off)
-		} else {
-			n, err = unix.Pwritev(fd, chunk, off)
-		}
-		if err == unix.EINTR {
-			continue
-		}
-		if err != nil {
-			return off, err
-		}
-		if n == 0 {
-			return off, unix.EIO // no progress and no error: do not spin
-		}
-		off += int64(n)
-		for n > 0 {
-			if n >= len(todo[0]) {
-				n -= len(todo[0])
-				todo = todo[1:]
-			} else {
-				todo[0] = todo[0][n:]
-				n = 0
-			}
-		}
-	}
-	return off, nil
+	// A write that makes no progress and reports no error must not spin.
+	n, err := vectoredFull(fd, bufs, off, unix.Pwrite, unix.Pwritev, unix.EIO)
+	return off + n, err
 }
 
 // preadvFull reads into bufs one after another from off, continuing after
@@ -70,6 +31,20 @@ func pwritevFull(fd int, bufs [][]byte, off int64) (int64, error) {
 // read and, if it read fewer than the buffers hold, io.EOF (the file ended)
 // or the error.
 func preadvFull(fd int, bufs [][]byte, off int64) (int64, error) {
+	return vectoredFull(fd, bufs, off, unix.Pread, unix.Preadv, io.EOF)
+}
+
+// vectoredFull moves bufs one after another from off with one (a single
+// buffer) or many (several), continuing after partial transfers and
+// retrying EINTR, in chunks of at most iovMax buffers. It returns the bytes
+// moved and the error that stopped it; a call that moves nothing without an
+// error stops it with none.
+func vectoredFull(fd int, bufs [][]byte, off int64,
+	one func(fd int, p []byte, off int64) (int, error),
+	many func(fd int, iovs [][]byte, off int64) (int, error),
+	none error) (int64, error) {
+	// Skip empty buffers up front so a partial transfer's bookkeeping
+	// stays simple, and copy the slice headers: we advance them.
 	var small [8][]byte
 	todo := small[:0]
 	for _, b := range bufs {
@@ -83,9 +58,9 @@ func preadvFull(fd int, bufs [][]byte, off int64) (int64, error) {
 		var n int
 		var err error
 		if len(chunk) == 1 {
-			n, err = unix.Pread(fd, chunk[0], off+total)
+			n, err = one(fd, chunk[0], off+total)
 		} else {
-			n, err = unix.Preadv(fd, chunk, off+total)
+			n, err = many(fd, chunk, off+total)
 		}
 		if err == unix.EINTR {
 			continue
@@ -94,7 +69,7 @@ func preadvFull(fd int, bufs [][]byte, off int64) (int64, error) {
 			return total, err
 		}
 		if n == 0 {
-			return total, io.EOF
+			return total, none
 		}
 		total += int64(n)
 		for n > 0 {

@@ -301,6 +301,20 @@ func TestCloseKeepsPoisonCause(t *testing.T) {
 	}
 }
 
+// fillMainFile commits pages 1 to n at generation 1 and checkpoints them
+// into the main file, leaving the log empty.
+func fillMainFile(t *testing.T, l *Log, n PageNo) {
+	t.Helper()
+	all := map[PageNo]int{}
+	for p := PageNo(1); p <= n; p++ {
+		all[p] = 1
+	}
+	commitPages(t, l, ps, all, uint32(n), true)
+	if _, err := l.Checkpoint(CheckpointTruncate, l.Durable()); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // ReadPageAhead reads the main-file pages after a miss into the cache, up to
 // the first page the version reads from the log and the main file's end;
 // a checkpoint that rewrites a page read ahead drops the old image.
@@ -308,14 +322,7 @@ func TestReadPageAhead(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, fs ioback.FS, dir string) {
 		cache := pagecache.New(256, ps, nil)
 		l := openLog(t, fs, dir, "db", Options{Cache: cache})
-		all := map[PageNo]int{}
-		for p := PageNo(1); p <= 40; p++ {
-			all[p] = 1
-		}
-		commitPages(t, l.Log, ps, all, 40, true)
-		if _, err := l.Checkpoint(CheckpointTruncate, l.Durable()); err != nil {
-			t.Fatal(err)
-		}
+		fillMainFile(t, l.Log, 40)
 		v := commitPages(t, l.Log, ps, map[PageNo]int{12: 2}, 40, true)
 		buf := make([]byte, ps)
 		read := func(p PageNo, v Version, ahead, gen int) {
@@ -361,14 +368,7 @@ func TestReadPageAheadError(t *testing.T) {
 	ffs := iofault.NewFaultFS(ioback.NewMemFS())
 	cache := pagecache.New(256, ps, nil)
 	l := openLog(t, ffs, "/", "db", Options{Cache: cache})
-	all := map[PageNo]int{}
-	for p := PageNo(1); p <= 40; p++ {
-		all[p] = 1
-	}
-	commitPages(t, l.Log, ps, all, 40, true)
-	if _, err := l.Checkpoint(CheckpointTruncate, l.Durable()); err != nil {
-		t.Fatal(err)
-	}
+	fillMainFile(t, l.Log, 40)
 	ffs.FailMatching(0, func(op iofault.Op) bool { return op.Kind == iofault.OpReadBatch }, iofault.EIO)
 	buf := make([]byte, ps)
 	if _, err := l.ReadPageAhead(5, l.Durable(), buf, 31); !iofault.IsInjected(err) || !strings.Contains(err.Error(), "page 5") {
