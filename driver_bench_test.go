@@ -211,3 +211,44 @@ func BenchmarkBlobRead(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkOpen opens a database file that exists and runs a first query,
+// with sql.Open (one op: open, query, close). With alone, no other
+// connection has the file open, so each op starts the storage engine (for
+// modernc: opens the file and the WAL index); with others, another
+// *sql.DB keeps it open, so an op adds a connection to a running engine.
+func BenchmarkOpen(b *testing.B) {
+	for _, others := range []bool{false, true} {
+		for _, d := range drivers {
+			b.Run(fmt.Sprintf("others=%v/driver=%s", others, d.name), func(b *testing.B) {
+				path := filepath.Join(b.TempDir(), "open.db")
+				keep, err := sql.Open(d.sqlName, path)
+				if err != nil {
+					b.Fatal(err)
+				}
+				defer keep.Close()
+				for _, q := range []string{"PRAGMA journal_mode=WAL", "CREATE TABLE t(x)", "INSERT INTO t VALUES (1)"} {
+					if _, err := keep.Exec(q); err != nil {
+						b.Fatal(err)
+					}
+				}
+				if !others {
+					keep.Close()
+				}
+				for b.Loop() {
+					db, err := sql.Open(d.sqlName, path)
+					if err != nil {
+						b.Fatal(err)
+					}
+					var n int
+					if err := db.QueryRow("SELECT count(*) FROM t").Scan(&n); err != nil || n != 1 {
+						b.Fatalf("count %d, %v", n, err)
+					}
+					if err := db.Close(); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		}
+	}
+}

@@ -10,10 +10,11 @@
 // decide which of two images is newer; the owner removes main-file entries
 // when a checkpoint rewrites those pages.
 //
-// The cache is split into shards, each a CLOCK ring of fixed slots carved
-// from one block of memory, which a miss reads straight into. The caller
-// may supply the block (an ioback arena, say, whose lifetime it manages);
-// the engine lets New allocate it, as ordinary garbage-collected memory.
+// The cache is split into shards, each a CLOCK ring of fixed slots whose
+// images a miss reads straight into. The caller may supply the memory as one
+// block (an ioback arena, say, whose lifetime it manages); the engine lets
+// New allocate it, as ordinary garbage-collected memory, in chunks as the
+// cache fills, so that opening a database does not clear 16 MiB.
 package pagecache
 
 import (
@@ -58,27 +59,44 @@ type shard struct {
 	mu    sync.Mutex
 	index map[Key]int32
 	slots []slot
-	mem   []byte // len(slots)*pageSize
-	hand  int
+	// chunks hold the slots' images, chunkSlots to a chunk, allocated
+	// when their first slot is handed out: a cache costs memory (and the
+	// time to clear it) as it fills, not when its database opens. The
+	// slice itself never grows, so a slot's buffer may be taken outside
+	// mu by whoever holds the slot.
+	chunks [][]byte
+	used   int32 // slots handed out at least once, in order; the rest have no memory yet
+	hand   int
 }
+
+// chunkSlots is the number of slots one chunk of a shard's memory holds.
+const (
+	chunkShift = 5
+	chunkSlots = 1 << chunkShift
+)
 
 // New returns a cache of at least capacity pages of pageSize bytes, its
 // memory taken from arena when arena is large enough (ArenaSize(capacity,
-// pageSize) bytes), or allocated otherwise. A capacity below 1 is raised to
-// the smallest cache, one page per shard: a shard needs a slot to evict
-// into. Callers that want no cache do without one.
+// pageSize) bytes), or else allocated as the cache fills. A capacity below
+// 1 is raised to the smallest cache, one page per shard: a shard needs a
+// slot to evict into. Callers that want no cache do without one.
 func New(capacity, pageSize int, arena []byte) *Cache {
 	c := &Cache{pageSize: pageSize}
 	per := slotsPerShard(capacity)
-	need := per * nShards * pageSize
-	if len(arena) < need {
-		arena = make([]byte, need)
+	if len(arena) < per*nShards*pageSize {
+		arena = nil
 	}
 	for i := range c.shards {
 		s := &c.shards[i]
 		s.index = make(map[Key]int32, per)
 		s.slots = make([]slot, per)
-		s.mem = arena[i*per*pageSize : (i+1)*per*pageSize : (i+1)*per*pageSize]
+		s.chunks = make([][]byte, (per+chunkSlots-1)/chunkSlots)
+		if arena != nil {
+			mem := arena[i*per*pageSize : (i+1)*per*pageSize]
+			for k := range s.chunks {
+				s.chunks[k] = mem[k*chunkSlots*pageSize : min(len(mem), (k+1)*chunkSlots*pageSize)]
+			}
+		}
 	}
 	return c
 }
@@ -102,8 +120,8 @@ func (c *Cache) shard(k Key) *shard {
 }
 
 func (s *shard) buf(i int32, pageSize int) []byte {
-	off := int(i) * pageSize
-	return s.mem[off : off+pageSize : off+pageSize]
+	off := int(i&(chunkSlots-1)) * pageSize
+	return s.chunks[i>>chunkShift][off : off+pageSize : off+pageSize]
 }
 
 // Get copies the image named k into dst and reports whether it was cached.
@@ -305,10 +323,20 @@ func (c *Cache) Clear() {
 	}
 }
 
-// victim returns a slot to reuse, evicting with CLOCK, or -1 when every slot
-// is being loaded. s.mu is held.
+// victim returns a slot to reuse: while the shard is filling, the next
+// slot never used (allocating its chunk's memory if it is the chunk's
+// first), then one evicted with CLOCK; -1 when every slot is being
+// loaded. s.mu is held.
 func (s *shard) victim(c *Cache) int32 {
 	n := len(s.slots)
+	if int(s.used) < n {
+		i := s.used
+		s.used++
+		if k := i >> chunkShift; s.chunks[k] == nil {
+			s.chunks[k] = make([]byte, min(chunkSlots, n-int(k)*chunkSlots)*c.pageSize)
+		}
+		return i
+	}
 	for range 2*n + 1 {
 		i := s.hand
 		s.hand++

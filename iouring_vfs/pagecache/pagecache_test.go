@@ -310,3 +310,58 @@ func TestConcurrentLoadAhead(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+// allocated is the memory a cache's shards hold for images.
+func allocated(c *Cache) (bytes int) {
+	for i := range c.shards {
+		for _, ch := range c.shards[i].chunks {
+			bytes += len(ch)
+		}
+	}
+	return bytes
+}
+
+// Without an arena, memory comes a chunk at a time as slots are first used:
+// a cache of 16 MiB holds none when made and one chunk after one image; a
+// full cache holds exactly its capacity. With an arena, images live in it.
+func TestMemoryGrowsAsTheCacheFills(t *testing.T) {
+	const ps = 4096
+	c := New(4096, ps, nil)
+	if n := allocated(c); n != 0 {
+		t.Fatalf("a new cache holds %d bytes", n)
+	}
+	k := Key{Page: 1}
+	c.Put(k, img(k, ps))
+	if n := allocated(c); n != chunkSlots*ps {
+		t.Fatalf("after one image the cache holds %d bytes, want one chunk (%d)", n, chunkSlots*ps)
+	}
+	dst := make([]byte, ps)
+	for p := range uint32(10000) {
+		q := Key{Page: p}
+		if err := c.Load(q, dst, func(b []byte) error { copy(b, img(q, ps)); return nil }); err != nil || !bytes.Equal(dst, img(q, ps)) {
+			t.Fatalf("page %d: %v", p, err)
+		}
+	}
+	if n, want := allocated(c), c.Stats().Capacity*ps; n != want {
+		t.Fatalf("a full cache holds %d bytes, want %d", n, want)
+	}
+
+	// An odd capacity: the last chunk of each shard is partial.
+	c = New(16*(chunkSlots+3), 64, nil)
+	for p := range uint32(2000) {
+		c.Put(Key{Page: p}, img(Key{Page: p}, 64))
+	}
+	if n, want := allocated(c), 16*(chunkSlots+3)*64; n != want {
+		t.Fatalf("a full cache of %d slots holds %d bytes, want %d", 16*(chunkSlots+3), n, want)
+	}
+
+	arena := make([]byte, ArenaSize(100, 64))
+	c = New(100, 64, arena)
+	c.Put(k, img(k, 64))
+	if !bytes.Contains(arena, img(k, 64)) {
+		t.Fatal("the image is not in the arena")
+	}
+	if n := allocated(c); n != len(arena) {
+		t.Fatalf("a cache on an arena of %d bytes holds %d", len(arena), n)
+	}
+}
