@@ -88,7 +88,7 @@ func New(capacity, pageSize int, arena []byte) *Cache {
 	}
 	for i := range c.shards {
 		s := &c.shards[i]
-		s.index = make(map[Key]int32, per)
+		s.index = make(map[Key]int32) // grows as the cache fills, like its memory
 		s.slots = make([]slot, per)
 		s.chunks = make([][]byte, (per+chunkSlots-1)/chunkSlots)
 		if arena != nil {

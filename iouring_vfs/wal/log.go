@@ -333,16 +333,25 @@ func (l *Log) recover() error {
 	running := l.hdr.cksum
 	commitRunning := running
 	var uncommitted []PageNo // pages of the commit being read, by frame
+	// Frames are read in chunks that double from one frame up to
+	// chunkFrames: a log restarted before the last close (the usual case)
+	// holds old frames or zeros after its header, and recovery then reads
+	// one frame, not a whole chunk.
 	const chunkFrames = 64
-	buf := make([]byte, chunkFrames*fsz)
+	var buf []byte
 	reqs := make([]ioback.Read, chunkFrames)
 	off := int64(HeaderSize)
 	f := FrameNo(0)
+	chunk := int64(1)
 scan:
 	for off+fsz <= walSize {
-		n := min(int64(chunkFrames), (walSize-off)/fsz)
-		// One frame-sized read per frame, all in one submission, so the
-		// io_uring backend overlaps them.
+		n := min(chunk, (walSize-off)/fsz)
+		chunk = min(2*chunk, chunkFrames)
+		if int64(len(buf)) < n*fsz {
+			buf = make([]byte, n*fsz)
+		}
+		// One frame-sized read per frame, all in one batch (one preadv:
+		// the frames follow one another in the file).
 		for i := range n {
 			reqs[i] = ioback.Read{P: buf[i*fsz : (i+1)*fsz], Off: off + i*fsz}
 		}

@@ -390,3 +390,47 @@ func TestReadPageAheadError(t *testing.T) {
 		t.Fatalf("%d pages read ahead, want 16 (a sixteenth of the cache)", st.ReadAhead)
 	}
 }
+
+// Recovery reads frames in chunks that start at one frame and double: a log
+// with no valid frame costs one frame's read, and logs of every length
+// around the chunk sizes recover every commit.
+func TestRecoveryReadsInGrowingChunks(t *testing.T) {
+	for _, n := range []int{0, 1, 2, 3, 7, 63, 64, 65, 127, 128, 129, 300} {
+		ffs := iofault.NewFaultFS(ioback.NewMemFS())
+		l := openLog(t, ffs, "/", "db", Options{})
+		m := newModel(ps, l.Last())
+		for i := range n {
+			ch := map[PageNo]int{PageNo(1 + i%5): i}
+			m.commit(commitPages(t, l.Log, ps, ch, 5, false), ch, 5)
+		}
+		last := l.Last()
+		l.close()
+
+		var batches []int64
+		ffs.FailMatching(0, func(op iofault.Op) bool {
+			if op.Kind == iofault.OpReadBatch && strings.HasSuffix(op.Name, "-wal") {
+				batches = append(batches, op.Len)
+			}
+			return false
+		}, iofault.EIO)
+		l = openLog(t, ffs, "/", "db", Options{})
+		ffs.Disarm()
+		if l.Last() != last {
+			t.Fatalf("%d commits: recovered last version %v, want %v", n, l.Last(), last)
+		}
+		for i := 1; i < len(m.versions); i++ {
+			m.check(t, l.Log, i)
+		}
+		if n > 0 && (len(batches) == 0 || batches[0] != 1) {
+			t.Fatalf("%d commits: recovery read batches of %v frames, want a first of 1", n, batches)
+		}
+		var read int64
+		for _, b := range batches {
+			read += b
+		}
+		if read > 2*int64(n)+1 && read > int64(n)+64 {
+			t.Fatalf("%d commits: recovery read %d frames (%v)", n, read, batches)
+		}
+		l.close()
+	}
+}
