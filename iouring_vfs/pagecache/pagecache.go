@@ -71,7 +71,7 @@ type shard struct {
 
 // chunkSlots is the number of slots one chunk of a shard's memory holds.
 const (
-	chunkShift = 5
+	chunkShift = 3
 	chunkSlots = 1 << chunkShift
 )
 
