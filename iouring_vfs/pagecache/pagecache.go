@@ -58,14 +58,14 @@ type slot struct {
 type shard struct {
 	mu    sync.Mutex
 	index map[Key]int32
-	slots []slot
+	slots []slot // the slots handed out so far, in order; they grow to size
+	size  int    // the shard's slots when full
 	// chunks hold the slots' images, chunkSlots to a chunk, allocated
 	// when their first slot is handed out: a cache costs memory (and the
 	// time to clear it) as it fills, not when its database opens. The
 	// slice itself never grows, so a slot's buffer may be taken outside
 	// mu by whoever holds the slot.
 	chunks [][]byte
-	used   int32 // slots handed out at least once, in order; the rest have no memory yet
 	hand   int
 }
 
@@ -89,7 +89,7 @@ func New(capacity, pageSize int, arena []byte) *Cache {
 	for i := range c.shards {
 		s := &c.shards[i]
 		s.index = make(map[Key]int32) // grows as the cache fills, like its memory
-		s.slots = make([]slot, per)
+		s.size = per
 		s.chunks = make([][]byte, (per+chunkSlots-1)/chunkSlots)
 		if arena != nil {
 			mem := arena[i*per*pageSize : (i+1)*per*pageSize]
@@ -192,7 +192,7 @@ func (c *Cache) LoadAhead(k Key, dst []byte, next func() []Key, fill func(bufs [
 	}
 	bufs := [][]byte{s.buf(i, c.pageSize)}
 	var ahead []taken
-	limit := max(len(c.shards[0].slots)*nShards/16, 1)
+	limit := max(c.shards[0].size*nShards/16, 1)
 	for _, q := range next() {
 		if len(ahead) == limit {
 			break
@@ -329,13 +329,12 @@ func (c *Cache) Clear() {
 // loaded. s.mu is held.
 func (s *shard) victim(c *Cache) int32 {
 	n := len(s.slots)
-	if int(s.used) < n {
-		i := s.used
-		s.used++
-		if k := i >> chunkShift; s.chunks[k] == nil {
-			s.chunks[k] = make([]byte, min(chunkSlots, n-int(k)*chunkSlots)*c.pageSize)
+	if n < s.size {
+		s.slots = append(s.slots, slot{})
+		if k := n >> chunkShift; s.chunks[k] == nil {
+			s.chunks[k] = make([]byte, min(chunkSlots, s.size-k*chunkSlots)*c.pageSize)
 		}
-		return i
+		return int32(n)
 	}
 	for range 2*n + 1 {
 		i := s.hand
@@ -374,6 +373,6 @@ func (c *Cache) Stats() Stats {
 		Misses:    c.misses.Load(),
 		Evictions: c.evictions.Load(),
 		ReadAhead: c.readAhead.Load(),
-		Capacity:  len(c.shards[0].slots) * nShards,
+		Capacity:  c.shards[0].size * nShards,
 	}
 }
