@@ -199,14 +199,7 @@ func (c *Cache) LoadAhead(k Key, dst []byte, next func() []Key, fill func(bufs [
 		}
 		qs := c.shard(q)
 		qs.mu.Lock()
-		j := int32(-1)
-		if _, present := qs.index[q]; !present {
-			j = qs.victim(c)
-		}
-		if j >= 0 {
-			qs.slots[j] = slot{key: q, state: slotLoading}
-			qs.index[q] = j
-		}
+		j := c.reserveLocked(qs, q)
 		qs.mu.Unlock()
 		if j < 0 {
 			break
@@ -241,8 +234,9 @@ func (c *Cache) hitLocked(s *shard, k Key, dst []byte) bool {
 	return false
 }
 
-// reserveLocked takes a slot to load k into, or returns -1 when k is being
-// loaded by another goroutine or every slot is being loaded. s.mu is held.
+// reserveLocked takes a slot to load k into, or returns -1 when k is cached
+// or being loaded (Load and LoadAhead look for a hit first), or when every
+// slot is being loaded. s.mu is held.
 func (c *Cache) reserveLocked(s *shard, k Key) int32 {
 	if _, loading := s.index[k]; loading {
 		return -1
