@@ -26,7 +26,7 @@ func blobOf(id, gen int64, size int) []byte {
 // into the main file and VACUUM moves every page: each reader must see, in
 // every blob, the bytes of the generation its row says. 60 generations in
 // the normal test run, 3000 under LIBSQL_SOAK=1.
-func TestReadAheadServesOnlyCurrentPages(t *testing.T) {
+func TestConcurrentReadAheadServesOnlyCurrentPages(t *testing.T) {
 	const blobs, size = 6, 96 << 10
 	gens := int64(60)
 	if os.Getenv("LIBSQL_SOAK") != "" {
