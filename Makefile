@@ -87,7 +87,7 @@ bench-driver:
 	$(GO) test -c -o libsql.test .
 	rm -f bench-driver.out
 	for i in $$(seq $(COUNT)); do \
-		./libsql.test -test.run '^$$' -test.bench 'PointSelect|BulkInsert|FullScan' -test.benchtime $(BENCHTIME) -test.benchmem -test.count 1 -test.timeout 60m | tee -a bench-driver.out || exit 1; \
+		./libsql.test -test.run '^$$' -test.bench 'PointSelect|BulkInsert|FullScan|BlobRead|Open' -test.benchtime $(BENCHTIME) -test.benchmem -test.count 1 -test.timeout 60m | tee -a bench-driver.out || exit 1; \
 	done
 	$(BENCHSTAT) -col /driver bench-driver.out
 
