@@ -190,13 +190,12 @@ func (c *Cache) LoadAhead(k Key, dst []byte, next func() []Key, fill func(bufs [
 		s *shard
 		i int32
 	}
-	bufs := [][]byte{s.buf(i, c.pageSize)}
-	var ahead []taken
-	limit := max(c.shards[0].size*nShards/16, 1)
-	for _, q := range next() {
-		if len(ahead) == limit {
-			break
-		}
+	keys := next()
+	keys = keys[:min(len(keys), max(c.shards[0].size*nShards/16, 1))]
+	bufs := make([][]byte, 1, 1+len(keys))
+	bufs[0] = s.buf(i, c.pageSize)
+	ahead := make([]taken, 0, len(keys))
+	for _, q := range keys {
 		qs := c.shard(q)
 		qs.mu.Lock()
 		j := c.reserveLocked(qs, q)
