@@ -5,7 +5,9 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"testing"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -153,7 +155,51 @@ func BenchmarkWarmRead(b *testing.B) {
 	b.Run("path=ring", func(b *testing.B) { ringRead(b, false, false) })
 	b.Run("path=ring+regfile", func(b *testing.B) { ringRead(b, true, false) })
 	b.Run("path=ring+regfile+fixedbuf", func(b *testing.B) { ringRead(b, true, true) })
+	b.Run("path=ring+sqpoll", func(b *testing.B) {
+		// A kernel thread polls the submission queue and the completion
+		// is polled here, so a read makes no system call at all; the
+		// thread takes a core while reads keep coming. Not used by the
+		// backend: it still loses to pread (doc.go).
+		fd, err := unix.Open(name, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer unix.Close(fd)
+		p := ioUringParams{flags: ioringSetupSQPoll, sqThreadIdle: 100}
+		rfd, err := ioUringSetup(8, &p)
+		if err != nil {
+			b.Skip("IORING_SETUP_SQPOLL refused: ", err)
+		}
+		r := &ring{fd: rfd}
+		defer r.close()
+		if err := r.mapQueues(&p); err != nil {
+			b.Fatal(err)
+		}
+		sqFlags := (*uint32)(unsafe.Pointer(&r.sqMap[p.sqOff.flags]))
+		b.SetBytes(benchPage)
+		for i := 0; b.Loop(); i++ {
+			r.prepRead(int32(fd), false, heap, offs[i%len(offs)], -1, 1)
+			atomic.StoreUint32(r.sqTail, r.tail)
+			if atomic.LoadUint32(sqFlags)&ioringSQNeedWakeup != 0 {
+				if _, err := ioUringEnter(r.fd, 0, 0, ioringEnterSQWakeup); err != nil {
+					b.Fatal(err)
+				}
+			}
+			for atomic.LoadUint32(r.cqTail) == atomic.LoadUint32(r.cqHead) {
+			}
+			if _, res := r.reap(); res != benchPage {
+				b.Fatal(res)
+			}
+		}
+	})
 }
+
+// IORING_SETUP_SQPOLL and its flags, for the benchmark above only.
+const (
+	ioringSetupSQPoll   = 1 << 1
+	ioringSQNeedWakeup  = 1 << 0
+	ioringEnterSQWakeup = 1 << 1
+)
 
 // BenchmarkRingOverhead explains BenchmarkWarmRead: the fixed cost of one
 // io_uring_enter (a NOP) against a trivial system call and a pread of a

@@ -24,27 +24,31 @@
 //
 //   - A batch that reads one range of the file (ReadBatch of contiguous
 //     requests: the engine's read-ahead of the pages after a sequential
-//     reader's miss) is one preadv: the kernel copies the whole range in
-//     one call, where the ring still handles every page as a request. 32
-//     cached pages: 7.0-7.3 µs with preadv, 24.2-24.6 µs through the ring,
-//     26.0-26.6 µs as 32 preads (BenchmarkRingOverhead/op=range32-*).
-//   - Other batches of reads (ReadBatch: recovery, checkpoint) go
-//     through a ring: all requests in one io_uring_enter, and the kernel
-//     keeps the disk busy with all of them at once. 64 random 4 KiB reads
-//     of a file not in the page cache take about a quarter of the time of
-//     64 preads (BenchmarkColdBatch: 0.95 ms against 3.8 ms), and a batch
-//     of cached pages is still 1.25x faster than the preads
-//     (BenchmarkRingOverhead/op=warm64-*).
+//     reader's miss, recovery's frames) is one preadv: the kernel copies
+//     the whole range in one call, where the ring still handles every page
+//     as a request. 32 cached pages: 7.0-7.3 µs with preadv, 24.2-24.6 µs
+//     through the ring, 26.0-26.6 µs as 32 preads
+//     (BenchmarkRingOverhead/op=range32-*).
+//   - Other batches of reads (ReadBatch of scattered requests: a
+//     checkpoint's frames) go through a ring: all requests in one
+//     io_uring_enter, and the kernel keeps the disk busy with all of them
+//     at once. 64 random 4 KiB reads of a file not in the page cache take
+//     about a quarter of the time of 64 preads (BenchmarkColdBatch: 0.95
+//     ms against 3.8 ms), and a batch of cached pages is still 1.25x
+//     faster than the preads (BenchmarkRingOverhead/op=warm64-*).
 //   - A single read is a plain pread. On the machines we measured, one
 //     io_uring_enter costs as much as a whole pread of a cached page (an
 //     IORING_OP_NOP takes 0.8 µs, a getppid 0.27 µs, a cached 4 KiB pread
 //     1.0 µs), so one read through the ring takes 1.8-2x the time of
 //     pread, and a registered file and fixed buffer win back only a few
-//     percent (BenchmarkWarmRead). A single cold read gains nothing from
-//     the ring either: it waits for the disk both ways. The ring path for
-//     single reads is kept, tested and benchmarked
-//     (RingSingleReadsForTesting), to be switched on where a kernel makes
-//     it pay.
+//     percent (BenchmarkWarmRead). With IORING_SETUP_SQPOLL, where a
+//     kernel thread polls the ring and a read makes no system call, it
+//     still took 1.0-1.7 µs against pread's 0.81-0.90 µs
+//     (BenchmarkWarmRead/path=ring+sqpoll), and that thread takes a core.
+//     A single cold read gains nothing from the ring either: it waits for
+//     the disk both ways. The ring path for single reads is kept, tested
+//     and benchmarked (RingSingleReadsForTesting), to be switched on where
+//     a kernel makes it pay.
 //   - Writes are pwrite/pwritev: through the ring, buffered writes are
 //     handed to kernel worker threads on ext4 and measured 1.0-1.35x the
 //     time of pwrite.
