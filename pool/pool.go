@@ -228,10 +228,6 @@ func (p *Pool) Get(ctx context.Context) (*Conn, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("pool: Get: %w", err)
 	}
-	var deadline time.Time
-	if d := p.opts.AcquireTimeout; d > 0 {
-		deadline = time.Now().Add(d)
-	}
 	p.mu.Lock()
 	if p.closed {
 		p.mu.Unlock()
@@ -248,11 +244,20 @@ func (p *Pool) Get(ctx context.Context) (*Conn, error) {
 	if p.open < p.opts.MaxConns {
 		p.open++
 		p.mu.Unlock()
-		return p.openConn(ctx, deadline)
+		return p.openConn(ctx, p.deadline())
 	}
 	w := p.waiters.push()
 	p.mu.Unlock()
-	return p.wait(ctx, w, deadline)
+	return p.wait(ctx, w, p.deadline())
+}
+
+// deadline is when a Get starting now runs out of Options.AcquireTimeout
+// (zero for no bound). A Get that lends an idle connection never asks.
+func (p *Pool) deadline() time.Time {
+	if d := p.opts.AcquireTimeout; d > 0 {
+		return time.Now().Add(d)
+	}
+	return time.Time{}
 }
 
 // lendLocked starts a borrow of pc and returns its *Conn.
