@@ -6,7 +6,7 @@ package libsql_test
 //
 //	make bench-driver
 //
-// or go test -run '^$' -bench 'PointSelect|BulkInsert|FullScan' -benchmem
+// or go test -run '^$' -bench 'PointSelect|BulkInsert|FullScan|BlobRead|Open' -benchmem
 // -count 6 ., and compare the drivers with benchstat -col /driver. The
 // comparison with every Go SQLite driver is the bench/ module (make bench).
 
@@ -250,5 +250,44 @@ func BenchmarkOpen(b *testing.B) {
 				}
 			})
 		}
+	}
+}
+
+// BenchmarkOpenScan opens a database file of 100k rows (in WAL mode) that
+// no connection has open, sums a column over every row and closes it (one op), as a
+// program that opens a database for each piece of work does: each op
+// starts the storage engine and fills its page cache from the file.
+func BenchmarkOpenScan(b *testing.B) {
+	for _, d := range drivers {
+		b.Run("driver="+d.name, func(b *testing.B) {
+			path := filepath.Join(b.TempDir(), "scan.db")
+			db, err := sql.Open(d.sqlName, path)
+			if err != nil {
+				b.Fatal(err)
+			}
+			db.SetMaxOpenConns(1)
+			for _, q := range []string{"PRAGMA journal_mode=WAL", schema} {
+				if _, err := db.Exec(q); err != nil {
+					b.Fatal(err)
+				}
+			}
+			fill(b, db)
+			if err := db.Close(); err != nil {
+				b.Fatal(err)
+			}
+			for b.Loop() {
+				db, err := sql.Open(d.sqlName, path)
+				if err != nil {
+					b.Fatal(err)
+				}
+				var n int64
+				if err := db.QueryRow("SELECT sum(length(email)) FROM users").Scan(&n); err != nil || n == 0 {
+					b.Fatalf("sum %d, %v", n, err)
+				}
+				if err := db.Close(); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }

@@ -174,7 +174,8 @@ func (e *Engine) ensureCache() {
 
 // close shuts the engine down after its last connection closed: a final
 // checkpoint that restarts the log if it can (so the next open has little
-// to recover, and stock SQLite little to replay), then the files.
+// to recover, and stock SQLite little to replay), then the files; the page
+// cache's memory goes to the next engine's cache.
 func (e *Engine) close() error {
 	close(e.stop)
 	<-e.stopped
@@ -188,6 +189,9 @@ func (e *Engine) close() error {
 		}
 	}
 	errs = append(errs, e.log.Close(), e.walf.Close(), e.db.Unlock(lockStart, lockLen), e.db.Close())
+	if c := e.log.Cache(); c != nil {
+		c.Release()
+	}
 	return errors.Join(errs...)
 }
 
@@ -499,6 +503,7 @@ type Stats struct {
 	CacheEvictions  uint64 `json:"cache_evictions"`
 	CacheReadAhead  uint64 `json:"cache_read_ahead"` // pages read ahead of sequential readers
 	CachePages      int    `json:"cache_capacity_pages"`
+	CacheBytes      int    `json:"cache_bytes"` // memory the cache takes now (it grows as the cache fills)
 	WriterQueue     int    `json:"writer_queue"`
 	SnapshotRetries uint64 `json:"snapshot_retries"`
 	WriterWaits     uint64 `json:"writer_waits"`
@@ -524,7 +529,7 @@ func (e *Engine) Stats() Stats {
 	}
 	if c := e.log.Cache(); c != nil {
 		cs := c.Stats()
-		s.CacheHits, s.CacheMisses, s.CacheEvictions, s.CacheReadAhead, s.CachePages = cs.Hits, cs.Misses, cs.Evictions, cs.ReadAhead, cs.Capacity
+		s.CacheHits, s.CacheMisses, s.CacheEvictions, s.CacheReadAhead, s.CachePages, s.CacheBytes = cs.Hits, cs.Misses, cs.Evictions, cs.ReadAhead, cs.Capacity, cs.Bytes
 	}
 	return s
 }

@@ -34,6 +34,29 @@ func TestEngineReopenLeavesNoArena(t *testing.T) {
 	}
 }
 
+// The page cache's memory shows in Stats while the database is open and
+// goes back (to the next engine's cache) when its last connection closes.
+func TestEngineCloseReleasesCacheMemory(t *testing.T) {
+	path := dbPath(t)
+	c := openConn(t, path, "")
+	c.exec("CREATE TABLE t(x)")
+	c.exec("WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i+1 FROM n WHERE i < 200) INSERT INTO t SELECT randomblob(3000) FROM n")
+	c.exec("PRAGMA wal_checkpoint(TRUNCATE)")
+	c.exec("PRAGMA cache_size=0") // let SQLite's own cache not hide the reads
+	if n := c.int("SELECT count(*) FROM t WHERE length(x) = 3000"); n != 200 {
+		t.Fatalf("count = %d, want 200", n)
+	}
+	e := c.file.e
+	held := e.Stats().CacheBytes
+	if held < 100*4096 {
+		t.Fatalf("after reading 200 rows of 3000 bytes the cache holds %d bytes", held)
+	}
+	c.Close()
+	if n := e.Stats().CacheBytes; n != 0 {
+		t.Fatalf("after the last connection closed the cache holds %d bytes (%d before)", n, held)
+	}
+}
+
 // A blocking checkpoint run by a connection whose own transaction holds
 // back the log fails at once with SQLITE_LOCKED, as in stock SQLite,
 // instead of waiting out its busy timeout for itself.

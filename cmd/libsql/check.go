@@ -29,7 +29,7 @@ Opens DB (which must exist) and prints, one "name: value" line each:
   versions     the newest committed version of the database and the newest
                durable one, as checkpoint-sequence.commit
   snapshots    snapshots pinned by readers, and the oldest pinned version
-  cache        the shared page cache: hits, misses, evictions, pages read ahead, capacity
+  cache        the shared page cache: hits, misses, evictions, pages read ahead, capacity, memory held
   concurrent   BEGIN CONCURRENT commits (direct, merged, rebased) and
                conflicts
   io           the I/O backend
@@ -127,7 +127,8 @@ func checkDB(ctx context.Context, w io.Writer, t target, mode string) (bool, err
 		st.LogFrames, st.Backfilled, st.Commits, st.Flushes, st.Syncs, st.Checkpoints, st.Restarts, st.PagesBackfilled)
 	line("versions", "newest %s, durable %s", st.Version, st.Durable)
 	line("snapshots", "%d pinned, oldest %s", st.PinnedSnapshots, st.OldestPinned)
-	line("cache", "%d hits, %d misses, %d evictions, %d read ahead, %d pages capacity", st.CacheHits, st.CacheMisses, st.CacheEvictions, st.CacheReadAhead, st.CachePages)
+	line("cache", "%d hits, %d misses, %d evictions, %d read ahead, %d pages capacity, %s in memory",
+		st.CacheHits, st.CacheMisses, st.CacheEvictions, st.CacheReadAhead, st.CachePages, formatBytes(int64(st.CacheBytes)))
 	cs := st.Concurrent
 	line("concurrent", "%d commits (%d direct, %d merged, %d rebased), %d conflicts", cs.Commits, cs.Direct, cs.Merged, cs.Rebased, cs.Conflicts)
 	line("io", "%s", st.IO)

@@ -46,7 +46,7 @@ func TestCheckReportShape(t *testing.T) {
 		"log":        `^\d+ frames, \d+ backfilled; \d+ commits, \d+ writes, \d+ fsyncs; \d+ checkpoints, \d+ restarts, \d+ pages checkpointed$`,
 		"versions":   `^newest \S+, durable \S+$`,
 		"snapshots":  `^\d+ pinned, oldest \S+$`,
-		"cache":      `^\d+ hits, \d+ misses, \d+ evictions, \d+ read ahead, \d+ pages capacity$`,
+		"cache":      `^\d+ hits, \d+ misses, \d+ evictions, \d+ read ahead, \d+ pages capacity, \d+(\.\d)? (B|KiB|MiB) in memory$`,
 		"concurrent": `^0 commits \(0 direct, 0 merged, 0 rebased\), 0 conflicts$`,
 		"io":         `^\S+`,
 		"cdc":        `^off \(no libsql_cdc table\)$`,

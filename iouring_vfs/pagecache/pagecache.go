@@ -14,11 +14,15 @@
 // images a miss reads straight into. The caller may supply the memory as one
 // block (an ioback arena, say, whose lifetime it manages); the engine lets
 // New allocate it, as ordinary garbage-collected memory, in chunks as the
-// cache fills, so that opening a database does not clear 16 MiB.
+// cache fills, so that opening a database does not clear 16 MiB. Release
+// hands those chunks to the next cache of the same page size, so a program
+// that opens, reads and closes a database again and again does not
+// allocate (and the collector does not clear) a cache's worth each time.
 package pagecache
 
 import (
 	"errors"
+	"math/bits"
 	"sync"
 	"sync/atomic"
 )
@@ -35,9 +39,11 @@ const nShards = 16
 // safe for concurrent use.
 type Cache struct {
 	pageSize int
+	arena    bool // the images live in the caller's memory
 	shards   [nShards]shard
 
 	hits, misses, evictions, readAhead atomic.Uint64
+	bytes                              atomic.Int64 // memory of the images held
 }
 
 type slotState uint8
@@ -85,6 +91,9 @@ func New(capacity, pageSize int, arena []byte) *Cache {
 	per := slotsPerShard(capacity)
 	if len(arena) < per*nShards*pageSize {
 		arena = nil
+	}
+	if c.arena = arena != nil; c.arena {
+		c.bytes.Store(int64(per * nShards * pageSize))
 	}
 	for i := range c.shards {
 		s := &c.shards[i]
@@ -325,7 +334,8 @@ func (s *shard) victim(c *Cache) int32 {
 	if n < s.size {
 		s.slots = append(s.slots, slot{})
 		if k := n >> chunkShift; s.chunks[k] == nil {
-			s.chunks[k] = make([]byte, min(chunkSlots, s.size-k*chunkSlots)*c.pageSize)
+			s.chunks[k] = newChunk(min(chunkSlots, s.size-k*chunkSlots), c.pageSize)
+			c.bytes.Add(int64(len(s.chunks[k])))
 		}
 		return int32(n)
 	}
@@ -352,11 +362,87 @@ func (s *shard) victim(c *Cache) int32 {
 	return -1
 }
 
+// Release empties the cache and gives the memory New allocated for it to
+// the caches made after it with the same page size, which fill from it
+// before they allocate. Call it when nothing uses the cache any more (the
+// engine does when its database closes): a Release that runs beside other
+// calls is safe but wasted, since a shard whose slot is being loaded keeps
+// its memory, for the loader still writes into it. The cache stays usable;
+// it allocates again as it fills.
+func (c *Cache) Release() {
+	for i := range c.shards {
+		s := &c.shards[i]
+		s.mu.Lock()
+		if !c.arena && !s.loadingLocked() {
+			for k, ch := range s.chunks {
+				if ch == nil {
+					continue
+				}
+				freeChunk(ch, c.pageSize)
+				c.bytes.Add(-int64(len(ch)))
+				s.chunks[k] = nil
+			}
+			s.slots, s.hand = nil, 0
+			clear(s.index)
+		}
+		s.mu.Unlock()
+	}
+}
+
+// loadingLocked reports whether a slot of s is being loaded. s.mu is held.
+func (s *shard) loadingLocked() bool {
+	for i := range s.slots {
+		if s.slots[i].state == slotLoading {
+			return true
+		}
+	}
+	return false
+}
+
+// chunkPools hold the full chunks of released caches, by page size: index
+// b for 1<<b bytes, SQLite's page sizes from 512 B to 64 KiB. A sync.Pool
+// gives them back to the collector if no cache takes them within two
+// collections.
+var chunkPools [17]sync.Pool
+
+// chunkPool returns the pool for chunks of pageSize pages, nil for sizes
+// SQLite does not use.
+func chunkPool(pageSize int) *sync.Pool {
+	b := bits.TrailingZeros(uint(pageSize))
+	if pageSize < 512 || pageSize != 1<<b || b >= len(chunkPools) {
+		return nil
+	}
+	return &chunkPools[b]
+}
+
+// newChunk returns memory for n images of pageSize bytes: a released chunk
+// when n is a whole chunk and one is pooled, else new memory. A released
+// chunk holds another cache's old images; that is harmless, because a slot
+// becomes valid only once its whole image is written.
+func newChunk(n, pageSize int) []byte {
+	if p := chunkPool(pageSize); p != nil && n == chunkSlots {
+		if ch, ok := p.Get().(*[]byte); ok {
+			return *ch
+		}
+	}
+	return make([]byte, n*pageSize)
+}
+
+// freeChunk pools ch if it is a whole chunk of pageSize images.
+func freeChunk(ch []byte, pageSize int) {
+	if p := chunkPool(pageSize); p != nil && len(ch) == chunkSlots*pageSize {
+		box := new([]byte)
+		*box = ch
+		p.Put(box)
+	}
+}
+
 // Stats are the cache's counters since it was made.
 type Stats struct {
 	Hits, Misses, Evictions uint64
 	ReadAhead               uint64 // images read ahead by LoadAhead
-	Capacity                int
+	Capacity                int    // images the cache holds when full
+	Bytes                   int    // memory the cache's images take now
 }
 
 // Stats reports the cache's counters.
@@ -367,5 +453,6 @@ func (c *Cache) Stats() Stats {
 		Evictions: c.evictions.Load(),
 		ReadAhead: c.readAhead.Load(),
 		Capacity:  c.shards[0].size * nShards,
+		Bytes:     int(c.bytes.Load()),
 	}
 }

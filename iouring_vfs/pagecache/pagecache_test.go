@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"runtime"
+	"runtime/debug"
 	"sync"
 	"testing"
 )
@@ -312,11 +314,16 @@ func TestConcurrentLoadAhead(t *testing.T) {
 }
 
 // allocated is the memory a cache's shards hold for images.
-func allocated(c *Cache) (bytes int) {
+// allocated is the memory c's images take, checked against c.Stats().
+func allocated(t *testing.T, c *Cache) (bytes int) {
+	t.Helper()
 	for i := range c.shards {
 		for _, ch := range c.shards[i].chunks {
 			bytes += len(ch)
 		}
+	}
+	if st := c.Stats().Bytes; st != bytes {
+		t.Fatalf("Stats().Bytes = %d, but the cache holds %d bytes", st, bytes)
 	}
 	return bytes
 }
@@ -327,12 +334,12 @@ func allocated(c *Cache) (bytes int) {
 func TestMemoryGrowsAsTheCacheFills(t *testing.T) {
 	const ps = 4096
 	c := New(4096, ps, nil)
-	if n := allocated(c); n != 0 {
+	if n := allocated(t, c); n != 0 {
 		t.Fatalf("a new cache holds %d bytes", n)
 	}
 	k := Key{Page: 1}
 	c.Put(k, img(k, ps))
-	if n := allocated(c); n != chunkSlots*ps {
+	if n := allocated(t, c); n != chunkSlots*ps {
 		t.Fatalf("after one image the cache holds %d bytes, want one chunk (%d)", n, chunkSlots*ps)
 	}
 	dst := make([]byte, ps)
@@ -342,7 +349,7 @@ func TestMemoryGrowsAsTheCacheFills(t *testing.T) {
 			t.Fatalf("page %d: %v", p, err)
 		}
 	}
-	if n, want := allocated(c), c.Stats().Capacity*ps; n != want {
+	if n, want := allocated(t, c), c.Stats().Capacity*ps; n != want {
 		t.Fatalf("a full cache holds %d bytes, want %d", n, want)
 	}
 
@@ -351,7 +358,7 @@ func TestMemoryGrowsAsTheCacheFills(t *testing.T) {
 	for p := range uint32(2000) {
 		c.Put(Key{Page: p}, img(Key{Page: p}, 64))
 	}
-	if n, want := allocated(c), 16*(chunkSlots+3)*64; n != want {
+	if n, want := allocated(t, c), 16*(chunkSlots+3)*64; n != want {
 		t.Fatalf("a full cache of %d slots holds %d bytes, want %d", 16*(chunkSlots+3), n, want)
 	}
 
@@ -361,7 +368,135 @@ func TestMemoryGrowsAsTheCacheFills(t *testing.T) {
 	if !bytes.Contains(arena, img(k, 64)) {
 		t.Fatal("the image is not in the arena")
 	}
-	if n := allocated(c); n != len(arena) {
+	if n := allocated(t, c); n != len(arena) {
 		t.Fatalf("a cache on an arena of %d bytes holds %d", len(arena), n)
+	}
+}
+
+// chunkAddrs returns the first byte's address of every chunk c holds.
+func chunkAddrs(c *Cache) map[*byte]bool {
+	m := map[*byte]bool{}
+	for i := range c.shards {
+		for _, ch := range c.shards[i].chunks {
+			if len(ch) > 0 {
+				m[&ch[0]] = true
+			}
+		}
+	}
+	return m
+}
+
+// fillCache loads pages 0..n-1 of source src, each with its own image,
+// and checks what comes back.
+func fillCache(t *testing.T, c *Cache, n int, src uint64) {
+	t.Helper()
+	ps := c.PageSize()
+	dst := make([]byte, ps)
+	for p := range uint32(n) {
+		k := Key{Page: p, Src: src}
+		if err := c.Load(k, dst, func(b []byte) error { copy(b, img(k, ps)); return nil }); err != nil || !bytes.Equal(dst, img(k, ps)) {
+			t.Fatalf("page %d of source %d: %v", p, src, err)
+		}
+	}
+}
+
+// Release empties a cache and hands its memory to the next cache of the
+// same page size, which fills without allocating; the released cache
+// still works. Caches of another page size, or on an arena (the caller's
+// memory), neither take nor give.
+func TestReleaseRecyclesMemory(t *testing.T) {
+	const ps = 4096
+	defer debug.SetGCPercent(debug.SetGCPercent(-1)) // a collection or two empties the pool
+	a := New(256, ps, nil)
+	fillCache(t, a, 1000, 1)
+	old := chunkAddrs(a)
+	a.Release()
+	if n := allocated(t, a); n != 0 {
+		t.Fatalf("a released cache holds %d bytes", n)
+	}
+	dst := make([]byte, ps)
+	if a.Get(Key{Page: 5, Src: 1}, dst) {
+		t.Fatal("a released cache still serves an image")
+	}
+
+	b := New(256, ps, nil)
+	fillCache(t, b, 1000, 4)
+	// Every chunk but those a P keeps for itself (sync.Pool's private
+	// slot, which another P cannot take) comes from a. The race detector
+	// makes sync.Pool drop items at random.
+	fresh := 0
+	for p := range chunkAddrs(b) {
+		if !old[p] {
+			fresh++
+		}
+	}
+	if !raceEnabled && fresh > runtime.GOMAXPROCS(0) {
+		t.Fatalf("the next cache allocated %d of its %d chunks instead of taking those released", fresh, len(old))
+	}
+	other := New(256, 2*ps, nil)
+	fillCache(t, other, 1000, 2)
+	for p := range chunkAddrs(other) {
+		if old[p] {
+			t.Fatal("a cache of 8 KiB pages took a chunk of 4 KiB pages")
+		}
+	}
+	arena := make([]byte, ArenaSize(256, ps))
+	ac := New(256, ps, arena)
+	fillCache(t, ac, 1000, 3)
+	ac.Release()
+	if n := allocated(t, ac); n != len(arena) {
+		t.Fatalf("a cache on an arena holds %d bytes after Release, want the arena's %d", n, len(arena))
+	}
+	fillCache(t, ac, 1000, 3)
+
+	fillCache(t, a, 1000, 5)
+	fillCache(t, b, 1000, 6)
+	fillCache(t, a, 1000, 5)
+}
+
+// A Release that runs while an image is being loaded leaves the loading
+// shard's memory where it is: the loader still writes into it, and no
+// other cache may be given it meanwhile.
+func TestReleaseDuringLoad(t *testing.T) {
+	const ps = 4096
+	a := New(256, ps, nil)
+	fillCache(t, a, 1000, 1)
+	k := Key{Page: 5000, Src: 1}
+	started, release := make(chan []byte), make(chan struct{})
+	done := make(chan error)
+	dst := make([]byte, ps)
+	go func() {
+		done <- a.Load(k, dst, func(b []byte) error {
+			started <- b
+			<-release
+			copy(b, img(k, ps))
+			return nil
+		})
+	}()
+	buf := <-started
+	a.Release()
+	if allocated(t, a) == 0 {
+		t.Fatal("Release freed the memory of the shard being loaded")
+	}
+	b := New(256, ps, nil)
+	fillCache(t, b, 1000, 2)
+	kept := chunkAddrs(a)
+	for p := range chunkAddrs(b) {
+		if kept[p] {
+			t.Fatal("another cache was given a chunk of the shard being loaded")
+		}
+	}
+	copy(buf, img(k, ps)) // what the loader writes, while b is in use
+	fillCache(t, b, 1000, 2)
+	close(release)
+	if err := <-done; err != nil || !bytes.Equal(dst, img(k, ps)) {
+		t.Fatalf("the load during Release: %v", err)
+	}
+	if !a.Get(k, dst) || !bytes.Equal(dst, img(k, ps)) {
+		t.Fatal("the image loaded during Release is not cached")
+	}
+	a.Release()
+	if n := allocated(t, a); n != 0 {
+		t.Fatalf("a second Release, with no load running, left %d bytes", n)
 	}
 }
