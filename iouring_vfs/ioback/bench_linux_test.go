@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sync/atomic"
 	"testing"
 	"unsafe"
@@ -192,14 +193,67 @@ func BenchmarkWarmRead(b *testing.B) {
 			}
 		}
 	})
+	b.Run("path=ring+tuned", func(b *testing.B) {
+		// Every setup flag and registration that cuts io_uring_enter's
+		// cost, which the backend cannot use because Go moves goroutines
+		// between threads: SINGLE_ISSUER and DEFER_TASKRUN (the ring
+		// belongs to one thread), COOP_TASKRUN, and the ring's descriptor
+		// registered (per thread), so here the goroutine is locked to its
+		// thread. It still loses to pread (doc.go).
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		fd, err := unix.Open(name, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer unix.Close(fd)
+		p := ioUringParams{flags: ioringSetupCoopTaskrun | ioringSetupSingleIssuer | ioringSetupDeferTaskrun}
+		rfd, err := ioUringSetup(8, &p)
+		if err != nil {
+			b.Skip("SINGLE_ISSUER|DEFER_TASKRUN|COOP_TASKRUN refused: ", err)
+		}
+		r := &ring{fd: rfd}
+		defer r.close()
+		if err := r.mapQueues(&p); err != nil {
+			b.Fatal(err)
+		}
+		reg := ioUringRsrcUpdate{offset: ^uint32(0), data: uint64(rfd)}
+		if err := ioUringRegister(rfd, ioringRegisterRingFDs, unsafe.Pointer(&reg), 1); err != nil {
+			b.Skip("IORING_REGISTER_RING_FDS refused: ", err)
+		}
+		b.SetBytes(benchPage)
+		for i := 0; b.Loop(); i++ {
+			r.prepRead(int32(fd), false, heap, offs[i%len(offs)], -1, 1)
+			atomic.StoreUint32(r.sqTail, r.tail)
+			if _, err := ioUringEnter(int(reg.offset), 1, 1, ioringEnterGetEvents|ioringEnterRegisteredRing); err != nil {
+				b.Fatal(err)
+			}
+			if _, res := r.reap(); res != benchPage {
+				b.Fatal(res)
+			}
+		}
+	})
 }
 
-// IORING_SETUP_SQPOLL and its flags, for the benchmark above only.
+// Setup flags, registrations and enter flags for the benchmarks above
+// only (uapi/linux/io_uring.h).
 const (
-	ioringSetupSQPoll   = 1 << 1
-	ioringSQNeedWakeup  = 1 << 0
-	ioringEnterSQWakeup = 1 << 1
+	ioringSetupSQPoll         = 1 << 1
+	ioringSetupCoopTaskrun    = 1 << 8
+	ioringSetupSingleIssuer   = 1 << 12
+	ioringSetupDeferTaskrun   = 1 << 13
+	ioringSQNeedWakeup        = 1 << 0
+	ioringEnterSQWakeup       = 1 << 1
+	ioringEnterRegisteredRing = 1 << 4
+	ioringRegisterRingFDs     = 20
 )
+
+// ioUringRsrcUpdate is struct io_uring_rsrc_update.
+type ioUringRsrcUpdate struct {
+	offset uint32
+	resv   uint32
+	data   uint64
+}
 
 // BenchmarkRingOverhead explains BenchmarkWarmRead: the fixed cost of one
 // io_uring_enter (a NOP) against a trivial system call and a pread of a
