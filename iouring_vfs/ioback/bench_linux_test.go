@@ -161,21 +161,8 @@ func BenchmarkWarmRead(b *testing.B) {
 		// is polled here, so a read makes no system call at all; the
 		// thread takes a core while reads keep coming. Not used by the
 		// backend: it still loses to pread (doc.go).
-		fd, err := unix.Open(name, unix.O_RDONLY|unix.O_CLOEXEC, 0)
-		if err != nil {
-			b.Fatal(err)
-		}
-		defer unix.Close(fd)
 		p := ioUringParams{flags: ioringSetupSQPoll, sqThreadIdle: 100}
-		rfd, err := ioUringSetup(8, &p)
-		if err != nil {
-			b.Skip("IORING_SETUP_SQPOLL refused: ", err)
-		}
-		r := &ring{fd: rfd}
-		defer r.close()
-		if err := r.mapQueues(&p); err != nil {
-			b.Fatal(err)
-		}
+		fd, r := rawRing(b, name, &p, "IORING_SETUP_SQPOLL")
 		sqFlags := (*uint32)(unsafe.Pointer(&r.sqMap[p.sqOff.flags]))
 		b.SetBytes(benchPage)
 		for i := 0; b.Loop(); i++ {
@@ -202,23 +189,10 @@ func BenchmarkWarmRead(b *testing.B) {
 		// thread. It still loses to pread (doc.go).
 		runtime.LockOSThread()
 		defer runtime.UnlockOSThread()
-		fd, err := unix.Open(name, unix.O_RDONLY|unix.O_CLOEXEC, 0)
-		if err != nil {
-			b.Fatal(err)
-		}
-		defer unix.Close(fd)
 		p := ioUringParams{flags: ioringSetupCoopTaskrun | ioringSetupSingleIssuer | ioringSetupDeferTaskrun}
-		rfd, err := ioUringSetup(8, &p)
-		if err != nil {
-			b.Skip("SINGLE_ISSUER|DEFER_TASKRUN|COOP_TASKRUN refused: ", err)
-		}
-		r := &ring{fd: rfd}
-		defer r.close()
-		if err := r.mapQueues(&p); err != nil {
-			b.Fatal(err)
-		}
-		reg := ioUringRsrcUpdate{offset: ^uint32(0), data: uint64(rfd)}
-		if err := ioUringRegister(rfd, ioringRegisterRingFDs, unsafe.Pointer(&reg), 1); err != nil {
+		fd, r := rawRing(b, name, &p, "SINGLE_ISSUER|DEFER_TASKRUN|COOP_TASKRUN")
+		reg := ioUringRsrcUpdate{offset: ^uint32(0), data: uint64(r.fd)}
+		if err := ioUringRegister(r.fd, ioringRegisterRingFDs, unsafe.Pointer(&reg), 1); err != nil {
 			b.Skip("IORING_REGISTER_RING_FDS refused: ", err)
 		}
 		b.SetBytes(benchPage)
@@ -233,6 +207,27 @@ func BenchmarkWarmRead(b *testing.B) {
 			}
 		}
 	})
+}
+
+// rawRing opens name for reading and sets up a ring of 8 entries with p,
+// both closed when b ends, for a sub-benchmark that drives the ring itself;
+// it skips b when the kernel refuses what p asks for (named by what).
+func rawRing(b *testing.B, name string, p *ioUringParams, what string) (fd int, r *ring) {
+	fd, err := unix.Open(name, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { unix.Close(fd) })
+	rfd, err := ioUringSetup(8, p)
+	if err != nil {
+		b.Skip(what, " refused: ", err)
+	}
+	r = &ring{fd: rfd}
+	b.Cleanup(r.close)
+	if err := r.mapQueues(p); err != nil {
+		b.Fatal(err)
+	}
+	return fd, r
 }
 
 // Setup flags, registrations and enter flags for the benchmarks above
