@@ -88,17 +88,22 @@ func defaultConfig() *config {
 // DSNError reports a DSN key or an Option with a bad value, or an unknown
 // DSN key. Its message names the key and the value.
 type DSNError struct {
-	Key   string // the DSN key (or the key the Option mirrors)
+	Key   string // the DSN key (or the key the Option mirrors, or the Option's name if it has none)
 	Value string // the value as given
 	// Err says what is wrong with the value; nil for an unknown key.
 	Err error
 }
 
 // Error returns, for example,
-// `libsql: DSN key "busy_timeout": invalid value "abc": not a duration`.
+// `libsql: DSN key "busy_timeout": invalid value "abc": not a duration (such as 5s or 250ms) or a number of milliseconds`,
+// or, for an Option with no DSN key,
+// `libsql: WithStatementCacheSize: invalid value "-1": must not be negative`.
 func (e *DSNError) Error() string {
 	if e.Err == nil {
 		return fmt.Sprintf("libsql: unknown DSN key %q (value %q)", e.Key, e.Value)
+	}
+	if _, isKey := setters[e.Key]; !isKey {
+		return fmt.Sprintf("libsql: %s: invalid value %q: %v", e.Key, e.Value, e.Err)
 	}
 	return fmt.Sprintf("libsql: DSN key %q: invalid value %q: %v", e.Key, e.Value, e.Err)
 }

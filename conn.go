@@ -5,6 +5,7 @@ import (
 	"database/sql/driver"
 	"errors"
 	"strconv"
+	"strings"
 
 	"github.com/golibsql/libsql/internal/capi"
 	"github.com/golibsql/libsql/iouring_vfs"
@@ -216,7 +217,9 @@ func (c *conn) mapErr(ctx context.Context, err error) error {
 	if ce.Cause == nil {
 		if cause := c.vfsError(); cause != nil {
 			ce.Cause = cause
-			ce.Msg += ": " + cause.Error()
+			if !strings.Contains(ce.Msg, cause.Error()) { // a PRAGMA's refusal is SQLite's message already
+				ce.Msg += ": " + cause.Error()
+			}
 		}
 	}
 	switch ce.Code & 0xff {

@@ -187,13 +187,17 @@ func TestOptionsOverrideDSNAndAreValidated(t *testing.T) {
 		{WithPragma("x;y", ""), "_pragma"},
 		{WithIO("aio"), "io"},
 		{WithMode("append"), "mode"},
-		{WithStatementCacheSize(-1), "statement cache size"},
+		{WithStatementCacheSize(-1), "WithStatementCacheSize"},
+		{WithCDCRetention(-time.Second), "cdc_retention"},
 	}
 	for _, b := range bad {
 		_, err := NewConnector("d.db", b.opt)
 		var de *DSNError
 		if !errors.As(err, &de) || de.Key != b.key {
 			t.Errorf("option for %q: err %v, want *DSNError for that key", b.key, err)
+		}
+		if _, isKey := setters[b.key]; !isKey && strings.Contains(err.Error(), "DSN key") {
+			t.Errorf("option %s, which has no DSN key: %q names one", b.key, err)
 		}
 	}
 }
@@ -238,4 +242,18 @@ func FuzzParseDSN(f *testing.F) {
 			}
 		}
 	})
+}
+
+// WithCDCRetention keeps the duration it is given, below a millisecond too
+// (it used to pass whole milliseconds, so 500µs meant "keep everything").
+func TestWithCDCRetentionKeepsTheDuration(t *testing.T) {
+	for _, d := range []time.Duration{500 * time.Microsecond, 1500 * time.Microsecond, 36 * time.Hour} {
+		c, err := NewConnector("d.db", WithCDCRetention(d))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.cfg.cdcRetention != d {
+			t.Errorf("WithCDCRetention(%v): retention %v", d, c.cfg.cdcRetention)
+		}
+	}
 }

@@ -162,3 +162,50 @@ wait:
 		t.Errorf("err = %v, want ErrInterrupted", err2)
 	}
 }
+
+// Errors that start in the storage engine (a refused PRAGMA, the writer
+// lock's timeout, a write to a read-only database) say "libsql: " once, at
+// the start, like every error of the driver, and their cause once.
+func TestEngineErrorsSayLibsqlOnce(t *testing.T) {
+	dir := t.TempDir()
+	db := openTestDSN(t, "file:"+dir+"/e.db?busy_timeout=0")
+	mustExec(t, db, "CREATE TABLE t(x)")
+	ro := openTestDSN(t, "file:"+dir+"/e.db?mode=ro")
+	ctx := context.Background()
+	holder, err := db.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer holder.Close()
+	if _, err := holder.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
+		t.Fatal(err)
+	}
+	defer holder.ExecContext(ctx, "ROLLBACK")
+	for _, c := range []struct {
+		what string
+		err  func() error
+	}{
+		{"journal_mode=delete", func() error { _, err := db.Exec("PRAGMA journal_mode=delete"); return err }},
+		{"locking_mode=exclusive", func() error { _, err := db.Exec("PRAGMA locking_mode=exclusive"); return err }},
+		{"a second writer", func() error { _, err := db.Exec("INSERT INTO t VALUES (1)"); return err }},
+		{"a write to a read-only database", func() error { _, err := ro.Exec("INSERT INTO t VALUES (1)"); return err }},
+		{"wal_checkpoint(FULL) in its own write transaction", func() error {
+			_, err := holder.ExecContext(ctx, "PRAGMA wal_checkpoint(FULL)")
+			return err
+		}},
+	} {
+		err := c.err()
+		if err == nil {
+			t.Fatalf("%s: no error", c.what)
+		}
+		if msg := err.Error(); !strings.HasPrefix(msg, "libsql: ") || strings.Count(msg, "libsql: ") != 1 {
+			t.Errorf("%s: %q says \"libsql: \" %d times", c.what, msg, strings.Count(msg, "libsql: "))
+		}
+		var e *Error
+		if errors.As(err, &e) {
+			if cause := errors.Unwrap(e); cause != nil && strings.Count(err.Error(), cause.Error()) > 1 {
+				t.Errorf("%s: %q says its cause twice", c.what, err.Error())
+			}
+		}
+	}
+}

@@ -85,7 +85,7 @@ func WithCDC(on bool) Option {
 // WithCDCRetention prunes stored changes older than d, as the DSN key
 // cdc_retention (0: keep them).
 func WithCDCRetention(d time.Duration) Option {
-	return func(c *config) error { return c.set("cdc_retention", strconv.FormatInt(d.Milliseconds(), 10)) }
+	return func(c *config) error { return c.set("cdc_retention", d.String()) }
 }
 
 // WithCDCMax keeps at most n stored transactions, as the DSN key cdc_max
@@ -137,7 +137,7 @@ func WithConnLifetime(d time.Duration) Option {
 func WithStatementCacheSize(n int) Option {
 	return func(c *config) error {
 		if n < 0 {
-			return &DSNError{Key: "statement cache size", Value: strconv.Itoa(n), Err: errors.New("must not be negative")}
+			return &DSNError{Key: "WithStatementCacheSize", Value: strconv.Itoa(n), Err: errors.New("must not be negative")}
 		}
 		c.stmtCacheSize = n
 		return nil

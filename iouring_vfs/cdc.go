@@ -85,7 +85,7 @@ func (e *Engine) EnableCapture(ctx context.Context, timeout time.Duration, src c
 		return 0, err
 	}
 	if err := e.wlock.acquire(ctx, max(timeout, internalGrace)); err != nil {
-		return 0, fmt.Errorf("libsql: starting change capture: waiting for the writer lock: %w", err)
+		return 0, fmt.Errorf("starting change capture: waiting for the writer lock: %w", err)
 	}
 	e.cdc.capturing.Store(true)
 	from := changefeed.LSN(e.log.Last())
@@ -147,7 +147,7 @@ func (e *Engine) waitUncaptured(ctx context.Context) error {
 	defer stop()
 	for e.cdc.uncap > 0 {
 		if err := ctx.Err(); err != nil {
-			return fmt.Errorf("libsql: starting change capture: waiting for concurrent transactions to end: %w", err)
+			return fmt.Errorf("starting change capture: waiting for concurrent transactions to end: %w", err)
 		}
 		e.cdc.uncapCond.Wait()
 	}
@@ -169,7 +169,7 @@ func (f *File) SetCapture(fn func() *changefeed.Tx) { f.capture = fn }
 // get; durable CDC stores it with the changes, in the same commit.
 func (f *File) NextLSN() (changefeed.LSN, error) {
 	if !f.hasWriter {
-		return 0, fmt.Errorf("libsql: NextLSN of %s without the writer lock", f.e.name)
+		return 0, fmt.Errorf("NextLSN of %s without the writer lock", f.e.name)
 	}
 	return changefeed.LSN(f.e.log.NextVersion()), nil
 }

@@ -126,7 +126,7 @@ const headerFieldsStart, headerFieldsEnd = 40, 72
 // schema changes cannot be replayed as row changes.
 func (f *File) Validate() (Validation, error) {
 	if !f.hasWriter {
-		return Validation{}, fmt.Errorf("libsql: validating a concurrent transaction on %s without the writer lock", f.e.name)
+		return Validation{}, fmt.Errorf("validating a concurrent transaction on %s without the writer lock", f.e.name)
 	}
 	if !f.pinned {
 		return Validation{}, nil
@@ -162,7 +162,7 @@ func (f *File) Validate() (Validation, error) {
 	hit, ok := f.e.log.FirstChanged(f.snap, last, f.reads)
 	f.reads[1] = struct{}{}
 	if !ok {
-		return v, fmt.Errorf("libsql: snapshot %v of %s is older than the log", f.snap, f.e.name)
+		return v, fmt.Errorf("snapshot %v of %s is older than the log", f.snap, f.e.name)
 	}
 	if hit != 0 {
 		return conflict(hit, false), nil
@@ -246,7 +246,7 @@ func (f *File) MergeRefused() bool { return f.mergeRefused }
 // CancelMerge forgets a TryMerge whose commit did not happen.
 func (f *File) CancelMerge() { f.mergeTry, f.merge = false, false }
 
-var errNotMergeable = errors.New("libsql: BEGIN CONCURRENT transaction conflicts with a commit since its snapshot: its pages could not be published on the newest version (it allocated or freed pages, or wrote pages changed since)")
+var errNotMergeable = errors.New("BEGIN CONCURRENT transaction conflicts with a commit since its snapshot: its pages could not be published on the newest version (it allocated or freed pages, or wrote pages changed since)")
 
 // checkMerge runs at xSync for a TryMerge commit, with every page written.
 func (f *File) checkMerge() error {
@@ -330,5 +330,5 @@ func (f *File) RefuseWrites(reason string) { f.refuse = reason }
 
 // refuseErr is the error Lock returns while writes are refused.
 func (f *File) refuseErr() error {
-	return f.fail(capi.READONLY, fmt.Errorf("libsql: %s", f.refuse))
+	return f.fail(capi.READONLY, errors.New(f.refuse))
 }

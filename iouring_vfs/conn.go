@@ -46,7 +46,7 @@ func ownerWait(o Owner) (context.Context, time.Duration) {
 	return ctx, o.BusyTimeout()
 }
 
-var errLockTimeout = errors.New("libsql: timed out waiting for the writer lock")
+var errLockTimeout = errors.New("the busy timeout ran out")
 
 // File is the main database file of one SQLite connection: its view of the
 // engine. It holds the connection's pinned snapshot, its lock level and its
@@ -321,7 +321,7 @@ func (f *File) presentCounter(p1 []byte, v wal.Version) {
 // aligned pages of the main database file.
 func (f *File) WriteAt(p []byte, off int64) error {
 	if f.readOnly {
-		return f.fail(capi.READONLY, fmt.Errorf("libsql: database %s is read-only", f.e.name))
+		return f.fail(capi.READONLY, fmt.Errorf("database %s is read-only", f.e.name))
 	}
 	ps := f.pageSize()
 	if ps == 0 {
@@ -329,10 +329,15 @@ func (f *File) WriteAt(p []byte, off int64) error {
 		ps = len(p)
 	}
 	if len(p) != ps {
-		return f.fail(capi.IOERR_WRITE, fmt.Errorf("libsql: write of %d bytes to %s with page size %d: changing the page size of a database is not supported", len(p), f.e.name, ps))
+		return f.fail(capi.IOERR_WRITE, fmt.Errorf("write of %d bytes to %s with page size %d: changing the page size of a database is not supported", len(p), f.e.name, ps))
 	}
 	if off%int64(ps) != 0 {
-		return f.fail(capi.IOERR_WRITE, fmt.Errorf("libsql: unaligned write at %d to %s", off, f.e.name))
+		return f.fail(capi.IOERR_WRITE, fmt.Errorf("unaligned write at %d to %s", off, f.e.name))
+	}
+	if off == 0 {
+		if declared := wal.DeclaredPageSize(p); declared != ps {
+			return f.fail(capi.IOERR_WRITE, fmt.Errorf("write of page 1 of %s declaring page size %d, not %d: changing the page size of a database is not supported", f.e.name, declared, ps))
+		}
 	}
 	if err := f.e.log.Err(); err != nil {
 		return f.ioFail(capi.IOERR_WRITE, err)
@@ -367,7 +372,7 @@ func (f *File) markDirty() {
 // rollback of a transaction that grew the file).
 func (f *File) Truncate(size int64) error {
 	if f.readOnly {
-		return f.fail(capi.READONLY, fmt.Errorf("libsql: database %s is read-only", f.e.name))
+		return f.fail(capi.READONLY, fmt.Errorf("database %s is read-only", f.e.name))
 	}
 	ps := int64(f.pageSize())
 	if ps == 0 {
@@ -458,7 +463,7 @@ func (f *File) Lock(level int32) error {
 	}
 	if level >= capi.LOCK_RESERVED && f.lock < capi.LOCK_RESERVED {
 		if f.readOnly {
-			return f.fail(capi.READONLY, fmt.Errorf("libsql: database %s is read-only", f.e.name))
+			return f.fail(capi.READONLY, fmt.Errorf("database %s is read-only", f.e.name))
 		}
 		if f.refuse != "" {
 			return f.refuseErr()
@@ -476,7 +481,7 @@ func (f *File) Lock(level int32) error {
 				if f.owner != nil {
 					f.owner.RetryBusyNow()
 				}
-				return f.fail(capi.BUSY_SNAPSHOT, fmt.Errorf("libsql: snapshot %v of %s is stale (newest %v)", f.snap, f.e.name, last))
+				return f.fail(capi.BUSY_SNAPSHOT, fmt.Errorf("snapshot %v of %s is stale (newest %v)", f.snap, f.e.name, last))
 			}
 		}
 		f.lock = capi.LOCK_RESERVED
@@ -546,7 +551,7 @@ func (f *File) acquireWriter() error {
 		if f.owner != nil {
 			f.owner.GiveUpBusy()
 		}
-		return f.fail(capi.BUSY, fmt.Errorf("libsql: waiting for the writer lock of %s: %w", f.e.name, err))
+		return f.fail(capi.BUSY, fmt.Errorf("waiting for the writer lock of %s: %w", f.e.name, err))
 	}
 	f.hasWriter = true
 	return nil
@@ -608,7 +613,7 @@ func (f *File) CommitPhaseTwo() error {
 	if !f.hasWriter {
 		if !f.concurrent {
 			f.discard()
-			return f.fail(capi.IOERR, fmt.Errorf("libsql: commit to %s without the writer lock", f.e.name))
+			return f.fail(capi.IOERR, fmt.Errorf("commit to %s without the writer lock", f.e.name))
 		}
 		// A concurrent transaction committed by SQL the driver did not see
 		// (a prepared COMMIT): its pages may be published only if nothing
@@ -622,7 +627,7 @@ func (f *File) CommitPhaseTwo() error {
 			f.releaseWriter()
 			f.discard()
 			if err == nil {
-				err = fmt.Errorf("libsql: BEGIN CONCURRENT transaction on %s committed by a statement the driver did not run (use Exec(\"COMMIT\") or Tx.Commit), and versions were committed since its snapshot: rolled back", f.e.name)
+				err = fmt.Errorf("BEGIN CONCURRENT transaction on %s committed by a statement the driver did not run (use Exec(\"COMMIT\") or Tx.Commit), and versions were committed since its snapshot: rolled back", f.e.name)
 			}
 			return f.fail(capi.BUSY_SNAPSHOT, err)
 		}

@@ -99,9 +99,9 @@ func (v *VFS) openEngine(key any, name string, fsys ioback.FS, db ioback.File, r
 
 	if err := lockOwner(db, !readOnly); err != nil {
 		if errors.Is(err, ioback.ErrLocked) {
-			return nil, &capi.CodeError{Code: capi.BUSY, Err: fmt.Errorf("libsql: database %s is locked by another process", name)}
+			return nil, &capi.CodeError{Code: capi.BUSY, Err: fmt.Errorf("database %s is locked by another process", name)}
 		}
-		return nil, fmt.Errorf("libsql: lock %s: %w", name, err)
+		return nil, fmt.Errorf("lock %s: %w", name, err)
 	}
 	flag := ioback.OpenCreate
 	if readOnly {
@@ -113,7 +113,7 @@ func (v *VFS) openEngine(key any, name string, fsys ioback.FS, db ioback.File, r
 	}
 	if err != nil {
 		db.Unlock(lockStart, lockLen)
-		return nil, fmt.Errorf("libsql: open log %s-wal: %w", name, err)
+		return nil, fmt.Errorf("open log %s-wal: %w", name, err)
 	}
 	e.walf = walf
 	// MinSeq 1: versions, the commits' LSNs, are never below 1<<32, so
@@ -122,7 +122,7 @@ func (v *VFS) openEngine(key any, name string, fsys ioback.FS, db ioback.File, r
 	if err != nil {
 		walf.Close()
 		db.Unlock(lockStart, lockLen)
-		return nil, fmt.Errorf("libsql: recover log of %s: %w", name, err)
+		return nil, fmt.Errorf("recover log of %s: %w", name, err)
 	}
 	e.log = l
 	if sz, err := db.Size(); err == nil && sz > 0 {
@@ -472,7 +472,7 @@ func (f *File) selfBlocked(mode wal.CheckpointMode) error {
 		return nil
 	}
 	return &capi.CodeError{Code: capi.LOCKED, Err: fmt.Errorf(
-		"libsql: wal_checkpoint(%s) on %s cannot run inside a transaction of the same connection: it %s (commit or roll back first)",
+		"wal_checkpoint(%s) on %s cannot run inside a transaction of the same connection: it %s (commit or roll back first)",
 		mode, f.e.name, why)}
 }
 

@@ -1,6 +1,7 @@
 package iouringvfs
 
 import (
+	"encoding/binary"
 	"errors"
 	"os"
 	"path/filepath"
@@ -169,6 +170,68 @@ func TestPragmas(t *testing.T) {
 		if !strings.Contains(s, k) {
 			t.Fatalf("libsql_stats lacks %s: %s", k, s)
 		}
+	}
+}
+
+// PRAGMA page_size on a database that has pages changes nothing, as in
+// stock SQLite's WAL mode: VACUUM keeps the page size, and the database
+// stays writable here and readable by stock SQLite. A new database takes
+// the page size set before its first write.
+func TestVacuumKeepsThePageSize(t *testing.T) {
+	path := dbPath(t)
+	c := openConn(t, path, "")
+	c.exec("CREATE TABLE t(x)")
+	c.exec("INSERT INTO t VALUES (randomblob(5000))")
+	c.exec("PRAGMA page_size=8192")
+	c.exec("VACUUM")
+	if n := c.int("PRAGMA page_size"); n != 4096 {
+		t.Fatalf("page_size after PRAGMA page_size=8192 and VACUUM: %d, want 4096", n)
+	}
+	c.exec("INSERT INTO t VALUES (randomblob(5000))")
+	c.Close()
+	c = openConn(t, path, "")
+	c.exec("INSERT INTO t VALUES (randomblob(5000))")
+	if n, s := c.int("SELECT count(*) FROM t"), c.text("PRAGMA integrity_check"); n != 3 || s != "ok" {
+		t.Fatalf("after VACUUM: %d rows, integrity %s", n, s)
+	}
+	c.Close()
+	db := stock(t, path)
+	if ps, n := stockInt(t, db, "PRAGMA page_size"), stockInt(t, db, "SELECT count(*) FROM t"); ps != 4096 || n != 3 {
+		t.Fatalf("stock SQLite: page_size %d, %d rows", ps, n)
+	}
+
+	c = openConn(t, dbPath(t), "")
+	c.exec("PRAGMA page_size=8192")
+	c.exec("CREATE TABLE t(x)")
+	c.exec("INSERT INTO t VALUES (randomblob(20000))")
+	if n := c.int("PRAGMA page_size"); n != 8192 {
+		t.Fatalf("a new database's page_size after PRAGMA page_size=8192: %d", n)
+	}
+}
+
+// A write of page 1 that declares another page size (as SQLite's backup
+// from a database of another page size would make) fails, and the
+// transaction rolls back to the database as it was.
+func TestWriteOfPage1WithAnotherPageSizeFails(t *testing.T) {
+	c := openConn(t, dbPath(t), "")
+	c.exec("CREATE TABLE t(x)")
+	c.exec("INSERT INTO t VALUES (1)")
+	c.exec("BEGIN IMMEDIATE")
+	p1 := make([]byte, 4096)
+	if _, err := c.file.ReadAt(p1, 0); err != nil {
+		t.Fatal(err)
+	}
+	for _, ps := range []uint16{8192, 1, 512} { // 1 stands for 65536
+		binary.BigEndian.PutUint16(p1[16:], ps)
+		err := c.file.WriteAt(p1, 0)
+		if err == nil || !strings.Contains(err.Error(), "page size") {
+			t.Fatalf("write of page 1 declaring page size field %d: err = %v", ps, err)
+		}
+	}
+	c.exec("ROLLBACK")
+	c.exec("INSERT INTO t VALUES (2)")
+	if n, s := c.int("SELECT count(*) FROM t"), c.text("PRAGMA integrity_check"); n != 2 || s != "ok" {
+		t.Fatalf("after the refused write: %d rows, integrity %s", n, s)
 	}
 }
 

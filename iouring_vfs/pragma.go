@@ -31,6 +31,8 @@ const StatsPragma = "libsql_stats"
 //     after which the engine checkpoints in the background.
 //   - busy_timeout sets the wait for the writer lock (and keeps the
 //     driver's busy handler).
+//   - page_size=N on a database that has pages does nothing, as in WAL
+//     mode: VACUUM keeps the page size.
 //   - locking_mode=EXCLUSIVE is refused: the engine already owns the file,
 //     and SQLite would never release its snapshot.
 //   - libsql_stats reports the engine's state as JSON.
@@ -46,7 +48,7 @@ func (f *File) Pragma(name string, value *string) (string, bool, error) {
 		case "memory":
 			return "", false, nil
 		}
-		return "", true, fmt.Errorf("libsql: journal_mode %q is not supported: databases always use the engine's write-ahead log (journal_mode=wal)", *value)
+		return "", true, fmt.Errorf("journal_mode %q is not supported: databases always use the engine's write-ahead log (journal_mode=wal)", *value)
 	case "synchronous":
 		if value == nil {
 			if f.commitSync {
@@ -60,7 +62,7 @@ func (f *File) Pragma(name string, value *string) (string, bool, error) {
 		case "2", "full", "3", "extra":
 			f.commitSync = true
 		default:
-			return "", true, fmt.Errorf("libsql: invalid synchronous value %q (want OFF, NORMAL, FULL or EXTRA)", *value)
+			return "", true, fmt.Errorf("invalid synchronous value %q (want OFF, NORMAL, FULL or EXTRA)", *value)
 		}
 		return "", true, nil
 	case "wal_checkpoint":
@@ -89,7 +91,7 @@ func (f *File) Pragma(name string, value *string) (string, bool, error) {
 		if value != nil {
 			n, err := strconv.Atoi(*value)
 			if err != nil {
-				return "", true, fmt.Errorf("libsql: invalid wal_autocheckpoint %q: want a number of frames", *value)
+				return "", true, fmt.Errorf("invalid wal_autocheckpoint %q: want a number of frames", *value)
 			}
 			f.e.autoCkpt.Store(int64(n))
 		}
@@ -101,16 +103,24 @@ func (f *File) Pragma(name string, value *string) (string, bool, error) {
 		if value != nil {
 			ms, err := strconv.Atoi(*value)
 			if err != nil {
-				return "", true, fmt.Errorf("libsql: invalid busy_timeout %q: want milliseconds", *value)
+				return "", true, fmt.Errorf("invalid busy_timeout %q: want milliseconds", *value)
 			}
 			f.owner.SetBusyTimeout(time.Duration(max(ms, 0)) * time.Millisecond)
 		}
 		return strconv.FormatInt(f.owner.BusyTimeout().Milliseconds(), 10), true, nil
+	case "page_size":
+		// As in stock SQLite's WAL mode, which our files are in: setting
+		// the page size of a database that has pages does nothing, so a
+		// VACUUM keeps the page size (the engine's log cannot change it).
+		if value != nil && f.pageSize() != 0 {
+			return "", true, nil
+		}
+		return "", false, nil
 	case "locking_mode":
 		if value == nil || strings.EqualFold(*value, "normal") {
 			return "normal", true, nil
 		}
-		return "", true, fmt.Errorf("libsql: locking_mode %q is not supported: the engine already holds the database file exclusively", *value)
+		return "", true, fmt.Errorf("locking_mode %q is not supported: the engine already holds the database file exclusively", *value)
 	case StatsPragma:
 		b, err := json.Marshal(f.e.Stats())
 		if err != nil {

@@ -128,7 +128,7 @@ func parseOptions(param func(string) (string, bool)) (opts engineOptions, memory
 	if s, ok := param(ParamPageCache); ok {
 		n, err := strconv.Atoi(s)
 		if err != nil || n < 0 {
-			return opts, false, fmt.Errorf("libsql: invalid %s %q: want a number of pages", ParamPageCache, s)
+			return opts, false, fmt.Errorf("invalid %s %q: want a number of pages", ParamPageCache, s)
 		}
 		opts.pageCache = n
 	}
@@ -190,11 +190,11 @@ func (v *VFS) memEngine(name string, opts engineOptions) (*Engine, error) {
 func (v *VFS) fileEngine(name string, flags int32, readOnly bool, opts engineOptions) (*Engine, error) {
 	fsys, err := v.fsFor(opts.io)
 	if err != nil {
-		return nil, &capi.CodeError{Code: capi.CANTOPEN, Err: fmt.Errorf("libsql: I/O backend %s: %w", opts.io, err)}
+		return nil, &capi.CodeError{Code: capi.CANTOPEN, Err: fmt.Errorf("I/O backend %s: %w", opts.io, err)}
 	}
 	if size, _, err := fsys.Stat(name + "-journal"); err == nil && size > 0 && !readOnly {
 		if err := rollbackHotJournal(name); err != nil {
-			return nil, &capi.CodeError{Code: capi.CANTOPEN, Err: fmt.Errorf("libsql: roll back the hot journal of %s: %w", name, err)}
+			return nil, &capi.CodeError{Code: capi.CANTOPEN, Err: fmt.Errorf("roll back the hot journal of %s: %w", name, err)}
 		}
 	}
 	of := ioback.OpenFlag(0)
@@ -207,12 +207,12 @@ func (v *VFS) fileEngine(name string, flags int32, readOnly bool, opts engineOpt
 	db, err := fsys.Open(name, of)
 	if err != nil {
 		code := int32(capi.CANTOPEN)
-		return nil, &capi.CodeError{Code: code, Err: fmt.Errorf("libsql: open %s: %w", name, err)}
+		return nil, &capi.CodeError{Code: code, Err: fmt.Errorf("open %s: %w", name, err)}
 	}
 	id, err := db.ID()
 	if err != nil {
 		db.Close()
-		return nil, &capi.CodeError{Code: capi.CANTOPEN, Err: fmt.Errorf("libsql: identify %s: %w", name, err)}
+		return nil, &capi.CodeError{Code: capi.CANTOPEN, Err: fmt.Errorf("identify %s: %w", name, err)}
 	}
 	if e, ok := v.engines[id]; ok {
 		db.Close()

@@ -63,6 +63,20 @@ type header struct {
 	cksum     [2]uint32
 }
 
+// DeclaredPageSize is the page size the database header at the start of
+// b (page 1, or its first 18 bytes) declares: bytes 16-17, big-endian, 1
+// meaning 65536. It is 0 when b is too short; the caller checks the value.
+func DeclaredPageSize(b []byte) int {
+	if len(b) < 18 {
+		return 0
+	}
+	ps := int(binary.BigEndian.Uint16(b[16:]))
+	if ps == 1 {
+		ps = 65536
+	}
+	return ps
+}
+
 // validPageSize reports whether n is a page size SQLite could use.
 func validPageSize(n int) bool {
 	return n >= MinPageSize && n <= MaxPageSize && n&(n-1) == 0

@@ -416,16 +416,11 @@ func (l *Log) readMainSize() error {
 	}
 	if l.hdr.pageSize == 0 {
 		if sz > 0 {
-			// The main file's page size: header bytes 16-17, 1 meaning 65536.
-			var b [2]byte
-			if _, err := l.db.ReadAt(b[:], 16); err != nil {
+			var b [18]byte
+			if _, err := l.db.ReadAt(b[:], 0); err != nil {
 				return fmt.Errorf("wal: read page size of database file: %w", err)
 			}
-			ps := int(b[0])<<8 | int(b[1])
-			if ps == 1 {
-				ps = 65536
-			}
-			if validPageSize(ps) {
+			if ps := DeclaredPageSize(b[:]); validPageSize(ps) {
 				l.hdr.pageSize = ps
 			}
 		}
