@@ -400,3 +400,23 @@ func TestChangesCreateTableAsSelect(t *testing.T) {
 		})
 	}
 }
+
+// With cdc=on, the _pragma list of a new database's first connection runs
+// before CDC creates its tables, so settings that only an empty database
+// takes (page_size, auto_vacuum) take effect.
+func TestCDCOnLetsPragmasShapeANewDatabase(t *testing.T) {
+	db := openTestDB(t, "cdc=on&_pragma=page_size(8192)&_pragma=auto_vacuum(1)")
+	var ps, av, tables int
+	if err := db.QueryRow("PRAGMA page_size").Scan(&ps); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.QueryRow("PRAGMA auto_vacuum").Scan(&av); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.QueryRow("SELECT count(*) FROM sqlite_schema WHERE name = 'libsql_cdc'").Scan(&tables); err != nil {
+		t.Fatal(err)
+	}
+	if ps != 8192 || av != 1 || tables != 1 {
+		t.Fatalf("page_size %d, auto_vacuum %d, libsql_cdc tables %d; want 8192, 1, 1", ps, av, tables)
+	}
+}

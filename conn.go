@@ -66,9 +66,6 @@ func (c *conn) setup(ctx context.Context) error {
 			return errors.New("libsql: the database was not opened through the libsql VFS")
 		}
 		c.file.SetOwner(c.cc)
-		if err := c.setupCapture(ctx); err != nil {
-			return err
-		}
 	}
 	var sql []byte
 	// FULL is SQLite's default, and PRAGMA synchronous reads the schema,
@@ -98,6 +95,11 @@ func (c *conn) setup(ctx context.Context) error {
 		if err := c.cc.Exec(p.String()); err != nil {
 			return c.mapErr(ctx, err)
 		}
+	}
+	if c.file != nil {
+		// Last: with cdc=on it creates tables, after which a new
+		// database no longer takes page_size or auto_vacuum.
+		return c.setupCapture(ctx)
 	}
 	return nil
 }

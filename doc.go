@@ -52,9 +52,9 @@
 //
 // # Statements, transactions, errors, contexts
 //
-// Placeholders are ?, ?NNN, :name, @name and $name. Rows stream with
-// sqlite3_step; columns declared DATE, DATETIME or TIMESTAMP scan into
-// time.Time. Each connection keeps an LRU cache of prepared statements.
+// Placeholders are ?, ?NNN, :name, @name, $name and $N (the N-th
+// argument). Rows stream with sqlite3_step; columns declared DATE,
+// DATETIME or TIMESTAMP scan into time.Time. Each connection keeps an LRU cache of prepared statements.
 //
 // BeginTx begins per _txlock for the default isolation level, with BEGIN
 // IMMEDIATE for sql.LevelSerializable and sql.LevelLinearizable, BEGIN

@@ -8,7 +8,7 @@ import "time"
 // pool that opens through it. [Open] applies them to its *sql.DB, package
 // pool to its Pool. A key that was not given is nil.
 type PoolSettings struct {
-	MaxConns     *int           // max_conns; 0 means no bound
+	MaxConns     *int           // max_conns; 0 means no bound for database/sql, the default bound for package pool
 	IdleTimeout  *time.Duration // idle_timeout; 0 means no limit
 	ConnLifetime *time.Duration // conn_lifetime; 0 means no limit
 }

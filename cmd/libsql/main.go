@@ -2,7 +2,7 @@
 // shell, a change-data-capture tail, a health check and a quick benchmark,
 // all on the project's own driver and storage engine.
 //
-//	libsql demo  [--writers N] [--duration D] [--keep]
+//	libsql demo  [--writers N] [--duration D] [--sync MODE] [--accounts N] [--seed N] [--keep]
 //	libsql shell DB
 //	libsql tail  DB [--since LSN|oldest|now] [--table T]... [--op OP]... [--follow=false]
 //	libsql check DB [--checkpoint passive|full|restart|truncate]
