@@ -135,7 +135,8 @@ func (l *Log) checkpointLocked(mode CheckpointMode, oldest Version) (CheckpointR
 			}
 		}
 	}
-	needSync := l.opts.Sync != SyncOff && l.synced < mxFrame
+	syncing := l.checkpointSyncLocked()
+	needSync := syncing && l.synced < mxFrame
 	// Frames up to backfill are in the main file already, and the file
 	// was resized and synced when they were copied.
 	copyNew := mxFrame > l.backfill
@@ -172,7 +173,7 @@ func (l *Log) checkpointLocked(mode CheckpointMode, oldest Version) (CheckpointR
 				return res, l.poison(err)
 			}
 		}
-		if l.opts.Sync != SyncOff {
+		if syncing {
 			if err := l.db.Sync(); err != nil {
 				return res, l.poison(fmt.Errorf("wal: fdatasync database file after checkpoint: %w", err))
 			}
@@ -292,9 +293,10 @@ func (l *Log) restart(mode CheckpointMode, oldest Version) (bool, error) {
 	if l.err != nil {
 		return false, l.err
 	}
+	syncing := l.checkpointSyncLocked()
 	if l.lastFrame == 0 {
 		if mode == CheckpointTruncate && l.reserved > 0 {
-			return false, l.truncateLocked()
+			return false, l.truncateLocked(syncing)
 		}
 		return false, nil
 	}
@@ -311,6 +313,7 @@ func (l *Log) restart(mode CheckpointMode, oldest Version) (bool, error) {
 	clear(l.index)
 	l.framePage = l.framePage[:0]
 	l.lastFrame, l.written, l.synced, l.backfill = 0, 0, 0, 0
+	l.syncedInLog = false
 	l.publishFramesLocked()
 	l.gen++
 	l.genNow.Store(l.gen)
@@ -319,14 +322,14 @@ func (l *Log) restart(mode CheckpointMode, oldest Version) (bool, error) {
 	l.stats.restarts.Add(1)
 
 	if mode == CheckpointTruncate {
-		return true, l.truncateLocked()
+		return true, l.truncateLocked(syncing)
 	}
 	var hb [HeaderSize]byte
 	l.hdr.encode(hb[:])
 	if _, err := l.wal.WriteAt(hb[:], 0); err != nil {
 		return true, l.poisonLocked(fmt.Errorf("wal: write restarted log header: %w", err))
 	}
-	if l.opts.Sync != SyncOff {
+	if syncing {
 		if err := l.wal.Sync(); err != nil {
 			return true, l.poisonLocked(fmt.Errorf("wal: fdatasync restarted log header: %w", err))
 		}
@@ -335,13 +338,20 @@ func (l *Log) restart(mode CheckpointMode, oldest Version) (bool, error) {
 	return true, nil
 }
 
-// truncateLocked empties the log file; the next commit writes a header.
-func (l *Log) truncateLocked() error {
+// checkpointSyncLocked reports whether a checkpoint syncs what it writes
+// (the log before it copies frames, the main file after, the log's new
+// start): always, except under SyncOff while no commit in the log was
+// appended with sync.
+func (l *Log) checkpointSyncLocked() bool { return l.opts.Sync != SyncOff || l.syncedInLog }
+
+// truncateLocked empties the log file, and syncs that if sync is set; the
+// next commit writes a header.
+func (l *Log) truncateLocked(sync bool) error {
 	if err := l.wal.Truncate(0); err != nil {
 		return l.poisonLocked(fmt.Errorf("wal: truncate log: %w", err))
 	}
 	l.reserved = 0
-	if l.opts.Sync != SyncOff {
+	if sync {
 		if err := l.wal.Sync(); err != nil {
 			return l.poisonLocked(fmt.Errorf("wal: fdatasync truncated log: %w", err))
 		}

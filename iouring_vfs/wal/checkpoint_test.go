@@ -220,3 +220,35 @@ func TestFramesFollowsAppendsCheckpointsAndRestarts(t *testing.T) {
 		check("recovered", 1, 0)
 	})
 }
+
+// A log opened with SyncOff (the first connection asked for sync=off)
+// still keeps the commits appended with sync set (those of a sync=full
+// connection): a checkpoint that copies them into the main file syncs it
+// before the restart or truncation discards their frames, or a power loss
+// would lose what a commit acknowledged as durable.
+func TestSyncedCommitsSurviveCheckpointsOfASyncOffLog(t *testing.T) {
+	for _, mode := range []CheckpointMode{CheckpointRestart, CheckpointTruncate} {
+		for seed := range uint64(16) {
+			t.Run(fmt.Sprintf("%v/seed=%d", mode, seed), func(t *testing.T) {
+				cfs := iofault.NewCrashFS(seed)
+				l := openLog(t, cfs, "/", "db", Options{Sync: SyncOff})
+				commitPages(t, l.Log, 1024, map[PageNo]int{1: 1, 2: 1, 3: 1}, 3, true)
+				if _, err := l.Checkpoint(mode, l.Durable()); err != nil {
+					t.Fatal(err)
+				}
+				want := commitPages(t, l.Log, 1024, map[PageNo]int{2: 2}, 3, true)
+
+				l2 := openLog(t, cfs.Crash(), "/", "db", Options{Sync: SyncOff})
+				buf := make([]byte, 1024)
+				for p, g := range map[PageNo]int{1: 1, 2: 2, 3: 1} {
+					if _, err := l2.ReadPage(p, l2.Durable(), buf); err != nil {
+						t.Fatal(err)
+					}
+					if !bytes.Equal(buf, page(1024, p, g)) {
+						t.Fatalf("after a power loss, page %d is %s, want gen %d (version %v, want %v)", p, describe(buf), g, l2.Durable(), want)
+					}
+				}
+			})
+		}
+	}
+}

@@ -78,7 +78,8 @@ const (
 	// with synchronous=NORMAL).
 	SyncNormal
 	// SyncOff: the Log never fdatasyncs on its own; commits appended with
-	// sync set are still fdatasync'ed.
+	// sync set are still fdatasync'ed, and while the log holds one,
+	// checkpoints sync as under SyncNormal, so that it stays durable.
 	SyncOff
 )
 
@@ -111,9 +112,9 @@ func ParseSyncMode(s string) (SyncMode, error) {
 // Options configure a Log.
 type Options struct {
 	// Sync is the log's durability mode: under SyncOff the Log never
-	// fdatasyncs on its own, checkpoints included. Whether a commit is
-	// fdatasync'ed is the committer's choice (Append's sync argument),
-	// honoured in every mode.
+	// fdatasyncs on its own, checkpoints included (unless the log holds a
+	// commit appended with sync). Whether a commit is fdatasync'ed is the
+	// committer's choice (Append's sync argument), honoured in every mode.
 	Sync SyncMode
 	// PageSize is the page size of a log created from nothing. Zero means:
 	// the size of the first commit's pages.
@@ -178,6 +179,11 @@ type Log struct {
 	reserved int64     // log bytes reserved with Allocate
 	// synced and unsynced commits seen since Open (see maxInFlight).
 	seenSync, seenNoSync bool
+	// syncedInLog is set (under mu) when a commit appended with sync has
+	// frames in the log: checkpoints then sync even under SyncOff, or a
+	// restart could discard frames a commit acknowledged as durable before
+	// the main file holds them durably (see checkpointSyncLocked).
+	syncedInLog bool
 
 	// ckptMu lets one checkpoint run at a time.
 	ckptMu sync.Mutex
@@ -894,6 +900,7 @@ func (l *Log) Append(pages []Page, dbSize uint32, sync bool) (Version, error) {
 	l.running = running
 	if sync {
 		l.seenSync = true
+		l.syncedInLog = true
 	} else {
 		l.seenNoSync = true
 	}
