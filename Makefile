@@ -109,3 +109,4 @@ bench-engine:
 soak:
 	LIBSQL_SOAK=1 $(GO) test -count=1 -timeout 120m ./...
 	$(MAKE) fuzz FUZZTIME=$(SOAK_FUZZTIME)
+	$(GO) test -run '^$$' -fuzz '^FuzzDifferential$$' -fuzztime $(SOAK_FUZZTIME) -fuzzminimizetime 10x .

@@ -104,17 +104,20 @@ func (c *conn) setup(ctx context.Context) error {
 	return nil
 }
 
-// firstStep takes the first step of s. A statement that writes tells the
-// storage engine first, so that if it starts a transaction it takes the
-// writer lock at once and reads the newest version: no work is lost to a
-// snapshot made stale by another writer's commit.
+// firstStep takes the first step of s. A statement that writes the main
+// database tells the storage engine first, so that if it starts a
+// transaction it takes the writer lock at once and reads the newest
+// version: no work is lost to a snapshot made stale by another writer's
+// commit. One that writes only temporary or attached databases, or nothing
+// (a DROP TABLE IF EXISTS of no table), does not, so that, as in stock
+// SQLite, it neither waits for a writer nor holds one up.
 func (c *conn) firstStep(s *capi.Stmt, write bool) (bool, error) {
-	if !write || c.file == nil || c.conc != nil {
+	if !write || c.file == nil || c.conc != nil || !s.WritesMain() {
 		return s.Step()
 	}
 	c.file.SetWriteIntent(true)
 	row, err := s.Step()
-	c.file.SetWriteIntent(false)
+	c.file.EndWriteIntent()
 	return row, err
 }
 

@@ -134,6 +134,16 @@ func (c *conn) release(p *prepared) {
 	if c.cc.Closed() {
 		return
 	}
+	if p.s.StartsWithKeyword("CREATE", "DROP", "ALTER") {
+		// Its program is compiled against the schema it changes, and so
+		// is every cached one: SQLite would prepare them again, but only
+		// after their program took the locks it starts with (the writer
+		// lock, for a write), so a CREATE TABLE IF NOT EXISTS run again
+		// would wait for a writer to create nothing. Prepare them anew.
+		p.s.Finalize()
+		c.cache.clear()
+		return
+	}
 	p.s.TrimBindArena(maxArenaKept)
 	if drop := c.cache.put(p); drop != nil {
 		drop.s.Finalize()

@@ -237,3 +237,56 @@ func TestDeferredTransactionWithStaleSnapshot(t *testing.T) {
 		t.Fatalf("%d rows, want 3", n)
 	}
 }
+
+// A statement that writes only a temporary table, or nothing (a DROP TABLE
+// IF EXISTS of no table, a CREATE TABLE IF NOT EXISTS of one that exists),
+// takes no writer lock, as in stock SQLite: beside a writer it neither
+// waits (here, with busy_timeout=0, fails) nor, inside a transaction,
+// holds up the next writer until it ends.
+func TestStatementsThatDoNotWriteTheDatabaseTakeNoWriterLock(t *testing.T) {
+	db := openTestDB(t, "busy_timeout=0")
+	db.SetMaxOpenConns(2)
+	mustExec(t, db, "CREATE TABLE t(x)")
+	ctx := context.Background()
+	a, err := db.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	b, err := db.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	connExec(t, a, "CREATE TEMP TABLE tt(x)")
+	noWrite := []string{
+		"INSERT INTO tt VALUES (1)",
+		"DROP TABLE IF EXISTS nosuch",
+		"CREATE TABLE IF NOT EXISTS t(x)",
+		"CREATE INDEX IF NOT EXISTS t_x ON t(x)", // creates it: see below
+	}
+	connExec(t, a, noWrite[3])
+	connExec(t, b, "BEGIN IMMEDIATE")
+	for _, q := range noWrite {
+		if _, err := a.ExecContext(ctx, q); err != nil {
+			t.Errorf("beside a writer: %s: %v", q, err)
+		}
+	}
+	connExec(t, b, "ROLLBACK")
+	for _, q := range noWrite {
+		connExec(t, a, "BEGIN")
+		connExec(t, a, q)
+		if _, err := b.ExecContext(ctx, "INSERT INTO t VALUES (1)"); err != nil {
+			t.Errorf("after %s in a transaction of another connection: %v", q, err)
+		}
+		connExec(t, a, "ROLLBACK")
+	}
+}
+
+// connExec runs q on c and fails t if it fails.
+func connExec(t *testing.T, c *sql.Conn, q string) {
+	t.Helper()
+	if _, err := c.ExecContext(context.Background(), q); err != nil {
+		t.Fatalf("%s: %v", q, err)
+	}
+}

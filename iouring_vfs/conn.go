@@ -82,8 +82,11 @@ type File struct {
 	dirty  bool
 	free   [][]byte // page buffers to reuse
 
-	owner      Owner
-	intent     bool // the statement about to run writes
+	owner  Owner
+	intent bool // the statement about to run writes
+	// intentLock is set when the write intent took the writer lock, until
+	// the statement's first step ends (EndWriteIntent).
+	intentLock bool
 	concurrent bool // BEGIN CONCURRENT: RESERVED without the writer lock
 	track      bool
 	reads      map[wal.PageNo]struct{}
@@ -129,9 +132,24 @@ func (f *File) SetOwner(o Owner) { f.owner = o }
 // SetWriteIntent tells the file that the statement about to run will
 // write, so that if it starts a transaction it takes the writer lock at
 // once and reads the newest version: no work is wasted on a snapshot that a
-// commit makes stale. The driver sets it before stepping a statement that
-// is not read-only and clears it after.
+// commit makes stale. The driver sets it before the first step of a
+// statement that is not read-only and calls EndWriteIntent after.
 func (f *File) SetWriteIntent(on bool) { f.intent = on }
+
+// EndWriteIntent clears the write intent after the statement's first step.
+// If the intent took the writer lock but SQLite never asked to write (a
+// DROP TABLE IF EXISTS of nothing, a statement that failed as SQLite
+// prepared it again after a schema change), the transaction goes on as a
+// reader, as it would in stock SQLite: the lock goes, once the snapshot it
+// read, the newest version, is durable.
+func (f *File) EndWriteIntent() {
+	f.intent = false
+	if f.intentLock && f.hasWriter && f.lock < capi.LOCK_RESERVED {
+		f.e.log.WaitDurable(f.snap)
+		f.releaseWriter()
+	}
+	f.intentLock = false
+}
 
 // Engine returns the engine the file belongs to.
 func (f *File) Engine() *Engine { return f.e }
@@ -455,6 +473,7 @@ func (f *File) Lock(level int32) error {
 			if err := f.acquireWriter(); err != nil {
 				return err
 			}
+			f.intentLock = true
 			f.setSnap(f.e.pinLast(), nil)
 		default:
 			f.setSnap(f.e.pinReader())

@@ -256,6 +256,27 @@ func (s *Stmt) findOp(opcode uint8) *sqlite3.TVdbeOp {
 	return nil
 }
 
+// WritesMain reports whether s's compiled program starts a write
+// transaction on the main database (an OP_Transaction on database 0 with a
+// nonzero p2). A statement that is not read-only may write only temporary
+// or attached databases, or nothing at all: SQLite marks a DROP TABLE IF
+// EXISTS of no table, or a CREATE TABLE IF NOT EXISTS of one that exists,
+// not read-only although its program only reads.
+func (s *Stmt) WritesMain() bool {
+	if s.p == 0 {
+		return false
+	}
+	v := (*sqlite3.TVdbe)(cptr(s.p))
+	size := unsafe.Sizeof(sqlite3.TVdbeOp{})
+	for i := range uintptr(max(v.FnOp, 0)) {
+		op := (*sqlite3.TVdbeOp)(cptr(v.FaOp + i*size))
+		if op.Fopcode == sqlite3.OP_Transaction && op.Fp1 == 0 && op.Fp2 != 0 {
+			return true
+		}
+	}
+	return false
+}
+
 // CreatedTable returns the name of the table of the main database that s,
 // a CREATE TABLE statement, creates, read from its compiled program (a
 // b-tree created, and the schema reload at the end, whose filter SQLite
