@@ -403,3 +403,35 @@ func TestCloseFinalizesOpenStatements(t *testing.T) {
 	}
 	check(t, s.Finalize())
 }
+
+// WritesMain tells the statements whose program writes the main database
+// from those SQLite marks not read-only that write only elsewhere or
+// nothing.
+func TestWritesMain(t *testing.T) {
+	c := openFile(t, filepath.Join(t.TempDir(), "w.db"))
+	if err := c.Exec("CREATE TABLE t(x); CREATE TEMP TABLE tt(x)"); err != nil {
+		t.Fatal(err)
+	}
+	for sql, want := range map[string]bool{
+		"INSERT INTO t VALUES (1)":             true,
+		"UPDATE t SET x = 1 WHERE 0":           true,
+		"CREATE TABLE u(x)":                    true,
+		"CREATE INDEX IF NOT EXISTS i ON t(x)": true,
+		"PRAGMA user_version = 3":              true,
+		"VACUUM":                               true,
+		"SELECT * FROM t":                      false,
+		"INSERT INTO tt VALUES (1)":            false,
+		"DROP TABLE IF EXISTS nosuch":          false,
+		"CREATE TABLE IF NOT EXISTS t(x)":      false,
+		"BEGIN":                                false,
+	} {
+		s, _, err := c.Prepare(sql, 0)
+		if err != nil {
+			t.Fatalf("%s: %v", sql, err)
+		}
+		if got := s.WritesMain(); got != want {
+			t.Errorf("%s: WritesMain() = %v (read-only: %v), want %v", sql, got, s.ReadOnly(), want)
+		}
+		s.Finalize()
+	}
+}
