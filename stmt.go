@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql/driver"
 	"errors"
+	"slices"
 )
 
 // stmt is a driver.Stmt: a statement prepared on one connection with
@@ -79,7 +80,8 @@ func (s *stmt) Close() error {
 // transaction handling. Such a text runs one statement at a time and may
 // go on after its first statement with statements that take parameters;
 // counting those would mean compiling them ahead of the statements they may
-// depend on (a table created earlier in the text).
+// depend on (a table created earlier in the text). It is -1 too when
+// parameters of one name take one argument (":a", "@a" and "$a").
 func (s *stmt) NumInput() int {
 	if s.p == nil {
 		return -1
@@ -87,7 +89,15 @@ func (s *stmt) NumInput() int {
 	if s.p.s == nil {
 		return 0
 	}
-	return len(s.p.s.ParamNames())
+	names := s.p.s.ParamNames()
+	for i, n := range names {
+		// ":a", "@a" and "$a" are three parameters to SQLite and one
+		// argument to bind: the count would refuse sql.Named("a", ...).
+		if n != "" && n[0] != '?' && slices.ContainsFunc(names[:i], func(m string) bool { return m != "" && m[0] != '?' && m[1:] == n[1:] }) {
+			return -1
+		}
+	}
+	return len(names)
 }
 
 var errStmtClosed = errors.New("libsql: statement is closed")

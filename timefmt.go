@@ -93,6 +93,11 @@ func (f timeFormat) parseTime(s string) (time.Time, bool) {
 	if len(s) < len("2006-01-02") || s[4] != '-' || s[7] != '-' {
 		return time.Time{}, false
 	}
+	// time.Time.String of a time read from the clock ends with the
+	// monotonic reading, " m=+0.005783884", which no layout parses.
+	if i := strings.LastIndex(s, " m="); i > 0 && i+3 < len(s) && (s[i+3] == '+' || s[i+3] == '-') {
+		s = s[:i]
+	}
 	if f.layout != "" {
 		if t, err := time.Parse(f.layout, s); err == nil {
 			return t, true
