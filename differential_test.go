@@ -163,8 +163,8 @@ var diffWeights = [numDiffOps][2]int{
 // diffTables maps a byte to a kind of step, by the weights: [0] outside a
 // transaction, [1] inside one; [2] and [3] the same for connection 0, the
 // reader, which writes a third as often, reads twice as often, ends its
-// transactions a fourth as often and pins snapshots four times as often, so that its read transactions see the
-// others commit.
+// transactions a fourth as often and pins snapshots four times as often,
+// so that its read transactions see the others commit.
 var diffTables = func() (tabs [4][]diffOp) {
 	for i := range 4 {
 		for op, w := range diffWeights {
