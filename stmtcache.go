@@ -20,6 +20,9 @@ type prepared struct {
 	kinds   []colKind
 	reprep  int32
 	kindsOK bool
+	// schema: a CREATE, DROP or ALTER statement, which is not cached (see
+	// release).
+	schema bool
 
 	prev, next *prepared // LRU list links while cached
 }
@@ -122,7 +125,7 @@ func (c *conn) prepare(query string) (*prepared, error) {
 		}
 		return nil, errMulti
 	}
-	return &prepared{s: s, query: query}, nil
+	return &prepared{s: s, query: query, schema: s != nil && s.StartsWithKeyword("CREATE", "DROP", "ALTER")}, nil
 }
 
 // release puts a statement back after use: reset, and cached if it is one.
@@ -134,14 +137,11 @@ func (c *conn) release(p *prepared) {
 	if c.cc.Closed() {
 		return
 	}
-	if p.s.StartsWithKeyword("CREATE", "DROP", "ALTER") {
-		// Its program is compiled against the schema it changes, and so
-		// is every cached one: SQLite would prepare them again, but only
-		// after their program took the locks it starts with (the writer
-		// lock, for a write), so a CREATE TABLE IF NOT EXISTS run again
-		// would wait for a writer to create nothing. Prepare them anew.
+	if p.schema {
+		// Its program is compiled against the schema it changed: run
+		// again, a CREATE TABLE IF NOT EXISTS would take the writer lock
+		// to create nothing (see conn.run).
 		p.s.Finalize()
-		c.cache.clear()
 		return
 	}
 	p.s.TrimBindArena(maxArenaKept)

@@ -283,6 +283,41 @@ func TestStatementsThatDoNotWriteTheDatabaseTakeNoWriterLock(t *testing.T) {
 	}
 }
 
+// A schema change empties the connection's statement cache, also when it
+// ran in a multi-statement text: a cached INSERT into a table dropped
+// since then fails as SQLite prepares it again, but first its stale
+// program would take the writer lock, and keep it to the end of the
+// transaction, holding up every other writer.
+func TestSchemaChangeEmptiesTheStatementCache(t *testing.T) {
+	db := openTestDB(t, "busy_timeout=0")
+	db.SetMaxOpenConns(2)
+	mustExec(t, db, "CREATE TABLE t(x)")
+	ctx := context.Background()
+	a, err := db.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	b, err := db.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	for _, drop := range []string{"DROP TABLE w", "DROP TABLE w; SELECT 1"} {
+		connExec(t, a, "CREATE TABLE w(x)")
+		connExec(t, a, "INSERT INTO w VALUES (1)") // cached
+		connExec(t, a, drop)
+		connExec(t, a, "BEGIN")
+		if _, err := a.ExecContext(ctx, "INSERT INTO w VALUES (1)"); err == nil || !strings.Contains(err.Error(), "no such table") {
+			t.Fatalf("after %q: INSERT INTO w: %v, want no such table", drop, err)
+		}
+		if _, err := b.ExecContext(ctx, "INSERT INTO t VALUES (1)"); err != nil {
+			t.Errorf("after %q and a failed INSERT in a transaction of another connection: %v", drop, err)
+		}
+		connExec(t, a, "ROLLBACK")
+	}
+}
+
 // connExec runs q on c and fails t if it fails.
 func connExec(t *testing.T, c *sql.Conn, q string) {
 	t.Helper()
