@@ -184,6 +184,13 @@ type Log struct {
 	// restart could discard frames a commit acknowledged as durable before
 	// the main file holds them durably (see checkpointSyncLocked).
 	syncedInLog bool
+	// mainDirty counts the checkpoints that wrote the main file without
+	// syncing it (SyncOff), mainSynced how many of them a sync covers
+	// (both under mu): a batch with a synced commit syncs the main file
+	// first when they differ, or the commit, durable in the log, would
+	// stand on pages a restart took out of the log and that are durable
+	// nowhere.
+	mainDirty, mainSynced uint64
 
 	// ckptMu lets one checkpoint run at a time.
 	ckptMu sync.Mutex
@@ -275,7 +282,10 @@ func (m *rwMutex) RUnlock() {
 // A missing or invalid header means an empty log. The Log does not close the
 // files; the caller does, after Close.
 func Open(db, walf ioback.File, opts Options) (*Log, error) {
-	l := &Log{db: db, wal: walf, opts: opts, rnd: opts.Rand}
+	// The main file may hold writes of an earlier process's unsynced
+	// checkpoint (under SyncOff) that no log frame backs any more: the
+	// first synced commit syncs it too.
+	l := &Log{db: db, wal: walf, opts: opts, rnd: opts.Rand, mainDirty: 1}
 	if opts.Cache != nil {
 		l.cache.Store(opts.Cache)
 	}
@@ -397,6 +407,9 @@ scan:
 	l.written, l.synced = l.lastFrame, l.lastFrame
 	l.publishFramesLocked()
 	l.reserved = walSize
+	// The recovered commits may have been acknowledged as durable: under
+	// SyncOff too, checkpoints must not discard them unsynced.
+	l.syncedInLog = l.lastFrame > 0
 	if l.lastFrame > 0 && l.opts.Sync != SyncOff {
 		// The frames may still be only in the OS cache (the writer died,
 		// the machine did not): make them durable before building on them.
@@ -1065,6 +1078,19 @@ const (
 	stateDone                       // written, and synced if it asked
 )
 
+// syncMain fdatasyncs the main file, which unsynced checkpoints wrote up
+// to mainDirty count dirtyGen, for a batch with a synced commit.
+func (l *Log) syncMain(dirtyGen uint64) error {
+	if err := l.db.Sync(); err != nil {
+		return fmt.Errorf("wal: fdatasync database file before a synced commit: %w", err)
+	}
+	l.stats.syncs.Add(1)
+	l.mu.Lock()
+	l.mainSynced = max(l.mainSynced, dirtyGen)
+	l.mu.Unlock()
+	return nil
+}
+
 // writeBatch writes pending[i:j], which the caller claims, releasing l.mu
 // during the I/O, then marks them done and advances the durable version
 // over the done prefix.
@@ -1081,22 +1107,29 @@ func (l *Log) writeBatch(i, j int) {
 	}
 	off := batch[0].off
 	gen, ps := l.gen, int64(l.hdr.pageSize)
+	mainDirty := wantSync && l.mainDirty != l.mainSynced
+	dirtyGen := l.mainDirty
 	l.flushing++
 	l.unclaimed -= j - i
 	l.lastBatch = [2]int{j - i, l.lastBatch[0]}
 	l.mu.Unlock()
 
 	var took time.Duration
-	err := l.wal.WritevAt(bufs, off)
-	if err != nil {
-		err = fmt.Errorf("wal: write %d commits at log offset %d: %w", len(batch), off, err)
-	} else if wantSync {
-		start := time.Now()
-		if err = l.wal.Sync(); err != nil {
-			err = fmt.Errorf("wal: fdatasync log: %w", err)
+	var err error
+	if mainDirty {
+		err = l.syncMain(dirtyGen)
+	}
+	if err == nil {
+		if err = l.wal.WritevAt(bufs, off); err != nil {
+			err = fmt.Errorf("wal: write %d commits at log offset %d: %w", len(batch), off, err)
+		} else if wantSync {
+			start := time.Now()
+			if err = l.wal.Sync(); err != nil {
+				err = fmt.Errorf("wal: fdatasync log: %w", err)
+			}
+			took = time.Since(start)
+			l.stats.syncs.Add(1)
 		}
-		took = time.Since(start)
-		l.stats.syncs.Add(1)
 	}
 	l.stats.flushes.Add(1)
 	if c := l.cache.Load(); err == nil && c != nil && c.PageSize() == int(ps) {
