@@ -270,6 +270,13 @@ func (c *conn) setupDurableCDC(ctx context.Context) error {
 
 // preUpdate is the connection's pre-update hook: it buffers one change.
 func (c *conn) preUpdate(p *capi.PreUpdate) {
+	if ct := c.conc; ct != nil && ct.unreplayable == "" && !c.cdc.paused {
+		if p.Schema != "main" {
+			ct.unreplayable = fmt.Sprintf("to the %s table %s", p.Schema, p.Table)
+		} else if ct.shadows[p.Table] {
+			ct.unreplayable = "to the virtual table whose shadow table is " + p.Table
+		}
+	}
 	if c.cdc.paused || p.Schema != "main" || !c.capturing() {
 		return
 	}

@@ -53,6 +53,14 @@ type concurrentTx struct {
 	// whose values are encoded in arena (changeset.go).
 	recs  []capRec
 	arena []byte
+	// shadows are the main database's virtual-table shadow tables (FTS5's
+	// ft_content, ...), nil if none; unreplayable says, once the
+	// transaction wrote one of them or a TEMP table, what it wrote: such a
+	// transaction conflicts where it would be rebased, since the replay
+	// would lose those writes (TEMP tables are rolled back with it, and a
+	// virtual table writes its index only at COMMIT, after the capture).
+	shadows      map[string]bool
+	unreplayable string
 }
 
 // txStmt classifies a statement the driver runs itself.
@@ -190,12 +198,17 @@ func (c *conn) beginConcurrent(ctx context.Context) error {
 	if !c.cc.GetAutocommit() {
 		return &Error{code: ExtendedErrorCode(ERROR), msg: "cannot start a transaction within a transaction"}
 	}
+	if c.cc.ActiveStatement() {
+		// Its read transaction keeps SQLite's page cache, which then
+		// serves pages the transaction's read set would never see.
+		return &Error{code: ExtendedErrorCode(ERROR), msg: "cannot BEGIN CONCURRENT while a query on this connection is still open: close its rows first"}
+	}
 	if err := c.execInternal(ctx, "BEGIN"); err != nil {
 		return err
 	}
 	c.cc.ResetCache()
 	c.file.BeginConcurrent()
-	ct := &concurrentTx{capture: c.file.Engine().ConcurrentBegins()}
+	ct := &concurrentTx{capture: c.file.Engine().ConcurrentBegins(), shadows: c.schemaFacts(ctx).shadows}
 	for _, schema := range c.attachedSchemas(ctx) {
 		if f := iouringvfs.FileOf(c.cc.FileHandle(schema)); f != nil {
 			f.RefuseWrites(fmt.Sprintf("cannot write attached database %q inside a BEGIN CONCURRENT transaction: only the main database takes part in it", schema))
@@ -307,6 +320,10 @@ func (c *conn) commitConcurrent(ctx context.Context) (err error) {
 			f.CountConflict("merge")
 		}
 		return err
+	}
+	if ct.unreplayable != "" {
+		f.CountConflict("rebase")
+		return &Error{code: BUSY_SNAPSHOT, msg: "BEGIN CONCURRENT transaction conflicts with a commit since its snapshot: it cannot be replayed on the newest version, as it wrote " + ct.unreplayable}
 	}
 	return c.rebase(ctx, ct, seq)
 }
@@ -453,6 +470,7 @@ type schemaFacts struct {
 	fks       bool // any foreign key
 	roots     map[wal.PageNo]string
 	tables    map[string]*csTable // changeset layouts, by table name
+	shadows   map[string]bool     // virtual tables' shadow tables, nil if none
 }
 
 func (c *conn) schemaFacts(ctx context.Context) *schemaFacts {
@@ -480,6 +498,19 @@ func (c *conn) schemaFacts(ctx context.Context) *schemaFacts {
 		c.facts.fkActions, c.facts.fks = true, true
 	}
 	c.release(p)
+	if p, err := c.prepare("SELECT name FROM pragma_table_list WHERE schema = 'main' AND type = 'shadow'"); err == nil {
+		for {
+			row, err := p.s.Step()
+			if err != nil || !row {
+				break
+			}
+			if c.facts.shadows == nil {
+				c.facts.shadows = map[string]bool{}
+			}
+			c.facts.shadows[p.s.ColumnText(0)] = true
+		}
+		c.release(p)
+	}
 	return &c.facts
 }
 

@@ -220,6 +220,18 @@ func (c *Conn) LastInsertRowID() int64 { return sqlite3.Xsqlite3_last_insert_row
 // transaction (sqlite3_get_autocommit).
 func (c *Conn) GetAutocommit() bool { return sqlite3.Xsqlite3_get_autocommit(c.tls, c.db) != 0 }
 
+// ActiveStatement reports whether a statement of c is running: stepped,
+// and neither reset nor run to completion (sqlite3_stmt_busy), as an open
+// query's is. Its read transaction stays open meanwhile.
+func (c *Conn) ActiveStatement() bool {
+	for p := sqlite3.Xsqlite3_next_stmt(c.tls, c.db, 0); p != 0; p = sqlite3.Xsqlite3_next_stmt(c.tls, c.db, p) {
+		if sqlite3.Xsqlite3_stmt_busy(c.tls, p) != 0 {
+			return true
+		}
+	}
+	return false
+}
+
 // TxnState returns sqlite3_txn_state for the schema ("main", "temp", an
 // attached name) or, for "", the most advanced state of any schema:
 // TXN_NONE, TXN_READ or TXN_WRITE; -1 for an unknown schema.
