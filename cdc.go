@@ -516,6 +516,9 @@ func (c *conn) step(ctx context.Context, s *capi.Stmt, write bool) (bool, error)
 		}
 	}
 	c.cdc.failKept = false
+	if ct := c.conc; ct != nil && !ct.readsSequence && s.Mentions("sqlite_sequence") {
+		ct.readsSequence = true
+	}
 	row, err := c.firstStep(s, write)
 	switch {
 	case err != nil:

@@ -81,6 +81,11 @@ type csGroup struct {
 	t    *csTable
 	rows map[string]*csRow
 	keys []string
+	// minInsert is the smallest rowid the transaction inserted into the
+	// table (0 if it inserted none), its net change kept or not: an
+	// AUTOINCREMENT table's rowids are checked against the newest
+	// sqlite_sequence before the replay.
+	minInsert int64
 }
 
 // encodeChangeset encodes net changes as a changeset.
@@ -211,6 +216,9 @@ func (c *conn) netChanges(ctx context.Context) ([]*csGroup, error) {
 			if cur, err = g.t.values(newRow, ch.rowID); err != nil {
 				return nil, err
 			}
+		}
+		if ch.op != changefeed.Delete && ch.rowID > 0 && (g.minInsert == 0 || ch.rowID < g.minInsert) && (ch.op == changefeed.Insert || ch.rowID != oldID) {
+			g.minInsert = ch.rowID
 		}
 		switch ch.op {
 		case changefeed.Insert:

@@ -3,10 +3,10 @@ package libsql_test
 // Review of BEGIN CONCURRENT: deterministic interleavings of two or three
 // connections, driven from one goroutine, each checked against what a
 // serial execution in commit order (the order the COMMITs returned)
-// allows: the final state and every value the transactions read. The
-// violations it found that are not fixed yet are skipped tests whose skip
-// message says what is wrong (sqlite_sequence handling in a rebase, and
-// the rowid of a key deleted and inserted again).
+// allows: the final state and every value the transactions read. The one
+// violation it found that is not fixed is a skipped test whose skip
+// message says what is wrong (the rowid of a key deleted and inserted
+// again, in a rebase).
 
 import (
 	"context"
@@ -460,7 +460,6 @@ func TestReviewRowidAllocation(t *testing.T) {
 // are untouched, so it is rebased too: row 11 is T1's while log says 11
 // was T2's. In any serial order the two inserts get 11 and 12.
 func TestReviewAutoincrementReservationReused(t *testing.T) {
-	t.Skip("serializability bug: an AUTOINCREMENT id is issued twice (sqlite_sequence reads are dropped from the read set)")
 	r := rvOpen(t)
 	r.exec(r.db, "CREATE TABLE a(id INTEGER PRIMARY KEY AUTOINCREMENT, v TEXT)")
 	r.exec(r.db, "CREATE TABLE b(id INTEGER PRIMARY KEY AUTOINCREMENT, v TEXT)")
@@ -494,7 +493,6 @@ func TestReviewAutoincrementReservationReused(t *testing.T) {
 // in T2;T1 it would read the raised value, in T1;T2 T2 would count T1's
 // audit row.
 func TestReviewSequenceReadSkew(t *testing.T) {
-	t.Skip("serializability bug: a read of sqlite_sequence is not validated (ForgetReads drops its pages)")
 	r := rvOpen(t)
 	r.exec(r.db, "CREATE TABLE a(id INTEGER PRIMARY KEY AUTOINCREMENT, v TEXT)")
 	r.exec(r.db, "CREATE TABLE audit(seq INT)")
@@ -521,7 +519,6 @@ func TestReviewSequenceReadSkew(t *testing.T) {
 // restoreSequence writes back every sequence it saw, b's included: b's
 // row, which no serial order keeps, comes back.
 func TestReviewSequenceResetLost(t *testing.T) {
-	t.Skip("serializability bug: a rebase writes back sequences of sqlite_sequence another transaction reset")
 	r := rvOpen(t)
 	r.exec(r.db, "CREATE TABLE a(id INTEGER PRIMARY KEY AUTOINCREMENT, v TEXT)")
 	r.exec(r.db, "CREATE TABLE b(id INTEGER PRIMARY KEY AUTOINCREMENT, v TEXT)")

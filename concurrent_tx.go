@@ -61,6 +61,10 @@ type concurrentTx struct {
 	// virtual table writes its index only at COMMIT, after the capture).
 	shadows      map[string]bool
 	unreplayable string
+	// readsSequence: a statement of the transaction names sqlite_sequence
+	// (its pages are then validated like any other read; see Mentions for
+	// what the text does not show).
+	readsSequence bool
 }
 
 // txStmt classifies a statement the driver runs itself.
@@ -279,7 +283,13 @@ func (c *conn) commitConcurrent(ctx context.Context) (err error) {
 	var seq sequenceState
 	if f.Stale() {
 		seq = c.sequenceState(ctx)
-		f.ForgetReads(seq.pages)
+		if ct.readsSequence {
+			// It read sqlite_sequence itself: that read is checked
+			// like any other.
+			seq.moved = true
+		} else {
+			seq.moved = f.ForgetReads(seq.pages)
+		}
 	}
 	val, err := f.Validate()
 	if err != nil {
@@ -374,6 +384,10 @@ func (c *conn) rebase(ctx context.Context, ct *concurrentTx, seq sequenceState) 
 	if err := c.execInternal(ctx, "BEGIN IMMEDIATE"); err != nil {
 		return err
 	}
+	if err := c.checkSequences(ctx, groups, seq); err != nil {
+		f.CountConflict("rebase")
+		return err
+	}
 	// Triggers off: the changes they made are in the changeset already.
 	// Switching the setting expires every prepared statement of the
 	// connection, so it is only done where there are triggers.
@@ -407,7 +421,7 @@ func (c *conn) rebase(ctx context.Context, ct *concurrentTx, seq sequenceState) 
 		}
 		return convertError(err)
 	}
-	if err := c.restoreSequence(ctx, seq); err != nil {
+	if err := c.restoreSequence(ctx, seq, groups); err != nil {
 		return err
 	}
 	// The transaction's own changes are what it publishes.
@@ -429,6 +443,7 @@ func (c *conn) rebase(ctx context.Context, ct *concurrentTx, seq sequenceState) 
 type sequenceState struct {
 	seqs  map[string]int64
 	pages []wal.PageNo
+	moved bool // a commit since the snapshot wrote sqlite_sequence
 }
 
 func (c *conn) sequenceState(ctx context.Context) sequenceState {
@@ -517,10 +532,51 @@ func (c *conn) schemaFacts(ctx context.Context) *schemaFacts {
 // hasTriggers reports whether the schema has triggers.
 func (c *conn) hasTriggers(ctx context.Context) bool { return c.schemaFacts(ctx).triggers }
 
-// restoreSequence raises sqlite_sequence to what the transaction reached:
-// the changeset does not carry it.
-func (c *conn) restoreSequence(ctx context.Context, st sequenceState) error {
+// checkSequences refuses the replay, on the newest version, of rows the
+// transaction inserted into an AUTOINCREMENT table with rowids that a
+// transaction committed since may have handed out too: when the newest
+// sqlite_sequence of the table reached the smallest of them (in a serial
+// order the transaction would have got rowids above it).
+func (c *conn) checkSequences(ctx context.Context, groups []*csGroup, st sequenceState) error {
+	if !st.moved {
+		return nil
+	}
+	for _, g := range groups {
+		if _, auto := st.seqs[g.t.name]; !auto || g.minInsert == 0 {
+			continue
+		}
+		p, err := c.prepare("SELECT seq FROM sqlite_sequence WHERE name = ?")
+		if err != nil {
+			return convertError(err)
+		}
+		var newest int64
+		if err := p.s.BindText(1, g.t.name); err == nil {
+			if row, err := p.s.Step(); err == nil && row {
+				newest = p.s.ColumnInt64(0)
+			}
+		}
+		c.release(p)
+		if newest >= g.minInsert {
+			return &Error{code: BUSY_SNAPSHOT, msg: fmt.Sprintf("BEGIN CONCURRENT transaction conflicts with a commit since its snapshot: it inserted rowid %d into AUTOINCREMENT table %s, whose sequence has reached %d since", g.minInsert, g.t.name, newest)}
+		}
+	}
+	return nil
+}
+
+// restoreSequence raises sqlite_sequence to what the transaction reached,
+// for the AUTOINCREMENT tables it inserted into: the changeset does not
+// carry it.
+func (c *conn) restoreSequence(ctx context.Context, st sequenceState, groups []*csGroup) error {
+	inserted := map[string]bool{}
+	for _, g := range groups {
+		if g.minInsert != 0 {
+			inserted[g.t.name] = true
+		}
+	}
 	for name, seq := range st.seqs {
+		if !inserted[name] {
+			continue // another transaction may have reset it since
+		}
 		args := []driver.NamedValue{{Ordinal: 1, Value: name}, {Ordinal: 2, Value: seq}}
 		for _, q := range []string{
 			"UPDATE sqlite_sequence SET seq = ?2 WHERE name = ?1 AND seq < ?2",

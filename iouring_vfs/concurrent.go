@@ -286,13 +286,18 @@ func (f *File) writesUntouched(last wal.Version) bool {
 
 // ForgetReads removes pages from the read set: the driver's commit
 // protocol brings sqlite_sequence up to date itself, so reading it is no
-// conflict.
-func (f *File) ForgetReads(pages []wal.PageNo) {
+// conflict. It reports whether a commit since the snapshot wrote one of
+// them (true when the log can no longer tell).
+func (f *File) ForgetReads(pages []wal.PageNo) (changed bool) {
+	set := make(map[wal.PageNo]struct{}, len(pages))
 	for _, p := range pages {
 		if p != 1 {
 			delete(f.reads, p)
+			set[p] = struct{}{}
 		}
 	}
+	hit, ok := f.e.log.FirstChanged(f.snap, f.e.log.Last(), set)
+	return !ok || hit != 0
 }
 
 // How a concurrent transaction committed, for CountConcurrentCommit.

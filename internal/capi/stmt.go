@@ -193,6 +193,35 @@ func (s *Stmt) Finalized() bool { return s.p == 0 }
 // (sqlite3_stmt_readonly).
 func (s *Stmt) ReadOnly() bool { return sqlite3.Xsqlite3_stmt_readonly(s.c.tls, s.p) != 0 }
 
+// Mentions reports whether the statement's SQL text contains word, a
+// lower-case ASCII identifier, in any letter case, without copying the
+// text. It looks at the text only: a view or trigger the statement uses
+// may mention what the text does not.
+func (s *Stmt) Mentions(word string) bool {
+	z := sqlite3.Xsqlite3_sql(s.c.tls, s.p)
+	if z == 0 || word == "" {
+		return false
+	}
+	// The text is SQLite's NUL-terminated copy, owned by the statement.
+	at := func(i int) byte { return *(*byte)(cptr(z + uintptr(i))) }
+	for i := 0; at(i) != 0; i++ {
+		j := 0
+		for ; j < len(word); j++ {
+			ch := at(i + j)
+			if ch >= 'A' && ch <= 'Z' {
+				ch += 'a' - 'A'
+			}
+			if ch != word[j] {
+				break
+			}
+		}
+		if j == len(word) {
+			return true
+		}
+	}
+	return false
+}
+
 // StartsWithKeyword reports whether the statement's SQL text begins with
 // one of the given upper-case keywords (after leading blanks and comments;
 // letter case ignored), without copying the text.
