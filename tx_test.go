@@ -244,20 +244,8 @@ func TestDeferredTransactionWithStaleSnapshot(t *testing.T) {
 // waits (here, with busy_timeout=0, fails) nor, inside a transaction,
 // holds up the next writer until it ends.
 func TestStatementsThatDoNotWriteTheDatabaseTakeNoWriterLock(t *testing.T) {
-	db := openTestDB(t, "busy_timeout=0")
-	db.SetMaxOpenConns(2)
-	mustExec(t, db, "CREATE TABLE t(x)")
 	ctx := context.Background()
-	a, err := db.Conn(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.Close()
-	b, err := db.Conn(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
+	a, b := twoConnsNoWait(t)
 	connExec(t, a, "CREATE TEMP TABLE tt(x)")
 	noWrite := []string{
 		"INSERT INTO tt VALUES (1)",
@@ -289,20 +277,8 @@ func TestStatementsThatDoNotWriteTheDatabaseTakeNoWriterLock(t *testing.T) {
 // program would take the writer lock, and keep it to the end of the
 // transaction, holding up every other writer.
 func TestSchemaChangeEmptiesTheStatementCache(t *testing.T) {
-	db := openTestDB(t, "busy_timeout=0")
-	db.SetMaxOpenConns(2)
-	mustExec(t, db, "CREATE TABLE t(x)")
 	ctx := context.Background()
-	a, err := db.Conn(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.Close()
-	b, err := db.Conn(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
+	a, b := twoConnsNoWait(t)
 	for _, drop := range []string{"DROP TABLE w", "DROP TABLE w; SELECT 1"} {
 		connExec(t, a, "CREATE TABLE w(x)")
 		connExec(t, a, "INSERT INTO w VALUES (1)") // cached
@@ -316,6 +292,25 @@ func TestSchemaChangeEmptiesTheStatementCache(t *testing.T) {
 		}
 		connExec(t, a, "ROLLBACK")
 	}
+}
+
+// twoConnsNoWait opens a database with busy_timeout=0 and table t(x), and
+// returns two of its connections, closed when t ends.
+func twoConnsNoWait(t *testing.T) (a, b *sql.Conn) {
+	t.Helper()
+	db := openTestDB(t, "busy_timeout=0")
+	db.SetMaxOpenConns(2)
+	mustExec(t, db, "CREATE TABLE t(x)")
+	conns := [2]*sql.Conn{}
+	for i := range conns {
+		c, err := db.Conn(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		conns[i] = c
+	}
+	return conns[0], conns[1]
 }
 
 // connExec runs q on c and fails t if it fails.
