@@ -576,6 +576,7 @@ func TestReviewOpenCursorAtBegin(t *testing.T) {
 			continue // refused, as it must be with the query open
 		}
 		if !control {
+			rows.Close() // or the database's cleanup waits for it
 			t.Fatal("BEGIN CONCURRENT with a query open on the connection was not refused")
 		}
 		v := r.int(t1, "SELECT v FROM t WHERE id = 1")
