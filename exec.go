@@ -96,9 +96,10 @@ func (c *conn) run(ctx context.Context, s *capi.Stmt) (result, error) {
 	if err == nil && created != "" {
 		err = c.captureCreatedRows(ctx, created)
 	}
+	kept := c.cdc.failKept
 	c.afterStatement(err != nil)
 	if wrap {
-		if cerr := c.commitWrapped(ctx, err != nil); err == nil {
+		if cerr := c.commitWrapped(ctx, err != nil && !kept); err == nil {
 			err = cerr
 		}
 	}
@@ -148,7 +149,9 @@ func (c *conn) cdcWrap(creates bool) bool {
 	return (c.cfg.cdc || creates) && c.conc == nil && !c.cdc.paused && c.cc.GetAutocommit()
 }
 
-// commitWrapped ends the transaction cdcWrap opened: the changes are
+// commitWrapped ends the transaction cdcWrap opened (failed: the
+// statement failed and SQLite undid its changes; a failed ON CONFLICT FAIL
+// statement keeps them, and they commit): the changes are
 // stored and the transaction committed, or it is rolled back.
 func (c *conn) commitWrapped(ctx context.Context, failed bool) error {
 	if !failed {

@@ -230,7 +230,7 @@ func (c *Conn) Commit() error {
 	if t == nil {
 		return errNoTx
 	}
-	c.closeRows()
+	c.closeRows("Commit")
 	return t.Commit()
 }
 
@@ -241,7 +241,7 @@ func (c *Conn) Rollback() error {
 	if t == nil {
 		return errNoTx
 	}
-	c.closeRows()
+	c.closeRows("Rollback")
 	return t.Rollback()
 }
 
@@ -327,7 +327,7 @@ func (c *Conn) Reset(ctx context.Context) error {
 	if c.c.cc.Closed() {
 		return errConnClosed
 	}
-	c.closeRows()
+	c.closeRows("Reset")
 	var err error
 	if t := c.c.tx; t != nil {
 		err = t.Rollback()
@@ -347,7 +347,7 @@ func (c *Conn) Close() error {
 	if c.c.cc.Closed() {
 		return nil
 	}
-	c.closeRows()
+	c.closeRows("Close")
 	if t := c.c.tx; t != nil {
 		t.Rollback()
 	}
@@ -357,12 +357,22 @@ func (c *Conn) Close() error {
 // Closed reports whether Close has run.
 func (c *Conn) Closed() bool { return c.c.cc.Closed() }
 
-// closeRows closes every rows of the connection still open.
-func (c *Conn) closeRows() {
+// closeRows closes every rows of the connection still open, for by (the
+// method that does it): their Err then says so, so that a loop over rows
+// cut short does not look like one that reached their end.
+func (c *Conn) closeRows(by string) {
 	for len(c.open) > 0 {
-		c.open[len(c.open)-1].Close()
+		r := c.open[len(c.open)-1]
+		if r.err == nil {
+			r.err = fmt.Errorf("%w: by %s, before their end", ErrRowsClosed, by)
+		}
+		r.Close()
 	}
 }
+
+// ErrRowsClosed is the error of rows that Commit, Rollback, Reset or Close
+// of their connection (or a pool's Put) closed before their end.
+var ErrRowsClosed = errors.New("libsql: rows closed")
 
 // forget drops r from the open rows.
 func (c *Conn) forget(r *Rows) {

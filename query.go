@@ -70,9 +70,10 @@ func (c *conn) query(ctx context.Context, cl call, p *prepared, args []driver.Na
 	if err != nil {
 		if write {
 			p.s.Reset()
+			kept := c.cdc.failKept
 			c.afterStatement(true)
 			if wrap {
-				c.commitWrapped(ctx, true)
+				c.commitWrapped(ctx, !kept)
 			}
 		}
 		c.cc.Leave(cl.prev)

@@ -48,6 +48,7 @@ func (r *rows) finish(failed bool) error {
 	}
 	r.write = false
 	c := r.c
+	kept := failed && c.cdc.failKept
 	c.afterStatement(failed)
 	if !r.wrap {
 		return nil
@@ -55,7 +56,7 @@ func (r *rows) finish(failed bool) error {
 	r.wrap = false
 	prev := c.cc.Enter(r.ctx)
 	defer c.cc.Leave(prev)
-	return c.commitWrapped(r.ctx, failed)
+	return c.commitWrapped(r.ctx, failed && !kept)
 }
 
 var (

@@ -22,6 +22,8 @@ import (
 type cdcState struct {
 	hubOnce sync.Once
 	hub     *changefeed.Hub
+	hubMu   sync.Mutex        // orders RaiseLSNFloor's SetLast after the hub's creation
+	stored  atomic.Uint64     // the newest LSN durable CDC stored (RaiseLSNFloor)
 	source  changefeed.Source // durable history, given by the first EnableCapture that has one
 
 	// Capture starts in two steps (see EnableCapture): wanted makes new
@@ -46,8 +48,10 @@ type pendingTx struct {
 // Hub returns the database's change hub, shared by every connection.
 func (e *Engine) Hub() *changefeed.Hub {
 	e.cdc.hubOnce.Do(func() {
+		e.cdc.hubMu.Lock()
+		defer e.cdc.hubMu.Unlock()
 		e.cdc.hub = changefeed.NewHub(changefeed.HubOptions{Source: e.cdc.source})
-		e.cdc.hub.SetLast(changefeed.LSN(e.log.Durable()))
+		e.cdc.hub.SetLast(max(changefeed.LSN(e.log.Durable()), changefeed.LSN(e.cdc.stored.Load())))
 	})
 	return e.cdc.hub
 }
@@ -154,10 +158,23 @@ func (e *Engine) waitUncaptured(ctx context.Context) error {
 	return nil
 }
 
-// RaiseLSNFloor makes LSNs from now on higher than lsn, for durable CDC
-// after the log file lost its header (see wal.Log.RaiseFloor).
+// RaiseLSNFloor makes LSNs from now on higher than lsn, the newest stored
+// by durable CDC, after the log file lost its header (see
+// wal.Log.RaiseFloor); the hub's "now" becomes at least lsn, so that a
+// stream resuming from an older LSN reads the stored ones after it.
 func (e *Engine) RaiseLSNFloor(lsn changefeed.LSN) {
 	e.log.RaiseFloor(uint32(uint64(lsn)>>32) + 1)
+	for {
+		old := e.cdc.stored.Load()
+		if uint64(lsn) <= old || e.cdc.stored.CompareAndSwap(old, uint64(lsn)) {
+			break
+		}
+	}
+	e.cdc.hubMu.Lock()
+	defer e.cdc.hubMu.Unlock()
+	if e.cdc.hub != nil {
+		e.cdc.hub.SetLast(lsn)
+	}
 }
 
 // SetCapture sets the function the file calls at the commit point, under

@@ -19,7 +19,8 @@
 //   - reuse: idle connections keep their prepared-statement caches; the most
 //     recently used is handed out first, so the others age and are closed
 //     after Options.IdleTimeout, and every connection after
-//     Options.MaxLifetime, by a background goroutine that Close stops;
+//     Options.MaxLifetime, by a background goroutine that Close stops (and
+//     Get never lends one past its time);
 //   - hygiene: a connection put back inside a transaction, or with rows
 //     open, is rolled back and cleaned before anyone else gets it; a closed
 //     or broken one is discarded;
@@ -61,7 +62,7 @@ type Options struct {
 	// default, 5 minutes; a negative value keeps idle connections open.
 	IdleTimeout time.Duration
 	// MaxLifetime closes a connection that old: when it is idle, or when it
-	// is put back. 0 or a negative value means no limit (the default):
+	// is put back (Get never lends one that old). 0 or a negative value means no limit (the default):
 	// SQLite connections do not go stale.
 	MaxLifetime time.Duration
 }
@@ -173,16 +174,20 @@ type Pool struct {
 	ownsCtr bool
 	opts    Options
 
-	mu       sync.Mutex
-	idle     []*pooled // most recently put back last
-	open     int       // open or being opened
-	inUse    int
-	waiters  waitQueue
-	closed   bool
-	drained  chan struct{} // closed when, after Close, nothing is borrowed
-	stats    Stats         // counters only; the gauges are computed
-	reapStop chan struct{}
-	reapDone chan struct{}
+	mu      sync.Mutex
+	idle    []*pooled // most recently put back last
+	open    int       // open or being opened
+	inUse   int
+	waiters waitQueue
+	closed  bool
+	drained chan struct{} // closed when, after Close, no connection is open or being opened
+	// closing ends when Close starts, cutting short the connections being
+	// opened (stopClosing ends it).
+	closing     context.Context
+	stopClosing context.CancelFunc
+	stats       Stats // counters only; the gauges are computed
+	reapStop    chan struct{}
+	reapDone    chan struct{}
 }
 
 // Open parses dsn (see the libsql README for its keys) and returns a pool
@@ -208,6 +213,7 @@ func Open(dsn string, opts Options) (*Pool, error) {
 // keeps idle connections open) and conn_lifetime sets MaxLifetime.
 func New(ctr *libsql.Connector, opts Options) *Pool {
 	p := &Pool{ctr: ctr, opts: opts.withSettings(ctr.PoolSettings()).withDefaults()}
+	p.closing, p.stopClosing = context.WithCancel(context.Background())
 	if p.reapInterval() > 0 {
 		p.reapStop = make(chan struct{})
 		p.reapDone = make(chan struct{})
@@ -234,12 +240,18 @@ func (p *Pool) Get(ctx context.Context) (*Conn, error) {
 		return nil, ErrClosed
 	}
 	if n := len(p.idle); n > 0 {
-		pc := p.idle[n-1]
-		p.idle[n-1] = nil
-		p.idle = p.idle[:n-1]
-		c := p.lendLocked(pc)
-		p.mu.Unlock()
-		return c, nil
+		now := time.Now()
+		for ; n > 0; n = len(p.idle) {
+			pc := p.idle[n-1]
+			p.idle[n-1] = nil
+			p.idle = p.idle[:n-1]
+			if p.expiredLocked(pc, now) {
+				continue // closed; the reaper had not come by yet
+			}
+			c := p.lendLocked(pc)
+			p.mu.Unlock()
+			return c, nil
+		}
 	}
 	if p.open < p.opts.MaxConns {
 		p.open++
@@ -271,15 +283,28 @@ func (p *Pool) lendLocked(pc *pooled) *Conn {
 // openConn opens a connection for a Get whose slot (p.open) is counted,
 // by the Get's deadline (none if zero).
 func (p *Pool) openConn(ctx context.Context, deadline time.Time) (*Conn, error) {
-	octx := ctx
+	octx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	defer context.AfterFunc(p.closing, cancel)() // Close cuts the opening short
 	if !deadline.IsZero() {
-		var cancel context.CancelFunc
-		octx, cancel = context.WithDeadline(ctx, deadline)
+		octx, cancel = context.WithDeadline(octx, deadline)
 		defer cancel()
 	}
 	lc, err := p.ctr.ConnectConn(octx)
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if err == nil {
+		p.stats.Opened++
+	}
+	if p.closed {
+		p.open--
+		if err == nil {
+			p.stats.Closed++
+			lc.Close()
+		}
+		p.signalDrainedLocked()
+		return nil, ErrClosed
+	}
 	if err != nil {
 		p.open--
 		p.grantSlotLocked()
@@ -288,14 +313,6 @@ func (p *Pool) openConn(ctx context.Context, deadline time.Time) (*Conn, error) 
 			return nil, fmt.Errorf("%w (%s, opening a connection: %w)", ErrAcquireTimeout, p.opts.AcquireTimeout, err)
 		}
 		return nil, fmt.Errorf("pool: open a connection: %w", err)
-	}
-	p.stats.Opened++
-	if p.closed {
-		p.open--
-		p.stats.Closed++
-		p.signalDrainedLocked()
-		lc.Close()
-		return nil, ErrClosed
 	}
 	return p.lendLocked(&pooled{lc: lc, created: time.Now()}), nil
 }
@@ -357,6 +374,7 @@ func (p *Pool) returnGrantLocked(g grant) {
 	case g.err == nil:
 		p.open--
 		p.grantSlotLocked()
+		p.signalDrainedLocked()
 	}
 }
 
@@ -437,9 +455,10 @@ func (p *Pool) closeLocked(pc *pooled) {
 	p.signalDrainedLocked()
 }
 
-// signalDrainedLocked wakes Close once nothing is borrowed.
+// signalDrainedLocked wakes Close once no connection is open, borrowed or
+// being opened (p.open counts them all; idle ones are closed by then).
 func (p *Pool) signalDrainedLocked() {
-	if p.closed && p.inUse == 0 && p.drained != nil {
+	if p.closed && p.open == 0 && p.drained != nil {
 		select {
 		case <-p.drained:
 		default:
@@ -449,9 +468,10 @@ func (p *Pool) signalDrainedLocked() {
 }
 
 // Close closes the pool: Gets fail with ErrClosed from now on (those
-// waiting too), idle connections are closed, and the reaper stops. Then it
-// waits until every borrowed connection is put back (each is closed as it
-// comes) or ctx ends. In that case it returns an error naming how many were
+// waiting too, and those opening a connection, which is cut short), idle
+// connections are closed, and the reaper stops. Then it waits until every
+// borrowed connection is put back (each is closed as it comes), and every
+// opening has ended, or ctx ends. In that case it returns an error naming how many were
 // still borrowed, and wrapping ctx's error; they are closed when they are
 // put back. A pool opened with Open closes its connector too. Close may be
 // called again, to wait again.
@@ -460,6 +480,7 @@ func (p *Pool) Close(ctx context.Context) error {
 	first := !p.closed
 	if first {
 		p.closed = true
+		p.stopClosing()
 		p.drained = make(chan struct{})
 		for w := p.waiters.pop(); w != nil; w = p.waiters.pop() {
 			w.ch <- grant{err: ErrClosed}
@@ -481,12 +502,12 @@ func (p *Pool) Close(ctx context.Context) error {
 	case <-drained:
 	case <-ctx.Done():
 		p.mu.Lock()
-		n := p.inUse
+		n := p.open
 		p.mu.Unlock()
 		if n > 0 {
 			// For a file database the connector holds nothing the borrowed
 			// connections need; an in-memory one lives while they are open.
-			return errors.Join(fmt.Errorf("pool: Close: %d connections still borrowed: %w", n, ctx.Err()), p.closeConnector())
+			return errors.Join(fmt.Errorf("pool: Close: %d connections still borrowed or being opened: %w", n, ctx.Err()), p.closeConnector())
 		}
 	}
 	return p.closeConnector()
@@ -555,19 +576,27 @@ func (p *Pool) reap(now time.Time) {
 	defer p.mu.Unlock()
 	keep := p.idle[:0]
 	for _, pc := range p.idle {
-		switch {
-		case p.opts.IdleTimeout > 0 && now.Sub(pc.idleFrom) >= p.opts.IdleTimeout:
-			p.stats.ClosedIdle++
-			p.closeLocked(pc)
-		case p.opts.MaxLifetime > 0 && now.Sub(pc.created) >= p.opts.MaxLifetime:
-			p.stats.ClosedLifetime++
-			p.closeLocked(pc)
-		default:
+		if !p.expiredLocked(pc, now) {
 			keep = append(keep, pc)
 		}
 	}
 	clear(p.idle[len(keep):])
 	p.idle = keep
+}
+
+// expiredLocked closes pc, an idle connection taken out of p.idle, and
+// reports true if at now it is past IdleTimeout or MaxLifetime.
+func (p *Pool) expiredLocked(pc *pooled, now time.Time) bool {
+	switch {
+	case p.opts.IdleTimeout > 0 && now.Sub(pc.idleFrom) >= p.opts.IdleTimeout:
+		p.stats.ClosedIdle++
+	case p.opts.MaxLifetime > 0 && now.Sub(pc.created) >= p.opts.MaxLifetime:
+		p.stats.ClosedLifetime++
+	default:
+		return false
+	}
+	p.closeLocked(pc)
+	return true
 }
 
 // Read runs fn on a borrowed connection inside a read-only transaction (a
