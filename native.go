@@ -319,10 +319,12 @@ func escalated(opts *sql.TxOptions) *sql.TxOptions {
 	return &o
 }
 
-// Reset makes the connection as good as new for its next user: it closes
-// the rows still open, rolls back a transaction (begun with BeginTx or
-// SQL, a concurrent one included) and ends what a read-only transaction
-// set. A connection whose Reset fails should be closed.
+// Reset readies the connection for its next user: it closes the rows
+// still open, rolls back a transaction (begun with BeginTx or SQL, a
+// concurrent one included) and ends what a read-only transaction set.
+// What a user changed for the connection itself stays: settings made with
+// PRAGMA (query_only, foreign_keys, ...) and TEMP tables. A connection
+// whose Reset fails should be closed.
 func (c *Conn) Reset(ctx context.Context) error {
 	if c.c.cc.Closed() {
 		return errConnClosed

@@ -22,8 +22,11 @@
 //     Options.MaxLifetime, by a background goroutine that Close stops (and
 //     Get never lends one past its time);
 //   - hygiene: a connection put back inside a transaction, or with rows
-//     open, is rolled back and cleaned before anyone else gets it; a closed
-//     or broken one is discarded;
+//     open, is rolled back and cleaned before anyone else gets it (see
+//     libsql.Conn.Reset: PRAGMA settings and TEMP tables stay, and a
+//     statement whose rows are open and that already wrote, such as an
+//     INSERT ... RETURNING outside a transaction, keeps its writes); a
+//     closed or broken one is discarded;
 //   - an orderly Close that waits (until its context's deadline) for the
 //     borrowed connections to come back;
 //   - counters (Stats).
