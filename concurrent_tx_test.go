@@ -662,3 +662,24 @@ func TestRetryTxRetriesWithTheWriteLock(t *testing.T) {
 	}
 	check("Conn.RetryTx", attempts, errs)
 }
+
+// When the context ends while a retry begins its transaction (after the
+// backoff's timer fired, just before the deadline), RetryTx's error still
+// says it gave up on conflicts, and matches ErrBusySnapshot as well as the
+// context's error (it was a bare "context deadline exceeded" from BEGIN:
+// pool.TestPoolConcurrentRetry failed so on a loaded machine).
+func TestRetryTxEndedWhileBeginningSaysItConflicted(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	n := 0
+	err := retryConflicts(ctx, nil, func(*sql.TxOptions) error {
+		n++
+		if n == 1 {
+			return &Error{code: BUSY_SNAPSHOT, msg: "conflict"}
+		}
+		cancel()
+		return fmt.Errorf("libsql: BEGIN: %w", ctx.Err())
+	})
+	if !errors.Is(err, context.Canceled) || !errors.Is(err, ErrBusySnapshot) || n != 2 {
+		t.Fatalf("after %d attempts: %v", n, err)
+	}
+}

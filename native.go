@@ -286,11 +286,18 @@ func (c *Conn) RetryTx(ctx context.Context, opts *sql.TxOptions, fn func(*Conn) 
 // with opts, the retries with escalated(opts).
 func retryConflicts(ctx context.Context, opts *sql.TxOptions, attempt func(*sql.TxOptions) error) error {
 	backoff := 100 * time.Microsecond
+	var last error
 	for n := 0; ; n++ {
 		err := attempt(opts)
+		if err != nil && last != nil && ctx.Err() != nil && errors.Is(err, ctx.Err()) {
+			// The context ended as the retry began: it gave up on the
+			// conflict all the same.
+			return fmt.Errorf("libsql: RetryTx gave up after %d conflicts: %w (last conflict: %w)", n, ctx.Err(), last)
+		}
 		if err == nil || !errors.Is(err, ErrBusySnapshot) {
 			return err
 		}
+		last = err
 		d := backoff/2 + rand.N(backoff/2+1)
 		t := time.NewTimer(d)
 		select {
