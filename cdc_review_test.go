@@ -137,14 +137,7 @@ func rvTable(t *testing.T, q interface {
 	cols, _ := rows.Columns()
 	out := map[string]string{}
 	for rows.Next() {
-		vals := make([]any, len(cols))
-		ptrs := make([]any, len(cols))
-		for i := range vals {
-			ptrs[i] = &vals[i]
-		}
-		if err := rows.Scan(ptrs...); err != nil {
-			t.Fatal(err)
-		}
+		vals := scanAnyRow(t, rows, len(cols))
 		rowid, _ := vals[0].(int64)
 		row := vals[1:]
 		var k string

@@ -77,3 +77,17 @@ func mustExec(t testing.TB, db interface {
 
 // soak reports whether long-running tests are asked for (LIBSQL_SOAK=1).
 func soak() bool { return os.Getenv("LIBSQL_SOAK") == "1" }
+
+// scanAnyRow scans the current row of rows, of n columns, into a []any.
+func scanAnyRow(t testing.TB, rows *sql.Rows, n int) []any {
+	t.Helper()
+	vals := make([]any, n)
+	ptrs := make([]any, n)
+	for i := range vals {
+		ptrs[i] = &vals[i]
+	}
+	if err := rows.Scan(ptrs...); err != nil {
+		t.Fatal(err)
+	}
+	return vals
+}

@@ -41,14 +41,7 @@ func dumpTables(t *testing.T, db *sql.DB) string {
 		cols, _ := rows.Columns()
 		var lines []string
 		for rows.Next() {
-			vals := make([]any, len(cols))
-			ptrs := make([]any, len(cols))
-			for i := range vals {
-				ptrs[i] = &vals[i]
-			}
-			if err := rows.Scan(ptrs...); err != nil {
-				t.Fatal(err)
-			}
+			vals := scanAnyRow(t, rows, len(cols))
 			lines = append(lines, fmt.Sprintf("%T%v", vals, vals))
 		}
 		rows.Close()
