@@ -593,12 +593,13 @@ func (r *diffRun) exec(st diffStep) diffOutcome {
 	r.logf("#%d %s => libsql %s | sqlite %s", len(r.log), st, a, b)
 	if !r.strict && b.class == classOther && diffSchemaError(b.err) && (st.counts() || st.ddl()) &&
 		(a.class == classOther || a.class == classBusy || a.class == classBusySnapshot) {
-		// Known: a statement in this driver's cache, prepared before
-		// another connection changed the schema, takes the writer lock
+		// Known: the first statement in this driver's cache to run after
+		// another connection changed the schema takes the writer lock
 		// (and checks its snapshot) before SQLite finds that the schema
 		// changed under it, and a failure keeps the lock to the end of
 		// the transaction, as a prepared *sql.Stmt does in stock SQLite
-		// (the connection's own schema changes empty its cache: see
+		// (once the connection knows of a change, its own or reloaded,
+		// cached statements are prepared again before they run: see
 		// TestDifferentialRegressionStaleStatementBusy). Both engines
 		// roll the transaction back, to be alike again.
 		if a.class != classOther {
@@ -1243,8 +1244,8 @@ func TestDifferentialNoopDDLTakesNoWriterLock(t *testing.T) {
 // changed the schema, and which now fails as SQLite prepares it again,
 // fails as in stock SQLite: with its own error, not with busy beside a
 // writer, and without leaving the writer lock held to the end of its
-// transaction. (It did both: a schema change now empties the
-// connection's statement cache.)
+// transaction. (It did both: a cached statement is now prepared again
+// when the schema changed since it was compiled.)
 func TestDifferentialRegressionStaleStatementBusy(t *testing.T) {
 	t.Run("in transaction", func(t *testing.T) {
 		r := diffRegression(t)

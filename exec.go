@@ -85,14 +85,6 @@ func (c *conn) run(ctx context.Context, s *capi.Stmt) (result, error) {
 	}
 	c.cdc.stmtMk = c.nCaptured()
 	r, err := c.runSteps(ctx, s, true)
-	if s.StartsWithKeyword("CREATE", "DROP", "ALTER") {
-		// The cached statements are compiled against the old schema.
-		// SQLite would prepare them again, but only after their program
-		// took the locks it starts with: a stale write takes the writer
-		// lock, and if it then fails (its table is gone) keeps it to the
-		// end of the transaction. Prepare them anew.
-		c.cache.clear()
-	}
 	if err == nil && created != "" {
 		err = c.captureCreatedRows(ctx, created)
 	}

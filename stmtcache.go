@@ -20,9 +20,10 @@ type prepared struct {
 	kinds   []colKind
 	reprep  int32
 	kindsOK bool
-	// schema: a CREATE, DROP or ALTER statement, which is not cached (see
-	// release).
-	schema bool
+	// gen is the schema generation s was compiled under: a cached
+	// statement of an older one is prepared again before it runs (see
+	// prepare).
+	gen capi.SchemaGen
 
 	prev, next *prepared // LRU list links while cached
 }
@@ -113,7 +114,16 @@ const maxArenaKept = 64 << 10
 // and a prepared with a nil statement if it holds none.
 func (c *conn) prepare(query string) (*prepared, error) {
 	if p := c.cache.take(query); p != nil {
-		return p, nil
+		if p.gen == c.cc.SchemaGeneration() {
+			return p, nil
+		}
+		// Compiled for a schema changed since (by this connection, or by
+		// another and reloaded here). SQLite would prepare it again, but
+		// only after its program took the locks it starts with: a
+		// CREATE TABLE IF NOT EXISTS run again would take the writer lock
+		// to create nothing, and a write whose table is gone would take
+		// it, fail, and keep it to the end of the transaction.
+		p.s.Finalize()
 	}
 	s, tail, err := c.cc.Prepare(query, capi.PREPARE_PERSISTENT)
 	if err != nil {
@@ -125,7 +135,7 @@ func (c *conn) prepare(query string) (*prepared, error) {
 		}
 		return nil, errMulti
 	}
-	return &prepared{s: s, query: query, schema: s != nil && s.StartsWithKeyword("CREATE", "DROP", "ALTER")}, nil
+	return &prepared{s: s, query: query, gen: c.cc.SchemaGeneration()}, nil
 }
 
 // release puts a statement back after use: reset, and cached if it is one.
@@ -135,13 +145,6 @@ func (c *conn) release(p *prepared) {
 	}
 	p.s.Reset()
 	if c.cc.Closed() {
-		return
-	}
-	if p.schema {
-		// Its program is compiled against the schema it changed: run
-		// again, a CREATE TABLE IF NOT EXISTS would take the writer lock
-		// to create nothing (see conn.run).
-		p.s.Finalize()
 		return
 	}
 	p.s.TrimBindArena(maxArenaKept)

@@ -271,12 +271,12 @@ func TestStatementsThatDoNotWriteTheDatabaseTakeNoWriterLock(t *testing.T) {
 	}
 }
 
-// A schema change empties the connection's statement cache, also when it
-// ran in a multi-statement text: a cached INSERT into a table dropped
-// since then fails as SQLite prepares it again, but first its stale
-// program would take the writer lock, and keep it to the end of the
+// After a schema change, also one made in a multi-statement text, a cached
+// statement is prepared again before it runs: a cached INSERT into a
+// table dropped since fails as it is prepared, where its stale program
+// would first take the writer lock, and keep it to the end of the
 // transaction, holding up every other writer.
-func TestSchemaChangeEmptiesTheStatementCache(t *testing.T) {
+func TestSchemaChangePreparesCachedStatementsAgain(t *testing.T) {
 	ctx := context.Background()
 	a, b := twoConnsNoWait(t)
 	for _, drop := range []string{"DROP TABLE w", "DROP TABLE w; SELECT 1"} {

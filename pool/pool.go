@@ -65,8 +65,8 @@ type Options struct {
 	// default, 5 minutes; a negative value keeps idle connections open.
 	IdleTimeout time.Duration
 	// MaxLifetime closes a connection that old: when it is idle, or when it
-	// is put back (Get never lends one that old). 0 or a negative value means no limit (the default):
-	// SQLite connections do not go stale.
+	// is put back (Get never lends one that old). 0 or a negative value
+	// means no limit (the default): SQLite connections do not go stale.
 	MaxLifetime time.Duration
 }
 
@@ -243,12 +243,15 @@ func (p *Pool) Get(ctx context.Context) (*Conn, error) {
 		return nil, ErrClosed
 	}
 	if n := len(p.idle); n > 0 {
-		now := time.Now()
+		var now time.Time // the clock is read only if connections expire
+		if p.opts.IdleTimeout > 0 || p.opts.MaxLifetime > 0 {
+			now = time.Now()
+		}
 		for ; n > 0; n = len(p.idle) {
 			pc := p.idle[n-1]
 			p.idle[n-1] = nil
 			p.idle = p.idle[:n-1]
-			if p.expiredLocked(pc, now) {
+			if !now.IsZero() && p.expiredLocked(pc, now) {
 				continue // closed; the reaper had not come by yet
 			}
 			c := p.lendLocked(pc)
@@ -267,7 +270,8 @@ func (p *Pool) Get(ctx context.Context) (*Conn, error) {
 }
 
 // deadline is when a Get starting now runs out of Options.AcquireTimeout
-// (zero for no bound). A Get that lends an idle connection never asks.
+// (zero for no bound). A Get that lends an idle connection never asks (it
+// reads the clock only to check the connection's age).
 func (p *Pool) deadline() time.Time {
 	if d := p.opts.AcquireTimeout; d > 0 {
 		return time.Now().Add(d)
@@ -474,9 +478,9 @@ func (p *Pool) signalDrainedLocked() {
 // waiting too, and those opening a connection, which is cut short), idle
 // connections are closed, and the reaper stops. Then it waits until every
 // borrowed connection is put back (each is closed as it comes), and every
-// opening has ended, or ctx ends. In that case it returns an error naming how many were
-// still borrowed, and wrapping ctx's error; they are closed when they are
-// put back. A pool opened with Open closes its connector too. Close may be
+// opening has ended, or ctx ends. In that case it returns an error
+// naming how many were still borrowed or being opened, and wrapping ctx's
+// error; they are closed when they are put back or opened. A pool opened with Open closes its connector too. Close may be
 // called again, to wait again.
 func (p *Pool) Close(ctx context.Context) error {
 	p.mu.Lock()

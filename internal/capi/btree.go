@@ -70,5 +70,34 @@ func (c *Conn) mainDB() *sqlite3.TDb {
 	if db.FaDb == 0 || db.FnDb < 1 {
 		return nil
 	}
-	return (*sqlite3.TDb)(cptr(db.FaDb))
+	return cindex[sqlite3.TDb](db.FaDb, 0)
+}
+
+// SchemaGen names the schemas a connection's statements compile against.
+// Values are comparable: a statement compiled under one value is current
+// while the connection's SchemaGeneration is still that value.
+type SchemaGen struct{ main, temp [2]uint32 }
+
+// SchemaGeneration returns the connection's schema generation, read from
+// SQLite's memory (no I/O): for main and temp, the schema cookie as the
+// connection last loaded or changed it, and SQLite's count of the times it
+// dropped the schema from memory (a rollback of a schema change, a reload
+// after another connection's change), which SQLite's statements check too.
+func (c *Conn) SchemaGeneration() SchemaGen {
+	var g SchemaGen
+	db := (*sqlite3.Tsqlite3)(cptr(c.db))
+	if db.FaDb == 0 {
+		return g
+	}
+	schema := func(i int32) (out [2]uint32) {
+		if i < db.FnDb {
+			if d := cindex[sqlite3.TDb](db.FaDb, int(i)); d.FpSchema != 0 {
+				sc := (*sqlite3.TSchema)(cptr(d.FpSchema))
+				out = [2]uint32{uint32(sc.Fschema_cookie), uint32(sc.FiGeneration)}
+			}
+		}
+		return out
+	}
+	g.main, g.temp = schema(0), schema(1)
+	return g
 }

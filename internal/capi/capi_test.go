@@ -435,3 +435,46 @@ func TestWritesMain(t *testing.T) {
 		s.Finalize()
 	}
 }
+
+// SchemaGeneration changes with a schema change of main or temp, made or
+// rolled back by the connection, and with a reload after another
+// connection's change, and never comes back to a value it had: a
+// statement compiled under one is never taken for current after a change
+// (the cookie alone would: a rolled-back change and another connection's
+// can leave the same cookie).
+func TestSchemaGeneration(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "g.db")
+	c, other := openFile(t, path), openFile(t, path)
+	exec := func(c *Conn, sql string) {
+		t.Helper()
+		if err := c.Exec(sql); err != nil {
+			t.Fatalf("%s: %v", sql, err)
+		}
+	}
+	exec(c, "CREATE TABLE t(x)")
+	g0 := c.SchemaGeneration()
+	exec(c, "SELECT * FROM t")
+	if g := c.SchemaGeneration(); g != g0 {
+		t.Fatalf("a query changed the generation: %v -> %v", g0, g)
+	}
+	seen := map[SchemaGen]string{g0: "start"}
+	step := func(what string) {
+		t.Helper()
+		g := c.SchemaGeneration()
+		if prev, ok := seen[g]; ok {
+			t.Fatalf("after %s the generation %v is the one after %s", what, g, prev)
+		}
+		seen[g] = what
+	}
+	exec(c, "CREATE INDEX i ON t(x)")
+	step("CREATE INDEX")
+	exec(c, "CREATE TEMP TABLE tt(y)")
+	step("CREATE TEMP TABLE")
+	exec(c, "BEGIN; CREATE TABLE u(z)")
+	step("CREATE TABLE in a transaction")
+	exec(c, "ROLLBACK; SELECT * FROM t")
+	step("its ROLLBACK")
+	exec(other, "CREATE TABLE v(w)")
+	exec(c, "SELECT * FROM t")
+	step("a reload after another connection's CREATE TABLE")
+}

@@ -16,6 +16,12 @@ import (
 // which is right to flag that form for Go memory, stays quiet here.
 func cptr(p uintptr) unsafe.Pointer { return *(*unsafe.Pointer)(unsafe.Pointer(&p)) }
 
+// cindex returns element i of the C array of T at base.
+func cindex[T any](base uintptr, i int) *T {
+	var zero T
+	return (*T)(cptr(base + uintptr(i)*unsafe.Sizeof(zero)))
+}
+
 // cbytes returns the n bytes of C memory at p as a slice. The slice aliases C
 // memory: it must not outlive the memory, and must not be retained.
 func cbytes(p uintptr, n int) []byte {

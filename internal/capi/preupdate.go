@@ -246,9 +246,8 @@ func (s *Stmt) findOp(opcode uint8) *sqlite3.TVdbeOp {
 		return nil
 	}
 	v := (*sqlite3.TVdbe)(cptr(s.p))
-	size := unsafe.Sizeof(sqlite3.TVdbeOp{})
-	for i := range uintptr(max(v.FnOp, 0)) {
-		op := (*sqlite3.TVdbeOp)(cptr(v.FaOp + i*size))
+	for i := range int(max(v.FnOp, 0)) {
+		op := cindex[sqlite3.TVdbeOp](v.FaOp, i)
 		if op.Fopcode == opcode {
 			return op
 		}
@@ -258,20 +257,20 @@ func (s *Stmt) findOp(opcode uint8) *sqlite3.TVdbeOp {
 
 // WritesMain reports whether s's compiled program starts a write
 // transaction on the main database (an OP_Transaction on database 0 with a
-// nonzero p2, or a VACUUM of it). A statement that is not read-only may write only temporary
-// or attached databases, or nothing at all: SQLite marks a DROP TABLE IF
-// EXISTS of no table, or a CREATE TABLE IF NOT EXISTS of one that exists,
-// not read-only although its program only reads.
+// nonzero p2, or a VACUUM of it). A statement that is not read-only may
+// write only temporary or attached databases, or nothing at all: SQLite
+// marks a DROP TABLE IF EXISTS of no table, or a CREATE TABLE IF NOT
+// EXISTS of one that exists, not read-only although its program only
+// reads.
 func (s *Stmt) WritesMain() bool {
 	if s.p == 0 {
 		return false
 	}
 	v := (*sqlite3.TVdbe)(cptr(s.p))
-	size := unsafe.Sizeof(sqlite3.TVdbeOp{})
 	// Backwards: the OP_Transactions are in the prologue SQLite codes at
 	// the end of the program, one per database.
-	for i := uintptr(max(v.FnOp, 0)); i > 0; i-- {
-		op := (*sqlite3.TVdbeOp)(cptr(v.FaOp + (i-1)*size))
+	for i := int(v.FnOp) - 1; i >= 0; i-- {
+		op := cindex[sqlite3.TVdbeOp](v.FaOp, i)
 		switch {
 		case op.Fopcode == sqlite3.OP_Transaction && op.Fp1 == 0:
 			return op.Fp2 != 0

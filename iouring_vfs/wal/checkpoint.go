@@ -178,12 +178,11 @@ func (l *Log) checkpointLocked(mode CheckpointMode, oldest Version) (CheckpointR
 				return res, l.poison(fmt.Errorf("wal: fdatasync database file after checkpoint: %w", err))
 			}
 			l.stats.syncs.Add(1)
-		} else {
-			l.mu.Lock()
-			l.mainDirty++
-			l.mu.Unlock()
 		}
 		l.mu.Lock()
+		if !syncing {
+			l.mainDirty++
+		}
 		if mxFrame > l.backfill {
 			l.backfill = mxFrame
 			l.publishFramesLocked()
