@@ -118,7 +118,7 @@ func (v *VFS) openEngine(key any, name string, fsys ioback.FS, db ioback.File, r
 	e.walf = walf
 	// MinSeq 1: versions, the commits' LSNs, are never below 1<<32, so
 	// that 0 and 1 are free to mean "now" and "the beginning" to CDC.
-	l, err := wal.Open(db, walf, wal.Options{Sync: opts.sync, MinSeq: 1})
+	l, err := wal.Open(db, walf, wal.Options{Sync: opts.sync, MinSeq: 1, ReadOnly: readOnly})
 	if err != nil {
 		walf.Close()
 		db.Unlock(lockStart, lockLen)

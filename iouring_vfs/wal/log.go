@@ -132,6 +132,10 @@ type Options struct {
 	Cache *pagecache.Cache
 	// Rand returns salts for new log headers; nil means math/rand/v2.
 	Rand func() uint32
+	// ReadOnly says the files were opened read-only: recovery then leaves
+	// what follows the last whole commit in the log file as it is, for
+	// the next writable open to cut.
+	ReadOnly bool
 }
 
 // Page is one page of a commit.
@@ -410,9 +414,28 @@ scan:
 	// The recovered commits may have been acknowledged as durable: under
 	// SyncOff too, checkpoints must not discard them unsynced.
 	l.syncedInLog = l.lastFrame > 0
-	if l.lastFrame > 0 && l.opts.Sync != SyncOff {
+	// Frames past the last whole commit that carry this header's salts (a
+	// batch torn by a power loss, its later frames kept and an earlier one
+	// lost) would chain onto a new commit identical to the lost frames,
+	// and a later recovery would bring back commits that this one dropped.
+	// Stock SQLite's WAL has that weakness; here the next commits cannot
+	// chain onto them: a log without commits gets new salts (its header
+	// is written with the first commit), and a log with commits is cut
+	// after the last one.
+	cut := false
+	if l.lastFrame == 0 {
+		l.newHeader(l.hdr.seq, l.hdr.pageSize)
+	} else if end := HeaderSize + int64(l.lastFrame)*fsz; walSize > end && !l.opts.ReadOnly {
+		if err := l.wal.Truncate(end); err != nil {
+			return fmt.Errorf("wal: cut log after its last commit at %d: %w", end, err)
+		}
+		l.reserved = end
+		cut = true
+	}
+	if l.lastFrame > 0 && (l.opts.Sync != SyncOff || cut) {
 		// The frames may still be only in the OS cache (the writer died,
-		// the machine did not): make them durable before building on them.
+		// the machine did not): make them durable, and the cut, before
+		// building on them.
 		if err := l.wal.Sync(); err != nil {
 			return fmt.Errorf("wal: fdatasync recovered log: %w", err)
 		}

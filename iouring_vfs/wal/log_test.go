@@ -434,3 +434,65 @@ func TestRecoveryReadsInGrowingChunks(t *testing.T) {
 		l.close()
 	}
 }
+
+// Recovery cuts the log file after its last whole commit (what follows
+// could chain onto a later commit identical to a lost one, see
+// TestReviewLostCommitIsNotRevivedByAnIdenticalRecommit), except on a
+// read-only open; a failed cut fails the open and leaves the log as it
+// was.
+func TestRecoveryCutsTheLogAfterItsLastCommit(t *testing.T) {
+	ffs := iofault.NewFaultFS(ioback.NewMemFS())
+	l := openLog(t, ffs, "/", "db", Options{Sync: SyncFull, ReserveAhead: 1})
+	m := newModel(ps, l.Last())
+	for i := range 3 {
+		v, err := l.Commit([]Page{{1, page(ps, 1, i)}, {2, page(ps, 2, i)}}, 2, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m.commit(v, map[PageNo]int{1: i, 2: i}, 2)
+	}
+	l.close()
+	fsz := int64(FrameHeaderSize + ps)
+	end := HeaderSize + 2*2*fsz // after the second commit
+	_, w := files(t, ffs, "/", "db")
+	if _, err := w.WriteAt(make([]byte, fsz), end); err != nil { // lose the third commit's first frame
+		t.Fatal(err)
+	}
+	size := func() int64 {
+		n, err := w.Size()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	full := size()
+	if full != end+2*fsz {
+		t.Fatalf("log is %d bytes, want %d", full, end+2*fsz)
+	}
+
+	l = openLog(t, ffs, "/", "db", Options{Sync: SyncFull, ReadOnly: true})
+	m.check(t, l.Log, 2)
+	l.close()
+	if n := size(); n != full {
+		t.Fatalf("read-only recovery changed the log's size: %d, want %d", n, full)
+	}
+
+	ffs.Arm(iofault.Rule{Match: func(op iofault.Op) bool { return op.Kind == iofault.OpTruncate }, Fault: iofault.EIO})
+	db, w2 := files(t, ffs, "/", "db")
+	var injected *iofault.InjectedError
+	if _, err := Open(db, w2, Options{Sync: SyncFull}); !errors.As(err, &injected) || !strings.Contains(err.Error(), fmt.Sprint(end)) {
+		t.Fatalf("open with a failing cut: %v, want the injected error and the offset %d", err, end)
+	}
+	db.Close()
+	w2.Close()
+	if n := size(); n != full {
+		t.Fatalf("a failed cut changed the log's size: %d, want %d", n, full)
+	}
+
+	l = openLog(t, ffs, "/", "db", Options{Sync: SyncFull})
+	m.check(t, l.Log, 2)
+	if n := size(); n != end {
+		t.Fatalf("log is %d bytes after recovery, want %d (cut after the last commit)", n, end)
+	}
+	w.Close()
+}
