@@ -1,6 +1,7 @@
 package wal
 
 import (
+	"bytes"
 	"errors"
 	"testing"
 
@@ -56,7 +57,6 @@ func FuzzRecover(f *testing.F) {
 			}
 			return
 		}
-		defer l.Close()
 		v := l.Durable()
 		ps := l.PageSize()
 		if ps == 0 {
@@ -68,9 +68,24 @@ func FuzzRecover(f *testing.F) {
 				t.Fatalf("read page %d of a recovered log: %v", p, err)
 			}
 		}
-		// A recovered log accepts new commits.
-		if _, err := l.Commit([]Page{{No: 1, Data: make([]byte, ps)}}, max(l.Size(v), 1), false); err != nil {
+		// A recovered log accepts new commits, and recovers them again:
+		// the newest version is the new commit, with nothing after it.
+		size := max(l.Size(v), 1)
+		one := make([]byte, ps)
+		one[0] = 0xa5
+		if _, err := l.Commit([]Page{{No: 1, Data: one}}, size, false); err != nil {
 			t.Fatalf("commit after recovery: %v", err)
+		}
+		commits := l.Stats().Frames
+		l.Close()
+		l, err = Open(db, w, Options{})
+		if err != nil {
+			t.Fatalf("reopen after a commit: %v", err)
+		}
+		defer l.Close()
+		v = l.Durable()
+		if got, _ := l.ReadPage(1, v, buf); !got || !bytes.Equal(buf, one) || l.Size(v) != size || l.Stats().Frames != commits {
+			t.Fatalf("reopened after a commit: page 1 in log %v, size %d (want %d), %d frames (want %d)", got, l.Size(v), size, l.Stats().Frames, commits)
 		}
 	})
 }
