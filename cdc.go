@@ -200,12 +200,19 @@ func (c *conn) hasPublished() bool {
 	return false
 }
 
-// setupCapture installs the hooks: at connect, for every connection of
-// the libsql VFS.
-func (c *conn) setupCapture(ctx context.Context) error {
+// installCapture installs the capture hooks: at connect, for every
+// connection of the libsql VFS, before any statement of the setup (a
+// write of a database whose engine captures, through a file without
+// them, is refused).
+func (c *conn) installCapture() {
 	c.cc.SetPreUpdateHook(c.preUpdate)
 	c.cc.SetRollbackHook(c.dropCaptured)
 	c.file.SetCapture(c.takeCaptured)
+}
+
+// setupCapture switches durable change capture on with cdc=on: at the
+// end of the connection's setup.
+func (c *conn) setupCapture(ctx context.Context) error {
 	if !c.cfg.cdc {
 		return nil
 	}

@@ -42,8 +42,7 @@ import (
 
 // concurrentTx is a BEGIN CONCURRENT transaction in progress.
 type concurrentTx struct {
-	attached []*iouringvfs.File // attached databases, refusing writes meanwhile
-	capture  bool               // capturing changes for CDC since it began
+	capture bool // capturing changes for CDC since it began
 	// oldRowIDs holds the rowid before each change captured for CDC, by
 	// the change's position (for the rebase: an UPDATE may move a row).
 	// Entries past the captured changes are stale.
@@ -207,25 +206,32 @@ func (c *conn) beginConcurrent(ctx context.Context) error {
 		// serves pages the transaction's read set would never see.
 		return &Error{code: ExtendedErrorCode(ERROR), msg: "cannot BEGIN CONCURRENT while a query on this connection is still open: close its rows first"}
 	}
+	for _, schema := range c.attachedSchemas() {
+		// An attached in-memory database is the connection's own, as TEMP
+		// is, and takes part as TEMP does; the reads of a file, which
+		// other connections write, would not be checked.
+		if c.cc.Filename(schema) != "" {
+			return &Error{code: ExtendedErrorCode(ERROR), msg: fmt.Sprintf("cannot BEGIN CONCURRENT with database %q attached: only the main database takes part in the transaction (reads of %q would not be checked); DETACH it first", schema, schema)}
+		}
+	}
 	if err := c.execInternal(ctx, "BEGIN"); err != nil {
 		return err
 	}
 	c.cc.ResetCache()
 	c.file.BeginConcurrent()
-	ct := &concurrentTx{capture: c.file.Engine().ConcurrentBegins(), shadows: c.schemaFacts(ctx).shadows}
-	for _, schema := range c.attachedSchemas(ctx) {
-		if f := iouringvfs.FileOf(c.cc.FileHandle(schema)); f != nil {
-			f.RefuseWrites(fmt.Sprintf("cannot write attached database %q inside a BEGIN CONCURRENT transaction: only the main database takes part in it", schema))
-			ct.attached = append(ct.attached, f)
-		}
+	facts := c.schemaFacts(ctx)
+	if facts.err != nil {
+		c.endConcurrent(ctx, nil, true)
+		return facts.err
 	}
+	ct := &concurrentTx{capture: c.file.Engine().ConcurrentBegins(), shadows: facts.shadows}
 	c.dropCaptured()
 	c.conc = ct
 	return nil
 }
 
 // attachedSchemas lists the attached databases, main and temp excluded.
-func (c *conn) attachedSchemas(ctx context.Context) []string {
+func (c *conn) attachedSchemas() []string {
 	var names []string
 	for _, n := range c.cc.DBNames() {
 		if n != "main" && n != "temp" {
@@ -240,12 +246,11 @@ func (c *conn) attachedSchemas(ctx context.Context) []string {
 func (c *conn) endConcurrent(ctx context.Context, ct *concurrentTx, rollback bool) error {
 	var err error
 	if rollback && !c.cc.GetAutocommit() {
-		err = c.execInternal(ctx, "ROLLBACK")
+		// Even when ctx has ended (what failed the commit, say): SQLite
+		// must not stay in the transaction once the driver has left it.
+		err = c.execInternal(context.WithoutCancel(ctx), "ROLLBACK")
 	}
 	if ct != nil {
-		for _, f := range ct.attached {
-			f.RefuseWrites("")
-		}
 		if !ct.capture {
 			c.file.Engine().ConcurrentEnds()
 		}
@@ -282,6 +287,9 @@ func (c *conn) commitConcurrent(ctx context.Context) (err error) {
 	}
 	var seq sequenceState
 	if f.Stale() {
+		if err := c.schemaFacts(ctx).err; err != nil {
+			return err
+		}
 		seq = c.sequenceState(ctx)
 		if ct.readsSequence {
 			// It read sqlite_sequence itself: that read is checked
@@ -419,7 +427,7 @@ func (c *conn) rebase(ctx context.Context, ct *concurrentTx, seq sequenceState) 
 			f.CountConflict("rebase")
 			return &Error{code: BUSY_SNAPSHOT, msg: "BEGIN CONCURRENT transaction conflicts with a commit since its snapshot: " + err.Error(), cause: err}
 		}
-		return convertError(err)
+		return c.mapErr(ctx, err)
 	}
 	if err := c.restoreSequence(ctx, seq, groups); err != nil {
 		return err
@@ -486,6 +494,11 @@ type schemaFacts struct {
 	roots     map[wal.PageNo]string
 	tables    map[string]*csTable // changeset layouts, by table name
 	shadows   map[string]bool     // virtual tables' shadow tables, nil if none
+	// err says the facts could not be read (the call's context ended, say):
+	// they are then not cached, every fact that restricts the commit
+	// protocol is assumed (triggers, foreign keys and their actions), and
+	// a concurrent transaction neither starts nor rebases on them.
+	err error
 }
 
 func (c *conn) schemaFacts(ctx context.Context) *schemaFacts {
@@ -493,7 +506,11 @@ func (c *conn) schemaFacts(ctx context.Context) *schemaFacts {
 	if c.facts.valid && c.facts.cookie == cookie {
 		return &c.facts
 	}
-	c.facts = schemaFacts{cookie: cookie, valid: true}
+	fail := func(err error) *schemaFacts {
+		c.facts = schemaFacts{}
+		return &schemaFacts{triggers: true, fkActions: true, fks: true, err: c.mapErr(ctx, err)}
+	}
+	facts := schemaFacts{cookie: cookie, valid: true}
 	p, err := c.prepare(`SELECT
 		(SELECT rootpage FROM sqlite_schema WHERE name = 'sqlite_sequence'),
 		EXISTS (SELECT 1 FROM sqlite_schema WHERE type = 'trigger'),
@@ -501,35 +518,44 @@ func (c *conn) schemaFacts(ctx context.Context) *schemaFacts {
 			WHERE s.type = 'table' AND (f.on_delete NOT IN ('NO ACTION', 'RESTRICT') OR f.on_update NOT IN ('NO ACTION', 'RESTRICT'))),
 		EXISTS (SELECT 1 FROM sqlite_schema s, pragma_foreign_key_list(s.name) f WHERE s.type = 'table')`)
 	if err != nil {
-		c.facts = schemaFacts{fkActions: true, fks: true}
-		return &c.facts
+		return fail(err)
 	}
-	if row, err := p.s.Step(); err == nil && row {
-		c.facts.seqRoot = wal.PageNo(p.s.ColumnInt64(0))
-		c.facts.triggers = p.s.ColumnInt64(1) != 0
-		c.facts.fkActions = p.s.ColumnInt64(2) != 0
-		c.facts.fks = p.s.ColumnInt64(3) != 0
-	} else {
-		c.facts.fkActions, c.facts.fks = true, true
+	row, err := p.s.Step()
+	if err == nil && !row {
+		err = errors.New("libsql: reading the schema's facts: no row")
+	}
+	if err != nil {
+		c.release(p)
+		return fail(err)
+	}
+	facts.seqRoot = wal.PageNo(p.s.ColumnInt64(0))
+	facts.triggers = p.s.ColumnInt64(1) != 0
+	facts.fkActions = p.s.ColumnInt64(2) != 0
+	facts.fks = p.s.ColumnInt64(3) != 0
+	c.release(p)
+	p, err = c.prepare("SELECT name FROM pragma_table_list WHERE schema = 'main' AND type = 'shadow'")
+	if err != nil {
+		return fail(err)
+	}
+	for {
+		row, err := p.s.Step()
+		if err != nil {
+			c.release(p)
+			return fail(err)
+		}
+		if !row {
+			break
+		}
+		if facts.shadows == nil {
+			facts.shadows = map[string]bool{}
+		}
+		facts.shadows[p.s.ColumnText(0)] = true
 	}
 	c.release(p)
-	if p, err := c.prepare("SELECT name FROM pragma_table_list WHERE schema = 'main' AND type = 'shadow'"); err == nil {
-		for {
-			row, err := p.s.Step()
-			if err != nil || !row {
-				break
-			}
-			if c.facts.shadows == nil {
-				c.facts.shadows = map[string]bool{}
-			}
-			c.facts.shadows[p.s.ColumnText(0)] = true
-		}
-		c.release(p)
-	}
+	c.facts = facts
 	return &c.facts
 }
 
-// hasTriggers reports whether the schema has triggers.
 func (c *conn) hasTriggers(ctx context.Context) bool { return c.schemaFacts(ctx).triggers }
 
 // checkSequences refuses the replay, on the newest version, of rows the

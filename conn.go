@@ -66,6 +66,7 @@ func (c *conn) setup(ctx context.Context) error {
 			return errors.New("libsql: the database was not opened through the libsql VFS")
 		}
 		c.file.SetOwner(c.cc)
+		c.installCapture()
 	}
 	var sql []byte
 	// FULL is SQLite's default, and PRAGMA synchronous reads the schema,
@@ -198,6 +199,7 @@ func (c *conn) enter(ctx context.Context) (call, error) {
 	if c.file != nil {
 		c.file.TakeError() // an error of an earlier call is not this call's cause
 	}
+	c.cc.TakeOpenError()
 	return call{prev: c.cc.Enter(ctx), w: c.cc.Watch(ctx)}, nil
 }
 
@@ -241,19 +243,24 @@ func (c *conn) mapErr(ctx context.Context, err error) error {
 }
 
 // vfsError returns the Go error behind the storage engine's last refusal
-// or failure on this connection (an attached database first, inside a
-// concurrent transaction), so that the caller learns what SQLite's code
+// or failure on this connection (of its main database, of an ATTACH, or
+// of an attached database), so that the caller learns what SQLite's code
 // alone does not say.
 func (c *conn) vfsError() error {
-	if c.conc != nil {
-		for _, f := range c.conc.attached {
+	if c.file != nil {
+		if err := c.file.TakeError(); err != nil {
+			return err
+		}
+	}
+	if err := c.cc.TakeOpenError(); err != nil {
+		return err
+	}
+	for _, schema := range c.attachedSchemas() {
+		if f := iouringvfs.FileOf(c.cc.FileHandle(schema)); f != nil {
 			if err := f.TakeError(); err != nil {
 				return err
 			}
 		}
-	}
-	if c.file != nil {
-		return c.file.TakeError()
 	}
 	return nil
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 
 	"github.com/golibsql/libsql/internal/capi"
+	"github.com/golibsql/libsql/iouring_vfs/wal"
 )
 
 // errMulti is returned by prepare for a text of several statements.
@@ -32,6 +33,10 @@ func (c *conn) ExecContext(ctx context.Context, query string, args []driver.Name
 		return nil, err
 	}
 	defer c.leave(cl)
+	if q, ok := c.checkpointQuery(query); ok {
+		_, err := c.runCheckpoint(ctx, q)
+		return result{}, err
+	}
 	if kind, n := classifyTx(query); c.handlesTx(kind) {
 		if err := c.runTx(ctx, kind); err != nil || blankSQL(query[n:]) {
 			return result{}, err
@@ -101,9 +106,16 @@ func (c *conn) run(ctx context.Context, s *capi.Stmt) (result, error) {
 // runSteps steps s to completion and returns its result.
 func (c *conn) runSteps(ctx context.Context, s *capi.Stmt, write bool) (result, error) {
 	before := c.cc.TotalChanges()
+	var commits wal.Version
+	if c.file != nil {
+		commits = c.file.LastCommit()
+	}
 	row, err := c.step(ctx, s, write)
 	for {
 		if err != nil {
+			if c.committedAnyway(err, commits) {
+				break
+			}
 			return result{}, c.mapErr(ctx, err)
 		}
 		if !row {
@@ -120,6 +132,18 @@ func (c *conn) runSteps(ctx context.Context, s *capi.Stmt, write bool) (result, 
 		r.rows = c.cc.Changes()
 	}
 	return r, nil
+}
+
+// committedAnyway reports whether err, an interrupt of a statement that
+// ran with no transaction left open, came after the statement committed
+// (the connection's last commit is no longer before): SQLite checks the
+// progress handler once more as a statement returns, after its autocommit
+// commit (or a COMMIT) is done, and a call must not say that a write that
+// is durable did not happen.
+func (c *conn) committedAnyway(err error, before wal.Version) bool {
+	var ce *capi.Error
+	return c.file != nil && errors.As(err, &ce) && ce.Code&0xff == capi.INTERRUPT &&
+		c.cc.GetAutocommit() && c.file.LastCommit() != before
 }
 
 // plain runs one statement of the driver's own, with no capture handling.

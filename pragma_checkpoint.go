@@ -57,7 +57,39 @@ func (c *conn) queryCheckpoint(ctx context.Context, cl call, query string) (driv
 }
 
 // runCheckpoint runs the pragma and parses the engine's "busy|log|done".
+// Without a schema it checkpoints every attached database too, as SQLite
+// does (its row is then main's, with busy set if any was busy).
 func (c *conn) runCheckpoint(ctx context.Context, query string) ([]driver.Value, error) {
+	vals, err := c.checkpointOne(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	rest := strings.TrimSpace(query[len("PRAGMA "):])
+	name, args := rest, ""
+	if i := strings.IndexAny(rest, "(="); i >= 0 {
+		name, args = strings.TrimSpace(rest[:i]), rest[i:]
+	}
+	if !strings.Contains(name, ".") {
+		for _, schema := range c.attachedSchemas() {
+			more, err := c.checkpointOne(ctx, `PRAGMA "`+strings.ReplaceAll(schema, `"`, `""`)+`".wal_checkpoint`+args)
+			if err != nil {
+				return nil, err
+			}
+			if more[0] != int64(0) {
+				vals[0] = more[0]
+			}
+		}
+	}
+	if err := ctx.Err(); err != nil && vals[0] != int64(0) {
+		return nil, err // the wait for the writer lock or for readers was cut short
+	}
+	return vals, nil
+}
+
+// checkpointOne runs PRAGMA wal_checkpoint on one database: the engine's
+// answer is the text "busy|log|done", stock SQLite's (an attached database
+// of another VFS) a row of three integers.
+func (c *conn) checkpointOne(ctx context.Context, query string) ([]driver.Value, error) {
 	p, err := c.prepare(query)
 	if err != nil {
 		return nil, c.mapErr(ctx, err)
@@ -68,7 +100,13 @@ func (c *conn) runCheckpoint(ctx context.Context, query string) ([]driver.Value,
 		return nil, c.mapErr(ctx, err)
 	}
 	vals := []driver.Value{int64(0), int64(-1), int64(-1)}
-	if row {
+	switch {
+	case !row:
+	case p.s.ColumnCount() >= 3:
+		for i := range vals {
+			vals[i] = p.s.ColumnInt64(i)
+		}
+	default:
 		parts := strings.Split(p.s.ColumnText(0), "|")
 		for i := 0; i < len(parts) && i < 3; i++ {
 			if n, err := strconv.ParseInt(parts[i], 10, 64); err == nil {

@@ -82,6 +82,7 @@ func (c *conn) query(ctx context.Context, cl call, p *prepared, args []driver.Na
 		return nil, c.mapErr(ctx, err)
 	}
 	c.cc.Leave(cl.prev)
+	cl.w.Pause() // until the rows' next step
 	r := &p.rows
 	*r = rows{c: c, p: p, own: own, ctx: ctx, w: cl.w, pending: row, done: !row, write: write, wrap: wrap}
 	p.busy = true

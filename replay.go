@@ -55,12 +55,12 @@ func (c *conn) replay(ctx context.Context, groups []*csGroup) error {
 		}
 	}
 	if !fks {
-		return c.replayAll(groups)
+		return c.replayAll(ctx, groups)
 	}
 	if err := c.execInternal(ctx, "SAVEPOINT libsql_replay"); err != nil {
 		return err
 	}
-	err := c.replayAll(groups)
+	err := c.replayAll(ctx, groups)
 	if errors.Is(err, errKeyOrder) {
 		if err := c.execInternal(ctx, "ROLLBACK TO libsql_replay"); err != nil {
 			return err
@@ -77,7 +77,7 @@ func (c *conn) replay(ctx context.Context, groups []*csGroup) error {
 var errKeyOrder = errors.New("libsql: rebase: a foreign key broke in the replay's order")
 
 // replayAll runs the statement of every net change.
-func (c *conn) replayAll(groups []*csGroup) error {
+func (c *conn) replayAll(ctx context.Context, groups []*csGroup) error {
 	var args []any
 	for _, g := range groups {
 		t := g.t
@@ -98,7 +98,7 @@ func (c *conn) replayAll(groups []*csGroup) error {
 			default:
 				continue
 			}
-			if err := c.replayOne(t, query, args); err != nil {
+			if err := c.replayOne(ctx, t, query, args); err != nil {
 				return err
 			}
 		}
@@ -108,7 +108,7 @@ func (c *conn) replayAll(groups []*csGroup) error {
 
 // replayOne runs one change's statement; a constraint failure, or a DELETE
 // or UPDATE that changes no row, is a conflict.
-func (c *conn) replayOne(t *csTable, query string, args []any) error {
+func (c *conn) replayOne(ctx context.Context, t *csTable, query string, args []any) error {
 	p, err := c.prepare(query)
 	if err != nil {
 		return fmt.Errorf("libsql: rebase: prepare %q: %w", query, convertError(err))
@@ -127,7 +127,7 @@ func (c *conn) replayOne(t *csTable, query string, args []any) error {
 		if errors.As(err, &ce) && ce.Code&0xff == capi.CONSTRAINT {
 			return fmt.Errorf("%w on table %s (constraint failed: %s)", capi.ErrChangesetConflict, t.name, ce.Msg)
 		}
-		return convertError(err)
+		return c.mapErr(ctx, err)
 	}
 	if !strings.HasPrefix(query, "INSERT") && c.cc.Changes() != 1 {
 		return fmt.Errorf("%w on table %s (row not found or changed)", capi.ErrChangesetConflict, t.name)

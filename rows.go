@@ -134,7 +134,9 @@ func (r *rows) Next(dest []driver.Value) error {
 		r.pending = false
 	} else {
 		if r.w != nil {
+			r.w.Resume()
 			if err := r.ctx.Err(); err != nil {
+				r.w.Pause()
 				r.done = true
 				return err
 			}
@@ -142,6 +144,7 @@ func (r *rows) Next(dest []driver.Value) error {
 		prev := r.c.cc.Enter(r.ctx)
 		row, err := r.p.s.Step()
 		r.c.cc.Leave(prev)
+		r.w.Pause()
 		if err != nil {
 			r.done = true
 			err = r.c.mapErr(r.ctx, err)

@@ -124,6 +124,9 @@ func (s *stmt) ExecContext(ctx context.Context, args []driver.NamedValue) (drive
 	}
 	defer c.leave(cl)
 	switch {
+	case s.checkpoint != "":
+		_, err := c.runCheckpoint(ctx, s.checkpoint)
+		return result{}, err
 	case s.p == nil:
 		return c.execScript(ctx, s.query, args)
 	case s.p.s == nil:

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/golibsql/libsql/changefeed"
+	"github.com/golibsql/libsql/internal/capi"
 	"github.com/golibsql/libsql/iouring_vfs/wal"
 )
 
@@ -181,6 +182,16 @@ func (e *Engine) RaiseLSNFloor(lsn changefeed.LSN) {
 // the writer lock, to take the committing transaction's captured changes
 // (nil when there are none). It must be quick: commits wait behind it.
 func (f *File) SetCapture(fn func() *changefeed.Tx) { f.capture = fn }
+
+// uncaptured reports whether a write through f would be missing from the
+// change stream: the engine captures, and f's connection does not capture
+// for it (f is an attached database).
+func (f *File) uncaptured() bool { return f.capture == nil && f.e.Capturing() }
+
+// uncapturedErr is the error Lock refuses an uncaptured write with.
+func (f *File) uncapturedErr() error {
+	return f.fail(capi.READONLY, fmt.Errorf("cannot write %s here: its changes are being captured (change data capture), and this connection does not capture them; write it through a connection whose main database it is", f.e.name))
+}
 
 // NextLSN is the LSN the transaction committing under the writer lock will
 // get; durable CDC stores it with the changes, in the same commit.

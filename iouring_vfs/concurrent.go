@@ -327,13 +327,3 @@ func (f *File) CountConcurrentCommit(how int) {
 // CountConflict counts a concurrent transaction refused because of a
 // conflict on object (a table, an index, "schema").
 func (f *File) CountConflict(object string) { f.e.concurrent.conflict(object) }
-
-// RefuseWrites makes the file refuse RESERVED with an error naming why:
-// the driver sets it on attached databases for the duration of a
-// concurrent transaction, which cannot write them.
-func (f *File) RefuseWrites(reason string) { f.refuse = reason }
-
-// refuseErr is the error Lock returns while writes are refused.
-func (f *File) refuseErr() error {
-	return f.fail(capi.READONLY, errors.New(f.refuse))
-}

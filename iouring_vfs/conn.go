@@ -91,9 +91,8 @@ type File struct {
 	track      bool
 	reads      map[wal.PageNo]struct{}
 
-	refuse   string // why RESERVED is refused, if it is (see RefuseWrites)
-	merge    bool   // publish on the newest version (see TryMerge)
-	mergeTry bool   // check at xSync whether the commit can merge
+	merge    bool // publish on the newest version (see TryMerge)
+	mergeTry bool // check at xSync whether the commit can merge
 	// mergeRefused: the last TryMerge commit was refused at xSync.
 	mergeRefused bool
 	commitSync   bool // fdatasync at commit (synchronous=FULL)
@@ -469,7 +468,7 @@ func (f *File) Lock(level int32) error {
 		switch {
 		case f.hasWriter:
 			f.setSnap(f.e.pinLast(), nil)
-		case f.intent && !f.concurrent && !f.readOnly && f.refuse == "":
+		case f.intent && !f.concurrent && !f.readOnly:
 			if err := f.acquireWriter(); err != nil {
 				return err
 			}
@@ -484,8 +483,8 @@ func (f *File) Lock(level int32) error {
 		if f.readOnly {
 			return f.fail(capi.READONLY, fmt.Errorf("database %s is read-only", f.e.name))
 		}
-		if f.refuse != "" {
-			return f.refuseErr()
+		if f.uncaptured() {
+			return f.uncapturedErr()
 		}
 		if !f.concurrent && !f.hasWriter {
 			if err := f.acquireWriter(); err != nil {
@@ -502,6 +501,12 @@ func (f *File) Lock(level int32) error {
 				}
 				return f.fail(capi.BUSY_SNAPSHOT, fmt.Errorf("snapshot %v of %s is stale (newest %v)", f.snap, f.e.name, last))
 			}
+		}
+		if f.uncaptured() {
+			// Checked again under the writer lock, which capture is
+			// switched on under.
+			f.releaseWriter()
+			return f.uncapturedErr()
 		}
 		f.lock = capi.LOCK_RESERVED
 	}

@@ -56,6 +56,10 @@ type Engine struct {
 	cacheOnce sync.Mutex
 
 	refs int // guarded by vfs.mu
+	// readOnly: the files are open read-only (mode=ro, or a file this
+	// process may not write), with a shared lock on the file: a read-write
+	// open cannot share the engine.
+	readOnly bool
 
 	wlock writerLock
 
@@ -89,7 +93,7 @@ type memKey string
 
 // openEngine opens the engine of a database file. The caller holds vfs.mu.
 func (v *VFS) openEngine(key any, name string, fsys ioback.FS, db ioback.File, readOnly bool, opts engineOptions) (*Engine, error) {
-	e := &Engine{vfs: v, key: key, name: name, opts: opts, fs: fsys, db: db,
+	e := &Engine{vfs: v, key: key, name: name, opts: opts, fs: fsys, db: db, readOnly: readOnly,
 		pins: map[wal.Version]int{}, ckptKick: make(chan struct{}, 1),
 		stop: make(chan struct{}), stopped: make(chan struct{})}
 	if opts.autoCheckpoint == 0 {

@@ -30,10 +30,12 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 
 	"github.com/golibsql/libsql/internal/capi"
 	"github.com/golibsql/libsql/iouring_vfs/ioback"
@@ -161,6 +163,12 @@ func (v *VFS) Open(name string, flags int32, param func(string) (string, bool)) 
 	if err != nil {
 		return nil, 0, err
 	}
+	if e.readOnly && !readOnly {
+		// A file this process may not write opens read-only, as in stock
+		// SQLite: SQLite then refuses writes with SQLITE_READONLY.
+		readOnly = true
+		flags = flags&^(capi.OPEN_READWRITE|capi.OPEN_CREATE) | capi.OPEN_READONLY
+	}
 	e.refs++
 	f := &File{e: e, readOnly: readOnly, commitSync: opts.sync == wal.SyncFull}
 	return f, flags, nil
@@ -205,9 +213,14 @@ func (v *VFS) fileEngine(name string, flags int32, readOnly bool, opts engineOpt
 		of = ioback.OpenCreate
 	}
 	db, err := fsys.Open(name, of)
+	if err != nil && !readOnly && (errors.Is(err, fs.ErrPermission) || errors.Is(err, syscall.EROFS)) {
+		// A file this process may not write opens read-only, as stock
+		// SQLite does (Open tells SQLite).
+		readOnly = true
+		db, err = fsys.Open(name, ioback.OpenReadOnly)
+	}
 	if err != nil {
-		code := int32(capi.CANTOPEN)
-		return nil, &capi.CodeError{Code: code, Err: fmt.Errorf("open %s: %w", name, err)}
+		return nil, &capi.CodeError{Code: capi.CANTOPEN, Err: fmt.Errorf("open %s: %w", name, err)}
 	}
 	id, err := db.ID()
 	if err != nil {
@@ -216,6 +229,13 @@ func (v *VFS) fileEngine(name string, flags int32, readOnly bool, opts engineOpt
 	}
 	if e, ok := v.engines[id]; ok {
 		db.Close()
+		if e.readOnly && !readOnly {
+			if writable, err := fsys.Open(name, ioback.OpenFlag(0)); err == nil {
+				writable.Close()
+				return nil, &capi.CodeError{Code: capi.CANTOPEN, Err: fmt.Errorf("open %s for writing: this process has it open read-only (mode=ro); close those connections first, or open them read-write", name)}
+			}
+			// Still not writable: open read-only, as the first open did.
+		}
 		return e, nil
 	}
 	e, err := v.openEngine(id, name, fsys, db, readOnly, opts)
@@ -258,11 +278,30 @@ func (v *VFS) releaseEngine(e *Engine) error {
 	return e.close()
 }
 
-// isLogOrJournal reports whether name is a rollback journal or WAL file,
-// which this VFS keeps to itself: SQLite never sees ours (journals are in
-// memory, the log is the engine's).
+// isLogOrJournal reports whether name is a rollback journal, a WAL file
+// or a super-journal, which this VFS keeps to itself: SQLite never sees
+// ours (journals are in memory, the log is the engine's).
 func isLogOrJournal(name string) bool {
-	return strings.HasSuffix(name, "-journal") || strings.HasSuffix(name, "-wal")
+	return strings.HasSuffix(name, "-journal") || strings.HasSuffix(name, "-wal") || isSuperJournal(name)
+}
+
+// isSuperJournal reports whether name is a super-journal, which SQLite
+// names after the main database: "-mj", six hex digits, "9", two hex
+// digits (vdbeaux.c). SQLite writes one when a transaction writes two
+// attached databases that keep rollback journals; this VFS gives it a
+// private in-memory file like any journal (Open), so it must not look for
+// it on disk either.
+func isSuperJournal(name string) bool {
+	i := len(name) - len("-mjXXXXXX9XX")
+	if i < 0 || name[i:i+3] != "-mj" || name[len(name)-3] != '9' {
+		return false
+	}
+	for _, c := range name[i+3:] {
+		if !('0' <= c && c <= '9' || 'A' <= c && c <= 'F') {
+			return false
+		}
+	}
+	return true
 }
 
 // Delete removes a file SQLite asks to remove. Journals and logs are the
@@ -312,13 +351,35 @@ func (v *VFS) Access(name string, flags int32) (bool, error) {
 	return err == nil, err
 }
 
-// FullPathname makes name absolute; names of in-memory databases are kept
-// as they are.
+// FullPathname makes name absolute and resolves symbolic links, as stock
+// SQLite's unix VFS does: the log and journals live beside the file a link
+// points to, where stock SQLite (and this VFS, opened by another name)
+// looks for them. A link to a file that does not exist yet resolves to
+// the name the file will have.
 func (v *VFS) FullPathname(name string) (string, error) {
-	if strings.HasPrefix(name, "/") {
-		return filepath.Clean(name), nil
+	p, err := filepath.Abs(name)
+	if err != nil {
+		return "", err
 	}
-	return filepath.Abs(name)
+	if real, err := filepath.EvalSymlinks(p); err == nil {
+		return real, nil
+	}
+	for range 40 { // SQLite's limit on links followed, SQLITE_MAX_SYMLINK
+		dir, err := filepath.EvalSymlinks(filepath.Dir(p))
+		if err != nil {
+			return p, nil
+		}
+		p = filepath.Join(dir, filepath.Base(p))
+		target, err := os.Readlink(p)
+		if err != nil {
+			return p, nil // not a link, or nothing there yet
+		}
+		if !filepath.IsAbs(target) {
+			target = filepath.Join(dir, target)
+		}
+		p = target
+	}
+	return "", fmt.Errorf("resolve %s: too many levels of symbolic links", name)
 }
 
 // FileOf returns the file behind a database file handle obtained with

@@ -22,9 +22,10 @@ type Watch struct {
 	c    *Conn
 	ctx  context.Context
 	stop func() bool
-	// fired and done are guarded by c.mu.
-	fired bool // the watch interrupted the connection
-	done  bool // Stop ran; a late firing does nothing
+	// fired, done and paused are guarded by c.mu.
+	fired  bool // the watch interrupted the connection
+	done   bool // Stop ran; a late firing does nothing
+	paused bool // see Pause; Resume clears it
 }
 
 // Watch arms ctx on c. It returns nil, and costs nothing, when ctx can
@@ -44,7 +45,7 @@ func (w *Watch) fire() {
 	c := w.c
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if w.done || c.db == 0 {
+	if w.done || w.paused || c.db == 0 {
 		return
 	}
 	w.fired = true
@@ -64,15 +65,53 @@ func (w *Watch) Stop() (fired bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	w.done = true
+	fired = w.fired
+	w.undoLocked()
+	return fired
+}
+
+// undoLocked takes back the watch's interrupt, if it fired: the cancel
+// flag, and SQLite's pending interrupt when no other fired watch is armed,
+// so that it does not abort an unrelated statement later. The owner's
+// goroutine calls it (in Stop or Pause), so no statement of c is running:
+// nothing else reads the flag now.
+func (w *Watch) undoLocked() {
+	c := w.c
 	if !w.fired || c.db == 0 {
-		return w.fired
+		return
 	}
+	w.fired = false
 	if atomic.AddInt32((*int32)(cptr(c.intr)), -1) == 0 {
-		// The owner's goroutine is here, in Stop, so no statement of c is
-		// running: nothing else reads the flag now.
 		atomic.StoreInt32(&(*sqlite3.Tsqlite3)(cptr(c.db)).Fu1.FisInterrupted, 0)
 	}
-	return true
+}
+
+// Pause stops the watch from interrupting the connection, and takes back
+// an interrupt it made, until Resume: its owner, a query's rows between
+// two steps, is not running a statement, and an interrupt would abort the
+// statements the connection runs meanwhile (the rows stay open). A
+// context that ends while the watch is paused is for the owner to notice
+// after Resume (ctx.Err). Pause on a nil Watch is a no-op.
+func (w *Watch) Pause() {
+	if w == nil {
+		return
+	}
+	w.c.mu.Lock()
+	w.paused = true
+	w.undoLocked()
+	w.c.mu.Unlock()
+}
+
+// Resume lets the watch interrupt again, before its owner steps. The owner
+// then checks its context: a firing while the watch was paused did
+// nothing. Resume on a nil Watch is a no-op.
+func (w *Watch) Resume() {
+	if w == nil {
+		return
+	}
+	w.c.mu.Lock()
+	w.paused = false
+	w.c.mu.Unlock()
 }
 
 // Context returns the context the watch was armed with.

@@ -92,6 +92,10 @@ func Open(filename string, flags int32, vfs string) (*Conn, error) {
 
 	if rc != OK {
 		err := newError(tls, db, rc)
+		if cause, ok := openErrs.LoadAndDelete(tls); ok {
+			err.Cause = cause.(error)
+			err.Msg += ": " + err.Cause.Error()
+		}
 		if db != 0 {
 			// SQLite allocates a handle even on most failures; it carries
 			// the message read above and must be closed.
@@ -138,6 +142,7 @@ func (c *Conn) Close() error {
 	c.intr = 0
 	c.sql.free(c.tls)
 	c.tmp.free(c.tls)
+	openErrs.Delete(c.tls)
 	c.tls.Close()
 	c.tls = nil
 	return err

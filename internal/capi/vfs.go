@@ -303,6 +303,9 @@ func vfsOpen(tls *libc.TLS, pVfs, zName, pFile uintptr, flags int32, pOutFlags u
 	}
 	f, outFlags, err := v.Open(name, flags, param)
 	if err != nil {
+		if flags&OPEN_MAIN_DB != 0 {
+			openErrs.Store(tls, err)
+		}
 		return codeOf(err, CANTOPEN)
 	}
 	vf.handle = NewHandle(f)
@@ -311,6 +314,20 @@ func vfsOpen(tls *libc.TLS, pVfs, zName, pFile uintptr, flags int32, pOutFlags u
 		*(*int32)(cptr(pOutFlags)) = outFlags
 	}
 	return OK
+}
+
+// openErrs holds, per TLS (each Conn has its own), the Go error of the
+// last database file a Go VFS failed to open on it, since SQLite keeps
+// only the code: Open reports it, and Conn.TakeOpenError after an ATTACH.
+var openErrs sync.Map // *libc.TLS → error
+
+// TakeOpenError returns, and forgets, the Go error of the last database
+// file a Go VFS failed to open on c (an ATTACH), or nil.
+func (c *Conn) TakeOpenError() error {
+	if err, ok := openErrs.LoadAndDelete(c.tls); ok {
+		return err.(error)
+	}
+	return nil
 }
 
 func vfsDelete(tls *libc.TLS, pVfs, zName uintptr, syncDir int32) (rc int32) {
