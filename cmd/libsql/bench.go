@@ -71,6 +71,8 @@ func runBench(c *command, e *env, args []string) int {
 	switch {
 	case cfg.duration <= 0:
 		return c.usageError(e, "--duration %v: want a positive duration", cfg.duration)
+	case cfg.duration > maxRunDuration:
+		return c.usageError(e, "--duration %v: too long (at most %v)", cfg.duration, maxRunDuration)
 	case cfg.rows < 1:
 		return c.usageError(e, "--rows %d: want at least 1", cfg.rows)
 	case cfg.writers < 1 || cfg.writers > 256:

@@ -69,7 +69,7 @@ func runCheck(c *command, e *env, args []string) int {
 	}
 	ok, err = checkDB(e.ctx, e.stdout, t, mode)
 	if err != nil {
-		return c.fail(e, err)
+		return c.failOpen(e, err)
 	}
 	if !ok {
 		fmt.Fprintf(e.stderr, "libsql check: %s: integrity check failed\n", t.name)

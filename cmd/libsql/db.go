@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -25,7 +26,10 @@ type target struct {
 // parseTarget reads a DB argument: one starting with "file:" is a DSN and
 // is used as it is; anything else is a file path, made into "file:" +
 // path with the characters a file: URI gives a meaning to (%, ?, #)
-// escaped.
+// escaped. On POSIX, leading slashes are made one: "//dir/x.db" names the
+// same file as "/dir/x.db", but in a file: URI "//dir" is an authority
+// (and the driver, given an empty one, "file:////dir/x.db", opens
+// "//dir/x.db" as "file://dir/x.db" again).
 func parseTarget(arg string) (target, error) {
 	if arg == "" {
 		return target{}, errors.New("empty DB argument")
@@ -33,8 +37,29 @@ func parseTarget(arg string) (target, error) {
 	if strings.HasPrefix(arg, "file:") {
 		return target{dsn: arg, name: arg}, nil
 	}
-	esc := strings.NewReplacer("%", "%25", "?", "%3F", "#", "%23").Replace(filepath.ToSlash(arg))
+	p := filepath.ToSlash(arg)
+	if filepath.Separator == '/' && strings.HasPrefix(p, "//") { // not a Windows UNC path
+		p = "/" + strings.TrimLeft(p, "/")
+	}
+	esc := strings.NewReplacer("%", "%25", "?", "%3F", "#", "%23").Replace(p)
 	return target{dsn: "file:" + esc, name: arg, path: arg}, nil
+}
+
+// hasKey reports whether t is a DSN that sets key ("mode", ...) in its
+// query.
+func (t target) hasKey(key string) bool {
+	if t.path != "" {
+		return false
+	}
+	dsn, _, _ := strings.Cut(t.dsn, "#")
+	_, query, _ := strings.Cut(dsn, "?")
+	for _, kv := range strings.Split(query, "&") {
+		k, _, _ := strings.Cut(kv, "=")
+		if k, err := url.QueryUnescape(k); err == nil && k == key {
+			return true
+		}
+	}
+	return false
 }
 
 // mustExist fails with a clear message when t is a file path that does not
@@ -62,7 +87,7 @@ func (t target) mustExist() error {
 func (t target) open(ctx context.Context, opts ...libsql.Option) (*sql.DB, error) {
 	db, err := libsql.Open(t.dsn, opts...)
 	if err != nil {
-		return nil, err
+		return nil, t.explain(err)
 	}
 	var n int64
 	if err := db.QueryRowContext(ctx, "SELECT count(*) FROM sqlite_schema").Scan(&n); err != nil {
@@ -83,6 +108,16 @@ func (t target) explain(err error) error {
 		msg = "database is locked: another process has it open (a libsql database belongs to one process at a time; stop that process and retry)"
 	}
 	return &wrapped{t.name + ": " + msg, err}
+}
+
+// failOpen reports err, an error of opening the DB argument (t.open), and
+// returns the exit status: 2 for a bad DSN (an unknown key, a bad value),
+// which is a usage error like a bad flag value, 1 for the others.
+func (c *command) failOpen(e *env, err error) int {
+	if _, bad := errors.AsType[*libsql.DSNError](err); bad {
+		return c.usageError(e, "%v", err)
+	}
+	return c.fail(e, err)
 }
 
 // wrapped is an error with a message of its own.

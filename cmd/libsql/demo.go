@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -77,16 +78,20 @@ func runDemo(c *command, e *env, args []string) int {
 	if _, code, ok := c.parse(e, fs, args, 0, 0); !ok {
 		return code
 	}
+	sync := strings.ToLower(cfg.sync) // any letter case, as the other enumerated flags
 	switch {
 	case cfg.writers < 1 || cfg.writers > 256:
 		return c.usageError(e, "--writers %d: want 1 to 256", cfg.writers)
 	case cfg.duration <= 0:
 		return c.usageError(e, "--duration %v: want a positive duration", cfg.duration)
+	case cfg.duration > maxRunDuration:
+		return c.usageError(e, "--duration %v: too long (at most %v)", cfg.duration, maxRunDuration)
 	case cfg.accounts < 2:
 		return c.usageError(e, "--accounts %d: want at least 2", cfg.accounts)
-	case cfg.sync != "full" && cfg.sync != "normal" && cfg.sync != "off":
+	case sync != "full" && sync != "normal" && sync != "off":
 		return c.usageError(e, "--sync %q: want full, normal or off", cfg.sync)
 	}
+	cfg.sync = sync
 	if cfg.seed == 0 {
 		cfg.seed = rand.Uint64()
 	}
@@ -102,6 +107,11 @@ func runDemo(c *command, e *env, args []string) int {
 	}
 	return exitOK
 }
+
+// maxRunDuration is the longest --duration of demo and bench: they add
+// grace periods of less than a minute to it (the writers' context, the
+// watchdog), which must not overflow a time.Duration.
+const maxRunDuration = time.Duration(math.MaxInt64) - time.Minute
 
 // stuckAfter is how long the demo waits for its writers to stop after
 // the end of the run before it declares them stuck.

@@ -100,3 +100,12 @@ func TestDemoStopsEarlyWhenInterrupted(t *testing.T) {
 		t.Errorf("the interrupted demo took %v", el)
 	}
 }
+
+// --sync takes any letter case, as the other enumerated flags do.
+func TestDemoSyncAnyLetterCase(t *testing.T) {
+	r := runTool(t, "", "demo", "--sync", "NORMAL", "--duration", "50ms", "--writers", "1", "--accounts", "2")
+	r.want(t, 0)
+	if !strings.Contains(r.stdout, "(sync=normal, seed") {
+		t.Errorf("stdout:\n%s", r.stdout)
+	}
+}

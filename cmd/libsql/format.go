@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/base64"
-	"encoding/csv"
 	"encoding/hex"
 	"fmt"
 	"io"
@@ -10,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -19,11 +19,14 @@ type outputMode int
 const (
 	// modeTable: aligned columns in a box, with a header; numbers right
 	// aligned, NULL as NULL, blobs as x'hex', control characters escaped.
+	// Columns are aligned by terminal width (textWidth): a wide (CJK)
+	// character takes two columns, a combining mark none.
 	modeTable outputMode = iota
 	// modeCSV: a header line, then one line per row, quoted per RFC 4180
 	// (fields holding a comma, a quote or a line break are enclosed in
 	// quotes, quotes doubled), lines ending in \n; NULL is an empty field,
-	// a blob is x'hex'.
+	// an empty string is "" (as the sqlite3 shell writes it), a blob is
+	// x'hex'.
 	modeCSV
 	// modeJSON: one JSON array of objects per query, one object per row,
 	// keys in column order; values typed as libsql tail types them
@@ -57,8 +60,14 @@ type renderer interface {
 func newRenderer(mode outputMode, w io.Writer, cols []string) renderer {
 	switch mode {
 	case modeCSV:
-		r := &csvRenderer{w: csv.NewWriter(w), rec: make([]string, len(cols))}
-		r.w.Write(cols)
+		r := &csvRenderer{w: w}
+		for i, c := range cols {
+			if i > 0 {
+				r.buf = append(r.buf, ',')
+			}
+			r.buf = appendCSVField(r.buf, c)
+		}
+		r.buf = append(r.buf, '\n')
 		return r
 	case modeJSON:
 		return &jsonRenderer{w: w, cols: cols}
@@ -94,11 +103,11 @@ func (r *tableRenderer) end() error {
 	header := make([]string, len(r.cols))
 	for i, c := range r.cols {
 		header[i] = escapeControl(c)
-		width[i] = utf8.RuneCountInString(header[i])
+		width[i] = textWidth(header[i])
 	}
 	for _, row := range r.rows {
 		for i, c := range row {
-			width[i] = max(width[i], utf8.RuneCountInString(c))
+			width[i] = max(width[i], textWidth(c))
 		}
 	}
 	var b strings.Builder
@@ -111,7 +120,7 @@ func (r *tableRenderer) end() error {
 	}
 	line := func(cells []string, numeric []bool) {
 		for i, c := range cells {
-			pad := strings.Repeat(" ", width[i]-utf8.RuneCountInString(c))
+			pad := strings.Repeat(" ", width[i]-textWidth(c))
 			if numeric != nil && numeric[i] {
 				b.WriteString("| " + pad + c + " ")
 			} else {
@@ -133,22 +142,57 @@ func (r *tableRenderer) end() error {
 	return err
 }
 
-// csvRenderer writes each row as it comes.
+// csvRenderer writes each row as it comes, the header with the first
+// (or at the end, for a result without rows).
 type csvRenderer struct {
-	w   *csv.Writer
-	rec []string
+	w   io.Writer
+	buf []byte // the header until it is written, then the row being written
 }
 
 func (r *csvRenderer) row(vals []any) error {
+	b := r.buf
 	for i, v := range vals {
-		r.rec[i] = textValue(v, "")
+		if i > 0 {
+			b = append(b, ',')
+		}
+		if v != nil { // NULL is an empty field
+			b = appendCSVField(b, textValue(v, ""))
+		}
 	}
-	return r.w.Write(r.rec)
+	b = append(b, '\n')
+	_, err := r.w.Write(b)
+	r.buf = b[:0]
+	return err
 }
 
 func (r *csvRenderer) end() error {
-	r.w.Flush()
-	return r.w.Error()
+	if len(r.buf) > 0 { // the header of a result without rows
+		_, err := r.w.Write(r.buf)
+		r.buf = r.buf[:0]
+		return err
+	}
+	return nil
+}
+
+// appendCSVField appends s as a field of a CSV line. It is enclosed in
+// quotes, with quotes doubled, when it holds a comma, a quote or a line
+// break, starts with a space or is \. (as encoding/csv quotes), and when it
+// is empty: an empty field stands for NULL, and a line of one empty field
+// would read back as no record at all.
+func appendCSVField(b []byte, s string) []byte {
+	if s != "" && s != `\.` && !strings.ContainsAny(s, ",\"\r\n") {
+		if r, _ := utf8.DecodeRuneInString(s); !unicode.IsSpace(r) {
+			return append(b, s...)
+		}
+	}
+	b = append(b, '"')
+	for i := 0; i < len(s); i++ {
+		if s[i] == '"' {
+			b = append(b, '"')
+		}
+		b = append(b, s[i])
+	}
+	return append(b, '"')
 }
 
 // jsonRenderer writes each row as it comes, in the layout of the sqlite3

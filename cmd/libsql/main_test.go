@@ -206,6 +206,8 @@ func TestBadArgumentsAreUsageErrors(t *testing.T) {
 		{[]string{"check", "--nope", db}, "flag provided but not defined: -nope"},
 		{[]string{"bench", "--rows", "0"}, "--rows 0: want at least 1"},
 		{[]string{"bench", "--writers", "1000"}, "--writers 1000: want 1 to 256"},
+		{[]string{"bench", "--duration", "2562047h47m"}, "--duration 2562047h47m0s: too long"},
+		{[]string{"demo", "--sync", "Maybe"}, `--sync "Maybe": want full, normal or off`},
 	} {
 		r := runTool(t, "", tc.args...)
 		r.want(t, 2, tc.msg, "usage: libsql "+tc.args[0], "--help")

@@ -9,9 +9,12 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"sort"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/golibsql/libsql/internal/capi"
 )
 
 var shellCommand = &command{
@@ -24,9 +27,10 @@ from standard input. A statement ends with ';' and may span lines; several
 may share a line. Lines starting with '.' (outside a statement) are
 dot-commands:
 
-  .tables [PATTERN]        list tables and views (LIKE PATTERN)
-  .schema [TABLE]          show CREATE statements (of TABLE and its indexes
-                           and triggers)
+  .tables [PATTERN]        list tables and views (LIKE PATTERN), those of
+                           temp and attached databases as SCHEMA.NAME
+  .schema [TABLE]          show CREATE statements (of TABLE, or
+                           SCHEMA.TABLE, and its indexes and triggers)
   .mode [table|csv|json]   set (or show) the output mode:
                              table  aligned columns in a box, with a header
                              csv    RFC 4180, with a header line
@@ -35,11 +39,20 @@ dot-commands:
   .help                    list the dot-commands
   .quit, .exit             leave (so does end of input)
 
+An argument of a dot-command may be quoted, as in .schema "my table":
+'...' is taken as it is, "..." with backslash escapes (\" \\ \n \t \r).
+
+Values are shown as stored, by SQLite storage class: integers, reals, text
+(also the text of a DATE or DATETIME column: not read as a time), blobs as
+x'hex' (in json mode {"base64":"..."}), NULL.
+
 When standard input is a terminal the shell prompts, and Ctrl-C interrupts
 the running statement. Otherwise it reads a script without prompting and
 exits with status 1 if a statement or dot-command failed (it goes on after
-a failure either way). Statements run on one connection, so BEGIN ...
-COMMIT spans statements. No history file is written.
+a failure either way). A failure to write standard output (a full disk) is
+reported once and makes the exit status 1 in either case. Statements run
+on one connection, so BEGIN ... COMMIT spans statements. No history file
+is written.
 
 The durable CDC log's tables (libsql_cdc, libsql_cdc_state) are left out
 of .tables and of .schema without an argument.
@@ -65,7 +78,7 @@ func runShell(c *command, e *env, args []string) int {
 	ctx := e.ctx
 	db, err := t.open(ctx)
 	if err != nil {
-		return c.fail(e, err)
+		return c.failOpen(e, err)
 	}
 	defer db.Close()
 	conn, err := db.Conn(ctx)
@@ -75,7 +88,6 @@ func runShell(c *command, e *env, args []string) int {
 	defer conn.Close()
 
 	out := bufio.NewWriter(e.stdout)
-	defer out.Flush()
 	sh := &shell{
 		ctx:         ctx,
 		conn:        conn,
@@ -90,7 +102,8 @@ func runShell(c *command, e *env, args []string) int {
 		fmt.Fprintf(out, "libsql shell on %s; .help for help, .quit or Ctrl-D to leave\n", t.name)
 	}
 	sh.loop(e.stdin)
-	if sh.failed && !sh.interactive {
+	sh.flush()
+	if (sh.failed && !sh.interactive) || sh.outFailed {
 		return exitFailure
 	}
 	return exitOK
@@ -106,9 +119,20 @@ type shell struct {
 	timer       bool
 	interactive bool
 	failed      bool // a statement or dot-command failed
+	outFailed   bool // writing standard output failed (reported once)
 
 	mu     sync.Mutex
 	cancel context.CancelFunc // of the running statement, for Ctrl-C
+}
+
+// flush writes out what the shell printed. The first error writing
+// standard output is reported; out keeps it, so nothing more is written
+// (the statements still run), and the exit status will be 1.
+func (sh *shell) flush() {
+	if err := sh.out.Flush(); err != nil && !sh.outFailed {
+		sh.outFailed = true
+		fmt.Fprintf(sh.errw, "libsql shell: write standard output: %v\n", err)
+	}
 }
 
 // catchInterrupts makes SIGINT interrupt the running statement instead of
@@ -148,7 +172,7 @@ func (sh *shell) loop(in io.Reader) {
 				sh.out.WriteString("   ...> ")
 			}
 		}
-		sh.out.Flush()
+		sh.flush()
 		line, err := r.ReadString('\n')
 		if line == "" && err != nil {
 			if err != io.EOF {
@@ -157,6 +181,10 @@ func (sh *shell) loop(in io.Reader) {
 			break
 		}
 		lineNo++
+		if lineNo == 1 {
+			// A byte order mark, as Windows editors write, is not text.
+			line = strings.TrimPrefix(line, "\ufeff")
+		}
 		if pending.Len() == 0 {
 			if trimmed := strings.TrimSpace(line); strings.HasPrefix(trimmed, ".") {
 				if quit := sh.dotCommand(lineNo, trimmed); quit {
@@ -197,7 +225,7 @@ func (sh *shell) loop(in io.Reader) {
 // report prints an error of the statement or command at line.
 func (sh *shell) report(line int, err error) {
 	sh.failed = true
-	sh.out.Flush()
+	sh.flush()
 	msg := strings.TrimPrefix(err.Error(), "libsql: ")
 	if sh.interactive {
 		fmt.Fprintf(sh.errw, "Error: %s\n", msg)
@@ -229,12 +257,16 @@ func (sh *shell) run(line int, stmt string) {
 	if err != nil {
 		sh.report(line, err)
 	}
-	sh.out.Flush()
+	sh.flush()
 }
 
 // query runs stmt on the shell's connection and prints the rows it
-// returns, if it returns columns.
+// returns, if it returns columns. The driver runs it, unless it is a query
+// whose result the driver would not show as stored (queryStored).
 func (sh *shell) query(ctx context.Context, stmt string) error {
+	if done, err := sh.queryStored(ctx, stmt); done {
+		return err
+	}
 	rows, err := sh.conn.QueryContext(ctx, stmt)
 	if err != nil {
 		return err
@@ -249,42 +281,183 @@ func (sh *shell) query(ctx context.Context, stmt string) error {
 		}
 		return rows.Err()
 	}
+	ptrs := make([]any, len(cols))
+	return sh.printRows(cols, func(vals []any) (bool, error) {
+		if !rows.Next() {
+			return false, rows.Err()
+		}
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
+		return true, rows.Scan(ptrs...)
+	})
+}
+
+// printRows prints a result with the columns cols in the shell's mode;
+// next reads the next row into vals, and reports false at the end.
+func (sh *shell) printRows(cols []string, next func(vals []any) (bool, error)) error {
 	r := newRenderer(sh.mode, sh.out, cols)
 	vals := make([]any, len(cols))
-	ptrs := make([]any, len(cols))
-	for i := range vals {
-		ptrs[i] = &vals[i]
-	}
-	for rows.Next() {
-		if err := rows.Scan(ptrs...); err != nil {
+	for {
+		ok, err := next(vals)
+		if err != nil {
 			r.end()
 			return err
+		}
+		if !ok {
+			return r.end()
 		}
 		if err := r.row(vals); err != nil {
 			return err
 		}
 	}
-	err = rows.Err()
-	if endErr := r.end(); err == nil {
-		err = endErr
+}
+
+// rawConn is the driver connection's access to the C level (libsql's
+// conn.Raw), reached through sql.Conn.Raw.
+type rawConn interface{ Raw() *capi.Conn }
+
+// queryStored runs stmt itself, at the C level, if it is a query the
+// driver would not show as stored: one with a result column declared DATE,
+// DATETIME or TIMESTAMP, whose text the driver reads as a time.Time (which
+// the shell could only print reformatted). It reports false, having run
+// nothing, for every other statement: the driver runs those, as it must
+// for anything that writes (change capture), begins or ends a transaction
+// (BEGIN CONCURRENT) or checkpoints. A query that writes and returns such
+// a column (INSERT ... RETURNING) is thus the one case shown as the
+// driver reads it.
+func (sh *shell) queryStored(ctx context.Context, stmt string) (done bool, err error) {
+	rerr := sh.conn.Raw(func(dc any) error {
+		if rc, ok := dc.(rawConn); ok {
+			done, err = sh.runStored(ctx, rc.Raw(), stmt)
+		}
+		return nil
+	})
+	if rerr != nil {
+		return true, rerr // the connection is gone
+	}
+	return done, err
+}
+
+// runStored is queryStored on the connection's C handle.
+func (sh *shell) runStored(ctx context.Context, cc *capi.Conn, stmt string) (bool, error) {
+	if ctx.Err() != nil {
+		return false, nil // the driver reports it
+	}
+	// Only a SELECT (or WITH ... SELECT) can be such a query: spare the
+	// others, INSERTs of a long script, a second prepare.
+	n := 0
+	for n < len(stmt) && isIDChar(stmt[n]) {
+		n++
+	}
+	if word := stmt[:n]; word != "" && !strings.EqualFold(word, "SELECT") && !strings.EqualFold(word, "WITH") {
+		return false, nil
+	}
+	prev := cc.Enter(ctx)
+	defer cc.Leave(prev)
+	w := cc.Watch(ctx) // interrupts the statement on Ctrl-C
+	defer w.Stop()
+	s, tail, err := cc.Prepare(stmt, 0)
+	if err != nil || s == nil {
+		return false, nil // the driver reports the error, or runs nothing
+	}
+	defer s.Finalize()
+	if !blankSQL(tail) || !readsTimeColumn(s) {
+		return false, nil
+	}
+	cols := append([]string(nil), s.ColumnNames()...)
+	// The first step before the header, as the driver's Query takes it.
+	row, err := s.Step()
+	if err != nil {
+		return true, stepError(ctx, err)
+	}
+	first := true
+	return true, sh.printRows(cols, func(vals []any) (bool, error) {
+		if !first {
+			if row, err = s.Step(); err != nil {
+				return false, stepError(ctx, err)
+			}
+		}
+		first = false
+		if !row {
+			return false, nil
+		}
+		for i := range vals {
+			vals[i] = storedValue(s, i)
+		}
+		return true, nil
+	})
+}
+
+// readsTimeColumn reports whether s is a read-only query without
+// parameters with a result column the driver reads as a time. A query
+// that mentions sqlite_sequence is left to the driver, which notes it in a
+// BEGIN CONCURRENT transaction.
+func readsTimeColumn(s *capi.Stmt) bool {
+	if s.ColumnCount() == 0 || !s.ReadOnly() || s.ParamCount() > 0 || s.Mentions("sqlite_sequence") {
+		return false
+	}
+	for _, decl := range s.ColumnDeclTypes() {
+		if i := strings.IndexByte(decl, '('); i >= 0 {
+			decl = decl[:i]
+		}
+		switch strings.ToUpper(strings.TrimSpace(decl)) {
+		case "DATE", "DATETIME", "TIMESTAMP": // as the driver's rows.init
+			return true
+		}
+	}
+	return false
+}
+
+// storedValue returns column i of s's current row by storage class, as
+// the driver's rows return values of other columns: int64, float64,
+// string, []byte or nil.
+func storedValue(s *capi.Stmt, i int) any {
+	typ, i64, f64, b := s.Column(i)
+	switch typ {
+	case capi.INTEGER:
+		return i64
+	case capi.FLOAT:
+		return f64
+	case capi.TEXT:
+		return string(b)
+	case capi.BLOB:
+		return append([]byte{}, b...)
+	}
+	return nil
+}
+
+// stepError is the error the shell reports for err, a failed step of a
+// statement it runs itself: the context's error when its ending stopped
+// the statement, as the driver reports it.
+func stepError(ctx context.Context, err error) error {
+	var ce *capi.Error
+	if errors.As(err, &ce) && (ce.Code&0xff == capi.INTERRUPT || ce.Code&0xff == capi.BUSY) {
+		if cerr := ctx.Err(); cerr != nil {
+			return cerr
+		}
 	}
 	return err
 }
 
-const shellHelp = `.tables [PATTERN]        list tables and views (LIKE PATTERN)
+const shellHelp = `.tables [PATTERN]        list tables and views (LIKE PATTERN), of every database
 .schema [TABLE]          show CREATE statements (of TABLE and its indexes and triggers)
 .mode [table|csv|json]   set (or show) the output mode
 .timer on|off            print the time each statement takes
 .help                    this list
 .quit, .exit             leave
-Statements end with ';' and may span lines.
+Statements end with ';' and may span lines. Quote an argument with '...' or "...".
 `
 
 // dotCommand runs a dot-command; it returns true for .quit.
 func (sh *shell) dotCommand(line int, text string) (quit bool) {
-	f := strings.Fields(text)
+	f, err := splitArgs(text)
+	if err != nil {
+		sh.report(line, err)
+		sh.flush()
+		return false
+	}
 	name, args := f[0], f[1:]
-	var err error
 	switch name {
 	case ".quit", ".exit":
 		return true
@@ -298,6 +471,7 @@ func (sh *shell) dotCommand(line int, text string) (quit bool) {
 			m, ok := parseMode(args[0])
 			if !ok {
 				err = fmt.Errorf(".mode: unknown mode %q: want table, csv or json", args[0])
+				break // the mode stays
 			}
 			sh.mode = m
 		default:
@@ -330,40 +504,175 @@ func (sh *shell) dotCommand(line int, text string) (quit bool) {
 	if err != nil {
 		sh.report(line, err)
 	}
-	sh.out.Flush()
+	sh.flush()
 	return false
 }
 
-// tables prints the names of tables and views, one per line.
+// splitArgs splits a dot-command line into its words, as the sqlite3
+// shell does: words are separated by white space; one starting with a
+// quote runs to the matching quote, which is dropped: '...' as it is,
+// "..." with backslash escapes (\n, \t, \r, and \ before any other
+// character stands for that character).
+func splitArgs(line string) ([]string, error) {
+	var args []string
+	for i := 0; ; {
+		for i < len(line) && isSpace(line[i]) {
+			i++
+		}
+		if i == len(line) {
+			return args, nil
+		}
+		q := line[i]
+		if q != '\'' && q != '"' {
+			j := i
+			for j < len(line) && !isSpace(line[j]) {
+				j++
+			}
+			args = append(args, line[i:j])
+			i = j
+			continue
+		}
+		var b strings.Builder
+		j := i + 1
+		for ; j < len(line) && line[j] != q; j++ {
+			c := line[j]
+			if c == '\\' && q == '"' && j+1 < len(line) {
+				j++
+				switch c = line[j]; c {
+				case 'n':
+					c = '\n'
+				case 't':
+					c = '\t'
+				case 'r':
+					c = '\r'
+				}
+			}
+			b.WriteByte(c)
+		}
+		if j == len(line) {
+			return nil, fmt.Errorf("unterminated %c...%c in %s", q, q, line)
+		}
+		args = append(args, b.String())
+		i = j + 1
+	}
+}
+
+// isSpace reports whether c is ASCII white space.
+func isSpace(c byte) bool {
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'
+}
+
+// tables prints the names of the tables and views of every database of
+// the connection, sorted, one per line; those of temp and attached
+// databases as SCHEMA.NAME (as the sqlite3 shell lists them).
 func (sh *shell) tables(args []string) error {
-	q := `SELECT name FROM sqlite_schema
-		WHERE type IN ('table', 'view') AND name NOT LIKE 'sqlite\_%' ESCAPE '\'
-		AND name NOT IN ('` + cdcTable + `', '` + cdcStateTable + `')`
-	var qargs []any
-	if len(args) == 1 {
-		q += " AND name LIKE ?"
-		qargs = append(qargs, args[0])
+	dbs, err := sh.databases()
+	if err != nil {
+		return err
 	}
-	return sh.printColumn(q+" ORDER BY name", qargs, "")
+	var names []string
+	for _, db := range dbs {
+		q := `SELECT name FROM "` + strings.ReplaceAll(db, `"`, `""`) + `".sqlite_schema
+			WHERE type IN ('table', 'view') AND name NOT LIKE 'sqlite\_%' ESCAPE '\'
+			AND name NOT IN ('` + cdcTable + `', '` + cdcStateTable + `')`
+		var qargs []any
+		if len(args) == 1 {
+			q += " AND name LIKE ?"
+			qargs = append(qargs, args[0])
+		}
+		prefix := db + "."
+		if db == "main" {
+			prefix = ""
+		}
+		err := sh.eachString(q, qargs, func(name string) { names = append(names, prefix+name) })
+		if err != nil {
+			return err
+		}
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		sh.out.WriteString(n + "\n")
+	}
+	return nil
 }
 
-// schema prints the CREATE statements of every table, or of one table and
-// its indexes and triggers.
+// schema prints the CREATE statements of every table of every database, or
+// of one table (TABLE or SCHEMA.TABLE) and its indexes and triggers,
+// database by database. Those of temp and attached databases name the
+// database, as the sqlite3 shell shows them: CREATE TABLE aux.t(...).
 func (sh *shell) schema(args []string) error {
-	q := `SELECT sql FROM sqlite_schema WHERE sql IS NOT NULL`
-	var qargs []any
-	if len(args) == 1 {
-		q += " AND (tbl_name LIKE ?1 OR name LIKE ?1)"
-		qargs = append(qargs, args[0])
-	} else {
-		q += ` AND name NOT LIKE 'sqlite\_%' ESCAPE '\' AND tbl_name NOT IN ('` + cdcTable + `', '` + cdcStateTable + `')`
+	dbs, err := sh.databases()
+	if err != nil {
+		return err
 	}
-	return sh.printColumn(q+" ORDER BY rowid", qargs, ";")
+	for _, db := range dbs {
+		q := `SELECT sql FROM "` + strings.ReplaceAll(db, `"`, `""`) + `".sqlite_schema WHERE sql IS NOT NULL`
+		var qargs []any
+		if len(args) == 1 {
+			q += " AND (tbl_name LIKE ?1 OR name LIKE ?1 OR ?2 || '.' || tbl_name LIKE ?1 OR ?2 || '.' || name LIKE ?1)"
+			qargs = append(qargs, args[0], db)
+		} else {
+			q += ` AND name NOT LIKE 'sqlite\_%' ESCAPE '\' AND tbl_name NOT IN ('` + cdcTable + `', '` + cdcStateTable + `')`
+		}
+		err := sh.eachString(q+" ORDER BY rowid", qargs, func(sql string) {
+			if db != "main" {
+				sql = addSchema(sql, db)
+			}
+			sh.out.WriteString(sql + ";\n")
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
-// printColumn prints the first column of every row of q, each followed by
-// suffix and a newline.
-func (sh *shell) printColumn(q string, args []any, suffix string) error {
+// databases returns the names of the connection's databases in the order
+// of PRAGMA database_list: main, temp (once it has been used), then the
+// attached ones.
+func (sh *shell) databases() ([]string, error) {
+	var dbs []string
+	err := sh.eachString("SELECT name FROM pragma_database_list ORDER BY seq", nil, func(name string) { dbs = append(dbs, name) })
+	return dbs, err
+}
+
+// addSchema puts the database name db into sql, a CREATE statement as
+// sqlite_schema stores it (without the database the statement named), as
+// the sqlite3 shell's shell_add_schema does: CREATE TABLE t(x) of aux
+// becomes CREATE TABLE aux.t(x). Other text is returned as it is.
+func addSchema(sql, db string) string {
+	rest, ok := strings.CutPrefix(sql, "CREATE ")
+	if !ok {
+		return sql
+	}
+	for _, kind := range []string{"TABLE ", "INDEX ", "UNIQUE INDEX ", "VIEW ", "TRIGGER ", "VIRTUAL TABLE "} {
+		if name, ok := strings.CutPrefix(rest, kind); ok {
+			return "CREATE " + kind + quoteIdent(db) + "." + name
+		}
+	}
+	return sql
+}
+
+// quoteIdent returns name as an SQL identifier for display: as it is if
+// it is a plain one (letters, digits and _, not starting with a digit),
+// else in double quotes, with quotes doubled. (Unlike the sqlite3 shell it
+// does not quote a plain name that is a keyword.)
+func quoteIdent(name string) string {
+	plain := name != ""
+	for i, c := range name {
+		if !(c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || i > 0 && c >= '0' && c <= '9') {
+			plain = false
+			break
+		}
+	}
+	if plain {
+		return name
+	}
+	return `"` + strings.ReplaceAll(name, `"`, `""`) + `"`
+}
+
+// eachString calls f with the first column of every row of q.
+func (sh *shell) eachString(q string, args []any, f func(string)) error {
 	rows, err := sh.conn.QueryContext(sh.ctx, q, args...)
 	if err != nil {
 		return err
@@ -374,7 +683,7 @@ func (sh *shell) printColumn(q string, args []any, suffix string) error {
 		if err := rows.Scan(&s); err != nil {
 			return err
 		}
-		sh.out.WriteString(s + suffix + "\n")
+		f(s)
 	}
 	return rows.Err()
 }

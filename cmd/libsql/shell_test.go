@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -136,5 +137,100 @@ func TestFormatValues(t *testing.T) {
 	}
 	if got := escapeControl("a\tb\nc\x7f"); got != `a\tb\nc\x7f` {
 		t.Errorf("escapeControl: %s", got)
+	}
+}
+
+// failingWriter fails every write, as standard output on a full disk does.
+type failingWriter struct{}
+
+func (failingWriter) Write([]byte) (int, error) { return 0, errors.New("no space left on device") }
+
+// Output that cannot be written is reported once and makes the exit status
+// 1; the statements still run.
+func TestShellStdoutWriteErrorFails(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "w.db")
+	var stderr strings.Builder
+	code := run([]string{"shell", db}, strings.NewReader("SELECT 1;\nCREATE TABLE t(x);\nSELECT 2;\n"), failingWriter{}, &stderr)
+	if code != exitFailure || strings.Count(stderr.String(), "libsql shell: write standard output: no space left on device\n") != 1 {
+		t.Errorf("exit status %d, stderr %q", code, stderr.String())
+	}
+	r := runTool(t, ".tables\n", "shell", db)
+	if r.stdout != "t\n" {
+		t.Errorf("the statements after the write error did not run: .tables %q", r.stdout)
+	}
+}
+
+// Every storage class in DATE and DATETIME columns is shown as stored
+// (the shell steps such a query itself); such a query reads in a
+// transaction, and its errors read as the driver's.
+func TestShellTimeColumnsAsStored(t *testing.T) {
+	db := newDB(t, "", "CREATE TABLE ev(at DATETIME, d DATE(10))",
+		"INSERT INTO ev VALUES ('2024-01-02T03:04:05.100Z', ''), (5, 1.5), (x'00ff', NULL), ('not a date', '2024-01-02')")
+	in := ".mode json\nSELECT * FROM ev;\n.mode csv\nBEGIN;\nSELECT at FROM ev WHERE rowid = 1;\nCOMMIT;\n" +
+		"SELECT at, abs(-9223372036854775808) FROM ev;\n"
+	r := runTool(t, in, "shell", db)
+	r.want(t, 1, "Error: near line 7: integer overflow (SQLITE_ERROR)\n")
+	want := `[{"at":"2024-01-02T03:04:05.100Z","d":""},` + "\n" + `{"at":5,"d":1.5},` + "\n" +
+		`{"at":{"base64":"AP8="},"d":null},` + "\n" + `{"at":"not a date","d":"2024-01-02"}]` + "\n" +
+		"at\n2024-01-02T03:04:05.100Z\n"
+	if r.stdout != want {
+		t.Errorf("stdout:\n%s\nwant:\n%s", r.stdout, want)
+	}
+}
+
+// .schema takes SCHEMA.TABLE; .tables PATTERN matches the names of every
+// database.
+func TestShellSchemaOfAttachedTable(t *testing.T) {
+	dir := t.TempDir()
+	in := "ATTACH '" + filepath.Join(dir, "o.db") + "' AS \"my aux\";\nCREATE TABLE \"my aux\".r(y);\nCREATE INDEX \"my aux\".ri ON r(y);\n" +
+		"CREATE TABLE r(z);\n.schema \"my aux.r\"\n.tables r\n"
+	r := runTool(t, in, "shell", filepath.Join(dir, "m.db"))
+	r.want(t, 0)
+	want := "CREATE TABLE \"my aux\".r(y);\nCREATE INDEX \"my aux\".ri ON r(y);\nmy aux.r\nr\n"
+	if r.stdout != want {
+		t.Errorf("stdout %q, want %q", r.stdout, want)
+	}
+}
+
+func TestSplitArgs(t *testing.T) {
+	for in, want := range map[string][]string{
+		".tables":               {".tables"},
+		" .schema  t ":          {".schema", "t"},
+		`.schema "my table"`:    {".schema", "my table"},
+		`.schema 'it''s'`:       {".schema", "it", "s"},
+		`.x "a\"b\\c\td" 'e\f'`: {".x", "a\"b\\c\td", `e\f`},
+		`.x ""`:                 {".x", ""},
+		".x\t'a b'c":            {".x", "a b", "c"},
+	} {
+		got, err := splitArgs(in)
+		if err != nil || !reflect.DeepEqual(got, want) {
+			t.Errorf("splitArgs(%q) = %q, %v; want %q", in, got, err, want)
+		}
+	}
+	for _, in := range []string{`.schema "open`, `.tables 'open`} {
+		if _, err := splitArgs(in); err == nil || !strings.Contains(err.Error(), "unterminated") {
+			t.Errorf("splitArgs(%q): %v", in, err)
+		}
+	}
+}
+
+func TestTextWidth(t *testing.T) {
+	for s, want := range map[string]int{
+		"abc": 3, "é": 1, "e\u0301": 1, "日本語": 6, "\uff21": 2, "\U0001F600": 2, "a\u200bb": 2,
+		"\uac00": 2, "\u3042": 2, "\U00020000": 2, "\u2500": 1, "\u00ad": 1,
+	} {
+		if got := textWidth(s); got != want {
+			t.Errorf("textWidth(%q) = %d, want %d", s, got, want)
+		}
+	}
+}
+
+// csv mode quotes an empty string, an empty column name and a leading
+// space; NULL stays an empty field.
+func TestShellCSVQuotesEmptyAndSpace(t *testing.T) {
+	r := runTool(t, ".mode csv\nSELECT '' AS \"\", ' a' AS b, NULL AS c;\n", "shell", filepath.Join(t.TempDir(), "c.db"))
+	r.want(t, 0)
+	if want := "\"\",b,c\n\"\",\" a\",\n"; r.stdout != want {
+		t.Errorf("stdout %q, want %q", r.stdout, want)
 	}
 }

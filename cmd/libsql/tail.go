@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/golibsql/libsql"
@@ -34,10 +35,10 @@ History needs durable CDC: a database written with cdc=on
 ("file:DB?cdc=on"), which keeps every committed transaction's changes in
 the table libsql_cdc. tail then opens DB with cdc=on, and --since LSN prints
 every change of the transactions committed after LSN (save the last "lsn"
-printed to resume exactly there), --since oldest everything retained. On a
-database without libsql_cdc there is no history: tail says so and follows
-from now. (tail does not create libsql_cdc, unless DB is a DSN that says
-cdc=on.)
+printed to resume exactly there), --since oldest (or 0) everything
+retained. On a database without libsql_cdc there is no history: tail says
+so and follows from now. (tail does not create libsql_cdc, unless DB is a
+DSN that says cdc=on.)
 
 With --follow=false tail prints what is retained after --since and exits:
 it stops once it has printed the newest transaction stored when it started
@@ -60,7 +61,7 @@ const (
 
 func runTail(c *command, e *env, args []string) int {
 	fs := c.flags()
-	since := fs.String("since", "now", "where to start: after the transaction `LSN` (a number), at the oldest retained change (oldest), or now")
+	since := fs.String("since", "now", "where to start: after the transaction `LSN` (a number; 0: as oldest), at the oldest retained change (oldest), or now")
 	var tables, ops listFlag
 	fs.Var(&tables, "table", "print only changes to table `T` (repeatable)")
 	fs.Var(&ops, "op", "print only changes of operation `OP`: insert, update or delete (repeatable)")
@@ -73,6 +74,11 @@ func runTail(c *command, e *env, args []string) int {
 	lsn, err := changefeed.ParseLSN(*since)
 	if err != nil {
 		return c.usageError(e, "--since %q: want an LSN (a decimal number), oldest or now", *since)
+	}
+	if lsn == changefeed.Now && !strings.EqualFold(*since, "now") {
+		// The number 0, which ParseLSN reads as Now: after LSN 0 is
+		// before every transaction, where oldest starts.
+		lsn = changefeed.Oldest
 	}
 	opts.Since = lsn
 	for _, s := range ops {
@@ -92,7 +98,7 @@ func runTail(c *command, e *env, args []string) int {
 	ctx, stop := interruptible(e.ctx)
 	defer stop()
 	if err := tail(ctx, e.stdout, e.stderr, t, opts, *follow); err != nil {
-		return c.fail(e, err)
+		return c.failOpen(e, err)
 	}
 	return exitOK
 }
@@ -201,10 +207,11 @@ func tail(ctx context.Context, w, warn io.Writer, t target, opts libsql.ChangeOp
 	}
 }
 
-// modeFor keeps tail and check from creating a missing file: a path is
-// opened with mode=rw (a DSN as the user wrote it).
+// modeFor keeps tail and check from creating a missing file: a path, or a
+// DSN without a mode key, is opened with mode=rw (a DSN with one as the
+// user wrote it).
 func modeFor(t target) []libsql.Option {
-	if t.path != "" {
+	if !t.hasKey("mode") {
 		return []libsql.Option{libsql.WithMode("rw")}
 	}
 	return nil
