@@ -148,6 +148,9 @@ func vfsURI(cfg *config) string {
 	}
 	var b strings.Builder
 	b.WriteString("file:")
+	if strings.HasPrefix(path, "//") {
+		b.WriteString("//") // an empty authority: the path's own "//" is no host
+	}
 	for i := range len(path) {
 		switch ch := path[i]; ch {
 		case '%', '?', '#':

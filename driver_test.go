@@ -2,6 +2,8 @@ package libsql
 
 import (
 	"database/sql"
+	"os"
+	"path/filepath"
 	"testing"
 )
 
@@ -37,5 +39,16 @@ func TestSQLOpenUsesRegisteredName(t *testing.T) {
 	var n int
 	if err := db.QueryRow("SELECT 40 + 2").Scan(&n); err != nil || n != 42 {
 		t.Fatalf("got %d, %v", n, err)
+	}
+}
+
+// A path that starts with two slashes is a path (POSIX reads it as one
+// slash), not a URI authority: it opened nothing ("invalid uri authority").
+func TestPathStartingWithTwoSlashes(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "x.db")
+	db := openTestDSN(t, "/"+p)
+	mustExec(t, db, "CREATE TABLE t(x)")
+	if _, err := os.Stat(p); err != nil {
+		t.Fatalf("the database is not at %s: %v", p, err)
 	}
 }
