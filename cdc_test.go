@@ -420,3 +420,41 @@ func TestCDCOnLetsPragmasShapeANewDatabase(t *testing.T) {
 		t.Fatalf("page_size %d, auto_vacuum %d, libsql_cdc tables %d; want 8192, 1, 1", ps, av, tables)
 	}
 }
+
+// With cdc=on the driver runs an autocommit write in a transaction of its
+// own, to store its changes in the same commit; BEGIN IMMEDIATE, BEGIN
+// EXCLUSIVE and VACUUM were wrapped too, and failed ("cannot start a
+// transaction within a transaction", "cannot VACUUM from within a
+// transaction"): so did BeginTx(LevelSerializable) and RetryTx's fallback.
+func TestCDCOnRunsTransactionStatementsAndVacuum(t *testing.T) {
+	db := openTestDB(t, "cdc=on")
+	ctx := context.Background()
+	c, err := db.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	for _, q := range []string{"CREATE TABLE t(x)", "BEGIN IMMEDIATE", "INSERT INTO t VALUES (1)", "COMMIT",
+		"BEGIN EXCLUSIVE", "INSERT INTO t VALUES (2)", "ROLLBACK", "VACUUM", "INSERT INTO t VALUES (3)"} {
+		if _, err := c.ExecContext(ctx, q); err != nil {
+			t.Fatalf("%s with cdc=on: %v", q, err)
+		}
+	}
+	tx, err := db.BeginTx(ctx, &sql.TxOptions{Isolation: sql.LevelSerializable})
+	if err != nil {
+		t.Fatalf("BeginTx(LevelSerializable) with cdc=on: %v", err)
+	}
+	if _, err := tx.Exec("INSERT INTO t VALUES (4)"); err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	var rows, captured int
+	if err := db.QueryRow("SELECT (SELECT count(*) FROM t), (SELECT count(*) FROM libsql_cdc)").Scan(&rows, &captured); err != nil {
+		t.Fatal(err)
+	}
+	if rows != 3 || captured != 3 {
+		t.Fatalf("%d rows and %d captured transactions, want 3 and 3", rows, captured)
+	}
+}

@@ -82,7 +82,7 @@ func (c *conn) run(ctx context.Context, s *capi.Stmt) (result, error) {
 		return c.runSteps(ctx, s, false)
 	}
 	created := c.createdTable(s)
-	wrap := c.cdcWrap(created != "")
+	wrap := c.cdcWrap(s, created != "")
 	if wrap {
 		if err := c.plain(ctx, "BEGIN IMMEDIATE"); err != nil {
 			return result{}, err
@@ -157,12 +157,14 @@ func (c *conn) plain(ctx context.Context, query string) error {
 	return err
 }
 
-// cdcWrap reports whether a write statement about to run must get a
-// transaction of its own: no transaction is open, and either durable CDC
-// stores its changes in the same commit (cdc=on) or it is a CREATE TABLE
-// whose rows are captured after it ran (creates).
-func (c *conn) cdcWrap(creates bool) bool {
-	return (c.cfg.cdc || creates) && c.conc == nil && !c.cdc.paused && c.cc.GetAutocommit()
+// cdcWrap reports whether s, a write statement about to run, must get a
+// transaction of its own: no transaction is open, s writes the main
+// database and can run in a transaction (not BEGIN, COMMIT, ROLLBACK or
+// VACUUM), and either durable CDC stores its changes in the same commit
+// (cdc=on) or it is a CREATE TABLE whose rows are captured after it ran
+// (creates).
+func (c *conn) cdcWrap(s *capi.Stmt, creates bool) bool {
+	return (c.cfg.cdc || creates) && c.conc == nil && !c.cdc.paused && c.cc.GetAutocommit() && s.WritesMainInTransaction()
 }
 
 // commitWrapped ends the transaction cdcWrap opened (failed: the

@@ -55,7 +55,7 @@ func (c *conn) query(ctx context.Context, cl call, p *prepared, args []driver.Na
 	if write {
 		created = c.createdTable(p.s)
 	}
-	wrap := write && c.cdcWrap(created != "")
+	wrap := write && c.cdcWrap(p.s, created != "")
 	if wrap {
 		err = c.plain(ctx, "BEGIN IMMEDIATE")
 	}

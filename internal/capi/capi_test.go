@@ -412,25 +412,27 @@ func TestWritesMain(t *testing.T) {
 	if err := c.Exec("CREATE TABLE t(x); CREATE TEMP TABLE tt(x)"); err != nil {
 		t.Fatal(err)
 	}
-	for sql, want := range map[string]bool{
-		"INSERT INTO t VALUES (1)":             true,
-		"UPDATE t SET x = 1 WHERE 0":           true,
-		"CREATE TABLE u(x)":                    true,
-		"CREATE INDEX IF NOT EXISTS i ON t(x)": true,
-		"PRAGMA user_version = 3":              true,
-		"VACUUM":                               true,
-		"SELECT * FROM t":                      false,
-		"INSERT INTO tt VALUES (1)":            false,
-		"DROP TABLE IF EXISTS nosuch":          false,
-		"CREATE TABLE IF NOT EXISTS t(x)":      false,
-		"BEGIN":                                false,
+	for sql, want := range map[string][2]bool{ // WritesMain, WritesMainInTransaction
+		"INSERT INTO t VALUES (1)":             {true, true},
+		"UPDATE t SET x = 1 WHERE 0":           {true, true},
+		"CREATE TABLE u(x)":                    {true, true},
+		"CREATE INDEX IF NOT EXISTS i ON t(x)": {true, true},
+		"PRAGMA user_version = 3":              {true, true},
+		"VACUUM":                               {true, false},
+		"SELECT * FROM t":                      {false, false},
+		"INSERT INTO tt VALUES (1)":            {false, false},
+		"DROP TABLE IF EXISTS nosuch":          {false, false},
+		"CREATE TABLE IF NOT EXISTS t(x)":      {false, false},
+		"BEGIN":                                {false, false},
+		"BEGIN IMMEDIATE":                      {true, false},
+		"BEGIN EXCLUSIVE":                      {true, false},
 	} {
 		s, _, err := c.Prepare(sql, 0)
 		if err != nil {
 			t.Fatalf("%s: %v", sql, err)
 		}
-		if got := s.WritesMain(); got != want {
-			t.Errorf("%s: WritesMain() = %v (read-only: %v), want %v", sql, got, s.ReadOnly(), want)
+		if got := [2]bool{s.WritesMain(), s.WritesMainInTransaction()}; got != want {
+			t.Errorf("%s: WritesMain(), WritesMainInTransaction() = %v (read-only: %v), want %v", sql, got, s.ReadOnly(), want)
 		}
 		s.Finalize()
 	}

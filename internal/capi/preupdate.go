@@ -281,6 +281,15 @@ func (s *Stmt) WritesMain() bool {
 	return false
 }
 
+// WritesMainInTransaction reports whether s writes the main database
+// (WritesMain) and can run inside a transaction the caller opened for it:
+// it is neither a BEGIN, COMMIT or ROLLBACK (its program changes the
+// connection's autocommit mode: OP_AutoCommit) nor a VACUUM, which SQLite
+// refuses inside a transaction.
+func (s *Stmt) WritesMainInTransaction() bool {
+	return s.WritesMain() && s.findOp(sqlite3.OP_AutoCommit) == nil && s.findOp(sqlite3.OP_Vacuum) == nil
+}
+
 // CreatedTable returns the name of the table of the main database that s,
 // a CREATE TABLE statement, creates, read from its compiled program (a
 // b-tree created, and the schema reload at the end, whose filter SQLite
