@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql/driver"
 	"errors"
+	"fmt"
 	"strconv"
 	"strings"
 
@@ -135,7 +136,15 @@ func (c *conn) Close() error {
 		c.endConcurrent(context.Background(), c.conc, true)
 	}
 	c.cache.clear()
-	err := convertError(c.cc.Close())
+	var failed error
+	if c.file != nil {
+		if ferr := c.file.Engine().Err(); ferr != nil {
+			// A background checkpoint's error may have reached no
+			// statement: the caller learns it here at the latest.
+			failed = fmt.Errorf("libsql: closing %s: the database failed earlier: %w", c.cfg.path, ferr)
+		}
+	}
+	err := errors.Join(convertError(c.cc.Close()), failed)
 	if c.connector != nil {
 		c.connector.Close()
 	}

@@ -163,13 +163,21 @@ func (e *Engine) waitUncaptured(ctx context.Context) error {
 // by durable CDC, after the log file lost its header (see
 // wal.Log.RaiseFloor); the hub's "now" becomes at least lsn, so that a
 // stream resuming from an older LSN reads the stored ones after it.
+//
+// Only an LSN above every version of the log is one the hub cannot know:
+// a lower one is this process's commit, which may be durable and stored
+// but not yet published, and the hub's "now" must not pass it.
 func (e *Engine) RaiseLSNFloor(lsn changefeed.LSN) {
+	lost := uint64(lsn) > uint64(e.log.Last())
 	e.log.RaiseFloor(uint32(uint64(lsn)>>32) + 1)
 	for {
 		old := e.cdc.stored.Load()
 		if uint64(lsn) <= old || e.cdc.stored.CompareAndSwap(old, uint64(lsn)) {
 			break
 		}
+	}
+	if !lost {
+		return
 	}
 	e.cdc.hubMu.Lock()
 	defer e.cdc.hubMu.Unlock()
@@ -218,26 +226,33 @@ func (e *Engine) enqueueChanges(v wal.Version, tx *changefeed.Tx) {
 }
 
 // publishDurable publishes, in order, every queued transaction that is
-// durable; after an I/O error poisoned the log, the queue is dropped (those
-// commits never happened).
+// durable; after an I/O error poisoned the log, the rest of the queue is
+// dropped (those commits never happened, or were never acknowledged).
 func (e *Engine) publishDurable() {
 	e.cdc.mu.Lock()
 	defer e.cdc.mu.Unlock()
 	if len(e.cdc.pending) == 0 {
 		return
 	}
-	if e.log.Err() != nil {
-		e.cdc.pending = nil
-		return
-	}
-	d := e.log.Durable()
+	poisoned := e.log.Err() != nil
+	d := e.log.Durable() // read after Err: nothing becomes durable once poisoned
+	hub := e.Hub()
 	n := 0
 	for _, p := range e.cdc.pending {
 		if p.v > d {
 			break
 		}
-		e.Hub().Publish(p.tx.Fill())
 		n++
+		if last := hub.Last(); p.tx.LSN <= last {
+			// A broken invariant (Publish would panic, in a VFS callback,
+			// leaving the transaction queued to fail every later commit).
+			fmt.Fprintf(os.Stderr, "libsql: change capture: transaction %v not published: the hub is at %v already\n", p.tx.LSN, last)
+			continue
+		}
+		hub.Publish(p.tx.Fill())
+	}
+	if poisoned {
+		n = len(e.cdc.pending)
 	}
 	e.cdc.pending = append(e.cdc.pending[:0], e.cdc.pending[n:]...)
 }

@@ -108,14 +108,16 @@ type File struct {
 	seqReads int
 
 	// The snapshot SQLite's page cache was last filled from, its size,
-	// and whether SnapshotChanges has seen one; changed collects the pages
-	// it reports (see SnapshotChanges).
-	cacheSnap   wal.Version
-	cacheSize   uint32
-	cacheKnown  bool
-	changed     []wal.PageNo
-	changed32   []uint32
-	changedVers [16]byte
+	// and whether that is known; cacheConfirm: SnapshotChanges ran, and
+	// the cache holds cacheSnap once SQLite has read the change counter
+	// (see SnapshotChanges); changed collects the pages it reports.
+	cacheSnap    wal.Version
+	cacheSize    uint32
+	cacheKnown   bool
+	cacheConfirm bool
+	changed      []wal.PageNo
+	changed32    []uint32
+	changedVers  [16]byte
 }
 
 var (
@@ -173,9 +175,15 @@ func (f *File) fail(code int32, err error) error {
 	return &capi.CodeError{Code: code, Err: err}
 }
 
-// ioFail maps a storage error to an SQLite error: a full disk is
-// SQLITE_FULL, anything else the given I/O error code.
-func (f *File) ioFail(code int32, err error) error {
+// ioFail maps a storage error to the given SQLite I/O error code, a full
+// disk included: past the point where a commit reserved its space, an
+// error may leave the commit in the log (and poisons it), and SQLITE_FULL
+// would say that nothing changed.
+func (f *File) ioFail(code int32, err error) error { return f.fail(code, err) }
+
+// spaceFail is ioFail for a failure that changed nothing, the reservation
+// of a commit's log space: a full disk is SQLITE_FULL.
+func (f *File) spaceFail(code int32, err error) error {
 	if errors.Is(err, syscall.ENOSPC) {
 		code = capi.FULL
 	}
@@ -244,6 +252,13 @@ func (f *File) ReadAt(p []byte, off int64) (int, error) {
 			return n, f.ioFail(capi.IOERR_READ, err)
 		}
 		return n, nil
+	}
+	if f.cacheConfirm && off == 24 && len(p) == 16 {
+		// SQLite's read of the change counter, right after SnapshotChanges.
+		f.cacheConfirm = false
+		n, err := f.ReadAt(p, off)
+		f.cacheKnown = err == nil
+		return n, err
 	}
 	size := int64(f.sizePages())
 	n := 0
@@ -438,7 +453,7 @@ func (f *File) Sync(flags int32) error {
 		}
 	}
 	if err := f.e.log.Reserve(len(f.ws), f.pageSize()); err != nil {
-		return f.ioFail(capi.IOERR_FSYNC, err)
+		return f.spaceFail(capi.IOERR_FSYNC, err)
 	}
 	return nil
 }
@@ -532,12 +547,18 @@ const maxKeptChanges = 2048
 // in between.
 func (f *File) SnapshotChanges() (pages []uint32, fileVers []byte, ok bool) {
 	prev, prevSize, known := f.cacheSnap, f.cacheSize, f.cacheKnown
-	f.cacheKnown = false
+	f.cacheKnown, f.cacheConfirm = false, false
 	if !f.pinned || f.dirty {
 		return nil, nil, false
 	}
 	size := f.snapSize
-	f.cacheSnap, f.cacheSize, f.cacheKnown = f.snap, size, true
+	// The cache holds the new snapshot only once SQLite has read the
+	// change counter (ReadAt confirms it): it then keeps the cache with
+	// the pages reported here dropped, or resets it (the counter it is
+	// shown differs from the one it holds). A failed read does neither,
+	// and leaves the cache as it was: unknown.
+	f.cacheSnap, f.cacheSize = f.snap, size
+	defer func() { f.cacheConfirm = true }()
 	if !known || f.snap < prev || size < prevSize {
 		return nil, nil, false
 	}
@@ -699,7 +720,7 @@ func (f *File) CommitPhaseTwo() error {
 	f.releaseWriter()
 	f.discard()
 	if err != nil {
-		return f.ioFail(capi.IOERR_WRITE, err)
+		return f.spaceFail(capi.IOERR_WRITE, err) // Append changes nothing when it fails
 	}
 	err = f.e.log.WaitDurable(v)
 	f.e.publishDurable()

@@ -519,6 +519,11 @@ type Stats struct {
 	Concurrent      ConcurrentStats `json:"concurrent"`
 }
 
+// Err returns the error that poisoned the engine's log (an I/O error in
+// a commit, or in a background checkpoint that no statement has reported
+// yet), or nil: until the database is reopened, every statement fails.
+func (e *Engine) Err() error { return e.log.Err() }
+
 // Stats reports the engine's state.
 func (e *Engine) Stats() Stats {
 	ls := e.log.Stats()
