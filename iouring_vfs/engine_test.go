@@ -189,3 +189,30 @@ func TestStatsCountWriterWaits(t *testing.T) {
 		t.Fatalf("writer_waits = %d, want 1", s.WriterWaits)
 	}
 }
+
+// An open of a file whose engine is closing (its last connection gone, its
+// final checkpoint running, its file lock still held) waits for that
+// engine to close; it used to make a second engine, whose wait for the
+// file lock could end in "database is locked" within one process.
+func TestOpenWaitsForTheClosingEngine(t *testing.T) {
+	path := dbPath(t)
+	c := openConn(t, path, "")
+	c.exec("CREATE TABLE t(x); INSERT INTO t VALUES (1)")
+	started := make(chan struct{})
+	testHookEngineClosing = func() {
+		testHookEngineClosing = nil
+		close(started)
+		time.Sleep(lockGrace + 200*time.Millisecond) // a final checkpoint longer than the lock's grace
+	}
+	defer func() { testHookEngineClosing = nil }()
+	closed := make(chan error, 1)
+	go func() { closed <- c.Close() }()
+	<-started
+	c2 := openConn(t, path, "")
+	if n := c2.int("SELECT count(*) FROM t"); n != 1 {
+		t.Fatalf("%d rows, want 1", n)
+	}
+	if err := <-closed; err != nil {
+		t.Fatal(err)
+	}
+}

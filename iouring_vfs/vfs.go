@@ -62,6 +62,11 @@ const (
 type VFS struct {
 	mu      sync.Mutex
 	engines map[any]*Engine
+	// closing holds, by key, a channel closed once the engine its last
+	// connection released has closed (its final checkpoint done, its file
+	// lock given back): an open of the same file waits for it, rather
+	// than for the file lock that engine still holds.
+	closing map[any]chan struct{}
 	fss     map[ioback.Kind]ioback.FS
 	mems    map[string]ioback.FS
 	testFS  ioback.FS // set by SetFSForTesting
@@ -227,6 +232,12 @@ func (v *VFS) fileEngine(name string, flags int32, readOnly bool, opts engineOpt
 		db.Close()
 		return nil, &capi.CodeError{Code: capi.CANTOPEN, Err: fmt.Errorf("identify %s: %w", name, err)}
 	}
+	for v.closing[id] != nil { // the file's engine is closing: wait for it
+		done := v.closing[id]
+		v.mu.Unlock()
+		<-done
+		v.mu.Lock()
+	}
 	if e, ok := v.engines[id]; ok {
 		db.Close()
 		if e.readOnly && !readOnly {
@@ -274,9 +285,25 @@ func (v *VFS) releaseEngine(e *Engine) error {
 		return nil
 	}
 	delete(v.engines, e.key)
+	done := make(chan struct{})
+	if v.closing == nil {
+		v.closing = map[any]chan struct{}{}
+	}
+	v.closing[e.key] = done
 	v.mu.Unlock()
-	return e.close()
+	if testHookEngineClosing != nil {
+		testHookEngineClosing()
+	}
+	err := e.close()
+	v.mu.Lock()
+	delete(v.closing, e.key)
+	v.mu.Unlock()
+	close(done)
+	return err
 }
+
+// testHookEngineClosing, when set, runs as an engine starts closing.
+var testHookEngineClosing func()
 
 // isLogOrJournal reports whether name is a rollback journal, a WAL file
 // or a super-journal, which this VFS keeps to itself: SQLite never sees
