@@ -11,6 +11,7 @@ package libsql_test
 // comparison with every Go SQLite driver is the bench/ module (make bench).
 
 import (
+	"context"
 	"database/sql"
 	"fmt"
 	"math/rand/v2"
@@ -156,6 +157,45 @@ func BenchmarkFullScan(b *testing.B) {
 			)
 			for b.Loop() {
 				rows, err := db.Query("SELECT id, name, email, score, created FROM users")
+				if err != nil {
+					b.Fatal(err)
+				}
+				n := 0
+				for rows.Next() {
+					if err := rows.Scan(&id, &name, &email, &score, &created); err != nil {
+						b.Fatal(err)
+					}
+					n++
+				}
+				if err := rows.Err(); err != nil {
+					b.Fatal(err)
+				}
+				rows.Close()
+				if n != rowsN {
+					b.Fatalf("scanned %d rows", n)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkFullScanContext is BenchmarkFullScan with a context that can be
+// cancelled, as a server's request context is: the driver then watches it
+// while the rows are open, and interrupts only a step in progress.
+func BenchmarkFullScanContext(b *testing.B) {
+	for _, d := range drivers {
+		b.Run("driver="+d.name, func(b *testing.B) {
+			db := open(b, d.sqlName)
+			fill(b, db)
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			var (
+				id, created int64
+				name, email string
+				score       float64
+			)
+			for b.Loop() {
+				rows, err := db.QueryContext(ctx, "SELECT id, name, email, score, created FROM users")
 				if err != nil {
 					b.Fatal(err)
 				}
