@@ -264,7 +264,7 @@ func (p *ringPool) unregisterFile(slot int32) {
 		p.files[slot] = -1
 		p.freeSlots = append(p.freeSlots, slot)
 	} else {
-		p.files[slot] = -2 // unusable; -2 is IORING_REGISTER_FILES_SKIP for later rings
+		p.files[slot] = -2 // unusable: never handed out again (a later ring, adopt, leaves it empty)
 	}
 }
 
