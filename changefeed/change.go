@@ -32,6 +32,30 @@ type Tx struct {
 	Changes    []Change  // every change, Index 0..n-1
 }
 
+// memSize estimates the bytes tx holds: each change's fields and values
+// (a Change is about 180 bytes, an interface value 16, plus the bytes of
+// text and blobs). Column names are shared by a table's changes and not
+// counted.
+func (tx *Tx) memSize() int {
+	n := 64
+	for i := range tx.Changes {
+		c := &tx.Changes[i]
+		n += 180
+		for _, vals := range [3][]any{c.PK, c.Old, c.New} {
+			n += 16 * len(vals)
+			for _, v := range vals {
+				switch v := v.(type) {
+				case string:
+					n += len(v)
+				case []byte:
+					n += len(v)
+				}
+			}
+		}
+	}
+	return n
+}
+
 // Fill sets every change's LSN, Index and CommitTime from tx and its position,
 // and returns tx. The publisher calls it before [Hub.Publish]; [DecodeTx]
 // returns filled transactions. Streams stamp those three fields from the Tx

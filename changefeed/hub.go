@@ -34,8 +34,9 @@ type Source interface {
 
 // Defaults of [HubOptions] and [Options].
 const (
-	DefaultHistory = 256  // transactions a hub keeps in memory
-	DefaultBuffer  = 4096 // changes a stream may hold unread
+	DefaultHistory      = 256     // transactions a hub keeps in memory
+	DefaultHistoryBytes = 8 << 20 // bytes of changes a hub keeps in memory, about
+	DefaultBuffer       = 4096    // changes a stream may hold unread
 )
 
 // readBatch is how many transactions a stream reads from history at once.
@@ -50,6 +51,11 @@ type HubOptions struct {
 	// let a stream that fell behind catch up without a Source. 0 means
 	// DefaultHistory; a negative value keeps none.
 	History int
+	// HistoryBytes bounds the memory of that history (as Tx.memSize
+	// estimates it), so that large transactions are not kept by the
+	// hundred whether or not a stream needs them. 0 means
+	// DefaultHistoryBytes.
+	HistoryBytes int
 }
 
 // Hub fans committed transactions out to streams: one per database, shared
@@ -62,6 +68,9 @@ type Hub struct {
 	closed bool
 	last   LSN       // newest published LSN, or the SetLast position
 	ring   []*Tx     // the in-memory history, a ring of len(ring) slots
+	rsize  []int     // the memory of each ring slot's transaction (memSize)
+	rbytes int       // the sum of rsize over the history
+	rmax   int       // the bound on rbytes (HistoryBytes)
 	rhead  int       // index of the oldest transaction in ring
 	rlen   int       // transactions in ring
 	rbase  LSN       // ring holds every transaction published with LSN > rbase
@@ -75,9 +84,13 @@ func NewHub(opts HubOptions) *Hub {
 	if n == 0 {
 		n = DefaultHistory
 	}
-	h := &Hub{src: opts.Source}
+	h := &Hub{src: opts.Source, rmax: opts.HistoryBytes}
+	if h.rmax <= 0 {
+		h.rmax = DefaultHistoryBytes
+	}
 	if n > 0 {
 		h.ring = make([]*Tx, n)
+		h.rsize = make([]int, n)
 	}
 	return h
 }
@@ -114,23 +127,31 @@ func (h *Hub) Publish(tx *Tx) {
 	}
 }
 
-// remember adds tx to the history ring, evicting the oldest if it is full.
+// remember adds tx to the history ring, evicting the oldest while it is
+// full or holds too many bytes; a transaction larger than the bound
+// empties it (the history then starts after tx).
 func (h *Hub) remember(tx *Tx) {
 	n := len(h.ring)
-	switch {
-	case n == 0:
+	if n == 0 {
 		h.rbase = tx.LSN
-	case h.rlen == n:
-		h.rbase = h.ring[h.rhead].LSN
-		h.ring[h.rhead] = tx
-		h.rhead++
-		if h.rhead == n {
-			h.rhead = 0
-		}
-	default:
-		h.ring[(h.rhead+h.rlen)%n] = tx
-		h.rlen++
+		return
 	}
+	size := tx.memSize()
+	for h.rlen > 0 && (h.rlen == n || h.rbytes+size > h.rmax) {
+		h.rbase = h.ring[h.rhead].LSN
+		h.rbytes -= h.rsize[h.rhead]
+		h.ring[h.rhead] = nil
+		h.rhead = (h.rhead + 1) % n
+		h.rlen--
+	}
+	if size > h.rmax {
+		h.rbase = tx.LSN
+		return
+	}
+	i := (h.rhead + h.rlen) % n
+	h.ring[i], h.rsize[i] = tx, size
+	h.rlen++
+	h.rbytes += size
 }
 
 func (h *Hub) ringAt(i int) *Tx { return h.ring[(h.rhead+i)%len(h.ring)] }
@@ -273,5 +294,5 @@ func (h *Hub) Close() {
 	}
 	h.subs = nil
 	clear(h.ring)
-	h.rlen = 0
+	h.rlen, h.rbytes = 0, 0
 }

@@ -618,3 +618,56 @@ func TestParse(t *testing.T) {
 		t.Error(baseLSN.String())
 	}
 }
+
+// The hub's history is bounded in bytes as well as in transactions: large
+// transactions are not kept by the hundred (they were, whole, whether or
+// not a stream needed them). A stream starting before what is kept lags
+// rather than skipping anything, and one larger than the bound leaves the
+// history empty, starting after it.
+func TestHistoryBoundedInBytes(t *testing.T) {
+	blob := make([]byte, 10_000)
+	big := func(lsn LSN, n int) *Tx {
+		tx := &Tx{LSN: lsn, CommitTime: testTime}
+		for i := range n {
+			tx.Changes = append(tx.Changes, Change{Table: "t", Op: Insert, RowID: int64(i), Columns: []string{"v"}, New: []any{blob}})
+		}
+		return tx.Fill()
+	}
+	h := NewHub(HubOptions{HistoryBytes: 100_000})
+	h.SetLast(baseLSN)
+	for i := range 50 {
+		h.Publish(big(baseLSN+1+LSN(i), 2)) // about 20 KB each
+	}
+	h.mu.Lock()
+	kept, bytes, first := h.rlen, h.rbytes, h.rbase
+	h.mu.Unlock()
+	if bytes > 100_000 || kept < 3 || kept > 5 {
+		t.Fatalf("history holds %d transactions, %d bytes; want 3 to 5 within 100000 bytes", kept, bytes)
+	}
+	if want := baseLSN + 50 - LSN(kept); first != want {
+		t.Fatalf("history starts after %v, want %v", first, want)
+	}
+	s, err := h.Subscribe(Options{Since: baseLSN + 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if _, err := s.Next(context.Background()); !errors.Is(err, ErrStreamLagged) {
+		t.Fatalf("a stream starting before the history: %v, want ErrStreamLagged", err)
+	}
+	s2, err := h.Subscribe(Options{Since: first})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s2.Close()
+	if c, err := s2.Next(context.Background()); err != nil || c.LSN != first+1 {
+		t.Fatalf("a stream starting at the history's start: %v, %v; want LSN %v", c.LSN, err, first+1)
+	}
+	h.Publish(big(baseLSN+51, 20)) // 200 KB: larger than the bound
+	h.mu.Lock()
+	kept, bytes, first = h.rlen, h.rbytes, h.rbase
+	h.mu.Unlock()
+	if kept != 0 || bytes != 0 || first != baseLSN+51 {
+		t.Fatalf("after a transaction larger than the bound: %d transactions, %d bytes, history after %v; want none, after %v", kept, bytes, first, baseLSN+51)
+	}
+}

@@ -254,7 +254,9 @@ func (e *Engine) publishDurable() {
 	if poisoned {
 		n = len(e.cdc.pending)
 	}
-	e.cdc.pending = append(e.cdc.pending[:0], e.cdc.pending[n:]...)
+	rest := copy(e.cdc.pending, e.cdc.pending[n:])
+	clear(e.cdc.pending[rest:]) // the published transactions are the hub's now
+	e.cdc.pending = e.cdc.pending[:rest]
 }
 
 // Subscribe opens a stream of the database's committed changes (see
