@@ -23,24 +23,6 @@ import (
 	_ "modernc.org/sqlite" // stock SQLite, registered as "sqlite"
 )
 
-// arConn returns a dedicated connection of db, closed at cleanup.
-func arConn(t *testing.T, db *sql.DB) *sql.Conn {
-	t.Helper()
-	c, err := db.Conn(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	return c
-}
-
-func arExec(t *testing.T, c *sql.Conn, q string, args ...any) {
-	t.Helper()
-	if _, err := c.ExecContext(context.Background(), q, args...); err != nil {
-		t.Fatalf("Exec(%q): %v", q, err)
-	}
-}
-
 func arInt(t *testing.T, q interface {
 	QueryRowContext(context.Context, string, ...any) *sql.Row
 }, query string, args ...any) int64 {
@@ -86,11 +68,11 @@ func arStock(t *testing.T, path, query string) string {
 func TestAttachReviewTwoAttachedOneTransaction(t *testing.T) {
 	dir := t.TempDir()
 	db := openTestDSN(t, filepath.Join(dir, "main.db"))
-	c := arConn(t, db)
-	arExec(t, c, "ATTACH ? AS b1", filepath.Join(dir, "b1.db"))
-	arExec(t, c, "ATTACH ? AS b2", filepath.Join(dir, "b2.db"))
-	arExec(t, c, "CREATE TABLE b1.t(x)")
-	arExec(t, c, "CREATE TABLE b2.t(x)")
+	c := dbConn(t, db)
+	cexec(t, c, "ATTACH ? AS b1", filepath.Join(dir, "b1.db"))
+	cexec(t, c, "ATTACH ? AS b2", filepath.Join(dir, "b2.db"))
+	cexec(t, c, "CREATE TABLE b1.t(x)")
+	cexec(t, c, "CREATE TABLE b2.t(x)")
 	tx, err := c.BeginTx(context.Background(), nil)
 	if err != nil {
 		t.Fatal(err)
@@ -244,8 +226,8 @@ func TestAttachReviewCDCMissesWriteThroughAttach(t *testing.T) {
 	before := arInt(t, db1, "SELECT count(*) FROM libsql_cdc")
 
 	db2 := openTestDSN(t, filepath.Join(dir, "b.db"))
-	for _, c := range []*sql.Conn{arConn(t, db2), arConn(t, db1)} { // another database's connection; one of a.db itself
-		arExec(t, c, "ATTACH ? AS a2", a)
+	for _, c := range []*sql.Conn{dbConn(t, db2), dbConn(t, db1)} { // another database's connection; one of a.db itself
+		cexec(t, c, "ATTACH ? AS a2", a)
 		_, err := c.ExecContext(context.Background(), "INSERT INTO a2.t VALUES (2)")
 		if err == nil {
 			if after := arInt(t, db1, "SELECT count(*) FROM libsql_cdc"); after != before+1 {
@@ -257,7 +239,7 @@ func TestAttachReviewCDCMissesWriteThroughAttach(t *testing.T) {
 		if !errors.Is(err, ErrReadOnly) || !strings.Contains(err.Error(), "its changes are being captured") {
 			t.Fatalf("INSERT through ATTACH into a database with cdc=on: %v, want a refusal that says why", err)
 		}
-		arExec(t, c, "DETACH a2")
+		cexec(t, c, "DETACH a2")
 	}
 	if n, cdc := arInt(t, db1, "SELECT count(*) FROM t"), arInt(t, db1, "SELECT count(*) FROM libsql_cdc"); n != cdc {
 		t.Fatalf("a.db has %d rows and %d captured transactions, one per row", n, cdc)
@@ -286,11 +268,11 @@ func TestAttachReviewConcurrentReadsOfAttachedNotValidated(t *testing.T) {
 			if !alias {
 				auxPath = filepath.Join(dir, "aux.db")
 			}
-			a, b := arConn(t, db), arConn(t, db)
-			arExec(t, a, "ATTACH ? AS x", auxPath)
-			arExec(t, b, "ATTACH ? AS x", auxPath)
+			a, b := dbConn(t, db), dbConn(t, db)
+			cexec(t, a, "ATTACH ? AS x", auxPath)
+			cexec(t, b, "ATTACH ? AS x", auxPath)
 			if !alias {
-				arExec(t, a, "CREATE TABLE x.t1(k INTEGER PRIMARY KEY, v INT); INSERT INTO x.t1 VALUES (1, 0)")
+				cexec(t, a, "CREATE TABLE x.t1(k INTEGER PRIMARY KEY, v INT); INSERT INTO x.t1 VALUES (1, 0)")
 			}
 			// A: reads t2 (its main snapshot) and x.t1.
 			if _, err := a.ExecContext(ctx, "BEGIN CONCURRENT"); err != nil {
@@ -302,7 +284,7 @@ func TestAttachReviewConcurrentReadsOfAttachedNotValidated(t *testing.T) {
 			arInt(t, a, "SELECT v FROM t2 WHERE k = 1")
 			var seen1 int64
 			if err := a.QueryRowContext(ctx, "SELECT v FROM x.t1 WHERE k = 1").Scan(&seen1); err != nil {
-				arExec(t, a, "ROLLBACK")
+				cexec(t, a, "ROLLBACK")
 				return // a refusal would do
 			}
 			// B: reads t2 = 0, so sets x.t1 = 1; commits.
@@ -317,7 +299,7 @@ func TestAttachReviewConcurrentReadsOfAttachedNotValidated(t *testing.T) {
 				t.Fatal(err)
 			}
 			// A: read x.t1 = 0, so sets t2 = 1.
-			arExec(t, a, "UPDATE t2 SET v = 1 WHERE k = 1 AND ? = 0", seen1)
+			cexec(t, a, "UPDATE t2 SET v = 1 WHERE k = 1 AND ? = 0", seen1)
 			_, err = a.ExecContext(ctx, "COMMIT")
 			if err != nil {
 				if !errors.Is(err, ErrBusySnapshot) {
@@ -339,13 +321,13 @@ func TestAttachReviewConcurrentReadsOfAttachedNotValidated(t *testing.T) {
 // transaction.
 func TestAttachReviewConcurrentWritesAttachedMemory(t *testing.T) {
 	db := openTestDB(t, "")
-	c := arConn(t, db)
-	arExec(t, c, "ATTACH ':memory:' AS mem")
-	arExec(t, c, "CREATE TABLE mem.t(x)")
+	c := dbConn(t, db)
+	cexec(t, c, "ATTACH ':memory:' AS mem")
+	cexec(t, c, "CREATE TABLE mem.t(x)")
 	for _, end := range []string{"ROLLBACK", "COMMIT"} {
-		arExec(t, c, "BEGIN CONCURRENT")
-		arExec(t, c, "INSERT INTO mem.t VALUES (1)")
-		arExec(t, c, end)
+		cexec(t, c, "BEGIN CONCURRENT")
+		cexec(t, c, "INSERT INTO mem.t VALUES (1)")
+		cexec(t, c, end)
 	}
 	if n := arInt(t, c, "SELECT count(*) FROM mem.t"); n != 1 {
 		t.Fatalf("%d rows in the attached in-memory table after a rolled-back and a committed insert, want 1", n)
@@ -359,11 +341,11 @@ func TestAttachReviewConcurrentWritesAttachedMemory(t *testing.T) {
 func TestAttachReviewCheckpointWithoutSchema(t *testing.T) {
 	dir := t.TempDir()
 	db := openTestDSN(t, filepath.Join(dir, "main.db"))
-	c := arConn(t, db)
-	arExec(t, c, "ATTACH ? AS aux", filepath.Join(dir, "aux.db"))
-	arExec(t, c, "CREATE TABLE aux.t(x)")
+	c := dbConn(t, db)
+	cexec(t, c, "ATTACH ? AS aux", filepath.Join(dir, "aux.db"))
+	cexec(t, c, "CREATE TABLE aux.t(x)")
 	for i := range 5 {
-		arExec(t, c, "INSERT INTO aux.t VALUES (?)", i)
+		cexec(t, c, "INSERT INTO aux.t VALUES (?)", i)
 	}
 	if _, err := c.ExecContext(context.Background(), "PRAGMA wal_checkpoint(TRUNCATE)"); err != nil {
 		t.Fatal(err)
@@ -419,8 +401,8 @@ func TestAttachReviewMemoryDSNs(t *testing.T) {
 	ctx := context.Background()
 	m1 := openTestDSN(t, ":memory:")
 	m2 := openTestDSN(t, "file::memory:")
-	c1, c2 := arConn(t, m1), arConn(t, m1)
-	arExec(t, c1, "CREATE TABLE t(x); INSERT INTO t VALUES (1)")
+	c1, c2 := dbConn(t, m1), dbConn(t, m1)
+	cexec(t, c1, "CREATE TABLE t(x); INSERT INTO t VALUES (1)")
 	if n := arInt(t, c2, "SELECT count(*) FROM t"); n != 1 {
 		t.Fatalf("second connection of a :memory: *sql.DB sees %d rows", n)
 	}
@@ -450,8 +432,8 @@ func TestAttachReviewReadOnlyDSN(t *testing.T) {
 			t.Fatalf("mode=ro: %s: %v, want ErrReadOnly", q, err)
 		}
 	}
-	c := arConn(t, ro)
-	arExec(t, c, "CREATE TEMP TABLE tt(x); INSERT INTO tt VALUES (1)")
+	c := dbConn(t, ro)
+	cexec(t, c, "CREATE TEMP TABLE tt(x); INSERT INTO tt VALUES (1)")
 	tx, err := c.BeginTx(ctx, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -476,21 +458,21 @@ func TestAttachReviewConcurrentRefusesAttachedFile(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
 	db := openTestDSN(t, filepath.Join(dir, "main.db"))
-	c := arConn(t, db)
-	arExec(t, c, "ATTACH ? AS aux", filepath.Join(dir, "aux.db"))
-	arExec(t, c, "CREATE TABLE aux.t(x)")
+	c := dbConn(t, db)
+	cexec(t, c, "ATTACH ? AS aux", filepath.Join(dir, "aux.db"))
+	cexec(t, c, "CREATE TABLE aux.t(x)")
 	if _, err := c.ExecContext(ctx, "BEGIN CONCURRENT"); err == nil || !strings.Contains(err.Error(), `database "aux" attached`) {
 		t.Fatalf("BEGIN CONCURRENT with a database file attached: %v", err)
 	}
-	arExec(t, c, "INSERT INTO aux.t VALUES (2)")
-	arExec(t, c, "BEGIN IMMEDIATE") // not in a transaction
-	arExec(t, c, "ROLLBACK")
+	cexec(t, c, "INSERT INTO aux.t VALUES (2)")
+	cexec(t, c, "BEGIN IMMEDIATE") // not in a transaction
+	cexec(t, c, "ROLLBACK")
 	if n := arInt(t, c, "SELECT count(*) FROM aux.t"); n != 1 {
 		t.Fatalf("aux rows: %d", n)
 	}
-	arExec(t, c, "DETACH aux")
-	arExec(t, c, "BEGIN CONCURRENT")
-	arExec(t, c, "ROLLBACK")
+	cexec(t, c, "DETACH aux")
+	cexec(t, c, "BEGIN CONCURRENT")
+	cexec(t, c, "ROLLBACK")
 }
 
 // Names with characters that URIs escape open the file so named, as stock

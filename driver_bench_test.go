@@ -144,36 +144,14 @@ func BenchmarkBulkInsert(b *testing.B) {
 	}
 }
 
-// BenchmarkFullScan reads all 100k rows; one op is the whole scan.
+// BenchmarkFullScan reads every row of the users table.
 func BenchmarkFullScan(b *testing.B) {
 	for _, d := range drivers {
 		b.Run("driver="+d.name, func(b *testing.B) {
 			db := open(b, d.sqlName)
 			fill(b, db)
-			var (
-				id, created int64
-				name, email string
-				score       float64
-			)
 			for b.Loop() {
-				rows, err := db.Query("SELECT id, name, email, score, created FROM users")
-				if err != nil {
-					b.Fatal(err)
-				}
-				n := 0
-				for rows.Next() {
-					if err := rows.Scan(&id, &name, &email, &score, &created); err != nil {
-						b.Fatal(err)
-					}
-					n++
-				}
-				if err := rows.Err(); err != nil {
-					b.Fatal(err)
-				}
-				rows.Close()
-				if n != rowsN {
-					b.Fatalf("scanned %d rows", n)
-				}
+				scanUsers(b, context.Background(), db)
 			}
 		})
 	}
@@ -189,32 +167,37 @@ func BenchmarkFullScanContext(b *testing.B) {
 			fill(b, db)
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
-			var (
-				id, created int64
-				name, email string
-				score       float64
-			)
 			for b.Loop() {
-				rows, err := db.QueryContext(ctx, "SELECT id, name, email, score, created FROM users")
-				if err != nil {
-					b.Fatal(err)
-				}
-				n := 0
-				for rows.Next() {
-					if err := rows.Scan(&id, &name, &email, &score, &created); err != nil {
-						b.Fatal(err)
-					}
-					n++
-				}
-				if err := rows.Err(); err != nil {
-					b.Fatal(err)
-				}
-				rows.Close()
-				if n != rowsN {
-					b.Fatalf("scanned %d rows", n)
-				}
+				scanUsers(b, ctx, db)
 			}
 		})
+	}
+}
+
+// scanUsers reads every row of the users table fill made, under ctx.
+func scanUsers(b *testing.B, ctx context.Context, db *sql.DB) {
+	var (
+		id, created int64
+		name, email string
+		score       float64
+	)
+	rows, err := db.QueryContext(ctx, "SELECT id, name, email, score, created FROM users")
+	if err != nil {
+		b.Fatal(err)
+	}
+	n := 0
+	for rows.Next() {
+		if err := rows.Scan(&id, &name, &email, &score, &created); err != nil {
+			b.Fatal(err)
+		}
+		n++
+	}
+	if err := rows.Err(); err != nil {
+		b.Fatal(err)
+	}
+	rows.Close()
+	if n != rowsN {
+		b.Fatalf("scanned %d rows", n)
 	}
 }
 

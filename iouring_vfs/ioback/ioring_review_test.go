@@ -766,7 +766,6 @@ func TestIoringReviewExec(t *testing.T) {
 	}
 }
 
-
 // TestIoringReviewCloseDuringBatch: Close is called while a large cold
 // scattered batch (several submissions) is in flight on the same handle.
 // Close must wait for it: the batch either reads everything right or, if it
