@@ -208,7 +208,6 @@ func (c *conn) enter(ctx context.Context) (call, error) {
 	if c.file != nil {
 		c.file.TakeError() // an error of an earlier call is not this call's cause
 	}
-	c.cc.TakeOpenError()
 	return call{prev: c.cc.Enter(ctx), w: c.cc.Watch(ctx)}, nil
 }
 
@@ -231,7 +230,11 @@ func (c *conn) mapErr(ctx context.Context, err error) error {
 		return err
 	}
 	if ce.Cause == nil {
-		if cause := c.vfsError(); cause != nil {
+		cause := c.vfsError()
+		if cause == nil && ce.Code&0xff == capi.CANTOPEN {
+			cause = c.cc.TakeOpenError() // of an ATTACH
+		}
+		if cause != nil {
 			ce.Cause = cause
 			if !strings.Contains(ce.Msg, cause.Error()) { // a PRAGMA's refusal is SQLite's message already
 				ce.Msg += ": " + cause.Error()
@@ -252,17 +255,13 @@ func (c *conn) mapErr(ctx context.Context, err error) error {
 }
 
 // vfsError returns the Go error behind the storage engine's last refusal
-// or failure on this connection (of its main database, of an ATTACH, or
-// of an attached database), so that the caller learns what SQLite's code
-// alone does not say.
+// or failure on this connection (of its main database, or of an attached
+// one), so that the caller learns what SQLite's code alone does not say.
 func (c *conn) vfsError() error {
 	if c.file != nil {
 		if err := c.file.TakeError(); err != nil {
 			return err
 		}
-	}
-	if err := c.cc.TakeOpenError(); err != nil {
-		return err
 	}
 	for _, schema := range c.attachedSchemas() {
 		if f := iouringvfs.FileOf(c.cc.FileHandle(schema)); f != nil {
