@@ -138,9 +138,9 @@ func (c *conn) Close() error {
 	c.cache.clear()
 	var failed error
 	if c.file != nil {
-		if ferr := c.file.Engine().Err(); ferr != nil {
-			// A background checkpoint's error may have reached no
-			// statement: the caller learns it here at the latest.
+		if ferr := c.file.Engine().UnreportedErr(); ferr != nil {
+			// A background checkpoint's error that reached no statement:
+			// the caller learns it here at the latest.
 			failed = fmt.Errorf("libsql: closing %s: the database failed earlier: %w", c.cfg.path, ferr)
 		}
 	}
@@ -231,7 +231,7 @@ func (c *conn) mapErr(ctx context.Context, err error) error {
 	}
 	if ce.Cause == nil {
 		cause := c.vfsError()
-		if cause == nil && ce.Code&0xff == capi.CANTOPEN {
+		if cause == nil {
 			cause = c.cc.TakeOpenError() // of an ATTACH
 		}
 		if cause != nil {

@@ -106,10 +106,7 @@ func (c *conn) run(ctx context.Context, s *capi.Stmt) (result, error) {
 // runSteps steps s to completion and returns its result.
 func (c *conn) runSteps(ctx context.Context, s *capi.Stmt, write bool) (result, error) {
 	before := c.cc.TotalChanges()
-	var commits wal.Version
-	if c.file != nil {
-		commits = c.file.LastCommit()
-	}
+	commits := c.commitMark()
 	row, err := c.step(ctx, s, write)
 	for {
 		if err != nil {
@@ -132,6 +129,14 @@ func (c *conn) runSteps(ctx context.Context, s *capi.Stmt, write bool) (result, 
 		r.rows = c.cc.Changes()
 	}
 	return r, nil
+}
+
+// commitMark is the connection's last commit, for committedAnyway.
+func (c *conn) commitMark() wal.Version {
+	if c.file == nil {
+		return 0
+	}
+	return c.file.LastCommit()
 }
 
 // committedAnyway reports whether err, an interrupt of a statement that

@@ -62,7 +62,11 @@ func (c *conn) query(ctx context.Context, cl call, p *prepared, args []driver.Na
 	row := false
 	if err == nil {
 		c.cdc.stmtMk = c.nCaptured()
+		commits := c.commitMark()
 		row, err = c.step(ctx, p.s, write)
+		if err != nil && c.committedAnyway(err, commits) {
+			row, err = false, nil
+		}
 	}
 	if err == nil && created != "" {
 		err = c.captureCreatedRows(ctx, created)

@@ -142,9 +142,13 @@ func (r *rows) Next(dest []driver.Value) error {
 			}
 		}
 		prev := r.c.cc.Enter(r.ctx)
+		commits := r.c.commitMark()
 		row, err := r.p.s.Step()
 		r.c.cc.Leave(prev)
 		r.w.Pause()
+		if err != nil && r.c.committedAnyway(err, commits) {
+			row, err = false, nil // the last step committed (INSERT ... RETURNING)
+		}
 		if err != nil {
 			r.done = true
 			err = r.c.mapErr(r.ctx, err)

@@ -53,8 +53,8 @@ type HubOptions struct {
 	History int
 	// HistoryBytes bounds the memory of that history (as Tx.memSize
 	// estimates it), so that large transactions are not kept by the
-	// hundred whether or not a stream needs them. 0 means
-	// DefaultHistoryBytes.
+	// hundred whether or not a stream needs them. 0 or less means
+	// DefaultHistoryBytes (History keeps none).
 	HistoryBytes int
 }
 

@@ -171,6 +171,9 @@ func (f *File) TakeError() error {
 }
 
 func (f *File) fail(code int32, err error) error {
+	if errors.Is(err, wal.ErrPoisoned) {
+		f.e.poisonReported.Store(true)
+	}
 	f.lastErr = err
 	return &capi.CodeError{Code: code, Err: err}
 }

@@ -56,6 +56,9 @@ type Engine struct {
 	cacheOnce sync.Mutex
 
 	refs int // guarded by vfs.mu
+	// poisonReported: a statement failed with the log's poison error (see
+	// UnreportedErr).
+	poisonReported atomic.Bool
 	// readOnly: the files are open read-only (mode=ro, or a file this
 	// process may not write), with a shared lock on the file: a read-write
 	// open cannot share the engine.
@@ -519,10 +522,17 @@ type Stats struct {
 	Concurrent      ConcurrentStats `json:"concurrent"`
 }
 
-// Err returns the error that poisoned the engine's log (an I/O error in
-// a commit, or in a background checkpoint that no statement has reported
-// yet), or nil: until the database is reopened, every statement fails.
-func (e *Engine) Err() error { return e.log.Err() }
+// UnreportedErr returns, once, the error that poisoned the engine's log if
+// no statement has failed with it yet (a background checkpoint's I/O
+// error, say), or nil: until the database is reopened, every statement
+// fails, and the driver's Close reports an error nobody saw.
+func (e *Engine) UnreportedErr() error {
+	err := e.log.Err()
+	if err == nil || errors.Is(err, wal.ErrClosed) || !e.poisonReported.CompareAndSwap(false, true) {
+		return nil
+	}
+	return err
+}
 
 // Stats reports the engine's state.
 func (e *Engine) Stats() Stats {

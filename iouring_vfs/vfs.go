@@ -378,36 +378,64 @@ func (v *VFS) Access(name string, flags int32) (bool, error) {
 	return err == nil, err
 }
 
-// FullPathname makes name absolute and resolves symbolic links, as stock
-// SQLite's unix VFS does: the log and journals live beside the file a link
-// points to, where stock SQLite (and this VFS, opened by another name)
-// looks for them. A link to a file that does not exist yet resolves to
-// the name the file will have.
+// FullPathname makes name absolute and resolves symbolic links as stock
+// SQLite's unix VFS does, one element at a time (a link before a ".." is
+// followed first, as open(2) follows it): the log and journals live
+// beside the file a name reaches, where stock SQLite (and this VFS, opened
+// by another name) looks for them. A link to a file that does not exist
+// yet resolves to the name the file will have.
 func (v *VFS) FullPathname(name string) (string, error) {
-	p, err := filepath.Abs(name)
-	if err != nil {
-		return "", err
-	}
-	if real, err := filepath.EvalSymlinks(p); err == nil {
-		return real, nil
-	}
-	for range 40 { // SQLite's limit on links followed, SQLITE_MAX_SYMLINK
-		dir, err := filepath.EvalSymlinks(filepath.Dir(p))
+	if filepath.Separator != '/' {
+		p, err := filepath.Abs(name)
 		if err != nil {
-			return p, nil
+			return "", err
 		}
-		p = filepath.Join(dir, filepath.Base(p))
+		if real, err := filepath.EvalSymlinks(p); err == nil {
+			return real, nil
+		}
+		return p, nil
+	}
+	if !strings.HasPrefix(name, "/") {
+		wd, err := os.Getwd()
+		if err != nil {
+			return "", err
+		}
+		name = wd + "/" + name
+	}
+	var out []string // the resolved elements
+	pending := strings.Split(name, "/")
+	for links := 0; len(pending) > 0; {
+		el := pending[0]
+		pending = pending[1:]
+		switch el {
+		case "", ".":
+			continue
+		case "..":
+			if len(out) > 0 {
+				out = out[:len(out)-1]
+			}
+			continue
+		}
+		p := "/" + strings.Join(append(out, el), "/")
 		target, err := os.Readlink(p)
 		if err != nil {
-			return p, nil // not a link, or nothing there yet
+			out = append(out, el) // not a link, or nothing there yet
+			continue
 		}
-		if !filepath.IsAbs(target) {
-			target = filepath.Join(dir, target)
+		if links++; links > maxSymlinks {
+			return "", fmt.Errorf("resolve %s: too many levels of symbolic links", name)
 		}
-		p = target
+		if strings.HasPrefix(target, "/") {
+			out = out[:0]
+		}
+		pending = append(strings.Split(target, "/"), pending...)
 	}
-	return "", fmt.Errorf("resolve %s: too many levels of symbolic links", name)
+	return "/" + strings.Join(out, "/"), nil
 }
+
+// maxSymlinks is how many symbolic links FullPathname follows in one name
+// (SQLite's SQLITE_MAX_SYMLINK).
+const maxSymlinks = 100
 
 // FileOf returns the file behind a database file handle obtained with
 // capi.Conn.FileHandle, or nil if the handle is not one of this VFS.
