@@ -286,10 +286,18 @@ func formatReal(v float64) string {
 	return s
 }
 
+// isControl reports whether r is a control character a table cell must
+// not write raw: C0, DEL and C1 (U+0080-U+009F, which some terminals obey:
+// U+009B starts a control sequence), and the line and paragraph
+// separators.
+func isControl(r rune) bool {
+	return r < 0x20 || r >= 0x7f && r <= 0x9f || r == 0x2028 || r == 0x2029
+}
+
 // escapeControl shows control characters of a table cell as escapes, so
 // that a value cannot break the table's lines.
 func escapeControl(s string) string {
-	if !strings.ContainsFunc(s, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
+	if !strings.ContainsFunc(s, isControl) {
 		return s
 	}
 	var b strings.Builder
@@ -303,6 +311,8 @@ func escapeControl(s string) string {
 			b.WriteString(`\t`)
 		case r < 0x20 || r == 0x7f:
 			fmt.Fprintf(&b, `\x%02x`, r)
+		case isControl(r):
+			fmt.Fprintf(&b, `\u%04x`, r)
 		default:
 			b.WriteRune(r)
 		}

@@ -42,9 +42,11 @@ dot-commands:
 An argument of a dot-command may be quoted, as in .schema "my table":
 '...' is taken as it is, "..." with backslash escapes (\" \\ \n \t \r).
 
-Values are shown as stored, by SQLite storage class: integers, reals, text
-(also the text of a DATE or DATETIME column: not read as a time), blobs as
-x'hex' (in json mode {"base64":"..."}), NULL.
+Values are shown by SQLite storage class: integers, reals, text, blobs as
+x'hex' (in json mode {"base64":"..."}), NULL. The text of a DATE, DATETIME
+or TIMESTAMP column is shown as stored by a read-only query; a statement
+that writes (INSERT ... RETURNING) or names sqlite_sequence shows it as the
+driver reads it, a time in RFC 3339.
 
 When standard input is a terminal the shell prompts, and Ctrl-C interrupts
 the running statement. Otherwise it reads a script without prompting and
