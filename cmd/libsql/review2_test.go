@@ -18,4 +18,3 @@ func TestCLIReview2TableEscapesC1Controls(t *testing.T) {
 		t.Errorf("table cell holds raw C1 control characters: %q", r.stdout)
 	}
 }
-
