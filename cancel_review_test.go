@@ -98,11 +98,7 @@ func TestCancelReviewExecCommittedButReportsCanceled(t *testing.T) {
 	db, fs := crOpenHooked(t, "sync=full&busy_timeout=5s")
 	mustExec(t, db, "CREATE TABLE t(id INTEGER PRIMARY KEY)")
 	ctx := context.Background()
-	conn, err := db.Conn(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
+	conn := dbConn(t, db)
 	for id := 1; id <= 150; id++ {
 		cctx, cancel := context.WithCancel(ctx)
 		crCancelDuringSync(fs, cancel)
@@ -128,11 +124,7 @@ func TestCancelReviewSQLCommitCommittedButReportsCanceled(t *testing.T) {
 			db, fs := crOpenHooked(t, q+"&busy_timeout=5s")
 			mustExec(t, db, "CREATE TABLE t(id INTEGER PRIMARY KEY)")
 			ctx := context.Background()
-			conn, err := db.Conn(ctx)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer conn.Close()
+			conn := dbConn(t, db)
 			for range 950 {
 				conn.ExecContext(ctx, "COMMIT") // no transaction: fails at once
 			}
@@ -212,11 +204,7 @@ func TestCancelReviewCheckpointCancelReturnsContextError(t *testing.T) {
 			mustExec(t, db, "CREATE TABLE t(x)")
 			mustExec(t, db, "INSERT INTO t VALUES (1)")
 			ctx := context.Background()
-			reader, err := db.Conn(ctx)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer reader.Close()
+			reader := dbConn(t, db)
 			tx, err := reader.BeginTx(ctx, nil)
 			if err != nil {
 				t.Fatal(err)
@@ -255,16 +243,8 @@ func TestCancelReviewConcurrentCommitCancelLeavesTxOpen(t *testing.T) {
 	db := openTestDB(t, "busy_timeout=5s")
 	mustExec(t, db, "CREATE TABLE t(id INTEGER PRIMARY KEY)")
 	ctx := context.Background()
-	sc, err := db.Conn(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sc.Close()
-	holder, err := db.Conn(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer holder.Close()
+	sc := dbConn(t, db)
+	holder := dbConn(t, db)
 	if _, err := sc.ExecContext(ctx, "BEGIN CONCURRENT"); err != nil {
 		t.Fatal(err)
 	}
@@ -275,7 +255,7 @@ func TestCancelReviewConcurrentCommitCancelLeavesTxOpen(t *testing.T) {
 		t.Fatal(err)
 	}
 	tctx, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
-	_, err = sc.ExecContext(tctx, "COMMIT")
+	_, err := sc.ExecContext(tctx, "COMMIT")
 	cancel()
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("COMMIT cut short while waiting for the writer lock: %v, want context.DeadlineExceeded", err)
@@ -331,11 +311,7 @@ func TestCancelReviewRebaseCancelErrorIsNotContextError(t *testing.T) {
 	mustExec(t, db, "CREATE TABLE t(id INTEGER PRIMARY KEY, v)")
 	mustExec(t, db, "CREATE TABLE u(id INTEGER PRIMARY KEY, v)")
 	ctx := context.Background()
-	sc, err := db.Conn(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sc.Close()
+	sc := dbConn(t, db)
 	const rows = 8000
 	crRebaseSetup(t, db, sc, rows)
 	start := time.Now()
@@ -379,16 +355,8 @@ func TestCancelReviewBeginConcurrentCancelCorruptsRebase(t *testing.T) {
 	mustExec(t, db, "CREATE TABLE u(id INTEGER PRIMARY KEY, v)")
 	mustExec(t, db, "CREATE TABLE tlog(id INTEGER PRIMARY KEY, msg)")
 	mustExec(t, db, "CREATE TRIGGER tr BEFORE INSERT ON t BEGIN INSERT INTO tlog(msg) VALUES ('logged'); END")
-	sc, err := db.Conn(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sc.Close()
-	other, err := db.Conn(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer other.Close()
+	sc := dbConn(t, db)
+	other := dbConn(t, db)
 	for attempt, d := range []time.Duration{500 * time.Microsecond, 200 * time.Microsecond, time.Millisecond, 2 * time.Millisecond} {
 		// A new schema cookie, which sc loads: its next BEGIN CONCURRENT
 		// reads the facts.
@@ -433,11 +401,7 @@ func TestCancelReviewBeginConcurrentCancelCorruptsRebase(t *testing.T) {
 func TestCancelReviewLongStatementAfterInterrupt(t *testing.T) {
 	db := openTestDB(t, "")
 	ctx := context.Background()
-	conn, err := db.Conn(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
+	conn := dbConn(t, db)
 	for range 3 {
 		tctx, cancel := context.WithTimeout(ctx, 20*time.Millisecond)
 		_, err := conn.ExecContext(tctx, "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x+1 FROM c) SELECT count(*) FROM c")
@@ -465,16 +429,8 @@ func TestCancelReviewWriterWaitCancelFreesLock(t *testing.T) {
 	db := openTestDB(t, "busy_timeout=10s")
 	mustExec(t, db, "CREATE TABLE t(x)")
 	ctx := context.Background()
-	holder, err := db.Conn(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer holder.Close()
-	a, err := db.Conn(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.Close()
+	holder := dbConn(t, db)
+	a := dbConn(t, db)
 	if _, err := holder.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
 		t.Fatal(err)
 	}
