@@ -179,6 +179,23 @@ func (e *Engine) ensureCache() {
 	e.log.SetCache(pagecache.New(e.opts.pageCache, ps, nil))
 }
 
+// restartWait bounds the checkpointer's wait in the writer queue for a
+// log restart (see checkpointer).
+var restartWait = 5 * time.Millisecond
+
+// restartWanted reports whether the log is past its checkpoint threshold
+// and no snapshot older than its newest durable version is pinned, so that
+// a restart would succeed once the commits in flight are durable.
+func (e *Engine) restartWanted() bool {
+	n := e.autoCkpt.Load()
+	frames, _ := e.log.Frames()
+	if n <= 0 || frames < int(n) {
+		return false
+	}
+	oldest, _ := e.oldest()
+	return oldest >= e.log.Durable()
+}
+
 // close shuts the engine down after its last connection closed: a final
 // checkpoint that restarts the log if it can (so the next open has little
 // to recover, and stock SQLite little to replay), then the files; the page
@@ -388,8 +405,13 @@ func (e *Engine) checkpointer() {
 		}
 		// Restart the log if nothing needs it any more (cheap: nothing is
 		// left to copy). Restarts happen only under the writer lock, so a
-		// writer holding it can rely on NextVersion.
-		if e.wlock.tryAcquireInternal() {
+		// writer holding it can rely on NextVersion. A writer that never
+		// pauses leaves the lock free at no moment: when the log is past
+		// its threshold and no snapshot needs it, the checkpointer waits in
+		// line for the lock, briefly, rather than let the log grow to the
+		// forced restart below.
+		if e.wlock.tryAcquireInternal() || e.restartWanted() && e.wlock.acquireInternal(bgContext, restartWait) == nil {
+			e.log.WaitDurable(e.log.Last()) // a restart needs every commit durable
 			oldest, _ = e.oldest()
 			_, err := e.log.Checkpoint(wal.CheckpointRestart, oldest)
 			e.wlock.release()

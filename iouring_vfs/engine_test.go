@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -214,5 +215,57 @@ func TestOpenWaitsForTheClosingEngine(t *testing.T) {
 	}
 	if err := <-closed; err != nil {
 		t.Fatal(err)
+	}
+}
+
+// A writer that never pauses leaves the writer lock free at no moment:
+// the checkpointer, finding the log past its threshold and no snapshot
+// needing it, waits in line for the lock to restart the log, instead of
+// trying once and leaving the log to grow to the forced restart at 4
+// times the threshold.
+func TestCheckpointerWaitsInLineToRestartTheLog(t *testing.T) {
+	w := restartWait
+	t.Cleanup(func() { restartWait = w }) // after the connections' cleanups: their checkpointers read it
+	restartWait = 5 * time.Second         // the test, not the scheduler, decides when the lock is free
+	path := dbPath(t)
+	c1 := openConn(t, path, "")
+	c1.exec("PRAGMA wal_autocheckpoint=10")
+	c1.exec("CREATE TABLE t(x)")
+	reader := openConn(t, path, "")
+	reader.exec("BEGIN")
+	reader.int("SELECT count(*) FROM t") // pins a snapshot the restart must wait for
+	for i := range 15 {
+		c1.exec(fmt.Sprintf("INSERT INTO t VALUES (%d)", i))
+	}
+	e := c1.file.e
+	before := e.log.Stats().Restarts
+	holder := openConn(t, path, "")
+	holder.exec("BEGIN IMMEDIATE") // the writer lock, held
+	reader.exec("COMMIT")          // nothing needs the log any more
+	waiting := func() bool {
+		e.wlock.mu.Lock()
+		defer e.wlock.mu.Unlock()
+		return len(e.wlock.waiters) > 0
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for !waiting() {
+		select {
+		case e.ckptKick <- struct{}{}:
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the checkpointer never waited for the writer lock to restart the log")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	holder.exec("ROLLBACK")
+	for e.log.Stats().Restarts == before {
+		if time.Now().After(deadline) {
+			t.Fatal("the log was not restarted once the writer lock was free")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if frames, _ := e.log.Frames(); frames != 0 {
+		t.Fatalf("%d frames after the restart, want 0", frames)
 	}
 }
