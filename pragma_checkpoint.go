@@ -21,10 +21,7 @@ func checkpointPragma(sql string) (string, bool) {
 		return "", false
 	}
 	rest := strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(sql[lx.pos:]), ";"))
-	name := rest
-	if i := strings.IndexAny(rest, "(="); i >= 0 {
-		name = strings.TrimSpace(rest[:i])
-	}
+	name, _ := pragmaParts(rest)
 	if _, n, ok := strings.Cut(name, "."); ok {
 		name = n
 	}
@@ -32,6 +29,15 @@ func checkpointPragma(sql string) (string, bool) {
 		return "", false
 	}
 	return "PRAGMA " + rest, true
+}
+
+// pragmaParts splits what follows PRAGMA into the [schema.]name and the
+// argument, "(mode)" or "=mode" ("" if none).
+func pragmaParts(rest string) (name, arg string) {
+	if i := strings.IndexAny(rest, "(="); i >= 0 {
+		return strings.TrimSpace(rest[:i]), rest[i:]
+	}
+	return rest, ""
 }
 
 // checkpointQuery returns the statement to run for query if it is PRAGMA
@@ -64,11 +70,7 @@ func (c *conn) runCheckpoint(ctx context.Context, query string) ([]driver.Value,
 	if err != nil {
 		return nil, err
 	}
-	rest := strings.TrimSpace(query[len("PRAGMA "):])
-	name, args := rest, ""
-	if i := strings.IndexAny(rest, "(="); i >= 0 {
-		name, args = strings.TrimSpace(rest[:i]), rest[i:]
-	}
+	name, args := pragmaParts(strings.TrimPrefix(query, "PRAGMA "))
 	if !strings.Contains(name, ".") {
 		for _, schema := range c.attachedSchemas() {
 			more, err := c.checkpointOne(ctx, `PRAGMA "`+strings.ReplaceAll(schema, `"`, `""`)+`".wal_checkpoint`+args)
