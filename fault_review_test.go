@@ -148,13 +148,12 @@ type frRun struct {
 	dsn string
 	dir string // directory of the database in the in-memory FS
 
-	mu      sync.Mutex
-	txs     map[int64]*frTx
-	errs    []error // every error a caller saw
-	firstIO int     // index into errs of the first error, -1 if none
-	nextTx  atomic.Int64
-	fired   atomic.Bool // a fault fired / the crash happened
-	report  []string    // failures
+	mu     sync.Mutex
+	txs    map[int64]*frTx
+	errs   []error // every error a caller saw
+	nextTx atomic.Int64
+	fired  atomic.Bool // a fault fired / the crash happened
+	report []string    // failures
 	// the operation the fault failed, and the goroutine that ran it
 	firedOp, firedStack string
 	allStreamed         map[changefeed.LSN][]changefeed.Change

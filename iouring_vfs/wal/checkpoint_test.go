@@ -36,17 +36,6 @@ func (g *gatedFile) Sync() error {
 	return err
 }
 
-// countingFile counts the Syncs of the File it wraps.
-type countingFile struct {
-	ioback.File
-	syncs int
-}
-
-func (c *countingFile) Sync() error {
-	c.syncs++
-	return c.File.Sync()
-}
-
 // A commit written while the log's pre-checkpoint fdatasync is running is
 // not covered by it: the next checkpoint must sync the log again before
 // it copies that commit into the main file, or a power loss keeps the

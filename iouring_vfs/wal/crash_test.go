@@ -22,7 +22,6 @@ type workload struct {
 	acked   int // commits acknowledged (Commit returned nil)
 	durable int // commits known durable: synced, or checkpointed
 	tried   int // commits attempted
-	version []Version
 }
 
 func newWorkload(seed uint64, steps int) *workload {
