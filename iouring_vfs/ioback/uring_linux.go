@@ -196,16 +196,17 @@ var leaked struct {
 }
 
 // retire takes a ring whose io_uring_enter failed out of service for good.
-// It is not closed or unmapped, and the memory of its requests (keep) is
-// kept alive, because requests may still be in flight. This does not
-// happen with a working kernel; it is here so that it cannot corrupt
-// memory if it does.
+// It is abandoned (its files released, its descriptor closed) but not
+// unmapped, and the memory of its requests (keep) is kept alive, because
+// requests may still be in flight. This does not happen with a working
+// kernel; it is here so that it cannot corrupt memory if it does.
 func (p *ringPool) retire(r *ring, keep any) {
 	leaked.mu.Lock()
 	leaked.refs = append(leaked.refs, keep)
 	leaked.mu.Unlock()
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	r.abandon()
 	for i, x := range p.rings {
 		if x == r {
 			p.rings = append(p.rings[:i], p.rings[i+1:]...)

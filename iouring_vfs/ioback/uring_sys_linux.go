@@ -47,6 +47,7 @@ const (
 
 	ioringRegisterBuffers       = 0
 	ioringRegisterFiles         = 2
+	ioringUnregisterFiles       = 3
 	ioringRegisterFilesUpdate   = 6
 	ioringRegisterProbe         = 8
 	ioringRegisterBuffers2      = 15
@@ -342,6 +343,9 @@ func (r *ring) submitAndWait(want uint32) error {
 			return nil
 		}
 		_, err := ioUringEnter(r.fd, toSubmit, want, ioringEnterGetEvents)
+		if h := testHookEnter; h != nil {
+			err = h()
+		}
 		switch err {
 		case nil, unix.EINTR:
 		case unix.EAGAIN, unix.EBUSY:
@@ -351,6 +355,10 @@ func (r *ring) submitAndWait(want uint32) error {
 		}
 	}
 }
+
+// testHookEnter, set by a test, replaces io_uring_enter's result, as a
+// broken ring would fail it.
+var testHookEnter func() error
 
 // reap returns the next CQE's user data and result; the caller knows one is
 // ready (submitAndWait).
@@ -366,6 +374,21 @@ func (r *ring) reap() (userData uint64, res int32) {
 // table.
 func (r *ring) registerFiles(fds []int32) error {
 	return ioUringRegister(r.fd, ioringRegisterFiles, unsafe.Pointer(unsafe.SliceData(fds)), uint32(len(fds)))
+}
+
+// abandon gives up a ring that may still have requests in flight: its
+// file table is unregistered and its descriptor closed, so that the kernel
+// drops its references to the files (their descriptions, with their OFD
+// locks, outlive a close while a ring holds them) once those requests end.
+// The queues stay mapped: the kernel may still write completions there,
+// and nothing reads them again.
+func (r *ring) abandon() {
+	if r.fixedFiles {
+		ioUringRegister(r.fd, ioringUnregisterFiles, nil, 0)
+		r.fixedFiles = false
+	}
+	unix.Close(r.fd)
+	r.fd = -1
 }
 
 // updateFile sets slot to fd (-1 empties it).
