@@ -66,20 +66,63 @@ type shard struct {
 	index map[Key]int32
 	slots []slot // the slots handed out so far, in order; they grow to size
 	size  int    // the shard's slots when full
-	// chunks hold the slots' images, chunkSlots to a chunk, allocated
+	// chunks hold the slots' images (see chunkOf), allocated
 	// when their first slot is handed out: a cache costs memory (and the
 	// time to clear it) as it fills, not when its database opens. The
 	// slice itself never grows, so a slot's buffer may be taken outside
 	// mu by whoever holds the slot.
 	chunks [][]byte
 	hand   int
+	// free lists slots freed by Remove, Clear or a failed load, which
+	// victim hands out before it grows the shard: images that come and go
+	// (a log's frames, dropped at its restart) must not fill the shard
+	// with memory for slots that stand empty. An entry may be stale (its
+	// slot taken since by the CLOCK sweep); victim skips those.
+	free []int32
 }
 
-// chunkSlots is the number of slots one chunk of a shard's memory holds.
+// chunkSlots is the number of slots one chunk of a shard's memory holds,
+// past its first chunkSlots slots: those come in chunks of 1, 1, 2 and 4,
+// so that a small database, whose few images spread over every shard,
+// does not take a whole chunk in each (16 × 8 pages: 512 KiB at 4 KiB).
 const (
 	chunkShift = 3
 	chunkSlots = 1 << chunkShift
+	headChunks = chunkShift + 1 // the chunks of the first chunkSlots slots
 )
+
+// chunkOf returns the chunk that holds slot i, and i's place in it.
+func chunkOf(i int) (k, off int) {
+	if i < chunkSlots {
+		k = bits.Len(uint(i))
+		return k, i - chunkFirst(k)
+	}
+	return headChunks - 1 + i>>chunkShift, i & (chunkSlots - 1)
+}
+
+// chunkFirst returns the first slot of chunk k.
+func chunkFirst(k int) int {
+	if k < headChunks {
+		return 1 << k >> 1
+	}
+	return (k - headChunks + 1) << chunkShift
+}
+
+// chunkLen returns the number of slots of chunk k in a shard of size
+// slots.
+func chunkLen(k, size int) int {
+	n := chunkSlots
+	if k < headChunks {
+		n = max(1, 1<<k>>1)
+	}
+	return min(n, size-chunkFirst(k))
+}
+
+// numChunks returns the number of chunks of a shard of size slots.
+func numChunks(size int) int {
+	k, _ := chunkOf(size - 1)
+	return k + 1
+}
 
 // New returns a cache of at least capacity pages of pageSize bytes, its
 // memory taken from arena when arena is large enough (ArenaSize(capacity,
@@ -99,11 +142,12 @@ func New(capacity, pageSize int, arena []byte) *Cache {
 		s := &c.shards[i]
 		s.index = make(map[Key]int32) // grows as the cache fills, like its memory
 		s.size = per
-		s.chunks = make([][]byte, (per+chunkSlots-1)/chunkSlots)
+		s.chunks = make([][]byte, numChunks(per))
 		if arena != nil {
 			mem := arena[i*per*pageSize : (i+1)*per*pageSize]
 			for k := range s.chunks {
-				s.chunks[k] = mem[k*chunkSlots*pageSize : min(len(mem), (k+1)*chunkSlots*pageSize)]
+				first := chunkFirst(k) * pageSize
+				s.chunks[k] = mem[first : first+chunkLen(k, per)*pageSize]
 			}
 		}
 	}
@@ -129,8 +173,9 @@ func (c *Cache) shard(k Key) *shard {
 }
 
 func (s *shard) buf(i int32, pageSize int) []byte {
-	off := int(i&(chunkSlots-1)) * pageSize
-	return s.chunks[i>>chunkShift][off : off+pageSize : off+pageSize]
+	k, off := chunkOf(int(i))
+	off *= pageSize
+	return s.chunks[k][off : off+pageSize : off+pageSize]
 }
 
 // Get copies the image named k into dst and reports whether it was cached.
@@ -270,10 +315,10 @@ func (s *shard) finish(c *Cache, i int32, ok bool, dst []byte) {
 	case sl.abandoned:
 		// Removed while loading: the image may be stale, so it served
 		// this caller only and the slot goes back to the free pool.
-		*sl = slot{}
+		s.freeLocked(i)
 	case !ok:
 		delete(s.index, sl.key)
-		*sl = slot{}
+		s.freeLocked(i)
 	default:
 		sl.state = slotValid
 	}
@@ -302,7 +347,7 @@ func (c *Cache) Remove(k Key) {
 		if s.slots[i].state == slotLoading {
 			s.slots[i].abandoned = true
 		} else {
-			s.slots[i] = slot{}
+			s.freeLocked(i)
 		}
 	}
 	s.mu.Unlock()
@@ -318,23 +363,36 @@ func (c *Cache) Clear() {
 			if s.slots[j].state == slotLoading {
 				s.slots[j].abandoned = true
 			} else {
-				s.slots[j] = slot{}
+				s.freeLocked(j)
 			}
 		}
 		s.mu.Unlock()
 	}
 }
 
-// victim returns a slot to reuse: while the shard is filling, the next
-// slot never used (allocating its chunk's memory if it is the chunk's
-// first), then one evicted with CLOCK; -1 when every slot is being
-// loaded. s.mu is held.
+// freeLocked empties slot i and lists it for reuse. s.mu is held.
+func (s *shard) freeLocked(i int32) {
+	s.slots[i] = slot{}
+	s.free = append(s.free, i)
+}
+
+// victim returns a slot to reuse: a freed one, else while the shard is
+// filling the next slot never used (allocating its chunk's memory if it is
+// the chunk's first), else one evicted with CLOCK; -1 when every slot is
+// being loaded. s.mu is held.
 func (s *shard) victim(c *Cache) int32 {
+	for len(s.free) > 0 {
+		i := s.free[len(s.free)-1]
+		s.free = s.free[:len(s.free)-1]
+		if s.slots[i].state == slotFree {
+			return i
+		}
+	}
 	n := len(s.slots)
 	if n < s.size {
 		s.slots = append(s.slots, slot{})
-		if k := n >> chunkShift; s.chunks[k] == nil {
-			s.chunks[k] = newChunk(min(chunkSlots, s.size-k*chunkSlots), c.pageSize)
+		if k, _ := chunkOf(n); s.chunks[k] == nil {
+			s.chunks[k] = newChunk(chunkLen(k, s.size), c.pageSize)
 			c.bytes.Add(int64(len(s.chunks[k])))
 		}
 		return int32(n)
@@ -382,7 +440,7 @@ func (c *Cache) Release() {
 				c.bytes.Add(-int64(len(ch)))
 				s.chunks[k] = nil
 			}
-			s.slots, s.hand = nil, 0
+			s.slots, s.hand, s.free = nil, 0, nil
 			clear(s.index)
 		}
 		s.mu.Unlock()
@@ -399,28 +457,29 @@ func (s *shard) loadingLocked() bool {
 	return false
 }
 
-// chunkPools hold the full chunks of released caches, by page size: index
-// b for 1<<b bytes, SQLite's page sizes from 512 B to 64 KiB. A sync.Pool
-// gives them back to the collector if no cache takes them within two
-// collections.
-var chunkPools [17]sync.Pool
+// chunkPools hold the chunks of released caches, by page size and
+// length: [b][l] for chunks of 1<<l images of 1<<b bytes, SQLite's page
+// sizes from 512 B to 64 KiB. A sync.Pool gives them back to the collector
+// if no cache takes them within two collections.
+var chunkPools [17][chunkShift + 1]sync.Pool
 
-// chunkPool returns the pool for chunks of pageSize pages, nil for sizes
-// SQLite does not use.
-func chunkPool(pageSize int) *sync.Pool {
-	b := bits.TrailingZeros(uint(pageSize))
-	if pageSize < 512 || pageSize != 1<<b || b >= len(chunkPools) {
+// chunkPool returns the pool for chunks of n pages of pageSize bytes, nil
+// for page sizes SQLite does not use and for the partial chunk at the end
+// of a shard.
+func chunkPool(n, pageSize int) *sync.Pool {
+	b, l := bits.TrailingZeros(uint(pageSize)), bits.TrailingZeros(uint(n))
+	if pageSize < 512 || pageSize != 1<<b || b >= len(chunkPools) || n != 1<<l || l > chunkShift {
 		return nil
 	}
-	return &chunkPools[b]
+	return &chunkPools[b][l]
 }
 
 // newChunk returns memory for n images of pageSize bytes: a released chunk
-// when n is a whole chunk and one is pooled, else new memory. A released
-// chunk holds another cache's old images; that is harmless, because a slot
-// becomes valid only once its whole image is written.
+// of that length if one is pooled, else new memory. A released chunk holds
+// another cache's old images; that is harmless, because a slot becomes
+// valid only once its whole image is written.
 func newChunk(n, pageSize int) []byte {
-	if p := chunkPool(pageSize); p != nil && n == chunkSlots {
+	if p := chunkPool(n, pageSize); p != nil {
 		if ch, ok := p.Get().(*[]byte); ok {
 			return *ch
 		}
@@ -428,9 +487,9 @@ func newChunk(n, pageSize int) []byte {
 	return make([]byte, n*pageSize)
 }
 
-// freeChunk pools ch if it is a whole chunk of pageSize images.
+// freeChunk pools ch, a chunk of pageSize images.
 func freeChunk(ch []byte, pageSize int) {
-	if p := chunkPool(pageSize); p != nil && len(ch) == chunkSlots*pageSize {
+	if p := chunkPool(len(ch)/pageSize, pageSize); p != nil {
 		box := new([]byte)
 		*box = ch
 		p.Put(box)

@@ -339,8 +339,8 @@ func TestMemoryGrowsAsTheCacheFills(t *testing.T) {
 	}
 	k := Key{Page: 1}
 	c.Put(k, img(k, ps))
-	if n := allocated(t, c); n != chunkSlots*ps {
-		t.Fatalf("after one image the cache holds %d bytes, want one chunk (%d)", n, chunkSlots*ps)
+	if n := allocated(t, c); n != ps {
+		t.Fatalf("after one image the cache holds %d bytes, want one image's (%d)", n, ps)
 	}
 	dst := make([]byte, ps)
 	for p := range uint32(10000) {
@@ -498,5 +498,79 @@ func TestReleaseDuringLoad(t *testing.T) {
 	a.Release()
 	if n := allocated(t, a); n != 0 {
 		t.Fatalf("a second Release, with no load running, left %d bytes", n)
+	}
+}
+
+// A slot freed by Remove is reused before the cache takes memory for a
+// new one: a small, busy database whose images come and go must not grow
+// its cache to full size (a tenant of 2 pages held 16 MiB).
+func TestFreedSlotsAreReusedBeforeGrowing(t *testing.T) {
+	const ps = 512
+	c := New(4096, ps, nil)
+	for src := range uint64(2000) {
+		for p := range uint32(4) {
+			k := Key{Page: p, Src: src}
+			c.Put(k, img(k, ps))
+		}
+		for p := range uint32(4) {
+			c.Remove(Key{Page: p, Src: src})
+		}
+	}
+	fillCache(t, c, 4, 99999)
+	if n, most := allocated(t, c), nShards*chunkSlots*ps; n > most {
+		t.Fatalf("a cache that never held more than 4 images at once holds %d bytes (at most one chunk per shard: %d)", n, most)
+	}
+	// Slots freed by a failed load and by Clear are reused too.
+	for src := range uint64(2000) {
+		k := Key{Page: 1, Src: 100000 + src}
+		if err := c.Load(k, make([]byte, ps), func([]byte) error { return errors.New("no") }); err == nil {
+			t.Fatal("a failed fill succeeded")
+		}
+		c.Put(k, img(k, ps))
+		if src%7 == 0 {
+			c.Clear()
+		}
+		c.Remove(k)
+	}
+	if n, most := allocated(t, c), nShards*chunkSlots*ps; n > most {
+		t.Fatalf("after failed loads and clears the cache holds %d bytes, want at most %d", n, most)
+	}
+	fillCache(t, c, 3000, 7)
+	if st := c.Stats(); st.Evictions != 0 {
+		t.Fatalf("%d evictions filling 3000 of 4096 slots", st.Evictions)
+	}
+}
+
+// Every slot of a shard of any size has its own place in exactly one
+// chunk, the chunks cover the shard's slots exactly, and a shard's first
+// images take one image's memory each, not a whole chunk.
+func TestChunkLayout(t *testing.T) {
+	for size := 1; size <= 70; size++ {
+		seen := map[[2]int]bool{}
+		total := 0
+		for k := range numChunks(size) {
+			n := chunkLen(k, size)
+			if n < 1 || n > chunkSlots {
+				t.Fatalf("size %d: chunk %d holds %d slots", size, k, n)
+			}
+			total += n
+		}
+		if total != size {
+			t.Fatalf("size %d: the chunks hold %d slots", size, total)
+		}
+		for i := range size {
+			k, off := chunkOf(i)
+			if k >= numChunks(size) || off < 0 || off >= chunkLen(k, size) || seen[[2]int{k, off}] {
+				t.Fatalf("size %d: slot %d at chunk %d offset %d", size, i, k, off)
+			}
+			seen[[2]int{k, off}] = true
+		}
+	}
+	c := New(4096, 512, nil)
+	for p := range uint32(3) {
+		c.Put(Key{Page: p}, img(Key{Page: p}, 512))
+	}
+	if n := allocated(t, c); n != 3*512 {
+		t.Fatalf("3 images take %d bytes", n)
 	}
 }

@@ -126,12 +126,20 @@ func (l *Log) checkpointLocked(mode CheckpointMode, oldest Version) (CheckpointR
 		mxFrame = l.commits[ci].last
 		dbSize = l.commits[ci].size
 		complete = mxFrame == l.lastFrame
+		c := l.cache.Load()
 		for p, refs := range l.index {
 			i := len(refs) - 1
 			for ; i >= 0 && refs[i].v > safe; i-- {
 			}
 			if i >= 0 && refs[i].f > l.backfill {
 				items = append(items, copyItem{p, refs[i].f})
+			}
+			if c != nil {
+				// Every snapshot reads refs[i] or a later frame of p:
+				// the images of the earlier ones are dead weight.
+				for _, r := range refs[:max(i, 0)] {
+					c.Remove(pagecache.Key{Page: uint32(p), Src: l.gen<<32 | uint64(r.f)})
+				}
 			}
 		}
 	}
@@ -314,6 +322,12 @@ func (l *Log) restart(mode CheckpointMode, oldest Version) (bool, error) {
 	l.mainPages = l.commits[len(l.commits)-1].size
 	l.commits = nil
 	clear(l.index)
+	if c := l.cache.Load(); c != nil {
+		// No read asks for the old generation's frames again.
+		for i, p := range l.framePage {
+			c.Remove(pagecache.Key{Page: uint32(p), Src: l.gen<<32 | uint64(i+1)})
+		}
+	}
 	l.framePage = l.framePage[:0]
 	l.lastFrame, l.written, l.synced, l.backfill = 0, 0, 0, 0
 	l.syncedInLog = false

@@ -7,6 +7,7 @@ import (
 
 	"github.com/golibsql/libsql/iouring_vfs/ioback"
 	"github.com/golibsql/libsql/iouring_vfs/iofault"
+	"github.com/golibsql/libsql/iouring_vfs/pagecache"
 )
 
 // gatedFile is a File whose next Sync, once armed, reports on synced after
@@ -238,6 +239,91 @@ func TestSyncedCommitsSurviveCheckpointsOfASyncOffLog(t *testing.T) {
 					}
 				}
 			})
+		}
+	}
+}
+
+// A restart drops the cached images of the log's frames: their keys name
+// a generation no read asks for again, and they filled a busy database's
+// cache (a tenant of 2 pages held 16 MiB) with images nobody would read.
+func TestRestartDropsTheLogsCachedFrames(t *testing.T) {
+	cache := pagecache.New(4096, ps, nil)
+	l := openLog(t, ioback.NewMemFS(), "/", "db", Options{Cache: cache})
+	for round := range 300 {
+		for range 2 {
+			commitPages(t, l.Log, ps, map[PageNo]int{1: round, 2: round}, 2, false)
+		}
+		res, err := l.Checkpoint(CheckpointRestart, l.Durable())
+		if err != nil || !res.Restarted {
+			t.Fatalf("round %d: restart: %+v %v", round, res, err)
+		}
+	}
+	buf := make([]byte, ps)
+	for f := uint64(1); f <= 4; f++ {
+		for p := uint32(1); p <= 2; p++ {
+			if cache.Get(pagecache.Key{Page: p, Src: 1<<32 | f}, buf) {
+				t.Fatalf("frame %d (page %d) of the first generation is still cached", f, p)
+			}
+		}
+	}
+	if b, most := cache.Stats().Bytes, 16*8*ps; b > most {
+		t.Fatalf("the cache of a 2-page database holds %d bytes after 300 restarts, want at most %d", b, most)
+	}
+	for p := PageNo(1); p <= 2; p++ {
+		if found, err := l.ReadPage(p, l.Durable(), buf); err != nil || !found || !bytes.Equal(buf, page(ps, p, 299)) {
+			t.Fatalf("page %d after the restarts: %v %v %s", p, found, err, describe(buf))
+		}
+	}
+}
+
+// A checkpoint drops the cached images of frames that no snapshot can
+// read any more (a later frame of the same page is as old as the oldest
+// snapshot), so that a busy database's cache holds what was committed
+// since the last checkpoint, not every frame of its log; frames an older
+// snapshot still reads stay readable.
+func TestCheckpointDropsSupersededFrames(t *testing.T) {
+	cache := pagecache.New(4096, ps, nil)
+	l := openLog(t, ioback.NewMemFS(), "/", "db", Options{Cache: cache})
+	var pinned Version
+	for round := range 500 {
+		v := commitPages(t, l.Log, ps, map[PageNo]int{1: round, 2: round}, 2, false)
+		if round == 100 {
+			pinned = v
+		}
+		if round%50 == 49 {
+			oldest := l.Durable()
+			reading := round > 100 && round < 300
+			if reading {
+				oldest = pinned // a reader of round 100 stays until round 300
+			}
+			if _, err := l.Checkpoint(CheckpointPassive, oldest); err != nil {
+				t.Fatal(err)
+			}
+			if reading {
+				for p := PageNo(1); p <= 2; p++ {
+					buf := make([]byte, ps)
+					if found, err := l.ReadPage(p, pinned, buf); err != nil || !found || !bytes.Equal(buf, page(ps, p, 100)) {
+						t.Fatalf("round %d: page %d as of round 100: %v %v %s", round, p, found, err, describe(buf))
+					}
+				}
+			}
+		}
+	}
+	// The last checkpoint ran at round 499 with no older snapshot: every
+	// frame before round 499's is superseded. (A commit's frames come in
+	// no set order of pages, so both pages are looked for in each.)
+	img := make([]byte, ps)
+	for f := uint64(1); f <= 2*499; f++ {
+		for p := uint32(1); p <= 2; p++ {
+			if cache.Get(pagecache.Key{Page: p, Src: 1<<32 | f}, img) {
+				t.Fatalf("frame %d (page %d), superseded, is still cached", f, p)
+			}
+		}
+	}
+	buf := make([]byte, ps)
+	for p := PageNo(1); p <= 2; p++ {
+		if found, err := l.ReadPage(p, l.Durable(), buf); err != nil || !found || !bytes.Equal(buf, page(ps, p, 499)) {
+			t.Fatalf("page %d: %v %v %s", p, found, err, describe(buf))
 		}
 	}
 }

@@ -167,6 +167,10 @@ type pendingWrite struct {
 	size   uint32 // database size in pages at v
 	state  writeState
 	synced bool // its batch was fdatasync'ed
+	// superseded names the cached images of the frames this commit
+	// supersedes (the previous frame of each page it writes), dropped
+	// when its own are cached.
+	superseded []pagecache.Key
 }
 
 // Log is a write-ahead log in SQLite's WAL format over a main database file.
@@ -942,14 +946,20 @@ func (l *Log) Append(pages []Page, dbSize uint32, sync bool) (Version, error) {
 	}
 	v := l.base + Version(len(l.commits)+1)
 	first := l.lastFrame + 1
+	var superseded []pagecache.Key
+	cached := l.cache.Load() != nil
 	for i, pg := range pages {
-		l.index[pg.No] = append(l.index[pg.No], frameRef{v: v, f: first + FrameNo(i)})
+		refs := l.index[pg.No]
+		if cached && len(refs) > 0 {
+			superseded = append(superseded, pagecache.Key{Page: uint32(pg.No), Src: l.gen<<32 | uint64(refs[len(refs)-1].f)})
+		}
+		l.index[pg.No] = append(refs, frameRef{v: v, f: first + FrameNo(i)})
 		l.framePage = append(l.framePage, pg.No)
 	}
 	l.lastFrame += FrameNo(len(pages))
 	l.publishFramesLocked()
 	l.commits = append(l.commits, commitRec{v: v, last: l.lastFrame, size: dbSize})
-	l.pending = append(l.pending, &pendingWrite{v: v, first: first, last: l.lastFrame, off: off, buf: buf, hdr: withHdr, sync: sync, size: dbSize})
+	l.pending = append(l.pending, &pendingWrite{v: v, first: first, last: l.lastFrame, off: off, buf: buf, hdr: withHdr, sync: sync, size: dbSize, superseded: superseded})
 	l.unclaimed++
 	if g := l.gathering; g != nil && l.unclaimed >= g.want {
 		l.gathering = nil
@@ -1156,8 +1166,13 @@ func (l *Log) writeBatch(i, j int) {
 	}
 	l.stats.flushes.Add(1)
 	if c := l.cache.Load(); err == nil && c != nil && c.PageSize() == int(ps) {
-		// Pages just committed are the ones every connection re-reads.
+		// Pages just committed are the ones every connection re-reads;
+		// the frames they supersede are read only by older snapshots,
+		// which load them again if they need them.
 		for _, pw := range batch {
+			for _, k := range pw.superseded {
+				c.Remove(k)
+			}
 			b := pw.buf
 			if pw.hdr {
 				b = b[HeaderSize:]
