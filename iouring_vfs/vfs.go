@@ -114,7 +114,12 @@ func (v *VFS) fsFor(k ioback.Kind) (ioback.FS, error) {
 	if err != nil {
 		return nil, err
 	}
-	v.fss[k] = fs
+	if k != ioback.KindAuto || ioback.Describe(fs) != "portable" {
+		// An automatic fallback is not kept: io_uring may have been
+		// refused for a moment only (ioback.ErrUringRetryable), and asking
+		// again after a lasting refusal costs nothing.
+		v.fss[k] = fs
+	}
 	return fs, nil
 }
 

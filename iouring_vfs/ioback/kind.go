@@ -56,6 +56,12 @@ func ParseKind(s string) (Kind, error) {
 // kernel too old for the operations we use (EINVAL).
 var ErrNoUring = errors.New("ioback: io_uring is not available")
 
+// ErrUringRetryable is matched, beside ErrNoUring, when io_uring could not
+// be set up for want of a resource that may be free again soon (the
+// process or the system out of file descriptors): the next New tries
+// again, and New(KindAuto) falls back to Portable for this call only.
+var ErrUringRetryable = errors.New("ioback: io_uring setup may succeed later")
+
 // Logf receives the one line New(KindAuto) logs when it falls back to the
 // portable backend. It is log.Printf unless the application replaces it
 // (before the first New).
@@ -116,7 +122,9 @@ func New(kind Kind) (FS, error) {
 		if err == nil {
 			return fsys, nil
 		}
-		if uringExpected && fellBack.CompareAndSwap(false, true) {
+		if errors.Is(err, ErrUringRetryable) {
+			Logf("%v; using portable I/O for this database", err)
+		} else if uringExpected && fellBack.CompareAndSwap(false, true) {
 			Logf("%v; using portable I/O", err)
 		}
 		return Portable(), nil

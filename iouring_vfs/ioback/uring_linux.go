@@ -2,6 +2,7 @@ package ioback
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -35,21 +36,56 @@ const (
 	maxReadLen = 1 << 30
 )
 
+// uringGlobal is the process's ring pool, set up by the first open that
+// asks for io_uring, or the error that says io_uring is unavailable for
+// good. An error that may go away (out of descriptors or memory for a
+// moment) is not kept: the next open tries again, so that a process that
+// ran out of descriptors at start-up is not left on portable I/O.
 var uringGlobal struct {
-	once sync.Once
+	mu   sync.Mutex
 	pool *ringPool
 	err  error
 }
 
 func newUring() (FS, error) {
 	if e := failSetup.Load(); e != nil {
-		return nil, fmt.Errorf("%w: io_uring_setup: %w", ErrNoUring, *e)
+		err := fmt.Errorf("%w: io_uring_setup: %w", ErrNoUring, *e)
+		if transientSetupError(err) {
+			err = fmt.Errorf("%w (%w)", err, ErrUringRetryable)
+		}
+		return nil, err
 	}
-	uringGlobal.once.Do(func() { uringGlobal.pool, uringGlobal.err = newRingPool() })
-	if uringGlobal.err != nil {
-		return nil, uringGlobal.err
+	g := &uringGlobal
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.pool == nil && g.err == nil {
+		pool, err := setupRingPool()
+		if err != nil {
+			if transientSetupError(err) {
+				return nil, fmt.Errorf("%w (%w)", err, ErrUringRetryable)
+			}
+			g.err = err
+		}
+		g.pool = pool
 	}
-	return &uringFS{pool: uringGlobal.pool}, nil
+	if g.err != nil {
+		return nil, g.err
+	}
+	return &uringFS{pool: g.pool}, nil
+}
+
+// setupRingPool is newRingPool; tests replace it.
+var setupRingPool = newRingPool
+
+// transientSetupError reports whether setting up io_uring failed for want
+// of a resource that may be free again soon.
+func transientSetupError(err error) bool {
+	for _, e := range []error{unix.EMFILE, unix.ENFILE, unix.EAGAIN, unix.EINTR} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return false
 }
 
 // ringPool is the process's set of rings and the registrations every ring
