@@ -96,6 +96,9 @@ type memKey string
 
 // openEngine opens the engine of a database file. The caller holds vfs.mu.
 func (v *VFS) openEngine(key any, name string, fsys ioback.FS, db ioback.File, readOnly bool, opts engineOptions) (*Engine, error) {
+	if testHookEngineOpening != nil {
+		testHookEngineOpening(name)
+	}
 	e := &Engine{vfs: v, key: key, name: name, opts: opts, fs: fsys, db: db, readOnly: readOnly,
 		pins: map[wal.Version]int{}, ckptKick: make(chan struct{}, 1),
 		stop: make(chan struct{}), stopped: make(chan struct{})}

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -267,5 +269,76 @@ func TestCheckpointerWaitsInLineToRestartTheLog(t *testing.T) {
 	}
 	if frames, _ := e.log.Frames(); frames != 0 {
 		t.Fatalf("%d frames after the restart, want 0", frames)
+	}
+}
+
+// An engine being opened (waiting for another process's lock, recovering
+// a long log) holds up neither the opens of other databases nor the
+// closes of their connections; a second open of the same file waits for
+// it and shares its engine. The process-wide lock was held throughout:
+// one tenant's file locked by another process stalled every other
+// tenant's open and close for half a second.
+func TestOpeningEngineHoldsUpNoOtherDatabase(t *testing.T) {
+	dir := t.TempDir()
+	a, b := filepath.Join(dir, "a.db"), filepath.Join(dir, "b.db")
+	entered, release := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	testHookEngineOpening = func(name string) {
+		if filepath.Base(name) == "a.db" {
+			once.Do(func() { close(entered) })
+			<-release
+		}
+	}
+	defer func() { testHookEngineOpening = nil }()
+	released := false
+	free := func() {
+		if !released {
+			released = true
+			close(release)
+		}
+	}
+	defer free()
+	type result struct {
+		c   *capi.Conn
+		err error
+	}
+	open := func(path string, to chan result) {
+		c, err := capi.Open("file:"+path, capi.OPEN_READWRITE|capi.OPEN_CREATE|capi.OPEN_URI, Name)
+		to <- result{c, err}
+	}
+	first, second, other := make(chan result, 1), make(chan result, 1), make(chan result, 1)
+	go open(a, first)
+	<-entered
+	go open(a, second)
+	go open(b, other)
+	select {
+	case r := <-other:
+		if r.err != nil {
+			t.Fatal(r.err)
+		}
+		if err := r.c.Exec("CREATE TABLE t(x); INSERT INTO t VALUES (1)"); err != nil {
+			t.Fatal(err)
+		}
+		if err := r.c.Close(); err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(5 * time.Second):
+		free()
+		t.Fatal("the open of b.db waited for the engine of a.db to open")
+	}
+	select {
+	case r := <-second:
+		t.Fatalf("a second open of a.db returned before the first had opened its engine: %v", r.err)
+	case <-time.After(50 * time.Millisecond):
+	}
+	free()
+	r1, r2 := <-first, <-second
+	if r1.err != nil || r2.err != nil {
+		t.Fatal(r1.err, r2.err)
+	}
+	defer r1.c.Close()
+	defer r2.c.Close()
+	if e1, e2 := FileOf(r1.c.FileHandle("main")).e, FileOf(r2.c.FileHandle("main")).e; e1 != e2 {
+		t.Fatal("two engines for one file")
 	}
 }

@@ -62,11 +62,14 @@ const (
 type VFS struct {
 	mu      sync.Mutex
 	engines map[any]*Engine
-	// closing holds, by key, a channel closed once the engine its last
-	// connection released has closed (its final checkpoint done, its file
-	// lock given back): an open of the same file waits for it, rather
-	// than for the file lock that engine still holds.
-	closing map[any]chan struct{}
+	// changing holds, by key, a channel closed once the file's engine has
+	// opened (taken the file lock, recovered the log) or, its last
+	// connection released, closed (its final checkpoint done, its file
+	// lock given back). Both run without mu, so that other databases'
+	// opens and closes go on meanwhile; an open of the same file waits
+	// for the channel, rather than opening a second engine or waiting for
+	// the file lock the closing one still holds.
+	changing map[any]chan struct{}
 	fss     map[ioback.Kind]ioback.FS
 	mems    map[string]ioback.FS
 	testFS  ioback.FS // set by SetFSForTesting
@@ -237,8 +240,8 @@ func (v *VFS) fileEngine(name string, flags int32, readOnly bool, opts engineOpt
 		db.Close()
 		return nil, &capi.CodeError{Code: capi.CANTOPEN, Err: fmt.Errorf("identify %s: %w", name, err)}
 	}
-	for v.closing[id] != nil { // the file's engine is closing: wait for it
-		done := v.closing[id]
+	for v.changing[id] != nil { // the file's engine is opening or closing: wait for it
+		done := v.changing[id]
 		v.mu.Unlock()
 		<-done
 		v.mu.Lock()
@@ -254,7 +257,12 @@ func (v *VFS) fileEngine(name string, flags int32, readOnly bool, opts engineOpt
 		}
 		return e, nil
 	}
+	done := v.change(id)
+	v.mu.Unlock()
 	e, err := v.openEngine(id, name, fsys, db, readOnly, opts)
+	v.mu.Lock()
+	delete(v.changing, id)
+	close(done)
 	if err != nil {
 		db.Close()
 		var ce *capi.CodeError
@@ -290,25 +298,35 @@ func (v *VFS) releaseEngine(e *Engine) error {
 		return nil
 	}
 	delete(v.engines, e.key)
-	done := make(chan struct{})
-	if v.closing == nil {
-		v.closing = map[any]chan struct{}{}
-	}
-	v.closing[e.key] = done
+	done := v.change(e.key)
 	v.mu.Unlock()
 	if testHookEngineClosing != nil {
 		testHookEngineClosing()
 	}
 	err := e.close()
 	v.mu.Lock()
-	delete(v.closing, e.key)
+	delete(v.changing, e.key)
 	v.mu.Unlock()
 	close(done)
 	return err
 }
 
+// change records that key's engine is opening or closing, and returns the
+// channel to close when it is done; v.mu is held.
+func (v *VFS) change(key any) chan struct{} {
+	done := make(chan struct{})
+	if v.changing == nil {
+		v.changing = map[any]chan struct{}{}
+	}
+	v.changing[key] = done
+	return done
+}
+
 // testHookEngineClosing, when set, runs as an engine starts closing.
 var testHookEngineClosing func()
+
+// testHookEngineOpening, when set, runs as an engine starts opening.
+var testHookEngineOpening func(name string)
 
 // isLogOrJournal reports whether name is a rollback journal, a WAL file
 // or a super-journal, which this VFS keeps to itself: SQLite never sees
