@@ -70,9 +70,9 @@ type VFS struct {
 	// for the channel, rather than opening a second engine or waiting for
 	// the file lock the closing one still holds.
 	changing map[any]chan struct{}
-	fss     map[ioback.Kind]ioback.FS
-	mems    map[string]ioback.FS
-	testFS  ioback.FS // set by SetFSForTesting
+	fss      map[ioback.Kind]ioback.FS
+	mems     map[string]ioback.FS
+	testFS   ioback.FS // set by SetFSForTesting
 }
 
 var _ capi.VFS = (*VFS)(nil)
