@@ -312,13 +312,18 @@ func retryConflicts(ctx context.Context, opts *sql.TxOptions, attempt func(*sql.
 }
 
 // escalated returns the options for running again a transaction begun
-// with opts that conflicted: a BEGIN CONCURRENT transaction is run again
-// with BEGIN IMMEDIATE, which takes the write lock at its start and so
-// cannot conflict again. Where transactions keep touching the same pages,
-// another optimistic attempt would mostly lose again, each loss costing a
-// whole transaction. Other options are returned as they are.
+// with opts that conflicted: a BEGIN CONCURRENT transaction — asked for
+// with LevelConcurrent, or with the default level under
+// _txlock=concurrent — and a deferred one are run again with BEGIN
+// IMMEDIATE, which takes the write lock at its start and so cannot
+// conflict again. Where transactions keep touching the same pages, another
+// optimistic attempt would mostly lose again, each loss costing a whole
+// transaction. Other options are returned as they are.
 func escalated(opts *sql.TxOptions) *sql.TxOptions {
-	if opts == nil || opts.Isolation != LevelConcurrent || opts.ReadOnly {
+	if opts == nil {
+		return &sql.TxOptions{Isolation: sql.LevelSerializable}
+	}
+	if opts.ReadOnly || opts.Isolation != LevelConcurrent && opts.Isolation != sql.LevelDefault {
 		return opts
 	}
 	o := *opts
