@@ -57,7 +57,7 @@ func lrFDs(t testing.TB) (n, rings int) {
 }
 
 // lrEngines returns the sizes of the VFS's engine registry and of its
-// "closing" map, read through reflection (the fields are unexported; the
+// map of engines opening or closing ("changing"), read through reflection (the fields are unexported; the
 // test reads them only when nothing else runs).
 func lrEngines(t testing.TB) (engines, closing int) {
 	t.Helper()
@@ -66,7 +66,7 @@ func lrEngines(t testing.TB) (engines, closing int) {
 		t.Fatal(err)
 	}
 	rv := reflect.ValueOf(v).Elem()
-	return rv.FieldByName("engines").Len(), rv.FieldByName("closing").Len()
+	return rv.FieldByName("engines").Len(), rv.FieldByName("changing").Len()
 }
 
 // lrSettle lets background work end (engines closing, goroutines exiting),

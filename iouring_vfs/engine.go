@@ -211,7 +211,9 @@ func (e *Engine) close() error {
 	}
 	var errs []error
 	if e.log.Err() == nil {
-		if _, err := e.log.Checkpoint(wal.CheckpointRestart, e.log.Durable()); err != nil {
+		// Truncate: a closed database keeps no log space, as stock
+		// SQLite, which deletes its log, keeps none.
+		if _, err := e.log.Checkpoint(wal.CheckpointTruncate, e.log.Durable()); err != nil {
 			errs = append(errs, err)
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -340,5 +341,39 @@ func TestOpeningEngineHoldsUpNoOtherDatabase(t *testing.T) {
 	defer r2.c.Close()
 	if e1, e2 := FileOf(r1.c.FileHandle("main")).e, FileOf(r2.c.FileHandle("main")).e; e1 != e2 {
 		t.Fatal("two engines for one file")
+	}
+}
+
+// A clean close leaves an empty log: stock SQLite deletes its log at its
+// last close, and ours kept the space of the largest transaction it ever
+// committed (32 MiB after one 32 MiB transaction, 1.3 GB after a 1.3 GB
+// index build), or at least its 1 MiB reservation, for every closed
+// database.
+func TestCleanCloseEmptiesTheLog(t *testing.T) {
+	path := dbPath(t)
+	c := openConn(t, path, "")
+	c.exec("CREATE TABLE t(x)")
+	c.exec("BEGIN")
+	for i := range 200 {
+		c.exec(fmt.Sprintf("INSERT INTO t VALUES (randomblob(16000)||%d)", i))
+	}
+	c.exec("COMMIT")
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	st, err := os.Stat(path + "-wal")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Size() != 0 {
+		t.Fatalf("the log holds %d bytes after a clean close", st.Size())
+	}
+	c = openConn(t, path, "")
+	if n := c.int("SELECT count(*) FROM t"); n != 200 {
+		t.Fatalf("%d rows after reopening, want 200", n)
+	}
+	c.exec("INSERT INTO t VALUES (1)")
+	if n := c.int("SELECT count(*) FROM t"); n != 201 {
+		t.Fatalf("%d rows, want 201", n)
 	}
 }

@@ -327,3 +327,30 @@ func TestCheckpointDropsSupersededFrames(t *testing.T) {
 		}
 	}
 }
+
+// A truncating checkpoint empties a log file that holds bytes but no
+// commit (a torn first commit, say), not only one it reserved space in.
+func TestTruncateEmptiesALogWithNoCommit(t *testing.T) {
+	fs := ioback.NewMemFS()
+	l := openLog(t, fs, "/", "db", Options{})
+	commitPages(t, l.Log, ps, map[PageNo]int{1: 1}, 1, true)
+	l.close()
+	w, err := fs.Open("/db-wal", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.WriteAt(make([]byte, 64), HeaderSize); err != nil { // tear the only commit
+		t.Fatal(err)
+	}
+	w.Close()
+	l = openLog(t, fs, "/", "db", Options{})
+	if l.Durable() != l.Durable()&^0xffffffff {
+		t.Fatalf("a torn commit was recovered: version %x", l.Durable())
+	}
+	if _, err := l.Checkpoint(CheckpointTruncate, l.Durable()); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := l.wal.Size(); err != nil || n != 0 {
+		t.Fatalf("the log holds %d bytes after a truncating checkpoint (%v)", n, err)
+	}
+}
