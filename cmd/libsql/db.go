@@ -14,6 +14,7 @@ import (
 
 	"github.com/golibsql/libsql"
 	iouringvfs "github.com/golibsql/libsql/iouring_vfs"
+	"github.com/mattn/go-isatty"
 )
 
 // target is a DB argument: the DSN to open and how to name it in messages.
@@ -170,15 +171,11 @@ func hasTable(ctx context.Context, db *sql.DB, name string) (bool, error) {
 	return n > 0, err
 }
 
-// isTerminal reports whether f is an *os.File open on a terminal (a
-// character device).
+// isTerminal reports whether f is an *os.File open on a terminal: a
+// character device that is not one (/dev/null) reads as a script.
 func isTerminal(f any) bool {
 	file, ok := f.(*os.File)
-	if !ok {
-		return false
-	}
-	fi, err := file.Stat()
-	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+	return ok && isatty.IsTerminal(file.Fd())
 }
 
 // tempDB makes a temporary directory and returns the path of a database
