@@ -67,7 +67,7 @@
 // with cdc=on they are also stored in the same commit, so that a stream
 // resumes after a restart from any retained LSN.
 //
-// SQLite's errors are [*Error]s carrying the primary and extended result
+// SQLite's errors are [*Error] values carrying the primary and extended result
 // codes; compare them with errors.Is and the sentinels [ErrBusy],
 // [ErrBusySnapshot], [ErrLocked], [ErrConstraint], [ErrReadOnly],
 // [ErrInterrupted].

@@ -35,7 +35,7 @@ type Source interface {
 // Defaults of [HubOptions] and [Options].
 const (
 	DefaultHistory      = 256     // transactions a hub keeps in memory
-	DefaultHistoryBytes = 8 << 20 // bytes of changes a hub keeps in memory, about
+	DefaultHistoryBytes = 8 << 20 // bytes of changes a hub keeps in memory (an estimate of their size)
 	DefaultBuffer       = 4096    // changes a stream may hold unread
 )
 
@@ -51,10 +51,11 @@ type HubOptions struct {
 	// let a stream that fell behind catch up without a Source. 0 means
 	// DefaultHistory; a negative value keeps none.
 	History int
-	// HistoryBytes bounds the memory of that history (as Tx.memSize
-	// estimates it), so that large transactions are not kept by the
-	// hundred whether or not a stream needs them. 0 or less means
-	// DefaultHistoryBytes (History keeps none).
+	// HistoryBytes bounds the memory of that history, as estimated from
+	// the size of each change's names and values, so that large
+	// transactions are not kept by the hundred whether or not a stream
+	// needs them. 0 or less means DefaultHistoryBytes; with History
+	// negative nothing is kept whatever this says.
 	HistoryBytes int
 }
 

@@ -54,7 +54,7 @@ import (
 // Options configure a Pool. The zero value gives the defaults.
 type Options struct {
 	// MaxConns bounds the connections open at once, borrowed and idle
-	// together. 0 means the default: 2 × GOMAXPROCS, at least 8.
+	// together. 0 or less means the default: 2 × GOMAXPROCS, at least 8.
 	MaxConns int
 	// AcquireTimeout bounds how long Get takes: waiting for a connection
 	// when MaxConns are borrowed, and opening one (the context passed to
