@@ -269,11 +269,23 @@ func (c *conn) setupDurableCDC(ctx context.Context) error {
 	if row, err := s.Step(); err != nil || !row {
 		return c.mapErr(ctx, err)
 	}
-	if max := s.ColumnInt64(0); max > 0 {
+	max := s.ColumnInt64(0)
+	if max > maxStoredLSN {
+		// The LSNs after it would not fit the INTEGER column: stored
+		// negative, they would sort before every other and streams
+		// resuming from the oldest would never see them.
+		return fmt.Errorf("libsql: cdc=on: %s or %s's pruned_through holds LSN %d, beyond the largest this driver stores (%d): the CDC tables are corrupt", cdcTable, cdcStateTable, max, int64(maxStoredLSN))
+	}
+	if max > 0 {
 		c.file.Engine().RaiseLSNFloor(changefeed.LSN(max))
 	}
 	return nil
 }
+
+// maxStoredLSN bounds the LSNs found in the CDC tables: an LSN's high 32
+// bits count the log's restarts, far below 2^30 in any real database, and
+// the column is a signed 64-bit integer.
+const maxStoredLSN = 1 << 62
 
 // preUpdate is the connection's pre-update hook: it buffers one change.
 func (c *conn) preUpdate(p *capi.PreUpdate) {

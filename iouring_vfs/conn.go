@@ -320,12 +320,12 @@ func (f *File) readPage(pg wal.PageNo, dst []byte) error {
 		return f.ioFail(capi.IOERR_READ, err)
 	}
 	if pg == 1 && len(dst) >= 100 {
-		dst[18], dst[19] = 1, 1
-		f.presentCounter(dst, v)
+		presentRollbackMode(dst)
 		if f.pinned {
 			f.page1 = append(f.page1[:0], dst...)
 			f.page1Ver = v
 		}
+		f.presentCounter(dst, v)
 	}
 	return nil
 }
@@ -348,8 +348,29 @@ func (f *File) presentCounter(p1 []byte, v wal.Version) {
 		f.counter += 2
 		f.counterVer, f.counterSet = v, true
 	}
+	// The header's page count is valid only while the version-valid-for
+	// number (92) equals the counter (24): a file last written by SQLite
+	// before 3.7.0, or by another program, may say otherwise, and SQLite
+	// must then take the size from the file, as it would on its own VFS.
+	valid := binary.BigEndian.Uint32(p1[24:]) == binary.BigEndian.Uint32(p1[92:])
 	binary.BigEndian.PutUint32(p1[24:], f.counter)
-	binary.BigEndian.PutUint32(p1[92:], f.counter)
+	if valid {
+		binary.BigEndian.PutUint32(p1[92:], f.counter)
+	} else if binary.BigEndian.Uint32(p1[92:]) == f.counter {
+		binary.BigEndian.PutUint32(p1[92:], f.counter+1) // odd: never the counter
+	}
+}
+
+// presentRollbackMode shows SQLite page 1 in rollback mode: the file
+// format versions (bytes 18 and 19) that say WAL or rollback read 1.
+// Others, of a format newer than SQLite's, stay: SQLite then opens the
+// file read-only (byte 18) or not at all (byte 19), as on its own VFS.
+func presentRollbackMode(p1 []byte) {
+	for _, i := range []int{18, 19} {
+		if p1[i] == 1 || p1[i] == 2 {
+			p1[i] = 1
+		}
+	}
 }
 
 // WriteAt records a page in the private write set. SQLite writes whole,

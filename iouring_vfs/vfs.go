@@ -213,9 +213,16 @@ func (v *VFS) fileEngine(name string, flags int32, readOnly bool, opts engineOpt
 	if err != nil {
 		return nil, &capi.CodeError{Code: capi.CANTOPEN, Err: fmt.Errorf("I/O backend %s: %w", opts.io, err)}
 	}
-	if size, _, err := fsys.Stat(name + "-journal"); err == nil && size > 0 && !readOnly {
-		if err := rollbackHotJournal(name); err != nil {
-			return nil, &capi.CodeError{Code: capi.CANTOPEN, Err: fmt.Errorf("roll back the hot journal of %s: %w", name, err)}
+	if size, _, err := fsys.Stat(name + "-journal"); err == nil && size > 0 {
+		if readOnly && hotJournal(fsys, name+"-journal") {
+			// Stock SQLite would roll it back and cannot read-only, nor
+			// can we: the file holds half a transaction.
+			return nil, &capi.CodeError{Code: capi.READONLY_ROLLBACK, Err: fmt.Errorf("%s-journal is a hot journal left by a crashed writer: open %s read-write once to roll it back", name, name)}
+		}
+		if !readOnly {
+			if err := rollbackHotJournal(name); err != nil {
+				return nil, &capi.CodeError{Code: capi.CANTOPEN, Err: fmt.Errorf("roll back the hot journal of %s: %w", name, err)}
+			}
 		}
 	}
 	of := ioback.OpenFlag(0)
@@ -273,6 +280,20 @@ func (v *VFS) fileEngine(name string, flags int32, readOnly bool, opts engineOpt
 	}
 	v.engines[id] = e
 	return e, nil
+}
+
+// hotJournal reports whether the rollback journal at name is hot as stock
+// SQLite judges it once it has the file to itself: not empty, and its
+// first byte not zero (a journal whose header was zeroed committed).
+func hotJournal(fsys ioback.FS, name string) bool {
+	j, err := fsys.Open(name, ioback.OpenReadOnly)
+	if err != nil {
+		return false
+	}
+	defer j.Close()
+	var b [1]byte
+	n, _ := j.ReadAt(b[:], 0)
+	return n == 1 && b[0] != 0
 }
 
 // rollbackHotJournal lets stock SQLite (its default VFS) roll back a hot

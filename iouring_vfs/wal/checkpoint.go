@@ -1,6 +1,7 @@
 package wal
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"slices"
@@ -131,7 +132,10 @@ func (l *Log) checkpointLocked(mode CheckpointMode, oldest Version) (CheckpointR
 			i := len(refs) - 1
 			for ; i >= 0 && refs[i].v > safe; i-- {
 			}
-			if i >= 0 && refs[i].f > l.backfill {
+			if i >= 0 && refs[i].f > l.backfill && uint32(p) <= dbSize {
+				// A page past the database's end is no part of it (a
+				// commit that shrank it, or a hostile log): as in SQLite,
+				// it is not copied.
 				items = append(items, copyItem{p, refs[i].f})
 			}
 			if c != nil {
@@ -154,6 +158,9 @@ func (l *Log) checkpointLocked(mode CheckpointMode, oldest Version) (CheckpointR
 
 	var res CheckpointResult
 	if copyNew {
+		if err := l.checkClaimedSize(dbSize, mxFrame, ps); err != nil {
+			return res, err
+		}
 		if needSync {
 			// Under SyncNormal commits are not synced: the log must be
 			// durable before the main file holds what it says. The sync
@@ -171,6 +178,9 @@ func (l *Log) checkpointLocked(mode CheckpointMode, oldest Version) (CheckpointR
 			l.mu.Unlock()
 		}
 		if err := l.backfillPages(items, ps, gen); err != nil {
+			if errors.Is(err, ErrCorrupt) {
+				return res, err // found before anything was written
+			}
 			return res, l.poison(err)
 		}
 		if testHookAfterBackfill != nil {
@@ -227,6 +237,21 @@ func (l *Log) checkpointLocked(mode CheckpointMode, oldest Version) (CheckpointR
 	return res, nil
 }
 
+// checkClaimedSize refuses, as SQLite's checkpoint does, a database size
+// larger than the main file, the log's frames and the pending-byte page
+// could make it (a hostile or corrupt log): copying it would grow the main
+// file to that size (16 GiB for a commit claiming 2^24 pages).
+func (l *Log) checkClaimedSize(dbSize uint32, frames FrameNo, ps int) error {
+	cur, err := l.db.Size()
+	if err != nil {
+		return fmt.Errorf("wal: size of database file: %w", err)
+	}
+	if want := int64(dbSize) * int64(ps); want > cur+65536+int64(frames)*int64(ps) {
+		return fmt.Errorf("wal: checkpoint: the log claims a database of %d pages, more than the %d-byte database file and its %d frames can hold: %w", dbSize, cur, frames, ErrCorrupt)
+	}
+	return nil
+}
+
 // backfillPages copies the listed frames into the main file, in page order,
 // reading them in batches and writing runs of consecutive pages with one
 // vectored write.
@@ -257,6 +282,15 @@ func (l *Log) backfillPages(items []copyItem, ps int, gen uint64) error {
 				if r.N != ps {
 					return fmt.Errorf("wal: checkpoint read of log at %d: %w", r.Off, io.ErrUnexpectedEOF)
 				}
+			}
+		}
+		if chunk[0].p == 1 {
+			// Page 1 comes first, before anything is written: a log whose
+			// page 1 declares another page size is corrupt, and copying it
+			// would make the main file unreadable (SQLite's checkpoint
+			// refuses it too).
+			if d := DeclaredPageSize(bufs[0]); d != ps {
+				return fmt.Errorf("wal: checkpoint: page 1 in log frame %d declares a page size of %d, the log's is %d: %w", chunk[0].f, d, ps, ErrCorrupt)
 			}
 		}
 		for i := 0; i < len(chunk); {
@@ -467,17 +501,24 @@ func (l *Log) RestartRetaining(pinned []Version, maxPages int) (CheckpointResult
 				w.pages[p] = struct{}{}
 			}
 		}
-		// Pages a shrinking commit cut off are in no frame.
+		// Pages a shrinking commit cut off are in no frame. (The bound is
+		// checked first: the sizes come from the log, which may claim
+		// billions of pages.)
+		if w.size > lastSize && int64(w.size-lastSize)+int64(total+len(w.pages)) > int64(maxPages) {
+			l.mu.RUnlock()
+			return CheckpointResult{Busy: true}, nil
+		}
 		for p := lastSize + 1; p <= w.size; p++ {
 			w.pages[PageNo(p)] = struct{}{}
 		}
 		total += len(w.pages)
+		if total > maxPages {
+			l.mu.RUnlock()
+			return CheckpointResult{Busy: true}, nil
+		}
 		wants = append(wants, w)
 	}
 	l.mu.RUnlock()
-	if total > maxPages {
-		return CheckpointResult{Busy: true}, nil
-	}
 
 	keep := make(map[Version]*retainedSnap, len(wants))
 	for _, w := range wants {

@@ -428,7 +428,13 @@ scan:
 	// after the last one.
 	cut := false
 	if l.lastFrame == 0 {
-		l.newHeader(l.hdr.seq, l.hdr.pageSize)
+		// No commit: the header's page size is no part of the database
+		// (a log left by a restart beside a file restored since, say);
+		// the main file's is.
+		l.newHeader(l.hdr.seq, l.opts.PageSize)
+		if err := l.readMainSize(); err != nil {
+			return err
+		}
 	} else if end := HeaderSize + int64(l.lastFrame)*fsz; walSize > end && !l.opts.ReadOnly {
 		if err := l.wal.Truncate(end); err != nil {
 			return fmt.Errorf("wal: cut log after its last commit at %d: %w", end, err)
@@ -462,11 +468,14 @@ func (l *Log) readMainSize() error {
 	}
 	if l.hdr.pageSize == 0 {
 		if sz > 0 {
+			// A file too short to say its page size has none: it is not
+			// a database, which SQLite reading its bytes tells.
 			var b [18]byte
-			if _, err := l.db.ReadAt(b[:], 0); err != nil {
+			n, err := l.db.ReadAt(b[:], 0)
+			if err != nil && !(errors.Is(err, io.EOF) && n < len(b)) {
 				return fmt.Errorf("wal: read page size of database file: %w", err)
 			}
-			if ps := DeclaredPageSize(b[:]); validPageSize(ps) {
+			if ps := DeclaredPageSize(b[:]); n == len(b) && validPageSize(ps) {
 				l.hdr.pageSize = ps
 			}
 		}
@@ -475,7 +484,10 @@ func (l *Log) readMainSize() error {
 			return nil
 		}
 	}
-	l.mainPages = uint32(sz / int64(l.hdr.pageSize))
+	// A partial last page counts, read with zeros after the file's end,
+	// as SQLite counts it: a file shorter than one page is not empty.
+	ps := int64(l.hdr.pageSize)
+	l.mainPages = uint32((sz + ps - 1) / ps)
 	return nil
 }
 
@@ -783,6 +795,10 @@ func (l *Log) loadCached(key pagecache.Key, buf []byte, f ioback.File, off int64
 		if n == len(b) {
 			return nil
 		}
+		if f == l.db && n > 0 && (err == nil || errors.Is(err, io.EOF)) {
+			clear(b[n:]) // the main file's partial last page
+			return nil
+		}
 		if err == nil {
 			err = io.ErrUnexpectedEOF
 		}
@@ -830,6 +846,10 @@ func (l *Log) loadAhead(p PageNo, v Version, buf []byte, off int64, ahead int) e
 		n := 0
 		for n < len(reqs) && reqs[n].N == len(reqs[n].P) {
 			n++
+		}
+		if n == 0 && reqs[0].N > 0 && (reqs[0].Err == nil || errors.Is(reqs[0].Err, io.EOF)) {
+			clear(reqs[0].P[reqs[0].N:]) // the main file's partial last page
+			n = 1
 		}
 		if n > 0 {
 			return n, nil // pages after p that failed are read again when wanted
