@@ -476,10 +476,24 @@ func (f *File) Sync(flags int32) error {
 			return err
 		}
 	}
+	if f.rollingBack() {
+		return nil
+	}
 	if err := f.e.log.Reserve(len(f.ws), f.pageSize()); err != nil {
 		return f.spaceFail(capi.IOERR_FSYNC, err)
 	}
 	return nil
+}
+
+// rollingBack reports whether SQLite syncs after playing its journal back
+// (a ROLLBACK of a transaction that spilled pages), not to commit: a
+// commit writes page 1 with the change counter it read plus one, a
+// playback writes page 1, if at all, as it read it. Log space is reserved
+// only for a commit: a rollback must not grow the log, nor fail on a full
+// disk.
+func (f *File) rollingBack() bool {
+	p1, ok := f.ws[1]
+	return !ok || len(p1) < 28 || binary.BigEndian.Uint32(p1[24:]) == f.counter
 }
 
 // Size is the database size of the connection's view.
