@@ -75,6 +75,7 @@ type Conflict struct {
 	Snapshot, Newest wal.Version
 }
 
+// String names what the conflict was on, for error messages.
 func (c *Conflict) String() string {
 	if c.Schema {
 		return "conflict on the database schema or header"
@@ -101,7 +102,7 @@ type Validation struct {
 // Header holds the database header fields a transaction can change in
 // SQL: the schema cookie (DDL), user_version and application_id.
 type Header struct {
-	SchemaCookie, UserVersion, ApplicationID uint32
+	SchemaCookie, UserVersion, ApplicationID uint32 // bytes 40, 60 and 68 of page 1
 }
 
 func headerOf(page1 []byte) Header {

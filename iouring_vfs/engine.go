@@ -517,36 +517,36 @@ var testHookCheckpointBusy func()
 // Stats describe an engine's state and counters; PRAGMA libsql_stats
 // reports them as JSON.
 type Stats struct {
-	Version         string `json:"version"`
-	Durable         string `json:"durable"`
-	PageSize        int    `json:"page_size"`
-	PinnedSnapshots int    `json:"pinned_snapshots"`
-	OldestPinned    string `json:"oldest_pinned"`
-	LogFrames       int    `json:"log_frames"`
-	Backfilled      int    `json:"log_backfilled"`
-	Commits         uint64 `json:"commits"`
-	Flushes         uint64 `json:"log_writes"`
-	Syncs           uint64 `json:"fsyncs"`
-	Gathers         uint64 `json:"group_commit_waits"`
-	Checkpoints     uint64 `json:"checkpoints"`
-	Restarts        uint64 `json:"log_restarts"`
-	Retaining       uint64 `json:"log_restarts_retaining"`
-	PagesBackfilled uint64 `json:"pages_checkpointed"`
-	CacheHits       uint64 `json:"cache_hits"`
-	CacheMisses     uint64 `json:"cache_misses"`
-	CacheEvictions  uint64 `json:"cache_evictions"`
-	CacheReadAhead  uint64 `json:"cache_read_ahead"` // pages read ahead of sequential readers
-	CachePages      int    `json:"cache_capacity_pages"`
-	CacheBytes      int    `json:"cache_bytes"` // memory the cache takes now (it grows as the cache fills)
-	WriterQueue     int    `json:"writer_queue"`
-	SnapshotRetries uint64 `json:"snapshot_retries"`
-	WriterWaits     uint64 `json:"writer_waits"`
+	Version         string `json:"version"`                // the newest version: "restarts.commits"
+	Durable         string `json:"durable"`                // the newest durable version
+	PageSize        int    `json:"page_size"`              // bytes; 0 before the first page exists
+	PinnedSnapshots int    `json:"pinned_snapshots"`       // snapshots readers hold now
+	OldestPinned    string `json:"oldest_pinned"`          // the oldest of them
+	LogFrames       int    `json:"log_frames"`             // frames in the log now
+	Backfilled      int    `json:"log_backfilled"`         // of those, copied into the main file
+	Commits         uint64 `json:"commits"`                // commits appended to the log
+	Flushes         uint64 `json:"log_writes"`             // batched writes of commits to the log
+	Syncs           uint64 `json:"fsyncs"`                 // fdatasyncs of the log and the main file
+	Gathers         uint64 `json:"group_commit_waits"`     // log writes that waited to gather more commits
+	Checkpoints     uint64 `json:"checkpoints"`            // checkpoints run, of every mode
+	Restarts        uint64 `json:"log_restarts"`           // the log started over (new salts)
+	Retaining       uint64 `json:"log_restarts_retaining"` // of those, keeping older snapshots' pages in memory
+	PagesBackfilled uint64 `json:"pages_checkpointed"`     // pages copied into the main file
+	CacheHits       uint64 `json:"cache_hits"`             // hits of the shared page cache
+	CacheMisses     uint64 `json:"cache_misses"`           // and misses
+	CacheEvictions  uint64 `json:"cache_evictions"`        // images evicted to make room
+	CacheReadAhead  uint64 `json:"cache_read_ahead"`       // pages read ahead of sequential readers
+	CachePages      int    `json:"cache_capacity_pages"`   // pages the cache holds when full
+	CacheBytes      int    `json:"cache_bytes"`            // memory the cache takes now (it grows as the cache fills)
+	WriterQueue     int    `json:"writer_queue"`           // writers waiting for the writer lock now
+	SnapshotRetries uint64 `json:"snapshot_retries"`       // SQLITE_BUSY_SNAPSHOT refusals: a writer's snapshot was stale
+	WriterWaits     uint64 `json:"writer_waits"`           // acquisitions of the writer lock that waited
 	// SQLiteCacheKept counts the new snapshots at which a connection kept
 	// SQLite's page cache, dropping only the pages committed since its
 	// previous one (see File.SnapshotChanges).
 	SQLiteCacheKept uint64          `json:"sqlite_cache_kept"`
-	IO              string          `json:"io"`
-	Concurrent      ConcurrentStats `json:"concurrent"`
+	IO              string          `json:"io"`         // the I/O backend: uring, portable or memory
+	Concurrent      ConcurrentStats `json:"concurrent"` // BEGIN CONCURRENT's counters
 }
 
 // UnreportedErr returns, once, the error that poisoned the engine's log if

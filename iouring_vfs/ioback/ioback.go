@@ -31,7 +31,7 @@ const (
 // names of one file share one engine. It is comparable and usable as a map
 // key.
 type FileID struct {
-	Dev, Ino uint64
+	Dev, Ino uint64 // the device and the file's number on it
 }
 
 // Read is one request of File.ReadBatch. ReadBatch sets N and Err of every

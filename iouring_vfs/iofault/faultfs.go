@@ -50,7 +50,7 @@ func (k OpKind) IsWrite() bool { return k == OpWriteAt || k == OpWritevAt || k =
 
 // Op describes one operation, for predicates and error messages.
 type Op struct {
-	Kind OpKind
+	Kind OpKind // what the operation is
 	Name string // the file's name (the directory for SyncDir)
 	Off  int64  // offset for reads, writes, Lock, Unlock, Allocate; size for Truncate
 	Len  int64  // bytes for reads and writes, n for Lock, Unlock, Allocate; requests for ReadBatch
@@ -98,9 +98,9 @@ func (f Fault) String() string {
 // wraps the errno, so errors.Is(err, syscall.EIO) holds; errors.As finds it
 // behind the caller's own wrapping.
 type InjectedError struct {
-	Op    Op
-	Fault Fault
-	Errno syscall.Errno
+	Op    Op            // the operation that failed
+	Fault Fault         // how it was made to fail
+	Errno syscall.Errno // the error number it failed with
 }
 
 // Error names the errno, the fault and the operation.

@@ -498,7 +498,7 @@ func freeChunk(ch []byte, pageSize int) {
 
 // Stats are the cache's counters since it was made.
 type Stats struct {
-	Hits, Misses, Evictions uint64
+	Hits, Misses, Evictions uint64 // lookups found, not found; images evicted for room
 	ReadAhead               uint64 // images read ahead by LoadAhead
 	Capacity                int    // images the cache holds when full
 	Bytes                   int    // memory the cache's images take now

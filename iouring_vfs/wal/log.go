@@ -140,8 +140,8 @@ type Options struct {
 
 // Page is one page of a commit.
 type Page struct {
-	No   PageNo
-	Data []byte
+	No   PageNo // the page number, from 1
+	Data []byte // the page's bytes, as long as the page size
 }
 
 type frameRef struct {
@@ -1399,11 +1399,11 @@ type Stats struct {
 	Flushes         uint64  // log writes (each may carry several commits)
 	Syncs           uint64  // fdatasyncs of the log
 	Gathers         uint64  // flushes whose leader waited for more commits
-	Checkpoints     uint64
-	Restarts        uint64
-	Retaining       uint64 // restarts that kept pages of older snapshots (RestartRetaining)
-	PagesBackfilled uint64
-	Seq             uint32 // checkpoint sequence number
+	Checkpoints     uint64  // checkpoints run, of every mode
+	Restarts        uint64  // restarts of the log (new salts)
+	Retaining       uint64  // restarts that kept pages of older snapshots (RestartRetaining)
+	PagesBackfilled uint64  // pages copied into the main file
+	Seq             uint32  // checkpoint sequence number
 }
 
 // Stats reports the log's counters.
