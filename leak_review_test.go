@@ -69,6 +69,13 @@ func lrEngines(t testing.TB) (engines, closing int) {
 	return rv.FieldByName("engines").Len(), rv.FieldByName("changing").Len()
 }
 
+// lrEnginesOnly is lrEngines' number of engines.
+func lrEnginesOnly(t testing.TB) int {
+	t.Helper()
+	n, _ := lrEngines(t)
+	return n
+}
+
 // lrSettle lets background work end (engines closing, goroutines exiting),
 // collects garbage and measures.
 func lrSettle(t testing.TB) lrSnap {

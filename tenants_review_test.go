@@ -23,7 +23,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"reflect"
 	"runtime"
 	"slices"
 	"strconv"
@@ -61,26 +60,6 @@ func (s trSnap) String() string {
 		s.fds, s.rings, s.goroutines, float64(s.heap)/(1<<20), float64(s.rss)/(1<<20), s.engines)
 }
 
-// trFDs counts the process's descriptors and the io_uring rings among them.
-func trFDs(t testing.TB) (n, rings int) {
-	t.Helper()
-	ents, err := os.ReadDir("/proc/self/fd")
-	if err != nil {
-		t.Skipf("no /proc/self/fd: %v", err)
-	}
-	for _, e := range ents {
-		l, err := os.Readlink("/proc/self/fd/" + e.Name())
-		if err != nil {
-			continue
-		}
-		n++
-		if strings.Contains(l, "anon_inode:[io_uring]") {
-			rings++
-		}
-	}
-	return n, rings
-}
-
 func trRSS() uint64 {
 	f, err := os.Open("/proc/self/status")
 	if err != nil {
@@ -95,16 +74,6 @@ func trRSS() uint64 {
 		}
 	}
 	return 0
-}
-
-// trEngines returns the number of engines in the libsql VFS's registry
-// (an unexported map, read with reflection while nothing opens or closes).
-func trEngines(t testing.TB) int {
-	v, err := iouringvfs.Register()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return reflect.ValueOf(v).Elem().FieldByName("engines").Len()
 }
 
 // trMeasure settles the process (goroutines that are ending, the garbage
@@ -122,8 +91,8 @@ func trMeasure(t testing.TB) trSnap {
 	s.heap = ms.HeapAlloc
 	s.rss = trRSS()
 	s.goroutines = runtime.NumGoroutine()
-	s.fds, s.rings = trFDs(t)
-	s.engines = trEngines(t)
+	s.fds, s.rings = lrFDs(t)
+	s.engines = lrEnginesOnly(t)
 	return s
 }
 
@@ -522,7 +491,7 @@ func trNoFileChild(t *testing.T) {
 				trUse(ctx, db)
 				db.Close()
 			}
-			fds, _ := trFDs(t)
+			fds, _ := lrFDs(t)
 			lim := unix.Rlimit{Cur: uint64(fds + 40), Max: old.Max}
 			if err := unix.Setrlimit(unix.RLIMIT_NOFILE, &lim); err != nil {
 				t.Fatal(err)
@@ -576,7 +545,7 @@ func trNoFileChild(t *testing.T) {
 			if !strings.Contains(openErr.Error(), filepath.Base(failedPath)) {
 				report("%s: the error does not name the file %s: %v", drv, filepath.Base(failedPath), openErr)
 			}
-			fdsAt, _ := trFDs(t)
+			fdsAt, _ := lrFDs(t)
 			// Retry the failed open a few times: no descriptor may leak.
 			for range 5 {
 				if db, err := trOpen(drv, failedPath); err == nil {
@@ -586,7 +555,7 @@ func trNoFileChild(t *testing.T) {
 					db.Close()
 				}
 			}
-			if fdsNow, _ := trFDs(t); fdsNow != fdsAt {
+			if fdsNow, _ := lrFDs(t); fdsNow != fdsAt {
 				t.Errorf("%s: failed opens leaked %d descriptors", drv, fdsNow-fdsAt)
 			}
 			// The databases already open keep working.
@@ -679,7 +648,7 @@ func trFallbackChild(t *testing.T) {
 		checkIntegrity(t, db)
 		db.Close()
 	}
-	_, rings := trFDs(t)
+	_, rings := lrFDs(t)
 	t.Logf("%d tenants: backends %v, rings %d, log lines %q", n, ios, rings, lines)
 	if len(lines) != 1 {
 		t.Errorf("%d fallback log lines for %d databases, want 1", len(lines), n)
@@ -743,7 +712,7 @@ func trMemlockChild(t *testing.T) {
 	for _, db := range dbs {
 		ios[trStats(t, db).IO]++
 	}
-	_, rings := trFDs(t)
+	_, rings := lrFDs(t)
 	for _, db := range dbs {
 		checkIntegrity(t, db)
 		db.Close()
@@ -1051,7 +1020,7 @@ func trStickyChild(t *testing.T) {
 	if _, err := os.ReadFile("/proc/self/status"); err != nil {
 		t.Fatal(err)
 	}
-	fds, _ := trFDs(t)
+	fds, _ := lrFDs(t)
 	tight := unix.Rlimit{Cur: uint64(fds + 8), Max: old.Max}
 	if err := unix.Setrlimit(unix.RLIMIT_NOFILE, &tight); err != nil {
 		t.Fatal(err)
@@ -1076,7 +1045,7 @@ func trStickyChild(t *testing.T) {
 	if err := unix.Setrlimit(unix.RLIMIT_NOFILE, &old); err != nil {
 		t.Fatal(err)
 	}
-	nfd, rings := trFDs(t)
+	nfd, rings := lrFDs(t)
 	t.Logf("first open with no descriptor free (limit %d): %v; now %d descriptors, %d rings", tight.Cur, err, nfd, rings)
 	if err == nil {
 		t.Skip("the first open succeeded without a free descriptor")
@@ -1126,7 +1095,7 @@ func TestTenantsReviewSameFileTwoHandles(t *testing.T) {
 		mustExec(t, a, "CREATE TABLE kv(k INTEGER PRIMARY KEY, v TEXT)")
 		mustExec(t, b, "INSERT INTO kv(v) VALUES ('from b')")
 		mustExec(t, a, "INSERT INTO kv(v) VALUES ('from a')")
-		if got := trEngines(t) - base.engines; got != 1 {
+		if got := lrEnginesOnly(t) - base.engines; got != 1 {
 			t.Errorf("%d engines for one file opened twice", got)
 		}
 		dbs := []*sql.DB{a, b}
