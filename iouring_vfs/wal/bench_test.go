@@ -1,6 +1,7 @@
 package wal
 
 import (
+	"encoding/binary"
 	"fmt"
 	"sync"
 	"testing"
@@ -114,10 +115,16 @@ func BenchmarkCheckpoint(b *testing.B) {
 					b.Fatal(err)
 				}
 				data := make([]byte, pageSize)
+				page1 := make([]byte, pageSize) // declares the page size, as SQLite's does
+				binary.BigEndian.PutUint16(page1[16:], pageSize)
 				for start := 1; start <= pages; start += 500 {
 					batch := make([]Page, 0, 500)
 					for p := start; p < start+500 && p <= pages; p++ {
-						batch = append(batch, Page{No: PageNo(p), Data: data})
+						d := data
+						if p == 1 {
+							d = page1
+						}
+						batch = append(batch, Page{No: PageNo(p), Data: d})
 					}
 					if _, err := l.Commit(batch, pages, false); err != nil {
 						b.Fatal(err)
