@@ -47,8 +47,15 @@ type ChangeStream = changefeed.Stream
 type LSN = changefeed.LSN
 
 // ErrStreamLagged is matched by the error of a stream that fell behind its
-// buffer with CDC off (with cdc=on it reads on from the durable log).
+// buffer with CDC off (with cdc=on it reads on from the durable log), and
+// of one that asked for history retention has pruned.
 var ErrStreamLagged = changefeed.ErrStreamLagged
+
+// ErrFutureLSN is matched by the error of Changes asked for changes after
+// an LSN this database never gave (ChangeOptions.Since past its newest
+// commit): one of another database, or of this one before its log was
+// deleted.
+var ErrFutureLSN = changefeed.ErrFutureLSN
 
 // ChangeStreamer is implemented by the driver's connections (reached with
 // sql.Conn.Raw); Changes opens a stream of the database's committed changes.

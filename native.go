@@ -313,7 +313,7 @@ func retryConflicts(ctx context.Context, opts *sql.TxOptions, attempt func(*sql.
 
 // escalated returns the options for running again a transaction begun
 // with opts that conflicted: a BEGIN CONCURRENT transaction — asked for
-// with LevelConcurrent, or with the default level under
+// with LevelConcurrent, or with a level that begins as the default under
 // _txlock=concurrent — and a deferred one are run again with BEGIN
 // IMMEDIATE, which takes the write lock at its start and so cannot
 // conflict again. Where transactions keep touching the same pages, another
@@ -323,7 +323,7 @@ func escalated(opts *sql.TxOptions) *sql.TxOptions {
 	if opts == nil {
 		return &sql.TxOptions{Isolation: sql.LevelSerializable}
 	}
-	if opts.ReadOnly || opts.Isolation != LevelConcurrent && opts.Isolation != sql.LevelDefault {
+	if opts.ReadOnly || opts.Isolation != LevelConcurrent && !beginsAsDefault(opts.Isolation) {
 		return opts
 	}
 	o := *opts

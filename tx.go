@@ -43,9 +43,8 @@ func (c *conn) Begin() (driver.Tx, error) {
 //
 // A read-only transaction is always a plain BEGIN.
 func beginSQL(txLock string, level sql.IsolationLevel, readOnly bool) (string, error) {
-	switch level {
-	case sql.LevelDefault, sql.LevelReadUncommitted, sql.LevelReadCommitted,
-		sql.LevelWriteCommitted, sql.LevelRepeatableRead, sql.LevelSnapshot:
+	switch {
+	case beginsAsDefault(level):
 		if readOnly {
 			return "BEGIN", nil
 		}
@@ -56,18 +55,30 @@ func beginSQL(txLock string, level sql.IsolationLevel, readOnly bool) (string, e
 			return beginConcurrentSQL, nil
 		}
 		return "BEGIN", nil
-	case sql.LevelSerializable, sql.LevelLinearizable:
+	case level == sql.LevelSerializable || level == sql.LevelLinearizable:
 		if readOnly {
 			return "BEGIN", nil
 		}
 		return "BEGIN IMMEDIATE", nil
-	case LevelConcurrent:
+	case level == LevelConcurrent:
 		if readOnly {
 			return "BEGIN", nil
 		}
 		return beginConcurrentSQL, nil
 	}
 	return "", fmt.Errorf("libsql: isolation level %v is not supported", level)
+}
+
+// beginsAsDefault reports whether a transaction of the isolation level
+// begins as one of the default level does (per _txlock): SQLite's
+// snapshot isolation is at least what each of these asks for.
+func beginsAsDefault(level sql.IsolationLevel) bool {
+	switch level {
+	case sql.LevelDefault, sql.LevelReadUncommitted, sql.LevelReadCommitted,
+		sql.LevelWriteCommitted, sql.LevelRepeatableRead, sql.LevelSnapshot:
+		return true
+	}
+	return false
 }
 
 // BeginTx starts a transaction (see beginSQL for the isolation levels). A

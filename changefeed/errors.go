@@ -17,6 +17,12 @@ var (
 	// ends with when it fell behind and the changes it missed are gone.
 	ErrStreamLagged = errors.New("changefeed: stream lagged")
 
+	// ErrFutureLSN is returned by [Hub.Subscribe] for Options.Since past
+	// the newest commit: an LSN this database never gave (one of another
+	// database, or of this one's log before it was deleted). Waiting for
+	// it would skip, without a word, every commit up to it.
+	ErrFutureLSN = errors.New("changefeed: LSN is past the newest commit")
+
 	// ErrPruned is what a [Source] returns (wrapped or not) from ReadAfter
 	// when some transaction after the requested LSN is no longer retained.
 	ErrPruned = errors.New("changefeed: transactions no longer retained")

@@ -265,6 +265,12 @@ func (e *Engine) publishDurable() {
 // engine would otherwise close with the last of them and end the stream.
 // The caller must hold a reference to the engine (an open connection).
 func (e *Engine) Subscribe(opts changefeed.Options) (*changefeed.Stream, error) {
+	if newest := max(changefeed.LSN(e.log.Last()), e.Hub().Last()); opts.Since > newest {
+		// No commit of this database has such an LSN (one of another
+		// database, or of this one before its log was deleted): waiting
+		// for it would skip every commit up to it without a word.
+		return nil, fmt.Errorf("%w: Since %v, newest commit %v", changefeed.ErrFutureLSN, opts.Since, newest)
+	}
 	e.vfs.mu.Lock()
 	e.refs++
 	e.vfs.mu.Unlock()

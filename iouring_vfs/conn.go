@@ -75,6 +75,10 @@ type File struct {
 	counterVer wal.Version
 	counterSet bool
 	p1buf      []byte
+	// sqlCounter is the change counter SQLite's pager holds (its
+	// dbFileVers): the last it read at offset 24, or wrote in page 1 with
+	// a commit. Its next commit writes it plus one (see rollingBack).
+	sqlCounter uint32
 
 	ws     map[wal.PageNo][]byte
 	wsSize uint32 // database size in pages as written, valid when dirty
@@ -284,6 +288,9 @@ func (f *File) ReadAt(p []byte, off int64) (int, error) {
 		}
 		n += int(chunk)
 	}
+	if off <= 24 && off+int64(n) >= 28 {
+		f.sqlCounter = binary.BigEndian.Uint32(p[24-off:])
+	}
 	return n, nil
 }
 
@@ -487,13 +494,14 @@ func (f *File) Sync(flags int32) error {
 
 // rollingBack reports whether SQLite syncs after playing its journal back
 // (a ROLLBACK of a transaction that spilled pages), not to commit: a
-// commit writes page 1 with the change counter it read plus one, a
-// playback writes page 1, if at all, as it read it. Log space is reserved
-// only for a commit: a rollback must not grow the log, nor fail on a full
-// disk.
+// commit writes page 1 with the change counter its pager holds plus one
+// (sqlCounter), a playback writes page 1, if at all, as the transaction
+// found it, whose counter may be older (SQLite's cache kept across
+// snapshots). Log space is reserved only for a commit: a rollback must not
+// grow the log, nor fail on a full disk.
 func (f *File) rollingBack() bool {
 	p1, ok := f.ws[1]
-	return !ok || len(p1) < 28 || binary.BigEndian.Uint32(p1[24:]) == f.counter
+	return !ok || len(p1) < 28 || binary.BigEndian.Uint32(p1[24:]) != f.sqlCounter+1
 }
 
 // Size is the database size of the connection's view.
@@ -716,6 +724,12 @@ func (f *File) CommitPhaseTwo() error {
 		}
 	}
 	size := f.wsSize
+	// Once this commits, SQLite's pager holds the counter it wrote in
+	// page 1, whether or not page 1 goes to the log (leavePage1Out).
+	p1Counter, hasP1 := uint32(0), false
+	if b, ok := f.ws[1]; ok && len(b) >= 28 {
+		p1Counter, hasP1 = binary.BigEndian.Uint32(b[24:]), true
+	}
 	left := f.leavePage1Out()
 	if f.merge {
 		f.merge = false
@@ -744,6 +758,9 @@ func (f *File) CommitPhaseTwo() error {
 	onTop := f.cacheKnown && f.cacheSnap == f.snap && f.e.log.Last() == f.snap
 	page1Kept := pages[0].No != 1
 	v, err := f.e.log.Append(pages, size, f.commitSync)
+	if err == nil && hasP1 {
+		f.sqlCounter = p1Counter
+	}
 	if err == nil && f.capture != nil {
 		if tx := f.capture(); tx != nil {
 			f.e.enqueueChanges(v, tx)

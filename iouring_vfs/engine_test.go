@@ -344,11 +344,12 @@ func TestOpeningEngineHoldsUpNoOtherDatabase(t *testing.T) {
 	}
 }
 
-// A clean close leaves an empty log: stock SQLite deletes its log at its
-// last close, and ours kept the space of the largest transaction it ever
-// committed (32 MiB after one 32 MiB transaction, 1.3 GB after a 1.3 GB
-// index build), or at least its 1 MiB reservation, for every closed
-// database.
+// A clean close leaves an empty log, but for its header: stock SQLite
+// deletes its log at its last close, and ours kept the space of the
+// largest transaction it ever committed (32 MiB after one 32 MiB
+// transaction, 1.3 GB after a 1.3 GB index build), or at least its 1 MiB
+// reservation, for every closed database. The header keeps the sequence
+// that the next open's versions follow.
 func TestCleanCloseEmptiesTheLog(t *testing.T) {
 	path := dbPath(t)
 	c := openConn(t, path, "")
@@ -365,8 +366,8 @@ func TestCleanCloseEmptiesTheLog(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st.Size() != 0 {
-		t.Fatalf("the log holds %d bytes after a clean close", st.Size())
+	if st.Size() != wal.HeaderSize {
+		t.Fatalf("the log holds %d bytes after a clean close, want only its header (%d)", st.Size(), wal.HeaderSize)
 	}
 	c = openConn(t, path, "")
 	if n := c.int("SELECT count(*) FROM t"); n != 200 {

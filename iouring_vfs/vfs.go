@@ -29,6 +29,7 @@ package iouringvfs
 import (
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -213,16 +214,14 @@ func (v *VFS) fileEngine(name string, flags int32, readOnly bool, opts engineOpt
 	if err != nil {
 		return nil, &capi.CodeError{Code: capi.CANTOPEN, Err: fmt.Errorf("I/O backend %s: %w", opts.io, err)}
 	}
-	if size, _, err := fsys.Stat(name + "-journal"); err == nil && size > 0 {
-		if readOnly && hotJournal(fsys, name+"-journal") {
+	if hotJournal(fsys, name) {
+		if readOnly {
 			// Stock SQLite would roll it back and cannot read-only, nor
 			// can we: the file holds half a transaction.
 			return nil, &capi.CodeError{Code: capi.READONLY_ROLLBACK, Err: fmt.Errorf("%s-journal is a hot journal left by a crashed writer: open %s read-write once to roll it back", name, name)}
 		}
-		if !readOnly {
-			if err := rollbackHotJournal(name); err != nil {
-				return nil, &capi.CodeError{Code: capi.CANTOPEN, Err: fmt.Errorf("roll back the hot journal of %s: %w", name, err)}
-			}
+		if err := rollbackHotJournal(name); err != nil {
+			return nil, &capi.CodeError{Code: capi.CANTOPEN, Err: fmt.Errorf("roll back the hot journal of %s: %w", name, err)}
 		}
 	}
 	of := ioback.OpenFlag(0)
@@ -282,18 +281,27 @@ func (v *VFS) fileEngine(name string, flags int32, readOnly bool, opts engineOpt
 	return e, nil
 }
 
-// hotJournal reports whether the rollback journal at name is hot as stock
-// SQLite judges it once it has the file to itself: not empty, and its
-// first byte not zero (a journal whose header was zeroed committed).
+// hotJournal reports whether the database at name has a hot rollback
+// journal beside it, as stock SQLite judges it once it has the file to
+// itself: the database is not empty, and the journal's first byte is not
+// zero (a journal whose header was zeroed, journal_mode=PERSIST's, or
+// truncated, TRUNCATE's, committed).
 func hotJournal(fsys ioback.FS, name string) bool {
-	j, err := fsys.Open(name, ioback.OpenReadOnly)
-	if err != nil {
+	if size, _, err := fsys.Stat(name); err != nil || size == 0 {
 		return false
+	}
+	jsize, _, err := fsys.Stat(name + "-journal")
+	if err != nil || jsize == 0 {
+		return false
+	}
+	j, err := fsys.Open(name+"-journal", ioback.OpenReadOnly)
+	if err != nil {
+		return true // not a file we can read (a directory...): let stock SQLite say
 	}
 	defer j.Close()
 	var b [1]byte
-	n, _ := j.ReadAt(b[:], 0)
-	return n == 1 && b[0] != 0
+	n, err := j.ReadAt(b[:], 0)
+	return n == 1 && b[0] != 0 || n == 0 && err != nil && !errors.Is(err, io.EOF)
 }
 
 // rollbackHotJournal lets stock SQLite (its default VFS) roll back a hot
