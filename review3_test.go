@@ -5,8 +5,10 @@ package libsql
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	_ "modernc.org/sqlite" // stock SQLite, registered as "sqlite"
@@ -228,5 +230,30 @@ func TestReview3EscalatedDefaultLikeLevels(t *testing.T) {
 				t.Errorf("%v under _txlock=%s: first %q, after a conflict %q again", lvl, txLock, first, again)
 			}
 		}
+	}
+}
+
+// A stream asked for changes after an LSN the database never gave (of
+// another database, or of this one before its log was deleted) is refused:
+// it waited for that LSN and skipped, without a word, every commit up to
+// it.
+func TestReview3ChangesRefusesAFutureLSN(t *testing.T) {
+	db := openTestDB(t, "")
+	mustExec(t, db, "CREATE TABLE t(x)")
+	mustExec(t, db, "INSERT INTO t VALUES (1)")
+	ctx := context.Background()
+	s, err := Changes(ctx, db, ChangeOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	last := s.LSN()
+	s.Close()
+	if s, err := Changes(ctx, db, ChangeOptions{Since: last}); err != nil {
+		t.Fatalf("Since the newest commit: %v", err)
+	} else {
+		s.Close()
+	}
+	if _, err := Changes(ctx, db, ChangeOptions{Since: last + 1000}); !errors.Is(err, ErrFutureLSN) || !strings.Contains(err.Error(), (last+1000).String()) {
+		t.Fatalf("Since past the newest commit: %v, want ErrFutureLSN naming the LSN", err)
 	}
 }
