@@ -127,6 +127,7 @@ type capture struct {
 	storedAt time.Time // the commit time stored with them
 	marks    []int     // nCaptured() when each open savepoint began, outermost first
 	paused   bool      // the driver is writing libsql_cdc
+	durable  bool      // the connection set up durable CDC (setupCapture)
 	stmtMk   int       // nCaptured() when the running statement started
 	// failKept: the running statement failed and SQLite kept the changes
 	// it made before the failure (ON CONFLICT FAIL); noted at the failed
@@ -217,17 +218,33 @@ func (c *conn) installCapture() {
 	c.file.SetCapture(c.takeCaptured)
 }
 
-// setupCapture switches durable change capture on with cdc=on: at the
-// end of the connection's setup.
+// setupCapture switches durable change capture on with cdc=on, or on a
+// database that has libsql_cdc (which a connection with cdc=on made: its
+// history must have no gap, whatever the DSN of the connection writing):
+// at the end of the connection's setup. A read-only connection writes
+// nothing to store.
 func (c *conn) setupCapture(ctx context.Context) error {
-	if !c.cfg.cdc {
+	if !c.cfg.cdc && (c.file.ReadOnly() || !c.hasCDCTable(ctx)) {
 		return nil
 	}
+	c.cdc.durable = true
 	if err := c.setupDurableCDC(ctx); err != nil {
 		return err
 	}
 	_, err := c.file.Engine().EnableCapture(ctx, c.cfg.busyTimeout, c.cdcSource())
 	return err
+}
+
+// hasCDCTable reports whether the main database has libsql_cdc. An error
+// reading the schema says no: the connection's first statement meets it.
+func (c *conn) hasCDCTable(ctx context.Context) bool {
+	s, _, err := c.cc.Prepare("SELECT 1 FROM main.sqlite_schema WHERE type = 'table' AND name = '"+cdcTable+"'", 0)
+	if err != nil {
+		return false
+	}
+	defer s.Finalize()
+	row, err := s.Step()
+	return err == nil && row
 }
 
 // setupDurableCDC creates libsql_cdc if it is missing, checks that a table
@@ -597,7 +614,15 @@ func (c *conn) savepointDone(s *capi.Stmt) {
 // needsStore reports whether the transaction about to commit has changes
 // durable CDC has not stored yet.
 func (c *conn) needsStore() bool {
-	return c.cfg.cdc && !c.cdc.stored && c.hasPublished()
+	return c.stores() && !c.cdc.stored && c.hasPublished()
+}
+
+// stores reports whether the connection stores its transactions' changes
+// in libsql_cdc: with cdc=on, and on a database whose changes another
+// connection stores (durable CDC is the database's, not a connection's:
+// the stored history must have no gap).
+func (c *conn) stores() bool {
+	return c.cfg.cdc || c.file != nil && c.file.Engine().Durable()
 }
 
 // storeChanges writes the buffered changes into libsql_cdc, as part of the
@@ -639,10 +664,10 @@ func (c *conn) storeChanges(ctx context.Context) error {
 }
 
 // cdcSource returns the durable history for the database's hub: with
-// cdc=on, a reader of libsql_cdc over connections of its own; nil
+// durable CDC (setupCapture), a reader of libsql_cdc over connections of its own; nil
 // otherwise.
 func (c *conn) cdcSource() changefeed.Source {
-	if !c.cfg.cdc || c.origin == nil {
+	if !c.cdc.durable || c.origin == nil {
 		return nil
 	}
 	return &cdcSource{name: c.origin.name, vfs: c.origin.vfs}

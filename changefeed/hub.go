@@ -39,8 +39,16 @@ const (
 	DefaultBuffer       = 4096    // changes a stream may hold unread
 )
 
-// readBatch is how many transactions a stream reads from history at once.
-const readBatch = 256
+// readBatch is how many transactions a stream reads from history at once:
+// from the hub's memory, and at most from the Source, where a stream asks
+// for about sourceBatchBytes of changes at a time (sourceFirstBatch
+// transactions before it knows their size), so that a read fits in a
+// Next with a short deadline and its memory stays bounded.
+const (
+	readBatch        = 256
+	sourceFirstBatch = 8
+	sourceBatchBytes = 1 << 20
+)
 
 // HubOptions configure a [Hub].
 type HubOptions struct {
@@ -63,19 +71,22 @@ type HubOptions struct {
 // by every connection. Its methods are safe for concurrent use, except that
 // Publish must be called by one goroutine at a time.
 type Hub struct {
-	src Source
-
-	mu     sync.Mutex
-	closed bool
-	last   LSN       // newest published LSN, or the SetLast position
-	ring   []*Tx     // the in-memory history, a ring of len(ring) slots
-	rsize  []int     // the memory of each ring slot's transaction (memSize)
-	rbytes int       // the sum of rsize over the history
-	rmax   int       // the bound on rbytes (HistoryBytes)
-	rhead  int       // index of the oldest transaction in ring
-	rlen   int       // transactions in ring
-	rbase  LSN       // ring holds every transaction published with LSN > rbase
-	subs   []*Stream // open streams; Stream.idx is the position
+	mu sync.Mutex
+	// src is the durable history; srcFrom, when not 0, is the LSN from
+	// which it is complete (it was given late, by SetSource: transactions
+	// published before were not stored).
+	src     Source
+	srcFrom LSN
+	closed  bool
+	last    LSN       // newest published LSN, or the SetLast position
+	ring    []*Tx     // the in-memory history, a ring of len(ring) slots
+	rsize   []int     // the memory of each ring slot's transaction (memSize)
+	rbytes  int       // the sum of rsize over the history
+	rmax    int       // the bound on rbytes (HistoryBytes)
+	rhead   int       // index of the oldest transaction in ring
+	rlen    int       // transactions in ring
+	rbase   LSN       // ring holds every transaction published with LSN > rbase
+	subs    []*Stream // open streams; Stream.idx is the position
 }
 
 // NewHub returns a hub with nothing published; the driver calls SetLast
@@ -207,6 +218,30 @@ func (h *Hub) SetLast(l LSN) {
 	}
 }
 
+// SetSource gives a hub made without a Source the durable history, which
+// holds every transaction published with an LSN above from (durable CDC
+// started at from: those before were not stored). History older than from
+// then comes from memory only, or the stream lags: the Source would skip
+// what it lacks. A hub that has a Source keeps it, and SetSource reports
+// false.
+func (h *Hub) SetSource(src Source, from LSN) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.src != nil || src == nil {
+		return false
+	}
+	h.src, h.srcFrom = src, from
+	return true
+}
+
+// source returns the durable history and the LSN from which it is
+// complete (0: all of it).
+func (h *Hub) source() (Source, LSN) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.src, h.srcFrom
+}
+
 // Subscribers returns the number of open streams.
 func (h *Hub) Subscribers() int {
 	h.mu.Lock()
@@ -243,6 +278,16 @@ func (h *Hub) SubscribeHolding(opts Options, release func() error) (*Stream, err
 	switch {
 	case since == Now:
 		s.pos.Store(uint64(h.last))
+	case since == Oldest && h.src != nil && h.srcFrom != 0:
+		// A late Source is complete from srcFrom, memory from rbase: the
+		// oldest start with no gap is the earlier of the two.
+		start := min(h.rbase, h.srcFrom)
+		s.pos.Store(uint64(start))
+		if start == h.rbase {
+			s.hist, _, _ = h.readRing(start, nil, 0)
+		} else {
+			s.startHistory(0)
+		}
 	case since == Oldest && h.src != nil:
 		s.pos.Store(uint64(Oldest))
 		s.oldest = true

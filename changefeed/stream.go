@@ -1,6 +1,7 @@
 package changefeed
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -80,6 +81,7 @@ type Stream struct {
 	hist      []*Tx  // history batch being delivered
 	hi        int    // next index in hist
 	histBuf   []*Tx  // reused buffer for batches read from the hub's memory
+	srcLimit  int    // transactions the next read from the Source asks for (0: sourceFirstBatch)
 	needHist  bool   // history must be read before the live queue
 	histRead  bool   // a batch was read since needHist was set
 	histMore  bool   // the last batch was full: there may be more
@@ -461,14 +463,16 @@ func (s *Stream) readHistory(ctx context.Context) error {
 			return nil
 		}
 	}
-	if h.src == nil {
+	src, from := h.source()
+	if src == nil || after < from {
 		return s.fail(&LaggedError{LSN: after, Dropped: s.dropped})
 	}
 
 	// Close must interrupt a slow read.
 	rctx, cancel := context.WithCancel(ctx)
 	stop := context.AfterFunc(s.life, cancel)
-	txs, err := h.src.ReadAfter(rctx, after, readBatch)
+	limit := cmp.Or(s.srcLimit, sourceFirstBatch)
+	txs, err := src.ReadAfter(rctx, after, limit)
 	stop()
 	cancel()
 	select {
@@ -477,7 +481,7 @@ func (s *Stream) readHistory(ctx context.Context) error {
 	default:
 	}
 	if errors.Is(err, ErrPruned) && s.oldest {
-		o, err := h.src.Oldest(ctx)
+		o, err := src.Oldest(ctx)
 		switch {
 		case err != nil:
 			if ctx.Err() != nil {
@@ -498,12 +502,22 @@ func (s *Stream) readHistory(ctx context.Context) error {
 	}
 	if err != nil {
 		if ctx.Err() != nil {
+			// Cut short: the next Next asks for less, so that a consumer
+			// whose deadlines are short still makes progress.
+			s.srcLimit = max(1, limit/2)
 			return ctx.Err()
 		}
 		return fmt.Errorf("changefeed: read history after LSN %v: %w", after, err)
 	}
 	s.oldest = false
-	s.setHist(txs, len(txs) >= readBatch)
+	s.setHist(txs, len(txs) >= limit)
+	if len(txs) > 0 {
+		size := 0
+		for _, tx := range txs {
+			size += tx.memSize()
+		}
+		s.srcLimit = min(readBatch, max(1, sourceBatchBytes*len(txs)/max(size, 1)))
+	}
 	return nil
 }
 

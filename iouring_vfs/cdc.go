@@ -26,6 +26,9 @@ type cdcState struct {
 	hubMu   sync.Mutex        // orders RaiseLSNFloor's SetLast after the hub's creation
 	stored  atomic.Uint64     // the newest LSN durable CDC stored (RaiseLSNFloor)
 	source  changefeed.Source // durable history, given by the first EnableCapture that has one
+	// durable is set, under the writer lock, once source is: from then on
+	// every connection stores its transactions' changes (Durable).
+	durable atomic.Bool
 
 	// Capture starts in two steps (see EnableCapture): wanted makes new
 	// concurrent transactions capture from their start; capturing makes
@@ -68,7 +71,9 @@ func (e *Engine) CaptureWanted() bool { return e.cdc.wanted.Load() }
 // changes from now on, and returns the LSN from which the capture is
 // complete: every transaction committed with a higher LSN has all its
 // changes published. src, if not nil, is the durable history, for the hub
-// to read lagging streams from (the first call decides).
+// to read lagging streams from (the first call with one decides; given
+// after the hub was made, it serves the history from then on), and from
+// then on every connection stores its changes (Durable).
 //
 // Normal writers change rows only while they hold the writer lock, so
 // capture is switched on under it: no writer is between two of its changes
@@ -77,8 +82,18 @@ func (e *Engine) CaptureWanted() bool { return e.cdc.wanted.Load() }
 func (e *Engine) EnableCapture(ctx context.Context, timeout time.Duration, src changefeed.Source) (changefeed.LSN, error) {
 	e.cdc.enableMu.Lock()
 	defer e.cdc.enableMu.Unlock()
-	if e.cdc.source == nil && src != nil && e.cdc.hub == nil {
-		e.cdc.source = src
+	if src != nil && e.cdc.source == nil {
+		e.cdc.hubMu.Lock()
+		made := e.cdc.hub != nil
+		if !made {
+			e.cdc.source = src // the hub is made with it
+		}
+		e.cdc.hubMu.Unlock()
+		if made {
+			if err := e.becomeDurable(ctx, timeout, src); err != nil {
+				return 0, err
+			}
+		}
 	}
 	if e.cdc.capturing.Load() {
 		return changefeed.LSN(e.log.Last()), nil
@@ -93,10 +108,33 @@ func (e *Engine) EnableCapture(ctx context.Context, timeout time.Duration, src c
 		return 0, fmt.Errorf("starting change capture: waiting for the writer lock: %w", err)
 	}
 	e.cdc.capturing.Store(true)
+	e.cdc.durable.Store(e.cdc.source != nil)
 	from := changefeed.LSN(e.log.Last())
 	e.wlock.release()
 	return from, nil
 }
+
+// becomeDurable gives the hub, made before durable CDC started (a stream
+// opened without it), the durable history src, which holds the
+// transactions committed from now on: under the writer lock, so that
+// every commit after it stores its changes. enableMu is held.
+func (e *Engine) becomeDurable(ctx context.Context, timeout time.Duration, src changefeed.Source) error {
+	if err := e.wlock.acquire(ctx, max(timeout, internalGrace)); err != nil {
+		return fmt.Errorf("starting durable change capture: waiting for the writer lock: %w", err)
+	}
+	defer e.wlock.release()
+	e.cdc.hubMu.Lock()
+	e.cdc.source = src
+	e.cdc.hubMu.Unlock()
+	e.Hub().SetSource(src, changefeed.LSN(e.log.Last()))
+	e.cdc.durable.Store(e.cdc.capturing.Load())
+	return nil
+}
+
+// Durable reports whether the database's changes are stored (durable CDC):
+// every connection then stores its transactions' changes, whatever its own
+// DSN says, so that the stored history has no gap.
+func (e *Engine) Durable() bool { return e.cdc.durable.Load() }
 
 // ConcurrentBegins records a concurrent transaction starting; it returns
 // whether the transaction must capture its changes.

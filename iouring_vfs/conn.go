@@ -492,6 +492,10 @@ func (f *File) Sync(flags int32) error {
 	return nil
 }
 
+// ReadOnly reports whether the connection may not write the database
+// (mode=ro, or a file the process may not write).
+func (f *File) ReadOnly() bool { return f.readOnly }
+
 // rollingBack reports whether SQLite syncs after playing its journal back
 // (a ROLLBACK of a transaction that spilled pages), not to commit: a
 // commit writes page 1 with the change counter its pager holds plus one

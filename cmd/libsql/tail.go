@@ -46,7 +46,10 @@ it stops once it has printed the newest transaction stored when it started
 it notices after 200 ms without a change).
 
 A database belongs to one process at a time: tail cannot open a database
-another process has open ("database is locked").
+another process has open ("database is locked"), and while it follows,
+no other process can open it. To watch a running application's changes,
+open a stream in that process (libsql.Changes); tail reads the history
+of a database nothing else has open.
 `,
 	run: runTail,
 }
