@@ -127,7 +127,6 @@ type capture struct {
 	storedAt time.Time // the commit time stored with them
 	marks    []int     // nCaptured() when each open savepoint began, outermost first
 	paused   bool      // the driver is writing libsql_cdc
-	durable  bool      // the connection set up durable CDC (setupCapture)
 	stmtMk   int       // nCaptured() when the running statement started
 	// failKept: the running statement failed and SQLite kept the changes
 	// it made before the failure (ON CONFLICT FAIL); noted at the failed
@@ -218,16 +217,18 @@ func (c *conn) installCapture() {
 	c.file.SetCapture(c.takeCaptured)
 }
 
-// setupCapture switches durable change capture on with cdc=on, or on a
-// database that has libsql_cdc (which a connection with cdc=on made: its
-// history must have no gap, whatever the DSN of the connection writing):
-// at the end of the connection's setup. A read-only connection writes
-// nothing to store.
+// setupCapture switches durable change capture on with cdc=on: at the
+// end of the connection's setup. A connection without it may not write a
+// database whose changes are stored (File.SetStoresChanges): its writes
+// would be missing from the stored history. cdc=off said outright lets it
+// write one that no connection stores the changes of now (to drop
+// libsql_cdc, say), leaving its changes out.
 func (c *conn) setupCapture(ctx context.Context) error {
-	if !c.cfg.cdc && (c.file.ReadOnly() || !c.hasCDCTable(ctx)) {
+	if !c.cfg.cdc {
+		c.file.SetStoresChanges(false, !c.cfg.cdcOff && !c.file.ReadOnly() && c.hasCDCTable())
 		return nil
 	}
-	c.cdc.durable = true
+	c.file.SetStoresChanges(true, true)
 	if err := c.setupDurableCDC(ctx); err != nil {
 		return err
 	}
@@ -235,16 +236,18 @@ func (c *conn) setupCapture(ctx context.Context) error {
 	return err
 }
 
-// hasCDCTable reports whether the main database has libsql_cdc. An error
-// reading the schema says no: the connection's first statement meets it.
-func (c *conn) hasCDCTable(ctx context.Context) bool {
-	s, _, err := c.cc.Prepare("SELECT 1 FROM main.sqlite_schema WHERE type = 'table' AND name = '"+cdcTable+"'", 0)
+// hasCDCTable reports whether the main database has durable CDC's
+// libsql_cdc (an application's own table of that name, with other
+// columns, is not it). An error reading the schema says no: the
+// connection's first statement meets it.
+func (c *conn) hasCDCTable() bool {
+	s, _, err := c.cc.Prepare("SELECT group_concat(name, ',') FROM (SELECT name FROM pragma_table_info('"+cdcTable+"') ORDER BY cid)", 0)
 	if err != nil {
 		return false
 	}
 	defer s.Finalize()
 	row, err := s.Step()
-	return err == nil && row
+	return err == nil && row && s.ColumnText(0) == "lsn,time,changes"
 }
 
 // setupDurableCDC creates libsql_cdc if it is missing, checks that a table
@@ -614,15 +617,7 @@ func (c *conn) savepointDone(s *capi.Stmt) {
 // needsStore reports whether the transaction about to commit has changes
 // durable CDC has not stored yet.
 func (c *conn) needsStore() bool {
-	return c.stores() && !c.cdc.stored && c.hasPublished()
-}
-
-// stores reports whether the connection stores its transactions' changes
-// in libsql_cdc: with cdc=on, and on a database whose changes another
-// connection stores (durable CDC is the database's, not a connection's:
-// the stored history must have no gap).
-func (c *conn) stores() bool {
-	return c.cfg.cdc || c.file != nil && c.file.Engine().Durable()
+	return c.cfg.cdc && !c.cdc.stored && c.hasPublished()
 }
 
 // storeChanges writes the buffered changes into libsql_cdc, as part of the
@@ -664,10 +659,10 @@ func (c *conn) storeChanges(ctx context.Context) error {
 }
 
 // cdcSource returns the durable history for the database's hub: with
-// durable CDC (setupCapture), a reader of libsql_cdc over connections of its own; nil
+// cdc=on, a reader of libsql_cdc over connections of its own; nil
 // otherwise.
 func (c *conn) cdcSource() changefeed.Source {
-	if !c.cdc.durable || c.origin == nil {
+	if !c.cfg.cdc || c.origin == nil {
 		return nil
 	}
 	return &cdcSource{name: c.origin.name, vfs: c.origin.vfs}
@@ -709,7 +704,8 @@ func (s *cdcSource) ReadAfter(ctx context.Context, after changefeed.LSN, limit i
 	}
 	defer st.Finalize()
 	var txs []*changefeed.Tx
-	for {
+	size := 0
+	for size < cdcReadBytes {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
@@ -720,7 +716,9 @@ func (s *cdcSource) ReadAfter(ctx context.Context, after changefeed.LSN, limit i
 		if !row {
 			return txs, nil
 		}
-		tx, err := changefeed.DecodeTx(st.ColumnBlob(2))
+		blob := st.ColumnBlob(2)
+		size += len(blob)
+		tx, err := changefeed.DecodeTx(blob)
 		if err != nil {
 			return nil, fmt.Errorf("libsql: CDC log row %d: %w", st.ColumnInt64(0), err)
 		}
@@ -728,7 +726,12 @@ func (s *cdcSource) ReadAfter(ctx context.Context, after changefeed.LSN, limit i
 		tx.CommitTime = time.Unix(0, st.ColumnInt64(1))
 		txs = append(txs, tx.Fill())
 	}
+	return txs, nil
 }
+
+// cdcReadBytes bounds the stored changes one ReadAfter returns (it returns
+// one transaction at least): a stream catching up holds about this much.
+const cdcReadBytes = 1 << 20
 
 // prunedThrough reads the highest LSN retention deleted (0 if none).
 func prunedThrough(cc *capi.Conn) (changefeed.LSN, error) {

@@ -285,6 +285,9 @@ func (c *conn) commitConcurrent(ctx context.Context) (err error) {
 	if err := f.AcquireWriter(); err != nil {
 		return c.mapErr(ctx, &capi.Error{Code: capi.BUSY, Msg: err.Error(), Cause: err})
 	}
+	if err := f.UnstoredWrite(); err != nil {
+		return c.mapErr(ctx, err) // durable CDC started since it began
+	}
 	var seq sequenceState
 	if f.Stale() {
 		if err := c.schemaFacts(ctx).err; err != nil {

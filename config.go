@@ -38,6 +38,7 @@ type config struct {
 	timeFormat  timeFormat
 	pragmas     []pragma
 	cdc         bool
+	cdcOff      bool // cdc=off said outright: writing a database with stored changes leaves them out
 
 	maxConns     optional[int]
 	idleTimeout  optional[time.Duration]
@@ -161,7 +162,7 @@ var setters = map[string]func(c *config, v string) error{
 	},
 	"cdc": func(c *config, v string) error {
 		s, err := oneOf(v, "off", "on")
-		c.cdc = s == "on"
+		c.cdc, c.cdcOff = s == "on", s == "off"
 		return err
 	},
 	"page_cache": func(c *config, v string) error {

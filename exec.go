@@ -169,7 +169,7 @@ func (c *conn) plain(ctx context.Context, query string) error {
 // (cdc=on) or it is a CREATE TABLE whose rows are captured after it ran
 // (creates).
 func (c *conn) cdcWrap(s *capi.Stmt, creates bool) bool {
-	return (c.stores() || creates) && c.conc == nil && !c.cdc.paused && c.cc.GetAutocommit() && s.WritesMainInTransaction()
+	return (c.cfg.cdc || creates) && c.conc == nil && !c.cdc.paused && c.cc.GetAutocommit() && s.WritesMainInTransaction()
 }
 
 // commitWrapped ends the transaction cdcWrap opened (failed: the

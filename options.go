@@ -79,7 +79,7 @@ func WithPragma(name, value string) Option {
 // with it on, every transaction's row changes are stored in the same
 // commit, so that change streams resume after a restart (see Changes).
 func WithCDC(on bool) Option {
-	return func(c *config) error { c.cdc = on; return nil }
+	return func(c *config) error { c.cdc, c.cdcOff = on, !on; return nil }
 }
 
 // WithCDCRetention prunes stored changes older than d, as the DSN key

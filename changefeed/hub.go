@@ -16,9 +16,10 @@ import (
 // the same commit, so a read started after Publish returned finds them).
 type Source interface {
 	// ReadAfter returns up to limit committed transactions with LSN > after,
-	// in LSN order, filled as by [Tx.Fill]. Fewer than limit means there
-	// were no more at the time of the read. The slice and the transactions
-	// belong to the caller.
+	// in LSN order, filled as by [Tx.Fill]. It may return fewer, to bound
+	// the memory of one read (at least one, if there is one); none means
+	// there were no more at the time of the read. The slice and the
+	// transactions belong to the caller.
 	//
 	// If some transaction with LSN > after is no longer retained (pruned),
 	// it must return an error wrapping [ErrPruned] rather than skip it:
@@ -286,6 +287,7 @@ func (h *Hub) SubscribeHolding(opts Options, release func() error) (*Stream, err
 		if start == h.rbase {
 			s.hist, _, _ = h.readRing(start, nil, 0)
 		} else {
+			s.oldest = true // retention may have pruned past srcFrom: start at what it kept
 			s.startHistory(0)
 		}
 	case since == Oldest && h.src != nil:

@@ -510,7 +510,7 @@ func (s *Stream) readHistory(ctx context.Context) error {
 		return fmt.Errorf("changefeed: read history after LSN %v: %w", after, err)
 	}
 	s.oldest = false
-	s.setHist(txs, len(txs) >= limit)
+	s.setHist(txs, len(txs) > 0) // a short batch may be the Source's bound: only an empty one ends the history
 	if len(txs) > 0 {
 		size := 0
 		for _, tx := range txs {

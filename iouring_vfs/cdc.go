@@ -239,6 +239,28 @@ func (f *File) uncapturedErr() error {
 	return f.fail(capi.READONLY, fmt.Errorf("cannot write %s here: its changes are being captured (change data capture), and this connection does not capture them; write it through a connection whose main database it is", f.e.name))
 }
 
+// SetStoresChanges tells the file whether its connection stores its
+// transactions' changes (durable CDC, cdc=on), and, if it does not,
+// whether the database has the stored history all the same (libsql_cdc):
+// such a connection may not write it, nor any while another connection
+// stores the changes (Durable), since its writes would be missing from
+// the stored history.
+func (f *File) SetStoresChanges(stores, hasHistory bool) {
+	f.storesChanges, f.hasHistory = stores, hasHistory
+}
+
+// UnstoredWrite returns the error a write through f is refused with when
+// its changes would be missing from the stored history, nil otherwise.
+// Lock checks it for RESERVED, before and under the writer lock (which
+// durable CDC starts under); a concurrent transaction, which takes no lock
+// before its commit, is checked again there, under it.
+func (f *File) UnstoredWrite() error {
+	if f.capture == nil || f.storesChanges || !f.hasHistory && !f.e.Durable() {
+		return nil
+	}
+	return f.fail(capi.READONLY, fmt.Errorf("cannot write %s through this connection: the database stores its changes (durable CDC, the table libsql_cdc), and this connection does not; open it with cdc=on to write it", f.e.name))
+}
+
 // NextLSN is the LSN the transaction committing under the writer lock will
 // get; durable CDC stores it with the changes, in the same commit.
 func (f *File) NextLSN() (changefeed.LSN, error) {
@@ -303,7 +325,9 @@ func (e *Engine) publishDurable() {
 // engine would otherwise close with the last of them and end the stream.
 // The caller must hold a reference to the engine (an open connection).
 func (e *Engine) Subscribe(opts changefeed.Options) (*changefeed.Stream, error) {
-	if newest := max(changefeed.LSN(e.log.Last()), e.Hub().Last()); opts.Since > newest {
+	// Below the next commit's LSN every LSN may have been handed out (a
+	// raised floor's start included: RaiseLSNFloor).
+	if newest := max(changefeed.LSN(e.log.NextVersion()-1), e.Hub().Last()); opts.Since > newest {
 		// No commit of this database has such an LSN (one of another
 		// database, or of this one before its log was deleted): waiting
 		// for it would skip every commit up to it without a word.

@@ -75,6 +75,10 @@ type File struct {
 	counterVer wal.Version
 	counterSet bool
 	p1buf      []byte
+	// storesChanges: the connection stores its transactions' changes
+	// (cdc=on); hasHistory: the database has the stored history
+	// (SetStoresChanges).
+	storesChanges, hasHistory bool
 	// sqlCounter is the change counter SQLite's pager holds (its
 	// dbFileVers): the last it read at offset 24, or wrote in page 1 with
 	// a commit. Its next commit writes it plus one (see rollingBack).
@@ -551,6 +555,9 @@ func (f *File) Lock(level int32) error {
 		if f.uncaptured() {
 			return f.uncapturedErr()
 		}
+		if err := f.UnstoredWrite(); err != nil {
+			return err
+		}
 		if !f.concurrent && !f.hasWriter {
 			if err := f.acquireWriter(); err != nil {
 				return err
@@ -572,6 +579,10 @@ func (f *File) Lock(level int32) error {
 			// switched on under.
 			f.releaseWriter()
 			return f.uncapturedErr()
+		}
+		if err := f.UnstoredWrite(); err != nil {
+			f.releaseWriter() // durable CDC started while it waited
+			return err
 		}
 		f.lock = capi.LOCK_RESERVED
 	}

@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/golibsql/libsql"
 	"github.com/golibsql/libsql/internal/capi"
 )
 
@@ -81,6 +82,14 @@ func runShell(c *command, e *env, args []string) int {
 	db, err := t.open(ctx)
 	if err != nil {
 		return c.failOpen(e, err)
+	}
+	if has, _ := hasTable(ctx, db, cdcTable); has && !t.hasKey("cdc") {
+		// A database whose changes are stored takes writes only from
+		// connections that store theirs.
+		db.Close()
+		if db, err = t.open(ctx, libsql.WithCDC(true)); err != nil {
+			return c.failOpen(e, err)
+		}
 	}
 	defer db.Close()
 	conn, err := db.Conn(ctx)
