@@ -757,7 +757,8 @@ func crvLSNRow(chs []Change, l LSN) any {
 // commits fast: with cdc off it delivers a gap-free prefix, then
 // ErrStreamLagged (a *LaggedError whose LSN is the last transaction
 // delivered, whose Dropped is the next one), never a skip; with cdc=on it
-// reads everything, from the durable log, in order.
+// reads everything, from the durable log, in order. (It replaces
+// TestReviewCDCLaggingWhileWriting, which checked less of the same.)
 func TestCDCConsumerReviewSlowConsumer(t *testing.T) {
 	for _, cdc := range []string{"off", "on"} {
 		t.Run("cdc="+cdc, func(t *testing.T) {

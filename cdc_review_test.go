@@ -636,53 +636,6 @@ func TestReviewCDCLaggingInMemory(t *testing.T) {
 	}
 }
 
-// TestReviewCDCLaggingWhileWriting: a slow consumer with a tiny buffer
-// reads while a writer commits; in memory mode it gets every change in
-// order or stops with ErrStreamLagged after a gap-free prefix; with
-// cdc=on it never lags.
-func TestReviewCDCLaggingWhileWriting(t *testing.T) {
-	for _, cdc := range []string{"off", "on"} {
-		t.Run("cdc="+cdc, func(t *testing.T) {
-			db := openTestDB(t, "cdc="+cdc)
-			mustExec(t, db, "CREATE TABLE t(id INTEGER PRIMARY KEY, n)")
-			s := stream(t, db, ChangeOptions{Buffer: 2})
-			const n = 700
-			done := make(chan error, 1)
-			go func() {
-				for i := 1; i <= n; i++ {
-					if _, err := db.Exec("INSERT INTO t(n) VALUES (?)", i); err != nil {
-						done <- err
-						return
-					}
-				}
-				done <- nil
-			}()
-			var seen int64
-			for seen < n {
-				ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
-				ch, err := s.Next(ctx)
-				cancel()
-				if err != nil {
-					if cdc == "off" && errors.Is(err, ErrStreamLagged) {
-						break
-					}
-					t.Fatalf("after %d: %v", seen, err)
-				}
-				seen++
-				if ch.New[1] != seen {
-					t.Fatalf("change %d is %v", seen, ch.New)
-				}
-				if seen%50 == 0 {
-					time.Sleep(2 * time.Millisecond)
-				}
-			}
-			if err := <-done; err != nil {
-				t.Fatal(err)
-			}
-		})
-	}
-}
-
 // TestReviewCDCStartWhileCommitting opens streams (Since 0) while two
 // writers commit: each stream gets, per writer, a gap-free run of that
 // writer's rows up to its last one, which includes every row whose insert
