@@ -121,7 +121,7 @@ func (l *Log) checkpointLocked(mode CheckpointMode, oldest Version) (CheckpointR
 	ci := l.commitAt(safe)
 	var items []copyItem
 	var mxFrame FrameNo
-	var dbSize, maxPage uint32
+	var dbSize uint32
 	complete := false
 	if ci >= 0 {
 		mxFrame = l.commits[ci].last
@@ -131,9 +131,6 @@ func (l *Log) checkpointLocked(mode CheckpointMode, oldest Version) (CheckpointR
 		for p, refs := range l.index {
 			i := len(refs) - 1
 			for ; i >= 0 && refs[i].v > safe; i-- {
-			}
-			if i >= 0 {
-				maxPage = max(maxPage, uint32(p))
 			}
 			if i >= 0 && refs[i].f > l.backfill && uint32(p) <= dbSize {
 				// A page past the database's end is no part of it (a
@@ -161,7 +158,7 @@ func (l *Log) checkpointLocked(mode CheckpointMode, oldest Version) (CheckpointR
 
 	var res CheckpointResult
 	if copyNew {
-		if err := l.checkClaimedSize(dbSize, maxPage, ps); err != nil {
+		if err := l.checkClaimedSize(dbSize, mxFrame, ps); err != nil {
 			return res, err
 		}
 		if needSync {
@@ -240,19 +237,19 @@ func (l *Log) checkpointLocked(mode CheckpointMode, oldest Version) (CheckpointR
 	return res, nil
 }
 
-// checkClaimedSize refuses a database size beyond both the main file and
-// the highest page the log writes (maxPage), give or take the pending-byte
-// page (a hostile or corrupt log): copying it would grow the main file to
-// that size (16 GiB for a commit claiming 2^24 pages). A commit that grows
-// the database always writes its new last page (SQLite extends a file by
-// writing it), though not the pages between that it freed again.
-func (l *Log) checkClaimedSize(dbSize, maxPage uint32, ps int) error {
+// checkClaimedSize refuses, as SQLite's checkpoint does, a database size
+// larger than the main file, the log's frames and the pending-byte page
+// could make it (a hostile or corrupt log): copying it would grow the main
+// file to that size (16 GiB for a commit claiming 2^24 pages). Commits
+// write a frame for every page they add (withGrowth), so a log of ours
+// always passes.
+func (l *Log) checkClaimedSize(dbSize uint32, frames FrameNo, ps int) error {
 	cur, err := l.db.Size()
 	if err != nil {
 		return fmt.Errorf("wal: size of database file: %w", err)
 	}
-	if want := int64(dbSize) * int64(ps); want > max(cur, int64(maxPage)*int64(ps))+65536 {
-		return fmt.Errorf("wal: checkpoint: the log claims a database of %d pages, past the %d-byte database file and the highest page the log writes (%d): %w", dbSize, cur, maxPage, ErrCorrupt)
+	if want := int64(dbSize) * int64(ps); want > cur+65536+int64(frames)*int64(ps) {
+		return fmt.Errorf("wal: checkpoint: the log claims a database of %d pages, more than the %d-byte database file and its %d frames can hold: %w", dbSize, cur, frames, ErrCorrupt)
 	}
 	return nil
 }

@@ -354,3 +354,27 @@ func TestTruncateEmptiesALogWithNoCommit(t *testing.T) {
 		t.Fatalf("the log holds %d bytes after a truncating checkpoint (%v)", n, err)
 	}
 }
+
+// A commit that grows the database without writing every new page (SQLite
+// writes only the new last page of the pages it allocated and freed again)
+// gets a zero frame for each: stock SQLite's checkpoint, like ours, takes
+// a log whose commits claim more pages than its frames and the main file
+// hold for corrupt.
+func TestGrowthWithoutPagesGetsZeroFrames(t *testing.T) {
+	l := openLog(t, ioback.NewMemFS(), "/", "db", Options{})
+	commitPages(t, l.Log, ps, map[PageNo]int{1: 1, 2: 1, 3: 1}, 3, true)
+	commitPages(t, l.Log, ps, map[PageNo]int{1: 2, 300: 2}, 300, true)
+	if frames, _ := l.Frames(); frames != 3+300-3+1 {
+		t.Fatalf("%d frames, want %d: the 296 pages the commit adds without writing them get zero frames", frames, 3+300-3+1)
+	}
+	buf := make([]byte, ps)
+	if found, err := l.ReadPage(150, l.Durable(), buf); err != nil || !found || !bytes.Equal(buf, make([]byte, ps)) {
+		t.Fatalf("page 150: %v %v %s", found, err, describe(buf))
+	}
+	if res, err := l.Checkpoint(CheckpointTruncate, l.Durable()); err != nil || !res.Restarted {
+		t.Fatalf("checkpoint: %+v %v", res, err)
+	}
+	if found, err := l.ReadPage(300, l.Durable(), buf); err != nil || !found || !bytes.Equal(buf, page(ps, 300, 2)) {
+		t.Fatalf("page 300 after the checkpoint: %v %v %s", found, err, describe(buf))
+	}
+}

@@ -27,11 +27,13 @@
 package wal
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
 	"runtime"
+	"slices"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -880,6 +882,46 @@ func (l *Log) copyPendingLocked(f FrameNo, buf []byte) {
 	panic(fmt.Sprintf("wal: frame %d is neither written nor pending", f))
 }
 
+// withGrowth returns pages with a zero page added for every page that the
+// commit adds to the database (from cur+1 to dbSize) without writing it:
+// SQLite does not write the pages a transaction allocated and freed again,
+// only the new last page, and stock SQLite's checkpoint refuses a log whose
+// commits claim more pages than its frames and the main file hold (as
+// corrupt; so does ours, checkClaimedSize). Such pages read as zeros either
+// way. The result is in page order when zero pages are added.
+func withGrowth(pages []Page, cur, dbSize uint32, ps int) []Page {
+	if dbSize <= cur {
+		return pages
+	}
+	have := 0
+	for _, pg := range pages {
+		if uint32(pg.No) > cur && uint32(pg.No) <= dbSize {
+			have++
+		}
+	}
+	if have == int(dbSize-cur) {
+		return pages
+	}
+	sorted := slices.Clone(pages)
+	slices.SortFunc(sorted, func(a, b Page) int { return cmp.Compare(a.No, b.No) })
+	zero := make([]byte, ps)
+	out := make([]Page, 0, len(pages)+int(dbSize-cur)-have)
+	i := 0
+	for i < len(sorted) && uint32(sorted[i].No) <= cur {
+		out = append(out, sorted[i])
+		i++
+	}
+	for p := cur + 1; p <= dbSize; p++ {
+		if i < len(sorted) && uint32(sorted[i].No) == p {
+			out = append(out, sorted[i])
+			i++
+		} else {
+			out = append(out, Page{No: PageNo(p), Data: zero})
+		}
+	}
+	return append(out, sorted[i:]...)
+}
+
 // Append adds a commit of pages, with the database size in pages after it,
 // and returns its version. Calls must not overlap (the engine calls it under
 // its writer lock); the commit becomes durable with WaitDurable, after its
@@ -916,6 +958,10 @@ func (l *Log) Append(pages []Page, dbSize uint32, sync bool) (Version, error) {
 	if dbSize == 0 {
 		return 0, errors.New("wal: commit with database size 0")
 	}
+	l.mu.RLock()
+	cur := l.sizeLocked(l.lastVersionLocked())
+	l.mu.RUnlock()
+	pages = withGrowth(pages, cur, dbSize, ps)
 	if n := maxInFlight; n > 1 && (sync && l.seenNoSync || !sync && l.seenSync) {
 		return 0, fmt.Errorf("wal: commit with sync=%v after commits with sync=%v: parallel batches (maxInFlight %d) cannot order an fdatasync after an earlier batch's write", sync, !sync, n)
 	}
