@@ -379,10 +379,13 @@ func crReport(t testing.TB, what string, steps []crStep, ours, stock []crOutcome
 	t.Errorf("%s\n  ours:%s\n  stock SQLite:%s", what, crFormat(steps, ours), crFormat(steps, stock))
 }
 
-// crWALMode returns a copy of db with page 1 saying WAL mode (bytes 18-19).
+// crWALMode returns a copy of db with page 1 saying WAL mode (bytes 18-19);
+// a file too short to have them is returned as it is.
 func crWALMode(db []byte) []byte {
 	b := bytes.Clone(db)
-	b[18], b[19] = 2, 2
+	if len(b) >= 20 {
+		b[18], b[19] = 2, 2
+	}
 	return b
 }
 
