@@ -377,10 +377,11 @@ func (f *File) presentCounter(p1 []byte, v wal.Version) {
 // Others, of a format newer than SQLite's, stay: SQLite then opens the
 // file read-only (byte 18) or not at all (byte 19), as on its own VFS.
 func presentRollbackMode(p1 []byte) {
-	for _, i := range []int{18, 19} {
-		if p1[i] == 1 || p1[i] == 2 {
-			p1[i] = 1
-		}
+	if p1[18] == 2 {
+		p1[18] = 1
+	}
+	if p1[19] == 2 {
+		p1[19] = 1
 	}
 }
 

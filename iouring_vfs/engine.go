@@ -211,12 +211,13 @@ func (e *Engine) close() error {
 	}
 	var errs []error
 	if e.log.Err() == nil {
-		// Truncate: a closed database keeps no log space, as stock
-		// SQLite, which deletes its log, keeps none; only the header,
-		// whose sequence number the next open's versions (LSNs) follow.
-		if _, err := e.log.Checkpoint(wal.CheckpointTruncate, e.log.Durable()); err != nil {
+		// A closed database keeps no log space, as stock SQLite, which
+		// deletes its log, keeps none; only the header the restart
+		// wrote, whose sequence number the next open's versions (LSNs)
+		// follow.
+		if _, err := e.log.Checkpoint(wal.CheckpointRestart, e.log.Durable()); err != nil {
 			errs = append(errs, err)
-		} else if err := e.log.KeepSequence(); err != nil {
+		} else if err := e.log.TrimToHeader(); err != nil {
 			errs = append(errs, err)
 		}
 	}

@@ -287,11 +287,10 @@ func (v *VFS) fileEngine(name string, flags int32, readOnly bool, opts engineOpt
 // zero (a journal whose header was zeroed, journal_mode=PERSIST's, or
 // truncated, TRUNCATE's, committed).
 func hotJournal(fsys ioback.FS, name string) bool {
-	if size, _, err := fsys.Stat(name); err != nil || size == 0 {
-		return false
+	if jsize, _, err := fsys.Stat(name + "-journal"); err != nil || jsize == 0 {
+		return false // the usual case: one stat per open
 	}
-	jsize, _, err := fsys.Stat(name + "-journal")
-	if err != nil || jsize == 0 {
+	if size, _, err := fsys.Stat(name); err != nil || size == 0 {
 		return false
 	}
 	j, err := fsys.Open(name+"-journal", ioback.OpenReadOnly)

@@ -397,11 +397,14 @@ func (l *Log) restart(mode CheckpointMode, oldest Version) (bool, error) {
 // appended with sync.
 func (l *Log) checkpointSyncLocked() bool { return l.opts.Sync != SyncOff || l.syncedInLog }
 
-// KeepSequence writes the header of an emptied log (TRUNCATE), so that
-// the next open of the log goes on numbering versions after this one's
-// instead of starting over: a version (a commit's LSN) names one commit
-// for good. It does nothing to a log that holds frames or a header.
-func (l *Log) KeepSequence() error {
+// TrimToHeader cuts a log that holds no frame (after a RESTART
+// checkpoint) to its header: the log keeps no space, as a TRUNCATE
+// checkpoint leaves none, but keeps the header whose sequence number the
+// next open's versions (commits' LSNs) follow, instead of starting over (a
+// version names one commit for good). The cut needs no fdatasync: what
+// it drops is reserved space, zeros that no recovery reads as a frame. It
+// does nothing to a log that holds frames.
+func (l *Log) TrimToHeader() error {
 	l.appendMu.Lock()
 	defer l.appendMu.Unlock()
 	l.mu.Lock()
@@ -409,21 +412,13 @@ func (l *Log) KeepSequence() error {
 	if l.err != nil {
 		return l.err
 	}
-	if l.lastFrame != 0 || l.reserved != 0 || l.hdr.pageSize == 0 {
+	if l.lastFrame != 0 || l.reserved <= HeaderSize {
 		return nil
 	}
-	var hb [HeaderSize]byte
-	l.hdr.encode(hb[:])
-	if _, err := l.wal.WriteAt(hb[:], 0); err != nil {
-		return l.poisonLocked(fmt.Errorf("wal: write the header of the emptied log: %w", err))
+	if err := l.wal.Truncate(HeaderSize); err != nil {
+		return l.poisonLocked(fmt.Errorf("wal: cut the log to its header: %w", err))
 	}
 	l.reserved = HeaderSize
-	if l.checkpointSyncLocked() {
-		if err := l.wal.Sync(); err != nil {
-			return l.poisonLocked(fmt.Errorf("wal: fdatasync the header of the emptied log: %w", err))
-		}
-		l.stats.syncs.Add(1)
-	}
 	return nil
 }
 
