@@ -109,6 +109,9 @@ func (v *VFS) openEngine(key any, name string, fsys ioback.FS, db ioback.File, r
 
 	if err := lockOwner(db, !readOnly); err != nil {
 		if errors.Is(err, ioback.ErrLocked) {
+			if ioback.LockedInProcess(db) {
+				return nil, &capi.CodeError{Code: capi.BUSY, Err: fmt.Errorf("database %s is locked by another SQLite library in this process (such as modernc.org/sqlite or mattn/go-sqlite3): close its connections to the file first", name)}
+			}
 			return nil, &capi.CodeError{Code: capi.BUSY, Err: fmt.Errorf("database %s is locked by another process", name)}
 		}
 		return nil, fmt.Errorf("lock %s: %w", name, err)

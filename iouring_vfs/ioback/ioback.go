@@ -204,3 +204,14 @@ func readEach(f io.ReaderAt, reqs []Read) error {
 	}
 	return first
 }
+
+// LockedInProcess reports whether this process holds traditional fcntl
+// locks on f's file: another SQLite library linked into the program
+// (modernc.org/sqlite, mattn/go-sqlite3) has it open, where a File's own
+// locks would be OFD locks. Known on Linux only; elsewhere, and for files
+// of other backends, it reports false. Use it to tell "locked by another
+// process" from "locked by another library in this one" after ErrLocked.
+func LockedInProcess(f File) bool {
+	l, ok := f.(interface{ lockedInProcess() bool })
+	return ok && l.lockedInProcess()
+}

@@ -2,6 +2,7 @@ package ioback
 
 import (
 	"os"
+	"sync/atomic"
 	"syscall"
 )
 
@@ -41,6 +42,9 @@ type osFile struct {
 	name     string
 	readOnly bool
 	plat     platState // per-OS state (lock bookkeeping)
+	// parked: Close kept the descriptor open (Linux, posixlocks_linux.go);
+	// every call fails as after a close.
+	parked atomic.Bool
 }
 
 var _ File = (*osFile)(nil)
@@ -93,6 +97,9 @@ func (portableFS) NewArena(size int) (*Arena, error) { return NewHeapArena(size)
 // errClosed instead, as File's contract says.
 func (f *osFile) control(fn func(fd uintptr) error) error {
 	var err error
+	if f.parked.Load() {
+		return errClosed
+	}
 	if cerr := f.rc.Control(func(fd uintptr) { err = fn(fd) }); cerr != nil {
 		return errClosed
 	}
@@ -100,6 +107,9 @@ func (f *osFile) control(fn func(fd uintptr) error) error {
 }
 
 func (f *osFile) ReadAt(p []byte, off int64) (int, error) {
+	if f.parked.Load() {
+		return 0, wrapErrAt("pread", f.name, off, errClosed)
+	}
 	n, err := f.f.ReadAt(p, off)
 	return n, wrapErrAt("pread", f.name, off, err)
 }
@@ -107,6 +117,9 @@ func (f *osFile) ReadAt(p []byte, off int64) (int, error) {
 func (f *osFile) WriteAt(p []byte, off int64) (int, error) {
 	if f.readOnly {
 		return 0, wrapErrAt("pwrite", f.name, off, errReadOnly)
+	}
+	if f.parked.Load() {
+		return 0, wrapErrAt("pwrite", f.name, off, errClosed)
 	}
 	n, err := f.f.WriteAt(p, off)
 	return n, wrapErrAt("pwrite", f.name, off, err)
@@ -157,10 +170,16 @@ func (f *osFile) Truncate(size int64) error {
 	if f.readOnly {
 		return wrapErrAt("ftruncate", f.name, size, errReadOnly)
 	}
+	if f.parked.Load() {
+		return wrapErrAt("ftruncate", f.name, size, errClosed)
+	}
 	return wrapErrAt("ftruncate", f.name, size, f.f.Truncate(size))
 }
 
 func (f *osFile) Size() (int64, error) {
+	if f.parked.Load() {
+		return 0, wrapErr("fstat", f.name, errClosed)
+	}
 	st, err := f.f.Stat()
 	if err != nil {
 		return 0, wrapErr("fstat", f.name, err)

@@ -6,7 +6,19 @@ import "golang.org/x/sys/unix"
 type platState struct{}
 
 func (f *osFile) platOpen() error  { return nil }
-func (f *osFile) platClose() error { return f.f.Close() }
+// platClose closes the descriptor, or parks it while another SQLite
+// library in the process holds the file (see closeFD).
+func (f *osFile) platClose() error {
+	if f.parked.Load() {
+		return errClosed
+	}
+	fd := -1
+	f.control(func(d uintptr) error { fd = int(d); return nil })
+	if fd < 0 {
+		return f.f.Close()
+	}
+	return closeFD(fd, f.f.Close, func() { f.parked.Store(true) })
+}
 
 func (f *osFile) Sync() error {
 	return wrapErr("fdatasync", f.name, f.control(func(fd uintptr) error { return fdatasync(int(fd)) }))

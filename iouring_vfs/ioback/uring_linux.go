@@ -841,7 +841,9 @@ func (f *uringFile) ID() (FileID, error) {
 }
 
 // Close waits for the file's in-flight operations, removes it from every
-// ring's file table and closes the descriptor (which releases its locks).
+// ring's file table and closes the descriptor (which releases its locks),
+// or parks it while another SQLite library in the process holds the file
+// (see closeFD).
 func (f *uringFile) Close() error {
 	f.mu.Lock()
 	if f.closed {
@@ -851,7 +853,7 @@ func (f *uringFile) Close() error {
 	f.closed = true
 	f.mu.Unlock()
 	f.pool.unregisterFile(f.slot)
-	return wrapErr("close", f.name, unix.Close(f.fd))
+	return wrapErr("close", f.name, closeFD(f.fd, func() error { return unix.Close(f.fd) }, nil))
 }
 
 func (u *uringFS) backendName() string { return "uring" }
