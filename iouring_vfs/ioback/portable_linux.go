@@ -5,7 +5,8 @@ import "golang.org/x/sys/unix"
 // platState is empty on Linux: OFD locks need no bookkeeping.
 type platState struct{}
 
-func (f *osFile) platOpen() error  { return nil }
+func (f *osFile) platOpen() error { return nil }
+
 // platClose closes the descriptor, or parks it while another SQLite
 // library in the process holds the file (see closeFD).
 func (f *osFile) platClose() error {
