@@ -5,9 +5,11 @@ import (
 	"fmt"
 	"io/fs"
 	"math"
+	"path/filepath"
 	"slices"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/golibsql/libsql/internal/capi"
@@ -116,18 +118,12 @@ func (v *VFS) openEngine(key any, name string, fsys ioback.FS, db ioback.File, r
 		}
 		return nil, fmt.Errorf("lock %s: %w", name, err)
 	}
-	flag := ioback.OpenCreate
-	if readOnly {
-		flag = ioback.OpenReadOnly
-	}
-	walf, err := fsys.Open(name+"-wal", flag)
-	if readOnly && errors.Is(err, fs.ErrNotExist) {
-		walf, err = ioback.NewMemFS().Open("/ro-wal", ioback.OpenCreate)
-	}
+	walf, err := e.openLog()
 	if err != nil {
 		db.Unlock(lockStart, lockLen)
-		return nil, fmt.Errorf("open log %s-wal: %w", name, err)
+		return nil, err
 	}
+	readOnly = e.readOnly
 	e.walf = walf
 	// MinSeq 1: versions, the commits' LSNs, are never below 1<<32, so
 	// that 0 and 1 are free to mean "now" and "the beginning" to CDC.
@@ -144,6 +140,70 @@ func (v *VFS) openEngine(key any, name string, fsys ioback.FS, db ioback.File, r
 	e.ensureCache()
 	go e.checkpointer()
 	return e, nil
+}
+
+// openLog opens the database's log, name-wal, as stock SQLite would find
+// it, with the engine's lock on the database file held:
+//
+//   - The log of an empty database is removed first, as stock SQLite
+//     removes it: it is a deleted database's (whose rows would come back
+//     in a new database at that name), or holds a first commit that was
+//     never acknowledged (afterCommit copies it into the main file before
+//     the commit returns). Removing, not truncating, leaves it intact for
+//     an engine of this process that still has the old file open (deleted
+//     or renamed under it). A read-only engine ignores it instead.
+//   - A new log's directory entry is synced (unless sync=off), as SQLite
+//     syncs the directory of a new log.
+//   - The log takes the database file's permissions, and its owner when
+//     the process runs as root (ioback.MatchOwner).
+//   - A log this process may not write (another user's) makes the engine
+//     read-only, as a database file it may not write does: its lock on the
+//     database file becomes a shared one.
+func (e *Engine) openLog() (ioback.File, error) {
+	name := e.name + "-wal"
+	empty := false
+	if sz, err := e.db.Size(); err != nil {
+		return nil, fmt.Errorf("size of %s: %w", e.name, err)
+	} else if sz == 0 {
+		empty = true
+		if !e.readOnly {
+			if err := e.fs.Remove(name); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return nil, fmt.Errorf("remove the log of empty database %s: %w", e.name, err)
+			}
+		}
+	}
+	_, _, statErr := e.fs.Stat(name)
+	var walf ioback.File
+	err := statErr
+	if !e.readOnly {
+		walf, err = e.fs.Open(name, ioback.OpenCreate)
+		if err != nil && statErr == nil && (errors.Is(err, fs.ErrPermission) || errors.Is(err, syscall.EROFS)) {
+			if lerr := e.db.Lock(lockStart, lockLen, false); lerr != nil {
+				return nil, fmt.Errorf("open log %s: %w (and then lock %s shared: %v)", name, err, e.name, lerr)
+			}
+			e.readOnly = true
+		}
+	}
+	if e.readOnly {
+		walf, err = nil, statErr
+		if err == nil && !empty {
+			walf, err = e.fs.Open(name, ioback.OpenReadOnly)
+		}
+		if errors.Is(err, fs.ErrNotExist) || (err == nil && walf == nil) {
+			walf, err = ioback.NewMemFS().Open("/ro-wal", ioback.OpenCreate)
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("open log %s: %w", name, err)
+	}
+	if e.readOnly {
+		return walf, nil
+	}
+	if errors.Is(statErr, fs.ErrNotExist) && e.opts.sync != wal.SyncOff {
+		e.fs.SyncDir(filepath.Dir(e.name)) // best effort, as SQLite's unixSync
+	}
+	ioback.MatchOwner(walf, e.db) // best effort, as SQLite's: a log of another owner stays as it is
+	return walf, nil
 }
 
 // lockGrace is how long opening a database waits for another owner's lock

@@ -206,3 +206,16 @@ func (f *osFile) Close() error {
 }
 
 func (portableFS) backendName() string { return "portable" }
+
+// fdFile is a File with an operating-system descriptor (MatchOwner).
+type fdFile interface {
+	// withFD runs fn with the open descriptor, or fails as after Close.
+	withFD(fn func(fd int) error) error
+	fileName() string
+}
+
+func (f *osFile) withFD(fn func(fd int) error) error {
+	return f.control(func(fd uintptr) error { return fn(int(fd)) })
+}
+
+func (f *osFile) fileName() string { return f.name }

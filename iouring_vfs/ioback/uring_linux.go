@@ -857,3 +857,13 @@ func (f *uringFile) Close() error {
 }
 
 func (u *uringFS) backendName() string { return "uring" }
+
+func (f *uringFile) withFD(fn func(fd int) error) error {
+	if err := f.begin("fstat", 0); err != nil {
+		return err
+	}
+	defer f.end()
+	return fn(f.fd)
+}
+
+func (f *uringFile) fileName() string { return f.name }
