@@ -648,19 +648,19 @@ func (f *File) SnapshotChanges() (pages []uint32, fileVers []byte, ok bool) {
 // acquireWriter takes the engine's writer lock, waiting in line until the
 // call's context ends or the busy timeout passes.
 func (f *File) acquireWriter() error {
-	if f.e.wlock.tryAcquire() {
-		f.hasWriter = true
-		return nil
-	}
-	f.e.stats.writerWaits.Add(1)
-	ctx, timeout := ownerWait(f.owner)
-	if err := f.e.wlock.acquire(ctx, timeout); err != nil {
-		if f.owner != nil {
-			f.owner.GiveUpBusy()
+	if !f.e.wlock.tryAcquire() {
+		f.e.stats.writerWaits.Add(1)
+		ctx, timeout := ownerWait(f.owner)
+		if err := f.e.wlock.acquire(ctx, timeout); err != nil {
+			if f.owner != nil {
+				f.owner.GiveUpBusy()
+			}
+			return f.fail(capi.BUSY, fmt.Errorf("waiting for the writer lock of %s: %w", f.e.name, err))
 		}
-		return f.fail(capi.BUSY, fmt.Errorf("waiting for the writer lock of %s: %w", f.e.name, err))
 	}
 	f.hasWriter = true
+	// Before the writer learns NextVersion (durable CDC stores it).
+	f.e.restartOnWrite()
 	return nil
 }
 
@@ -782,11 +782,13 @@ func (f *File) CommitPhaseTwo() error {
 			f.e.enqueueChanges(v, tx)
 		}
 	}
-	if err == nil && f.pinned {
+	finishing := err == nil && f.pinned
+	if finishing {
 		// Pinned before the writer lock goes: a log restart (which takes
 		// the lock) must see v among the pinned versions, since newer
 		// commits may follow before this snapshot moves to it.
 		f.e.pin(v)
+		f.e.finishing.Add(1)
 	}
 	f.releaseWriter()
 	f.discard()
@@ -796,8 +798,9 @@ func (f *File) CommitPhaseTwo() error {
 	err = f.e.log.WaitDurable(v)
 	f.e.publishDurable()
 	if err != nil {
-		if f.pinned {
+		if finishing {
 			f.e.unpin(v)
+			f.e.finishing.Add(-1)
 		}
 		return f.ioFail(capi.IOERR_FSYNC, err)
 	}
@@ -811,6 +814,9 @@ func (f *File) CommitPhaseTwo() error {
 	if f.pinned {
 		f.unpinSnap()
 		f.setSnap(v, nil)
+	}
+	if finishing {
+		f.e.finishing.Add(-1)
 	}
 	if err := f.e.afterCommit(v); err != nil {
 		return f.ioFail(capi.IOERR_WRITE, err)

@@ -92,6 +92,9 @@ type Engine struct {
 	}
 	concurrent concurrentCounters
 	cdc        cdcState
+	// finishing counts the committers between handing over the writer
+	// lock and unpinning the snapshot they committed on (restartLocked).
+	finishing atomic.Int32
 }
 
 type memKey string
@@ -249,6 +252,13 @@ func (e *Engine) ensureCache() {
 // log restart (see checkpointer).
 var restartWait = 5 * time.Millisecond
 
+// retryMin and retryMax bound the checkpointer's wait before it tries a
+// restart again that a pinned snapshot refused (see checkpointer).
+const (
+	retryMin = time.Millisecond
+	retryMax = 64 * time.Millisecond
+)
+
 // restartWanted reports whether the log is past its checkpoint threshold
 // and no snapshot older than its newest durable version is pinned, so that
 // a restart would succeed once the commits in flight are durable.
@@ -258,8 +268,7 @@ func (e *Engine) restartWanted() bool {
 	if n <= 0 || frames < int(n) {
 		return false
 	}
-	oldest, _ := e.oldest()
-	return oldest >= e.log.Durable()
+	return true
 }
 
 // close shuts the engine down after its last connection closed: a final
@@ -369,16 +378,25 @@ func (e *Engine) pin(v wal.Version) {
 
 func (e *Engine) unpin(v wal.Version) {
 	e.pinMu.Lock()
+	var oldest wal.Version
 	if n := e.pins[v]; n <= 1 {
 		delete(e.pins, v)
 		if e.unpinned != nil {
 			close(e.unpinned)
 			e.unpinned = nil
 		}
+		if e.log.RetainedPages() > 0 {
+			oldest, _ = e.oldestLocked()
+		}
 	} else {
 		e.pins[v] = n - 1
 	}
 	e.pinMu.Unlock()
+	if oldest != 0 {
+		// The pages a restart kept for this reader go with it, not at the
+		// next checkpoint, which an idle database may never run.
+		e.log.DropRetained(oldest)
+	}
 }
 
 // oldest returns the oldest pinned version, or the newest durable one when
@@ -462,12 +480,16 @@ func (e *Engine) afterCommit(v wal.Version) error {
 // stream of commits cannot grow it without bound.
 func (e *Engine) checkpointer() {
 	defer close(e.stopped)
+	var retry <-chan time.Time
+	backoff := retryMin
 	for {
 		select {
 		case <-e.stop:
 			return
 		case <-e.ckptKick:
+		case <-retry:
 		}
+		retry = nil
 		if e.log.Err() != nil {
 			continue
 		}
@@ -482,16 +504,24 @@ func (e *Engine) checkpointer() {
 		// its threshold and no snapshot needs it, the checkpointer waits in
 		// line for the lock, briefly, rather than let the log grow to the
 		// forced restart below.
+		restarted := false
 		if e.wlock.tryAcquireInternal() || e.restartWanted() && e.wlock.acquireInternal(bgContext, restartWait) == nil {
-			e.log.WaitDurable(e.log.Last()) // a restart needs every commit durable
-			oldest, _ = e.oldest()
-			_, err := e.log.Checkpoint(wal.CheckpointRestart, oldest)
-			e.wlock.release()
-			if err != nil {
+			var err error
+			if restarted, err = e.restartLocked(); err != nil {
 				continue
 			}
 		}
 		n := e.autoCkpt.Load()
+		// A restart that found a snapshot still pinned (a short reader's,
+		// or the one a committer holds until its commit is durable) is
+		// tried again soon, backing off while a long reader holds the log:
+		// the next kick would come only a threshold's worth of frames later.
+		if frames, _ := e.log.Frames(); restarted || n <= 0 || frames < int(n) {
+			backoff = retryMin
+		} else {
+			retry = time.After(backoff)
+			backoff = min(2*backoff, retryMax)
+		}
 		if frames, _ := e.log.Frames(); n > 0 && frames >= 4*int(n) {
 			if e.wlock.acquireInternal(bgContext, 50*time.Millisecond) == nil {
 				if e.log.WaitDurable(e.log.Last()) == nil {
@@ -506,6 +536,62 @@ func (e *Engine) checkpointer() {
 			}
 		}
 	}
+}
+
+// restartLocked restarts the log if no snapshot needs it, and releases the
+// writer lock, which the caller holds: restarts happen only under it, so
+// that a writer holding it can rely on NextVersion.
+func (e *Engine) restartLocked() (restarted bool, err error) {
+	defer e.wlock.release()
+	e.log.WaitDurable(e.log.Last()) // a restart needs every commit durable
+	var timer *time.Timer
+	for range 3 {
+		oldest, unpinned := e.oldestWatch()
+		res, err := e.log.Checkpoint(wal.CheckpointRestart, oldest)
+		if err != nil || !res.Busy {
+			return res.Restarted, err
+		}
+		// A committer that has just handed over the writer lock pins the
+		// snapshot it committed on until its commit is durable and it
+		// runs again, a moment a restart taking the lock at once falls
+		// into nearly every time: wait for it, briefly.
+		select {
+		case <-unpinned:
+			continue
+		default:
+		}
+		if e.finishing.Load() == 0 {
+			return false, nil
+		}
+		if timer == nil {
+			timer = time.NewTimer(restartWait)
+			defer timer.Stop()
+		}
+		select {
+		case <-unpinned:
+		case <-timer.C:
+			return false, nil
+		}
+	}
+	return false, nil
+}
+
+// restartOnWrite restarts a log that checkpoints have caught up with, when
+// no snapshot needs it, as a writer takes the writer lock: stock SQLite
+// restarts its log at the first write after such a checkpoint. Without it,
+// a database checkpointed only by hand (wal_autocheckpoint=0 and PRAGMA
+// wal_checkpoint, as backup tools do) grew its log forever. The caller
+// has just taken the writer lock.
+func (e *Engine) restartOnWrite() {
+	frames, backfilled := e.log.Frames()
+	if frames == 0 || frames != backfilled {
+		return
+	}
+	last := e.log.Last()
+	if oldest, _ := e.oldest(); oldest < last || e.log.WaitDurable(last) != nil {
+		return
+	}
+	e.log.RestartCheckpointed(last)
 }
 
 // checkpoint runs a checkpoint for PRAGMA wal_checkpoint on behalf of the
@@ -598,6 +684,7 @@ type Stats struct {
 	Checkpoints     uint64 `json:"checkpoints"`            // checkpoints run, of every mode
 	Restarts        uint64 `json:"log_restarts"`           // the log started over (new salts)
 	Retaining       uint64 `json:"log_restarts_retaining"` // of those, keeping older snapshots' pages in memory
+	RetainedPages   int    `json:"log_retained_pages"`     // pages kept in memory now for those snapshots
 	PagesBackfilled uint64 `json:"pages_checkpointed"`     // pages copied into the main file
 	CacheHits       uint64 `json:"cache_hits"`             // hits of the shared page cache
 	CacheMisses     uint64 `json:"cache_misses"`           // and misses
@@ -636,7 +723,7 @@ func (e *Engine) Stats() Stats {
 		Version: ls.Version.String(), Durable: ls.Durable.String(), PageSize: e.log.PageSize(),
 		PinnedSnapshots: pinned, OldestPinned: oldest.String(),
 		LogFrames: ls.Frames, Backfilled: ls.Backfilled, Commits: ls.Commits, Flushes: ls.Flushes,
-		Syncs: ls.Syncs, Gathers: ls.Gathers, Checkpoints: ls.Checkpoints, Restarts: ls.Restarts, Retaining: ls.Retaining, PagesBackfilled: ls.PagesBackfilled,
+		Syncs: ls.Syncs, Gathers: ls.Gathers, Checkpoints: ls.Checkpoints, Restarts: ls.Restarts, Retaining: ls.Retaining, RetainedPages: ls.RetainedPages, PagesBackfilled: ls.PagesBackfilled,
 		WriterQueue: e.wlock.queued(), WriterWaits: e.stats.writerWaits.Load(), SQLiteCacheKept: e.stats.cacheKept.Load(),
 		SnapshotRetries: e.stats.snapshotRetries.Load(), IO: fsKindName(e.fs), Concurrent: e.concurrent.snapshot(),
 	}

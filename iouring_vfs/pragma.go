@@ -28,7 +28,8 @@ const StatsPragma = "libsql_stats"
 //     answers "busy|log|checkpointed" (FULL, RESTART and TRUNCATE fail
 //     with SQLITE_LOCKED inside a transaction of the same connection that
 //     they would have to wait for); wal_autocheckpoint sets the frames
-//     after which the engine checkpoints in the background.
+//     after which the engine checkpoints in the background, and
+//     journal_size_limit the size a log restart cuts the log file to.
 //   - busy_timeout sets the wait for the writer lock (and keeps the
 //     driver's busy handler).
 //   - page_size=N on a database that has pages does nothing, as in WAL
@@ -96,6 +97,15 @@ func (f *File) Pragma(name string, value *string) (string, bool, error) {
 			f.e.autoCkpt.Store(int64(n))
 		}
 		return strconv.FormatInt(max(f.e.autoCkpt.Load(), 0), 10), true, nil
+	case "journal_size_limit":
+		if value != nil {
+			n, err := strconv.ParseInt(*value, 10, 64)
+			if err != nil {
+				return "", true, fmt.Errorf("invalid journal_size_limit %q: want a number of bytes, or -1", *value)
+			}
+			f.e.log.SetSizeLimit(n)
+		}
+		return strconv.FormatInt(f.e.log.SizeLimit(), 10), true, nil
 	case "busy_timeout":
 		if f.owner == nil {
 			return "", false, nil

@@ -72,7 +72,9 @@ type CheckpointResult struct {
 	// a pinned snapshot still needs frames of the log.
 	Busy bool
 	// Frames is the number of frames in the log, and Backfilled how many
-	// of them are now in the main file (both 0 after a restart).
+	// of them are now in the main file: after a RESTART that restarted
+	// the log, the frames it had, all copied (SQLite's answer: its log
+	// starts over at the next write); 0 after a TRUNCATE that did.
 	Frames, Backfilled int
 	// Pages is the number of pages this checkpoint wrote.
 	Pages int
@@ -100,14 +102,46 @@ type copyItem struct {
 func (l *Log) Checkpoint(mode CheckpointMode, oldest Version) (CheckpointResult, error) {
 	l.ckptMu.Lock()
 	defer l.ckptMu.Unlock()
+	l.DropRetained(oldest)
+	return l.checkpointLocked(mode, oldest)
+}
+
+// RestartCheckpointed restarts the log if every frame is in the main file
+// already and no snapshot older than the newest version is pinned (oldest
+// is the oldest pinned), and reports whether it did. Unlike a RESTART
+// checkpoint it copies nothing and counts no checkpoint: it is SQLite's
+// restart at the first write after a checkpoint caught up. Appends must
+// not run meanwhile (the engine holds its writer lock).
+func (l *Log) RestartCheckpointed(oldest Version) (bool, error) {
+	l.ckptMu.Lock()
+	defer l.ckptMu.Unlock()
+	l.DropRetained(oldest)
+	return l.restart(CheckpointRestart, oldest)
+}
+
+// RetainedPages is the number of pages a restart keeps in memory for
+// older snapshots now.
+func (l *Log) RetainedPages() int { return int(l.retainedPages.Load()) }
+
+// DropRetained frees the pages a restart kept (RestartRetaining) for the
+// snapshots older than oldest, the oldest version still pinned: their
+// readers are gone. Cheap when nothing is retained, so the engine calls it
+// whenever a pin goes away.
+func (l *Log) DropRetained(oldest Version) {
+	if l.retainedPages.Load() == 0 {
+		return
+	}
 	l.mu.Lock()
-	for v := range l.retained {
+	defer l.mu.Unlock()
+	n := 0
+	for v, r := range l.retained {
 		if v < oldest {
 			delete(l.retained, v) // nobody reads it any more
+			continue
 		}
+		n += len(r.pages)
 	}
-	l.mu.Unlock()
-	return l.checkpointLocked(mode, oldest)
+	l.retainedPages.Store(int64(n))
 }
 
 func (l *Log) checkpointLocked(mode CheckpointMode, oldest Version) (CheckpointResult, error) {
@@ -216,7 +250,11 @@ func (l *Log) checkpointLocked(mode CheckpointMode, oldest Version) (CheckpointR
 	}
 	l.stats.checkpoints.Add(1)
 
+	before := 0
 	if mode >= CheckpointRestart {
+		l.mu.RLock()
+		before = int(l.lastFrame)
+		l.mu.RUnlock()
 		restarted, err := l.restart(mode, oldest)
 		if err != nil {
 			return res, err
@@ -225,6 +263,9 @@ func (l *Log) checkpointLocked(mode CheckpointMode, oldest Version) (CheckpointR
 	}
 	l.mu.RLock()
 	res.Frames, res.Backfilled = int(l.lastFrame), int(l.backfill)
+	if res.Restarted && mode == CheckpointRestart {
+		res.Frames, res.Backfilled = before, before
+	}
 	caughtUp := l.backfill == l.lastFrame
 	readersDone := oldest >= l.lastVersionLocked()
 	l.mu.RUnlock()
@@ -388,8 +429,24 @@ func (l *Log) restart(mode CheckpointMode, oldest Version) (bool, error) {
 		}
 		l.stats.syncs.Add(1)
 	}
+	if lim := l.sizeLimit.Load(); lim >= 0 && l.reserved > max(lim, HeaderSize) {
+		// What the cut drops are frames of the old generation, which the
+		// new header's salts make invalid, and reserved zeros: no sync.
+		if err := l.wal.Truncate(max(lim, HeaderSize)); err != nil {
+			return true, l.poisonLocked(fmt.Errorf("wal: cut the restarted log to journal_size_limit %d: %w", lim, err))
+		}
+		l.reserved = max(lim, HeaderSize)
+	}
 	return true, nil
 }
+
+// SetSizeLimit sets the size, in bytes, that a restart cuts a larger log
+// file to, as SQLite's journal_size_limit does for its WAL; a negative
+// limit (the default) keeps the file's size.
+func (l *Log) SetSizeLimit(n int64) { l.sizeLimit.Store(max(n, -1)) }
+
+// SizeLimit returns what SetSizeLimit set, or -1.
+func (l *Log) SizeLimit() int64 { return l.sizeLimit.Load() }
 
 // checkpointSyncLocked reports whether a checkpoint syncs what it writes
 // (the log before it copies frames, the main file after, the log's new
@@ -566,12 +623,14 @@ func (l *Log) RestartRetaining(pinned []Version, maxPages int) (CheckpointResult
 	// From here on the pinned snapshots read what they keep, which is what
 	// they read before: the checkpoint may overwrite their pages in the
 	// main file and the restart may drop their frames.
+	kept := len(keep) // DropRetained may delete from keep once it is installed
 	l.mu.Lock()
 	l.retained = keep
+	l.retainedPages.Store(int64(total))
 	l.retainGen.Add(1)
 	l.mu.Unlock()
 	res, err := l.checkpointLocked(CheckpointRestart, last)
-	if res.Restarted && len(keep) > 0 {
+	if res.Restarted && kept > 0 {
 		l.stats.retaining.Add(1)
 	}
 	return res, err

@@ -187,6 +187,9 @@ type Log struct {
 	appendMu sync.Mutex
 	running  [2]uint32 // checksum of the last appended frame
 	reserved int64     // log bytes reserved with Allocate
+	// sizeLimit is the size a restart cuts the file to, if it is larger
+	// (PRAGMA journal_size_limit); negative: no limit.
+	sizeLimit atomic.Int64
 	// synced and unsynced commits seen since Open (see maxInFlight).
 	seenSync, seenNoSync bool
 	// syncedInLog is set (under mu) when a commit appended with sync has
@@ -218,6 +221,8 @@ type Log struct {
 	// the log and the main file that its checkpoint and restart overwrite or
 	// drop (see RestartRetaining).
 	retained map[Version]*retainedSnap
+	// retainedPages counts the pages in retained (written under mu).
+	retainedPages atomic.Int64
 	// retainGen counts installs of retained: a read from the main file
 	// that overlapped one is repeated, since the checkpoint that follows
 	// may have been overwriting the page.
@@ -296,6 +301,7 @@ func Open(db, walf ioback.File, opts Options) (*Log, error) {
 	// checkpoint (under SyncOff) that no log frame backs any more: the
 	// first synced commit syncs it too.
 	l := &Log{db: db, wal: walf, opts: opts, rnd: opts.Rand, mainDirty: 1}
+	l.sizeLimit.Store(-1)
 	if opts.Cache != nil {
 		l.cache.Store(opts.Cache)
 	}
@@ -1448,6 +1454,7 @@ type Stats struct {
 	Checkpoints     uint64  // checkpoints run, of every mode
 	Restarts        uint64  // restarts of the log (new salts)
 	Retaining       uint64  // restarts that kept pages of older snapshots (RestartRetaining)
+	RetainedPages   int     // pages kept in memory now for those snapshots
 	PagesBackfilled uint64  // pages copied into the main file
 	Seq             uint32  // checkpoint sequence number
 }
@@ -1467,6 +1474,7 @@ func (l *Log) Stats() Stats {
 		Gathers:         l.stats.gathers.Load(),
 		Checkpoints:     l.stats.checkpoints.Load(),
 		Restarts:        l.stats.restarts.Load(),
+		RetainedPages:   int(l.retainedPages.Load()),
 		Retaining:       l.stats.retaining.Load(),
 		PagesBackfilled: l.stats.pagesBackfilled.Load(),
 		Seq:             l.hdr.seq,

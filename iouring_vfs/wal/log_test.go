@@ -176,8 +176,11 @@ func TestCheckpointRespectsPinnedSnapshotAndRestarts(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if res.Busy || !res.Restarted || res.Frames != 0 {
-			t.Fatalf("checkpoint with no reader: %+v", res)
+		if res.Busy || !res.Restarted || res.Frames == 0 || res.Backfilled != res.Frames {
+			t.Fatalf("checkpoint with no reader: %+v, want the frames the log had, all copied", res)
+		}
+		if frames, _ := l.Frames(); frames != 0 {
+			t.Fatalf("%d frames after the restart", frames)
 		}
 		before := l.Last()
 		m.check(t, l.Log, len(m.versions)-1)
