@@ -21,6 +21,11 @@ const (
 	DefaultStatementCacheSize = 64
 )
 
+// moderncTimeLayout is how modernc.org/sqlite stores a time.Time by
+// default (time.Time.String without the monotonic clock reading, its
+// _time_format=string_no_monotonic).
+const moderncTimeLayout = "2006-01-02 15:04:05.999999999 -0700 MST"
+
 // config is everything a DSN and options say about how to open and set up
 // connections. It is built once per Connector and read-only afterwards.
 type config struct {
@@ -28,13 +33,14 @@ type config struct {
 	memory bool   // an in-memory database shared by the connector's connections
 	mode   string // "ro", "rw", "rwc" or "memory"
 	vfs    string // VFS to open files with; "" for SQLite's default
+	cache  string // SQLite's cache parameter: "", "shared" or "private" (see resolve)
 
 	sync        string // "full", "normal" or "off"
 	io          string // "", "uring" or "portable"
 	busyTimeout time.Duration
 	cacheSize   optional[int64]
 	foreignKeys optional[bool]
-	txLock      string // "deferred", "immediate" or "concurrent"
+	txLock      string // "deferred", "immediate", "exclusive" or "concurrent"
 	timeFormat  timeFormat
 	pragmas     []pragma
 	cdc         bool
@@ -99,9 +105,15 @@ type DSNError struct {
 // `libsql: DSN key "busy_timeout": invalid value "abc": not a duration (such as 5s or 250ms) or a number of milliseconds`,
 // or, for an Option with no DSN key,
 // `libsql: WithStatementCacheSize: invalid value "-1": must not be negative`.
+// An unknown key that another driver uses is followed by what to write
+// here: `libsql: unknown DSN key "_busy_timeout" (value "5000"): use busy_timeout=5000`.
 func (e *DSNError) Error() string {
 	if e.Err == nil {
-		return fmt.Sprintf("libsql: unknown DSN key %q (value %q)", e.Key, e.Value)
+		msg := fmt.Sprintf("libsql: unknown DSN key %q (value %q)", e.Key, e.Value)
+		if hint, ok := otherDriverKeys[e.Key]; ok {
+			msg += ": " + strings.ReplaceAll(hint, "{value}", e.Value)
+		}
+		return msg
 	}
 	if _, isKey := setters[e.Key]; !isKey {
 		return fmt.Sprintf("libsql: %s: invalid value %q: %v", e.Key, e.Value, e.Err)
@@ -111,6 +123,46 @@ func (e *DSNError) Error() string {
 
 // Unwrap returns what is wrong with the value.
 func (e *DSNError) Unwrap() error { return e.Err }
+
+// otherDriverKeys says, for the DSN keys of other SQLite drivers (mattn's
+// go-sqlite3, modernc.org/sqlite, ncruces' go-sqlite3) and SQLite's URI
+// parameters that this driver does not take, what to write instead; the
+// error of such a key ends with it. {value} stands for the value given.
+var otherDriverKeys = map[string]string{
+	"_busy_timeout":             "use busy_timeout={value}",
+	"_timeout":                  "use busy_timeout={value}",
+	"_foreign_keys":             "use foreign_keys={value}",
+	"_fk":                       "use foreign_keys={value}",
+	"_journal_mode":             "the log is always a WAL here (PRAGMA journal_mode reports wal): drop the key",
+	"_journal":                  "the log is always a WAL here (PRAGMA journal_mode reports wal): drop the key",
+	"_synchronous":              "use sync=full|normal|off",
+	"_sync":                     "use sync=full|normal|off",
+	"_cache_size":               "use cache_size={value}",
+	"_auto_vacuum":              "use _pragma=auto_vacuum({value})",
+	"_vacuum":                   "use _pragma=auto_vacuum({value})",
+	"_query_only":               "use _pragma=query_only({value}), or mode=ro",
+	"_recursive_triggers":       "use _pragma=recursive_triggers({value})",
+	"_rt":                       "use _pragma=recursive_triggers({value})",
+	"_case_sensitive_like":      "use _pragma=case_sensitive_like({value})",
+	"_cslike":                   "use _pragma=case_sensitive_like({value})",
+	"_defer_foreign_keys":       "use _pragma=defer_foreign_keys({value})",
+	"_defer_fk":                 "use _pragma=defer_foreign_keys({value})",
+	"_ignore_check_constraints": "use _pragma=ignore_check_constraints({value})",
+	"_secure_delete":            "use _pragma=secure_delete({value})",
+	"_writable_schema":          "use _pragma=writable_schema({value})",
+	"_locking_mode":             "the engine always owns the file (locking_mode NORMAL only): drop the key",
+	"_locking":                  "the engine always owns the file (locking_mode NORMAL only): drop the key",
+	"_mutex":                    "a connection is used by one goroutine at a time, without a mutex: drop the key",
+	"_loc":                      "times without a zone are read as UTC and times are stored with their zone: drop the key",
+	"_stmt_cache_size":          "use libsql.WithStatementCacheSize",
+	"vfs":                       "use the option libsql.WithVFS",
+	"immutable":                 "the engine owns the file and no other process changes it; for a read-only database use mode=ro",
+	"nolock":                    "the engine always locks the file; for a read-only database use mode=ro",
+	"_timefmt":                  "use _time_format (rfc3339nano, sqlite, datetime, unix..., or a Go layout)",
+	"_time_integer_format":      "use _time_format={value}",
+	"_inttotime":                "use a unix _time_format (unix, unix_milli, ...): DATE, DATETIME and TIMESTAMP columns holding integers then read as time.Time",
+	"_texttotime":               "DATE, DATETIME and TIMESTAMP columns holding text in a known layout always read as time.Time here: drop the key",
+}
 
 // setters holds, for every DSN key, the function that validates a value
 // and stores it. DSN parsing and the Options go through it: one set of rules.
@@ -145,17 +197,30 @@ var setters = map[string]func(c *config, v string) error{
 		return err
 	},
 	"_txlock": func(c *config, v string) (err error) {
-		c.txLock, err = oneOf(v, "deferred", "immediate", "concurrent")
+		c.txLock, err = oneOf(v, "deferred", "immediate", "exclusive", "concurrent")
 		return err
 	},
 	"_time_format": func(c *config, v string) (err error) {
+		if strings.EqualFold(v, "string_no_monotonic") {
+			return fmt.Errorf("modernc's string_no_monotonic is the Go layout %q here (in a DSN: %s)",
+				moderncTimeLayout, strings.ReplaceAll(moderncTimeLayout, " ", "%20"))
+		}
 		c.timeFormat, err = parseTimeFormat(v)
+		return err
+	},
+	"cache": func(c *config, v string) (err error) {
+		c.cache, err = oneOf(v, "shared", "private")
 		return err
 	},
 	"_pragma": func(c *config, v string) error {
 		p, err := parsePragma(v)
 		if err != nil {
 			return err
+		}
+		if p.journalModeMemory() {
+			// The engine lets MEMORY through for the driver's own setup
+			// and cannot tell a user's apart: refuse it here.
+			return fmt.Errorf("journal_mode %s is not supported: databases always use the engine's write-ahead log (journal_mode=wal); drop it", p.value)
 		}
 		c.pragmas = append(c.pragmas, p)
 		return nil
@@ -260,6 +325,9 @@ func parseBool(v string) (bool, error) {
 // optionally schema-qualified; the value is a number, an identifier or a
 // quoted string, with no characters that could end the statement.
 func parsePragma(v string) (pragma, error) {
+	if name, value, ok := strings.Cut(v, "="); ok && !strings.Contains(v, "(") && isPragmaName(name) {
+		return pragma{}, fmt.Errorf("want name(value): write _pragma=%s(%s)", name, value)
+	}
 	name, value := v, ""
 	if i := strings.IndexByte(v, '('); i >= 0 {
 		if !strings.HasSuffix(v, ")") {
@@ -277,6 +345,15 @@ func parsePragma(v string) (pragma, error) {
 		return pragma{}, fmt.Errorf("pragma value %q may not contain ; ( ) or comments", value)
 	}
 	return pragma{name: name, value: value}, nil
+}
+
+// journalModeMemory reports whether p sets journal_mode to MEMORY.
+func (p pragma) journalModeMemory() bool {
+	name := p.name
+	if _, n, ok := strings.Cut(name, "."); ok {
+		name = n
+	}
+	return strings.EqualFold(name, "journal_mode") && strings.EqualFold(strings.Trim(p.value, `'"`), "memory")
 }
 
 // isPragmaName reports whether s is an identifier or schema.identifier.

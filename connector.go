@@ -45,8 +45,9 @@ var memorySeq atomic.Uint64
 // MVCC storage engine) unless WithVFS names another. ":memory:" gets a name
 // of its own, unique in the process, so every connection of the pool sees
 // the same database; "file:name?mode=memory" uses name, shared in the
-// process. The connector keeps an in-memory database alive until it is
-// closed.
+// process; "file::memory:?cache=shared" is one database shared by every
+// connector in the process that opens it, as in SQLite. The connector
+// keeps an in-memory database alive until it is closed.
 func NewConnector(dsn string, opts ...Option) (*Connector, error) {
 	cfg, err := parseDSN(dsn)
 	if err != nil {
@@ -81,11 +82,16 @@ func NewConnector(dsn string, opts ...Option) (*Connector, error) {
 		c.flags |= capi.OPEN_URI
 	} else if cfg.memory {
 		// memdb shares a database between connections when its name starts
-		// with "/"; every other name is private to one connection.
+		// with "/"; every other name is private to one connection. Its
+		// names are the process's, modernc.org/sqlite's "vfs=memdb" too,
+		// so a DSN's name is kept as it is.
 		c.vfs = "memdb"
-		if cfg.path == "" {
+		switch {
+		case cfg.path == "" && cfg.cache == "shared":
+			c.name = "/libsql.memory.shared"
+		case cfg.path == "":
 			c.name = "/libsql.memory." + strconv.FormatUint(memorySeq.Add(1), 10)
-		} else if c.name[0] != '/' {
+		case c.name[0] != '/':
 			c.name = "/" + c.name
 		}
 	}
@@ -137,11 +143,7 @@ func vfsURI(cfg *config) string {
 		q += "&" + iouringvfs.ParamPageCache + "=" + strconv.Itoa(cfg.pageCache.v)
 	}
 	if cfg.memory {
-		name := cfg.path
-		if name == "" {
-			name = "anonymous." + strconv.FormatUint(memorySeq.Add(1), 10)
-		}
-		path = "/libsql-memory/" + name
+		path = "/libsql-memory/" + memoryName(cfg)
 		q += "&" + iouringvfs.ParamMemory + "=1"
 	} else if len(path) >= 2 && path[1] == ':' {
 		path = "/" + path // a Windows drive letter
@@ -161,6 +163,24 @@ func vfsURI(cfg *config) string {
 	}
 	return b.String() + "?" + q
 }
+
+// memoryName returns the name the libsql VFS knows an in-memory database
+// by, below /libsql-memory/: for file:name?mode=memory, "named." and the
+// name with %, / and \ escaped, so that no name reaches another
+// (the VFS resolves "." and ".." in it as in a path); for
+// file::memory:?cache=shared, "shared", the process's one shared database;
+// for ":memory:", a new name of its own.
+func memoryName(cfg *config) string {
+	switch {
+	case cfg.path != "":
+		return "named." + memoryNameEscaper.Replace(cfg.path)
+	case cfg.cache == "shared":
+		return "shared"
+	}
+	return "anonymous." + strconv.FormatUint(memorySeq.Add(1), 10)
+}
+
+var memoryNameEscaper = strings.NewReplacer("%", "%25", "/", "%2F", `\`, "%5C")
 
 // keepMemory opens the keeper connection of an in-memory database.
 func (c *Connector) keepMemory() error {

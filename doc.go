@@ -20,7 +20,8 @@
 // ":memory:" (an in-memory database shared by the connections of one
 // *sql.DB and gone when it closes) or "file:name?mode=memory" (an in-memory
 // database shared, by name, by every connection in the process that opens
-// that name, and kept while one of them is open). Query keys:
+// that name, and kept while one of them is open; "file::memory:?cache=shared"
+// is one such database for the whole process). Query keys:
 //
 //	mode          ro | rw | rwc (default) | memory
 //	sync          full (default) | normal | off         when a commit is durable
@@ -28,17 +29,19 @@
 //	cache_size    pages, or -KiB                        PRAGMA cache_size
 //	page_cache    pages (default 4096)                  the engine's shared cache
 //	foreign_keys  true | false                          PRAGMA foreign_keys
-//	_txlock       deferred (default) | immediate | concurrent
+//	_txlock       deferred (default) | immediate | exclusive | concurrent
 //	_time_format  rfc3339nano (default) | sqlite | datetime |
 //	              unix | unix_milli | unix_micro | unix_nano | a Go layout
 //	_pragma       name(value), repeatable               PRAGMA name=value
 //	io            uring | portable                      the engine's I/O backend
 //	cdc           off (default) | on                    durable change capture
 //	cdc_retention, cdc_max                              durable CDC retention
+//	cache         shared | private                      SQLite's, for other drivers' DSNs
 //	max_conns, idle_timeout, conn_lifetime              pool settings, applied by Open
 //
 // An unknown key or a bad value is an error naming the key and the value
-// (a *DSNError).
+// (a *DSNError); for another driver's key (mattn's _busy_timeout, say) it
+// says what to write here.
 //
 // # Driver name
 //

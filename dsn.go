@@ -13,6 +13,7 @@ import (
 //	file:path/to/file.db[?key=value&...]   a file: URI (RFC 8089; the path is %-decoded)
 //	file:///abs/path.db, file://localhost/abs/path.db
 //	:memory:, file::memory:                an in-memory database private to the connector
+//	file::memory:?cache=shared             the process's one shared in-memory database
 //	file:name?mode=memory                  an in-memory database shared by name in the process
 //
 // Keys are listed in the README and the package documentation; every key but
@@ -98,6 +99,14 @@ func (c *config) resolve() error {
 		c.memory = true
 	case c.path == "":
 		return errors.New("libsql: DSN names no database: give a path, :memory: or file:name?mode=memory")
+	}
+	// cache=shared asks for what the driver does anyway, except that
+	// ":memory:" then names the process's one shared in-memory database,
+	// as in SQLite (see memoryName). A file's engine shares its page cache
+	// between connections already; SQLite's shared-cache mode is not used.
+	if c.memory && c.cache == "private" {
+		return &DSNError{Key: "cache", Value: c.cache, Err: errors.New("the connections of one *sql.DB share its in-memory database here " +
+			"(and file:name?mode=memory is shared by name in the process): no in-memory database is private to one connection; drop cache=private")}
 	}
 	if c.memory && c.vfs != "" && c.vfs != "memdb" {
 		return fmt.Errorf("libsql: VFS %q cannot open an in-memory database", c.vfs)

@@ -45,6 +45,11 @@ func TestParseDSNAcceptsEveryKey(t *testing.T) {
 		{"d.db?_txlock=immediate", func(c *config) bool { return c.txLock == "immediate" }},
 		{"d.db?_txlock=deferred", func(c *config) bool { return c.txLock == "deferred" }},
 		{"d.db?_txlock=concurrent", func(c *config) bool { return c.txLock == "concurrent" }},
+		{"d.db?_txlock=EXCLUSIVE", func(c *config) bool { return c.txLock == "exclusive" }},
+		{"d.db?cache=shared", func(c *config) bool { return c.cache == "shared" && !c.memory }},
+		{"d.db?cache=Private", func(c *config) bool { return c.cache == "private" && !c.memory }},
+		{"file:m?mode=memory&cache=shared", func(c *config) bool { return c.memory && c.path == "m" && c.cache == "shared" }},
+		{"file::memory:?cache=shared", func(c *config) bool { return c.memory && c.path == "" && c.cache == "shared" }},
 		{"d.db", func(c *config) bool { return c.timeFormat.name == "rfc3339nano" }},
 		{"d.db?_time_format=sqlite", func(c *config) bool { return c.timeFormat.name == "sqlite" }},
 		{"d.db?_time_format=datetime", func(c *config) bool { return c.timeFormat.name == "datetime" }},
@@ -94,7 +99,13 @@ func TestParseDSNRejectsBadValuesNamingKeyAndValue(t *testing.T) {
 		{"d.db?cache_size=big", "cache_size", "big"},
 		{"d.db?cache_size=1.5", "cache_size", "1.5"},
 		{"d.db?foreign_keys=maybe", "foreign_keys", "maybe"},
-		{"d.db?_txlock=exclusive", "_txlock", "exclusive"},
+		{"d.db?_txlock=eager", "_txlock", "eager"},
+		{"d.db?cache=none", "cache", "none"},
+		{"d.db?cache=shared&cache=shared", "cache", "shared"},
+		{"d.db?_pragma=journal_mode(MEMORY)", "_pragma", "journal_mode(MEMORY)"},
+		{"d.db?_pragma=main.journal_mode('memory')", "_pragma", "main.journal_mode('memory')"},
+		{"d.db?_pragma=busy_timeout=5000", "_pragma", "busy_timeout=5000"},
+		{"d.db?_time_format=string_no_monotonic", "_time_format", "string_no_monotonic"},
 		{"d.db?_time_format=iso", "_time_format", "iso"},
 		{"d.db?_pragma=", "_pragma", ""},
 		{"d.db?_pragma=1bad", "_pragma", "1bad"},
@@ -129,7 +140,7 @@ func TestParseDSNRejectsBadValuesNamingKeyAndValue(t *testing.T) {
 }
 
 func TestParseDSNRejectsUnknownKey(t *testing.T) {
-	for _, dsn := range []string{"d.db?foo=bar", "file::memory:?cache=shared", "d.db?vfs=unix"} {
+	for _, dsn := range []string{"d.db?foo=bar", "file::memory:?_busy_timeout=5000", "d.db?vfs=unix"} {
 		_, err := parseDSN(dsn)
 		var de *DSNError
 		if !errors.As(err, &de) || de.Err != nil {
@@ -138,6 +149,52 @@ func TestParseDSNRejectsUnknownKey(t *testing.T) {
 		}
 		if !strings.HasPrefix(err.Error(), "libsql: unknown DSN key \""+de.Key+"\" (value \""+de.Value+"\")") {
 			t.Errorf("parseDSN(%q): message %q", dsn, err)
+		}
+	}
+}
+
+// An unknown key that another driver uses is refused all the same, and the
+// error ends with what to write here.
+func TestParseDSNUnknownKeyOfAnotherDriverSaysWhatToUse(t *testing.T) {
+	tests := []struct{ dsn, msg string }{
+		{"d.db?_busy_timeout=5000", `libsql: unknown DSN key "_busy_timeout" (value "5000"): use busy_timeout=5000`},
+		{"d.db?_fk=1", `libsql: unknown DSN key "_fk" (value "1"): use foreign_keys=1`},
+		{"d.db?_journal_mode=WAL", `libsql: unknown DSN key "_journal_mode" (value "WAL"): the log is always a WAL here (PRAGMA journal_mode reports wal): drop the key`},
+		{"d.db?_synchronous=NORMAL", `libsql: unknown DSN key "_synchronous" (value "NORMAL"): use sync=full|normal|off`},
+		{"d.db?_auto_vacuum=incremental", `libsql: unknown DSN key "_auto_vacuum" (value "incremental"): use _pragma=auto_vacuum(incremental)`},
+		{"d.db?vfs=unix-none", `libsql: unknown DSN key "vfs" (value "unix-none"): use the option libsql.WithVFS`},
+		{"d.db?_time_integer_format=unix_milli", `libsql: unknown DSN key "_time_integer_format" (value "unix_milli"): use _time_format=unix_milli`},
+		{"d.db?foo=bar", `libsql: unknown DSN key "foo" (value "bar")`},
+	}
+	for _, tt := range tests {
+		_, err := parseDSN(tt.dsn)
+		var de *DSNError
+		if !errors.As(err, &de) || de.Err != nil || err.Error() != tt.msg {
+			t.Errorf("parseDSN(%q) = %v, want an unknown-key *DSNError %q", tt.dsn, err, tt.msg)
+		}
+	}
+	for key := range otherDriverKeys {
+		if _, ok := setters[key]; ok {
+			t.Errorf("%q is a key of this driver and has a hint for another's", key)
+		}
+	}
+	_, err := parseDSN("d.db?_pragma=busy_timeout=5000")
+	if err == nil || !strings.HasSuffix(err.Error(), "write _pragma=busy_timeout(5000)") {
+		t.Errorf("_pragma=busy_timeout=5000: %v, want it to show the name(value) form", err)
+	}
+}
+
+// cache=private cannot be honoured for an in-memory database, which the
+// connections of a *sql.DB share here: it is refused, saying so.
+func TestParseDSNCachePrivateMemoryRefused(t *testing.T) {
+	for _, dsn := range []string{":memory:?cache=private", "file::memory:?cache=PRIVATE", "file:m?mode=memory&cache=private"} {
+		c, err := parseDSN(dsn)
+		if err == nil {
+			err = c.resolve()
+		}
+		var de *DSNError
+		if !errors.As(err, &de) || de.Key != "cache" || !strings.Contains(err.Error(), "share its in-memory database") {
+			t.Errorf("%s: %v, want a *DSNError for cache saying connections share the database", dsn, err)
 		}
 	}
 }

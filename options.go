@@ -50,8 +50,9 @@ func WithForeignKeys(on bool) Option {
 }
 
 // WithTxLock sets what a transaction begun with the default isolation level
-// does, as the DSN key _txlock: "deferred" (the default), "immediate" or
-// "concurrent".
+// does, as the DSN key _txlock: "deferred" (the default), "immediate",
+// "exclusive" (BEGIN EXCLUSIVE: as IMMEDIATE, the writer lock from the
+// start) or "concurrent".
 func WithTxLock(mode string) Option {
 	return func(c *config) error { return c.set("_txlock", mode) }
 }

@@ -35,7 +35,8 @@ func (c *conn) Begin() (driver.Tx, error) {
 // beginSQL returns the statement that starts a transaction of the given
 // isolation level, where the default level does what _txlock says:
 //
-//	LevelDefault                     BEGIN, BEGIN IMMEDIATE per _txlock
+//	LevelDefault                     BEGIN, BEGIN IMMEDIATE, BEGIN EXCLUSIVE or
+//	                                 BEGIN CONCURRENT per _txlock
 //	LevelSerializable, Linearizable  BEGIN IMMEDIATE (take the write lock now)
 //	ReadUncommitted ... Snapshot     as LevelDefault: SQLite transactions are
 //	                                 serializable, which gives every weaker level
@@ -51,6 +52,8 @@ func beginSQL(txLock string, level sql.IsolationLevel, readOnly bool) (string, e
 		switch txLock {
 		case "immediate":
 			return "BEGIN IMMEDIATE", nil
+		case "exclusive":
+			return "BEGIN EXCLUSIVE", nil
 		case "concurrent":
 			return beginConcurrentSQL, nil
 		}
@@ -84,7 +87,7 @@ func beginsAsDefault(level sql.IsolationLevel) bool {
 // BeginTx starts a transaction (see beginSQL for the isolation levels). A
 // read-only transaction runs with PRAGMA query_only on, so a write fails
 // with ErrReadOnly; the pragma is turned off when it ends. ctx bounds the
-// wait for the write lock of BEGIN IMMEDIATE.
+// wait for the write lock of BEGIN IMMEDIATE and BEGIN EXCLUSIVE.
 func (c *conn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx, error) {
 	if c.tx != nil {
 		return nil, errors.New("libsql: a transaction is already open on this connection")
