@@ -554,13 +554,16 @@ func (e *Engine) restartLocked() (restarted bool, err error) {
 		// A committer that has just handed over the writer lock pins the
 		// snapshot it committed on until its commit is durable and it
 		// runs again, a moment a restart taking the lock at once falls
-		// into nearly every time: wait for it, briefly.
+		// into nearly every time: wait for it, briefly. Each such
+		// committer's snapshot is the version before its commit, so the
+		// oldest pin is theirs only if it is at most that many commits
+		// old; an older one is a reader's, not worth holding the lock for.
 		select {
 		case <-unpinned:
 			continue
 		default:
 		}
-		if e.finishing.Load() == 0 {
+		if n := e.finishing.Load(); n == 0 || e.log.Last()-oldest > wal.Version(n) {
 			return false, nil
 		}
 		if timer == nil {
