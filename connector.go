@@ -88,9 +88,11 @@ func NewConnector(dsn string, opts ...Option) (*Connector, error) {
 		c.vfs = "memdb"
 		switch {
 		case cfg.path == "" && cfg.cache == "shared":
-			c.name = "/libsql.memory.shared"
+			c.name = "/" + memdbReserved + "shared"
 		case cfg.path == "":
-			c.name = "/libsql.memory." + strconv.FormatUint(memorySeq.Add(1), 10)
+			c.name = "/" + memdbReserved + strconv.FormatUint(memorySeq.Add(1), 10)
+		case strings.HasPrefix(strings.TrimLeft(c.name, "/"), memdbReserved):
+			return nil, &DSNError{Key: "mode", Value: "memory", Err: fmt.Errorf("in-memory database name %q: names beginning with %s are the driver's (:memory: and file::memory:?cache=shared)", cfg.path, memdbReserved)}
 		case c.name[0] != '/':
 			c.name = "/" + c.name
 		}
@@ -163,6 +165,10 @@ func vfsURI(cfg *config) string {
 	}
 	return b.String() + "?" + q
 }
+
+// memdbReserved begins the memdb names of the in-memory databases the
+// driver names itself, which no DSN may name.
+const memdbReserved = "libsql.memory."
 
 // memoryName returns the name the libsql VFS knows an in-memory database
 // by, below /libsql-memory/: for file:name?mode=memory, "named." and the

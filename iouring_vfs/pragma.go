@@ -99,7 +99,7 @@ func (f *File) Pragma(name string, value *string) (string, bool, error) {
 		return strconv.FormatInt(max(f.e.autoCkpt.Load(), 0), 10), true, nil
 	case "journal_size_limit":
 		if value != nil {
-			n, err := strconv.ParseInt(*value, 10, 64)
+			n, err := strconv.ParseInt(*value, 0, 64)
 			if err != nil {
 				return "", true, fmt.Errorf("invalid journal_size_limit %q: want a number of bytes, or -1", *value)
 			}

@@ -224,6 +224,14 @@ func (v *VFS) fileEngine(name string, flags int32, readOnly bool, opts engineOpt
 			return nil, &capi.CodeError{Code: capi.CANTOPEN, Err: fmt.Errorf("roll back the hot journal of %s: %w", name, err)}
 		}
 	}
+	if _, id, err := fsys.Stat(name); err == nil && v.changing[id] == nil {
+		// The file's engine is open already: no descriptor of the file is
+		// opened and closed again (closing one drops the fcntl locks
+		// another SQLite library in the process may hold on it).
+		if e, ok := v.engines[id]; ok && (readOnly || !e.readOnly) {
+			return e, nil
+		}
+	}
 	of := ioback.OpenFlag(0)
 	switch {
 	case readOnly:

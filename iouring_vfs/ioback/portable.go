@@ -58,9 +58,12 @@ func (portableFS) Open(name string, flag OpenFlag) (File, error) {
 	if flag&OpenCreate != 0 {
 		mode |= os.O_CREATE
 	}
-	f, err := os.OpenFile(name, mode, 0o644)
-	if err != nil {
-		return nil, wrapErr("open", name, err)
+	f := takeParkedFile(name, flag&OpenReadOnly != 0)
+	if f == nil {
+		var err error
+		if f, err = os.OpenFile(name, mode, 0o644); err != nil {
+			return nil, wrapErr("open", name, err)
+		}
 	}
 	rc, err := f.SyscallConn()
 	if err != nil {

@@ -18,7 +18,7 @@ func (f *osFile) platClose() error {
 	if fd < 0 {
 		return f.f.Close()
 	}
-	return closeFD(fd, f.f.Close, func() { f.parked.Store(true) })
+	return closeFD(parkedFD{fd: fd, readOnly: f.readOnly, file: f.f, close: f.f.Close}, func() { f.parked.Store(true) })
 }
 
 func (f *osFile) Sync() error {

@@ -46,7 +46,7 @@ func TestCloseKeepsTheProcessLocksOfAnotherLibrary(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				defer closeFD(fd, func() error { return unix.Close(fd) }, nil)
+				defer closeFD(parkedFD{fd: fd, readOnly: true, close: func() error { return unix.Close(fd) }}, nil)
 				return processLocked(fd)
 			}
 			if !probe() {

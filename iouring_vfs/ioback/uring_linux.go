@@ -471,9 +471,10 @@ func (u *uringFS) open(name string, flag OpenFlag, register bool) (*uringFile, e
 	if flag&OpenCreate != 0 {
 		mode |= unix.O_CREAT
 	}
-	var fd int
+	p, reused := takeParked(name, flag&OpenReadOnly != 0, false)
+	fd := p.fd
 	var err error
-	for {
+	for !reused {
 		fd, err = unix.Open(name, mode|unix.O_CLOEXEC, 0o644)
 		if err != unix.EINTR {
 			break
@@ -853,7 +854,8 @@ func (f *uringFile) Close() error {
 	f.closed = true
 	f.mu.Unlock()
 	f.pool.unregisterFile(f.slot)
-	return wrapErr("close", f.name, closeFD(f.fd, func() error { return unix.Close(f.fd) }, nil))
+	fd := f.fd
+	return wrapErr("close", f.name, closeFD(parkedFD{fd: fd, readOnly: f.readOnly, close: func() error { return unix.Close(fd) }}, nil))
 }
 
 func (u *uringFS) backendName() string { return "uring" }
