@@ -269,7 +269,18 @@ func (e *Engine) restartWanted() bool {
 	if n <= 0 || frames < int(n) {
 		return false
 	}
-	return true
+	oldest, _ := e.oldest()
+	return oldest >= e.log.Durable() || e.committersPin(oldest)
+}
+
+// committersPin reports whether the snapshots pinned at oldest and after
+// can all be those of committers that have handed over the writer lock and
+// not yet moved to their commit (finishing): each such snapshot is the
+// version before its commit, so the oldest is at most as many commits
+// old as they are. Those pins go within moments; a reader's may not.
+func (e *Engine) committersPin(oldest wal.Version) bool {
+	n := e.finishing.Load()
+	return n > 0 && e.log.Last()-oldest <= wal.Version(n)
 }
 
 // close shuts the engine down after its last connection closed: a final
@@ -572,16 +583,14 @@ func (e *Engine) restartLocked() (restarted bool, err error) {
 		// A committer that has just handed over the writer lock pins the
 		// snapshot it committed on until its commit is durable and it
 		// runs again, a moment a restart taking the lock at once falls
-		// into nearly every time: wait for it, briefly. Each such
-		// committer's snapshot is the version before its commit, so the
-		// oldest pin is theirs only if it is at most that many commits
-		// old; an older one is a reader's, not worth holding the lock for.
+		// into nearly every time: wait for it, briefly, but not for a
+		// reader, which is not worth holding the lock for.
 		select {
 		case <-unpinned:
 			continue
 		default:
 		}
-		if n := e.finishing.Load(); n == 0 || e.log.Last()-oldest > wal.Version(n) {
+		if !e.committersPin(oldest) {
 			return false, nil
 		}
 		if timer == nil {
