@@ -61,7 +61,7 @@ func (portableFS) Open(name string, flag OpenFlag) (File, error) {
 	f := takeParkedFile(name, flag&OpenReadOnly != 0)
 	if f == nil {
 		var err error
-		if f, err = os.OpenFile(name, mode, 0o644); err != nil {
+		if f, err = os.OpenFile(name, mode|oNoFollow, 0o644); err != nil {
 			return nil, wrapErr("open", name, err)
 		}
 	}

@@ -475,7 +475,7 @@ func (u *uringFS) open(name string, flag OpenFlag, register bool) (*uringFile, e
 	fd := p.fd
 	var err error
 	for !reused {
-		fd, err = unix.Open(name, mode|unix.O_CLOEXEC, 0o644)
+		fd, err = unix.Open(name, mode|unix.O_CLOEXEC|oNoFollow, 0o644)
 		if err != unix.EINTR {
 			break
 		}

@@ -22,6 +22,7 @@ package pagecache
 
 import (
 	"errors"
+	"math"
 	"math/bits"
 	"sync"
 	"sync/atomic"
@@ -142,8 +143,8 @@ func New(capacity, pageSize int, arena []byte) *Cache {
 		s := &c.shards[i]
 		s.index = make(map[Key]int32) // grows as the cache fills, like its memory
 		s.size = per
-		s.chunks = make([][]byte, numChunks(per))
 		if arena != nil {
+			s.chunks = make([][]byte, numChunks(per))
 			mem := arena[i*per*pageSize : (i+1)*per*pageSize]
 			for k := range s.chunks {
 				first := chunkFirst(k) * pageSize
@@ -159,9 +160,14 @@ func ArenaSize(capacity, pageSize int) int {
 	return slotsPerShard(capacity) * nShards * pageSize
 }
 
-// slotsPerShard spreads capacity over the shards, at least one slot each.
+// slotsPerShard spreads capacity over the shards, at least one slot each
+// and at most as many as a slot number (int32) counts.
 func slotsPerShard(capacity int) int {
-	return max(capacity+nShards-1, nShards) / nShards
+	per := capacity / nShards
+	if capacity%nShards != 0 {
+		per++
+	}
+	return min(max(per, 1), math.MaxInt32)
 }
 
 // PageSize is the size of the images the cache holds.
@@ -172,6 +178,8 @@ func (c *Cache) shard(k Key) *shard {
 	return &c.shards[(h>>32)%nShards]
 }
 
+// buf returns slot i's memory. s.mu is held: the chunk table grows as the
+// shard fills (the memory it hands out does not move).
 func (s *shard) buf(i int32, pageSize int) []byte {
 	k, off := chunkOf(int(i))
 	off *= pageSize
@@ -208,11 +216,15 @@ func (c *Cache) Load(k Key, dst []byte, fill func(buf []byte) error) error {
 		return nil
 	}
 	i := c.reserveLocked(s, k)
+	var buf []byte
+	if i >= 0 {
+		buf = s.buf(i, c.pageSize) // under mu: the chunk table may grow
+	}
 	s.mu.Unlock()
 	if i < 0 {
 		return fill(dst)
 	}
-	err := fill(s.buf(i, c.pageSize))
+	err := fill(buf)
 	s.finish(c, i, err == nil, dst)
 	return err
 }
@@ -235,6 +247,10 @@ func (c *Cache) LoadAhead(k Key, dst []byte, next func() []Key, fill func(bufs [
 		return nil
 	}
 	i := c.reserveLocked(s, k)
+	var first []byte
+	if i >= 0 {
+		first = s.buf(i, c.pageSize) // under mu: the chunk table may grow
+	}
 	s.mu.Unlock()
 	if i < 0 {
 		_, err := fill([][]byte{dst})
@@ -247,18 +263,22 @@ func (c *Cache) LoadAhead(k Key, dst []byte, next func() []Key, fill func(bufs [
 	keys := next()
 	keys = keys[:min(len(keys), max(c.shards[0].size*nShards/16, 1))]
 	bufs := make([][]byte, 1, 1+len(keys))
-	bufs[0] = s.buf(i, c.pageSize)
+	bufs[0] = first
 	ahead := make([]taken, 0, len(keys))
 	for _, q := range keys {
 		qs := c.shard(q)
 		qs.mu.Lock()
 		j := c.reserveLocked(qs, q)
+		var b []byte
+		if j >= 0 {
+			b = qs.buf(j, c.pageSize)
+		}
 		qs.mu.Unlock()
 		if j < 0 {
 			break
 		}
 		ahead = append(ahead, taken{qs, j})
-		bufs = append(bufs, qs.buf(j, c.pageSize))
+		bufs = append(bufs, b)
 	}
 	n, err := fill(bufs)
 	if err == nil && n < 1 {
@@ -391,7 +411,13 @@ func (s *shard) victim(c *Cache) int32 {
 	n := len(s.slots)
 	if n < s.size {
 		s.slots = append(s.slots, slot{})
-		if k, _ := chunkOf(n); s.chunks[k] == nil {
+		if k, _ := chunkOf(n); k >= len(s.chunks) || s.chunks[k] == nil {
+			// The chunk table grows with the cache too: made for the
+			// capacity up front, it took 3 bytes a page of capacity
+			// (192 MB for page_cache=1<<26) before a page was cached.
+			for len(s.chunks) <= k {
+				s.chunks = append(s.chunks, nil)
+			}
 			s.chunks[k] = newChunk(chunkLen(k, s.size), c.pageSize)
 			c.bytes.Add(int64(len(s.chunks[k])))
 		}
