@@ -252,9 +252,10 @@ func (e *Engine) ensureCache() {
 // log restart (see checkpointer).
 var restartWait = 5 * time.Millisecond
 
-// retryMin and retryMax bound the checkpointer's pause before it tries a
-// restart again that a pinned snapshot refused, once a pin went (see
-// checkpointer).
+// retryMin and retryMax bound the checkpointer's pause before it tries
+// again a restart that a pinned snapshot refused (see checkpointer); an
+// idle database looks every retryMax whether something was committed, and
+// at once when a pin goes.
 const (
 	retryMin = time.Millisecond
 	retryMax = 16 * time.Millisecond
