@@ -70,8 +70,9 @@ type shard struct {
 	// chunks hold the slots' images (see chunkOf), allocated
 	// when their first slot is handed out: a cache costs memory (and the
 	// time to clear it) as it fills, not when its database opens. The
-	// slice itself never grows, so a slot's buffer may be taken outside
-	// mu by whoever holds the slot.
+	// slice grows too, under mu, so a slot's buffer is taken under mu
+	// (buf); the memory it hands out does not move, and whoever holds the
+	// slot may use it outside mu.
 	chunks [][]byte
 	hand   int
 	// free lists slots freed by Remove, Clear or a failed load, which
