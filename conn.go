@@ -137,14 +137,23 @@ func (c *conn) Close() error {
 	}
 	c.cache.clear()
 	var failed error
-	if c.file != nil {
+	report := func() {
+		// A background checkpoint's error that reached no statement: the
+		// caller learns it here at the latest. Asked before the close and
+		// again after it: the last connection's close stops the engine's
+		// background checkpoints, so one that failed while the
+		// connections were closing is seen too.
+		if c.file == nil || failed != nil {
+			return
+		}
 		if ferr := c.file.Engine().UnreportedErr(); ferr != nil {
-			// A background checkpoint's error that reached no statement:
-			// the caller learns it here at the latest.
 			failed = fmt.Errorf("libsql: closing %s: the database failed earlier: %w", c.cfg.path, ferr)
 		}
 	}
-	err := errors.Join(convertError(c.cc.Close()), failed)
+	report()
+	cerr := convertError(c.cc.Close())
+	report()
+	err := errors.Join(cerr, failed)
 	if c.connector != nil {
 		c.connector.Close()
 	}

@@ -193,7 +193,13 @@ func (l *Log) checkpointLocked(mode CheckpointMode, oldest Version) (CheckpointR
 	var res CheckpointResult
 	if copyNew {
 		if err := l.checkClaimedSize(dbSize, mxFrame, ps); err != nil {
-			return res, err
+			if errors.Is(err, ErrCorrupt) {
+				return res, err
+			}
+			// The main file's size could not be read: an I/O error like
+			// the copy's below, and a background checkpoint has no caller
+			// to return it to (the fault review's soak saw it reach none).
+			return res, l.poison(err)
 		}
 		if needSync {
 			// Under SyncNormal commits are not synced: the log must be
