@@ -514,6 +514,16 @@ func newChunk(n, pageSize int) []byte {
 	return make([]byte, n*pageSize)
 }
 
+// NewPage returns a buffer of one page of pageSize bytes, with whatever
+// bytes it held before: from the pool of one-image chunks that released
+// caches and FreePage fill, else new. The write sets of the storage engine
+// take their page buffers here, so one pool serves both.
+func NewPage(pageSize int) []byte { return newChunk(1, pageSize) }
+
+// FreePage gives b, a buffer of one page, to the pool NewPage and the
+// caches take from; the collector empties it when nobody does.
+func FreePage(b []byte) { freeChunk(b, len(b)) }
+
 // freeChunk pools ch, a chunk of pageSize images.
 func freeChunk(ch []byte, pageSize int) {
 	if p := chunkPool(len(ch)/pageSize, pageSize); p != nil {
