@@ -29,17 +29,9 @@ func TestCloseKeepsTheProcessLocksOfAnotherLibrary(t *testing.T) {
 			if err := os.WriteFile(name, make([]byte, 4096), 0o644); err != nil {
 				t.Fatal(err)
 			}
-			other, err := os.OpenFile(name, os.O_RDWR, 0)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer other.Close()
 			// What SQLite's unix VFS holds in WAL mode: a shared lock on
 			// its SHARED range.
-			posix := unix.Flock_t{Type: unix.F_RDLCK, Start: 1<<30 + 2, Len: 510}
-			if err := unix.FcntlFlock(other.Fd(), unix.F_SETLK, &posix); err != nil {
-				t.Fatal(err)
-			}
+			unlock := lockAsOtherLibrary(t, name, 1<<30+2, 510)
 			probe := func() bool {
 				t.Helper()
 				fd, err := unix.Open(name, unix.O_RDONLY|unix.O_CLOEXEC, 0)
@@ -88,10 +80,7 @@ func TestCloseKeepsTheProcessLocksOfAnotherLibrary(t *testing.T) {
 			}
 			g.Close()
 
-			posix.Type = unix.F_UNLCK
-			if err := unix.FcntlFlock(other.Fd(), unix.F_SETLK, &posix); err != nil {
-				t.Fatal(err)
-			}
+			unlock()
 			if n := parkedCount(); n == 0 {
 				t.Fatal("no descriptor was kept")
 			}
@@ -99,5 +88,29 @@ func TestCloseKeepsTheProcessLocksOfAnotherLibrary(t *testing.T) {
 				t.Errorf("%d descriptors still kept after the other library unlocked", parkedCount())
 			}
 		})
+	}
+}
+
+// lockAsOtherLibrary takes, through a descriptor of its own, a traditional
+// fcntl read lock on [start, start+n) of name, as another SQLite library in
+// the process holds one, and returns the function that drops it. The
+// descriptor stays open until the test ends: closing it would drop the
+// lock too.
+func lockAsOtherLibrary(t *testing.T, name string, start, n int64) (unlock func()) {
+	t.Helper()
+	other, err := os.OpenFile(name, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { other.Close() })
+	lk := unix.Flock_t{Type: unix.F_RDLCK, Start: start, Len: n}
+	if err := unix.FcntlFlock(other.Fd(), unix.F_SETLK, &lk); err != nil {
+		t.Fatal(err)
+	}
+	return func() {
+		lk.Type = unix.F_UNLCK
+		if err := unix.FcntlFlock(other.Fd(), unix.F_SETLK, &lk); err != nil {
+			t.Fatal(err)
+		}
 	}
 }

@@ -83,18 +83,9 @@ func TestReview5ProcessLockedSeesLockBelowAnother(t *testing.T) {
 				t.Fatal(err)
 			}
 			// Then another library's traditional lock, lower down.
-			other, err := os.OpenFile(name, os.O_RDWR, 0)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer other.Close()
-			posix := unix.Flock_t{Type: unix.F_RDLCK, Start: 100, Len: 10}
-			if err := unix.FcntlFlock(other.Fd(), unix.F_SETLK, &posix); err != nil {
-				t.Fatal(err)
-			}
+			unlock := lockAsOtherLibrary(t, name, 100, 10)
 			defer func() {
-				posix.Type = unix.F_UNLCK
-				unix.FcntlFlock(other.Fd(), unix.F_SETLK, &posix)
+				unlock()
 				probe.close()
 				review5Reap(t)
 			}()
@@ -137,15 +128,7 @@ func TestReview5ParkedDescriptorsBounded(t *testing.T) {
 	if err := os.WriteFile(name, make([]byte, 4096), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	other, err := os.OpenFile(name, os.O_RDWR, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer other.Close()
-	posix := unix.Flock_t{Type: unix.F_RDLCK, Start: 1<<30 + 2, Len: 510}
-	if err := unix.FcntlFlock(other.Fd(), unix.F_SETLK, &posix); err != nil {
-		t.Fatal(err)
-	}
+	unlock := lockAsOtherLibrary(t, name, 1<<30+2, 510)
 	before := parkedCount()
 	const cycles = 200
 	for range cycles {
@@ -158,10 +141,7 @@ func TestReview5ParkedDescriptorsBounded(t *testing.T) {
 	}
 	kept := parkedCount() - before
 
-	posix.Type = unix.F_UNLCK
-	if err := unix.FcntlFlock(other.Fd(), unix.F_SETLK, &posix); err != nil {
-		t.Fatal(err)
-	}
+	unlock()
 	review5Reap(t)
 	if n := parkedCount(); n != 0 {
 		t.Errorf("%d descriptors still parked after the other library unlocked and a Close ran", n)
@@ -186,17 +166,9 @@ func TestReview5ConcurrentCloseParks(t *testing.T) {
 			if err := os.WriteFile(name, make([]byte, 4096), 0o644); err != nil {
 				t.Fatal(err)
 			}
-			other, err := os.OpenFile(name, os.O_RDWR, 0)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer other.Close()
 			probe := newReview5Probe(t, name)
 			defer probe.close()
-			posix := unix.Flock_t{Type: unix.F_RDLCK, Start: 1<<30 + 2, Len: 510}
-			if err := unix.FcntlFlock(other.Fd(), unix.F_SETLK, &posix); err != nil {
-				t.Fatal(err)
-			}
+			unlock := lockAsOtherLibrary(t, name, 1<<30+2, 510)
 			const n = 32
 			files := make([]File, n)
 			for i := range files {
@@ -242,10 +214,7 @@ func TestReview5ConcurrentCloseParks(t *testing.T) {
 				t.Errorf("the closed Files' OFD locks outlived Close: %v", err)
 			}
 			g.Close()
-			posix.Type = unix.F_UNLCK
-			if err := unix.FcntlFlock(other.Fd(), unix.F_SETLK, &posix); err != nil {
-				t.Fatal(err)
-			}
+			unlock()
 			review5Reap(t)
 			if c := parkedCount(); c != 0 {
 				t.Errorf("%d descriptors still parked after the lock went", c)

@@ -13,14 +13,7 @@ import (
 // the descriptor is parked; it returns the function dropping that lock.
 func review6Park(t *testing.T, fsys FS, name string, flag OpenFlag) func() {
 	t.Helper()
-	other, err := os.OpenFile(name, os.O_RDWR, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	posix := unix.Flock_t{Type: unix.F_RDLCK, Start: 1<<30 + 2, Len: 510}
-	if err := unix.FcntlFlock(other.Fd(), unix.F_SETLK, &posix); err != nil {
-		t.Fatal(err)
-	}
+	unlock := lockAsOtherLibrary(t, name, 1<<30+2, 510)
 	before := parkedCount()
 	f, err := fsys.Open(name, flag)
 	if err != nil {
@@ -33,9 +26,7 @@ func review6Park(t *testing.T, fsys FS, name string, flag OpenFlag) func() {
 		t.Fatalf("setup: descriptor not parked (%d -> %d)", before, parkedCount())
 	}
 	return func() {
-		posix.Type = unix.F_UNLCK
-		unix.FcntlFlock(other.Fd(), unix.F_SETLK, &posix)
-		other.Close()
+		unlock()
 		review5Reap(t)
 	}
 }
@@ -155,18 +146,9 @@ func TestReview6ProcessLockedManyOtherLocks(t *testing.T) {
 	if processLocked(probe.fd) {
 		t.Fatal("processLocked true with only OFD locks of another descriptor")
 	}
-	other, err := os.OpenFile(name, os.O_RDWR, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer other.Close()
-	posix := unix.Flock_t{Type: unix.F_RDLCK, Start: 1000 + 10*150 + 7, Len: 1}
-	if err := unix.FcntlFlock(other.Fd(), unix.F_SETLK, &posix); err != nil {
-		t.Fatal(err)
-	}
+	unlock := lockAsOtherLibrary(t, name, 1000+10*150+7, 1)
 	if !processLocked(probe.fd) {
 		t.Error("processLocked false while the process holds a traditional lock between 200 OFD locks")
 	}
-	posix.Type = unix.F_UNLCK
-	unix.FcntlFlock(other.Fd(), unix.F_SETLK, &posix)
+	unlock()
 }
