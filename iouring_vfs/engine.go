@@ -729,8 +729,14 @@ type Stats struct {
 	// SQLiteCacheKept counts the new snapshots at which a connection kept
 	// SQLite's page cache, dropping only the pages committed since its
 	// previous one (see File.SnapshotChanges).
-	SQLiteCacheKept uint64          `json:"sqlite_cache_kept"`
-	IO              string          `json:"io"`         // the I/O backend: uring, portable or memory
+	SQLiteCacheKept uint64 `json:"sqlite_cache_kept"`
+	IO              string `json:"io"` // the I/O backend: uring, portable or memory
+	// TempMemoryBytes is the memory the process's temporary files (sorts,
+	// temporary tables, statement journals; every database's) hold now,
+	// and TempFilesMoved how many of them moved to disk since the process
+	// started, past the bounds on that memory (see the README).
+	TempMemoryBytes int64           `json:"temp_memory_bytes"`
+	TempFilesMoved  uint64          `json:"temp_files_moved_to_disk"`
 	Concurrent      ConcurrentStats `json:"concurrent"` // BEGIN CONCURRENT's counters
 }
 
@@ -757,6 +763,7 @@ func (e *Engine) Stats() Stats {
 		Syncs: ls.Syncs, Gathers: ls.Gathers, Checkpoints: ls.Checkpoints, Restarts: ls.Restarts, Retaining: ls.Retaining, RetainedPages: ls.RetainedPages, PagesBackfilled: ls.PagesBackfilled,
 		WriterQueue: e.wlock.queued(), WriterWaits: e.stats.writerWaits.Load(), SQLiteCacheKept: e.stats.cacheKept.Load(),
 		SnapshotRetries: e.stats.snapshotRetries.Load(), IO: fsKindName(e.fs), Concurrent: e.concurrent.snapshot(),
+		TempMemoryBytes: tempMem.Load(), TempFilesMoved: tempSpills.Load(),
 	}
 	if c := e.log.Cache(); c != nil {
 		cs := c.Stats()

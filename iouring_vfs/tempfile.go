@@ -1,25 +1,55 @@
 package iouringvfs
 
 import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
 	"sync"
+	"sync/atomic"
+	"syscall"
 
 	"github.com/golibsql/libsql/internal/capi"
+	"github.com/golibsql/libsql/iouring_vfs/ioback"
 )
 
-// tempFile is a private in-memory file: what SQLite gets for everything
-// that is not a main database file (temporary databases, statement
-// journals, the rollback journal if a journal mode ever needs one). Nothing
-// else can open it, and it vanishes on Close.
+// tempFile is a private file: what SQLite gets for everything that is not
+// a main database file (temporary databases, statement journals, a sort's
+// spilled runs, the rollback journal if a journal mode ever needs one).
+// Nothing else can open it, and it vanishes on Close.
 //
 // A tempFile is used by one SQLite connection (or one sorter thread of it)
 // at a time, as SQLite uses every file handle, so it has no lock of its
-// own. Its memory comes in chunks of tempChunk bytes from tempPool, shared
-// by the process: chunks go back to the pool when the file is truncated
-// below them or closed, and the next file (a sort's next run, the next
-// CREATE INDEX) takes them from there instead of the Go heap.
+// own. It starts in memory, in chunks of tempChunk bytes from tempPool,
+// shared by the process: chunks go back to the pool when the file is
+// truncated below them or closed, and the next file (a sort's next run,
+// the next CREATE INDEX) takes them from there instead of the Go heap.
+//
+// A file that would grow past tempFileMemMax in memory, or take the
+// memory of all temporary files in the process past tempMemMax, moves to
+// disk, as stock SQLite keeps its temporary files: an unlinked file in
+// SQLITE_TMPDIR, or else the system's temporary directory (os.TempDir),
+// created with mode 0600. A big sort or CREATE INDEX then takes disk
+// space rather than the process's memory. If that file cannot be created,
+// the file stays in memory (said once in the log).
 type tempFile struct {
 	chunks []tempPart
+	held   int64 // bytes of the chunks in chunks
 	size   int64
+	disk   tempDisk // the file on disk, once moved there
+	// diskName is the disk file's name where it could not be removed
+	// while open (Windows): Close removes it.
+	diskName string
+	noDisk   bool // moving to disk failed: the file stays in memory
+}
+
+// tempDisk is the file a tempFile moves to: an *os.File, or a faulty one
+// in tests (tempCreateDisk).
+type tempDisk interface {
+	io.ReaderAt
+	io.WriterAt
+	Truncate(size int64) error
+	Close() error
 }
 
 // tempPart is one chunk of a tempFile. Only buf[:hi] holds the file's
@@ -40,6 +70,41 @@ const (
 	tempPoolMax = 8 << 20
 )
 
+// The bounds past which temporary files move to disk (variables for
+// tests): one file's memory, and that of all the process's files.
+var (
+	tempFileMemMax int64 = 32 << 20
+	tempMemMax     int64 = 128 << 20
+)
+
+// tempMem is the memory temporary files hold now, and tempSpills counts
+// the files that moved to disk; PRAGMA libsql_stats reports both.
+var (
+	tempMem    atomic.Int64
+	tempSpills atomic.Uint64
+)
+
+// tempCreateDisk creates the disk file a tempFile moves to. name is
+// non-empty if the file could not be removed at once, for Close to remove.
+var tempCreateDisk = func() (f tempDisk, name string, err error) {
+	dir := os.Getenv("SQLITE_TMPDIR")
+	if dir == "" {
+		dir = os.TempDir()
+	}
+	osf, err := os.CreateTemp(dir, "libsql-temp-*")
+	if err != nil {
+		return nil, "", err
+	}
+	if os.Remove(osf.Name()) != nil {
+		return osf, osf.Name(), nil
+	}
+	return osf, "", nil
+}
+
+// tempDiskFailed is set once the failure to move a file to disk has been
+// logged.
+var tempDiskFailed atomic.Bool
+
 // tempPool is the process's free list of chunks, at most tempPoolMax
 // bytes. Chunks in it hold stale bytes.
 var tempPool struct {
@@ -47,8 +112,9 @@ var tempPool struct {
 	free []*[tempChunk]byte
 }
 
-// tempGet returns a chunk with arbitrary contents.
+// tempGet returns a chunk with arbitrary contents, counted in tempMem.
 func tempGet() *[tempChunk]byte {
+	tempMem.Add(tempChunk)
 	tempPool.mu.Lock()
 	if n := len(tempPool.free); n > 0 {
 		b := tempPool.free[n-1]
@@ -70,8 +136,9 @@ func tempPut(parts []tempPart) {
 		if p.buf == nil {
 			continue
 		}
+		tempMem.Add(-tempChunk)
 		if len(tempPool.free) >= tempPoolMax/tempChunk {
-			return
+			continue
 		}
 		if tempPool.free == nil {
 			tempPool.free = make([]*[tempChunk]byte, 0, tempPoolMax/tempChunk)
@@ -86,7 +153,20 @@ var _ capi.VFSFile = (*tempFile)(nil)
 
 func (t *tempFile) Close() error {
 	tempPut(t.chunks)
-	t.chunks, t.size = nil, 0
+	t.chunks, t.held, t.size = nil, 0, 0
+	if t.disk == nil {
+		return nil
+	}
+	err := t.disk.Close()
+	if t.diskName != "" {
+		if rerr := os.Remove(t.diskName); err == nil {
+			err = rerr
+		}
+	}
+	t.disk, t.diskName = nil, ""
+	if err != nil {
+		return fmt.Errorf("close temporary file: %w", err)
+	}
 	return nil
 }
 
@@ -94,6 +174,23 @@ func (t *tempFile) Close() error {
 // leaving p past it untouched (the bridge zero-fills it and reports a
 // short read).
 func (t *tempFile) ReadAt(p []byte, off int64) (int, error) {
+	if t.disk != nil {
+		n := int(max(0, min(int64(len(p)), t.size-off)))
+		if n == 0 {
+			return 0, nil
+		}
+		k, err := t.disk.ReadAt(p[:n], off)
+		if err == io.EOF {
+			// The disk file ends early only where the file was never
+			// written; it reads as zeros.
+			clear(p[k:n])
+			k, err = n, nil
+		}
+		if err != nil {
+			return k, fmt.Errorf("read %d bytes at %d of a temporary file on disk: %w", n, off, err)
+		}
+		return n, nil
+	}
 	n := 0
 	for n < len(p) && off+int64(n) < t.size {
 		pos := off + int64(n)
@@ -113,6 +210,16 @@ func (t *tempFile) ReadAt(p []byte, off int64) (int, error) {
 }
 
 func (t *tempFile) WriteAt(p []byte, off int64) error {
+	if t.disk == nil && !t.noDisk && t.wantsDisk(p, off) {
+		t.moveToDisk()
+	}
+	if t.disk != nil {
+		if _, err := t.disk.WriteAt(p, off); err != nil {
+			return diskFail(capi.IOERR_WRITE, fmt.Errorf("write %d bytes at %d of a temporary file on disk: %w", len(p), off, err))
+		}
+		t.size = max(t.size, off+int64(len(p)))
+		return nil
+	}
 	n := 0
 	for n < len(p) {
 		pos := off + int64(n)
@@ -123,6 +230,7 @@ func (t *tempFile) WriteAt(p []byte, off int64) error {
 		part := &t.chunks[c]
 		if part.buf == nil {
 			part.buf, part.hi = tempGet(), 0
+			t.held += tempChunk
 		}
 		if in > part.hi {
 			clear(part.buf[part.hi:in])
@@ -135,10 +243,78 @@ func (t *tempFile) WriteAt(p []byte, off int64) error {
 	return nil
 }
 
+// wantsDisk reports whether writing p at off would take the file's memory
+// past tempFileMemMax, or that of every temporary file past tempMemMax.
+func (t *tempFile) wantsDisk(p []byte, off int64) bool {
+	if len(p) == 0 {
+		return false
+	}
+	var need int64
+	for c := off / tempChunk; c <= (off+int64(len(p))-1)/tempChunk; c++ {
+		if c >= int64(len(t.chunks)) || t.chunks[c].buf == nil {
+			need += tempChunk
+		}
+	}
+	return need > 0 && (t.held+need > tempFileMemMax || tempMem.Load()+need > tempMemMax)
+}
+
+// moveToDisk copies the file to a new disk file and gives its memory
+// back. On failure the file stays in memory for good, and the first
+// failure in the process is logged.
+func (t *tempFile) moveToDisk() {
+	d, name, err := tempCreateDisk()
+	if err == nil {
+		err = d.Truncate(t.size)
+		for c := 0; err == nil && c < len(t.chunks); c++ {
+			if part := t.chunks[c]; part.buf != nil && part.hi > 0 {
+				_, err = d.WriteAt(part.buf[:part.hi], int64(c)*tempChunk)
+			}
+		}
+		if err != nil {
+			d.Close()
+			if name != "" {
+				os.Remove(name)
+			}
+		}
+	}
+	if err != nil {
+		t.noDisk = true
+		if tempDiskFailed.CompareAndSwap(false, true) {
+			ioback.Logf("libsql: a large temporary file stays in memory: moving it to disk failed: %v", err)
+		}
+		return
+	}
+	tempPut(t.chunks)
+	t.chunks, t.held, t.disk, t.diskName = nil, 0, d, name
+	tempSpills.Add(1)
+}
+
+// diskFail gives a failed operation on a temporary file on disk its SQLite
+// code: SQLITE_FULL for a full disk (the statement fails and changes
+// nothing), else code.
+func diskFail(code int32, err error) error {
+	if errors.Is(err, syscall.ENOSPC) {
+		code = capi.FULL
+	}
+	return &capi.CodeError{Code: code, Err: err}
+}
+
 func (t *tempFile) Truncate(size int64) error {
+	if t.disk != nil {
+		if err := t.disk.Truncate(size); err != nil {
+			return diskFail(capi.IOERR_TRUNCATE, fmt.Errorf("truncate a temporary file on disk to %d bytes: %w", size, err))
+		}
+		t.size = size
+		return nil
+	}
 	if size < t.size {
 		keep := (size + tempChunk - 1) / tempChunk
 		if keep < int64(len(t.chunks)) {
+			for _, part := range t.chunks[keep:] {
+				if part.buf != nil {
+					t.held -= tempChunk
+				}
+			}
 			tempPut(t.chunks[keep:])
 			clear(t.chunks[keep:])
 			t.chunks = t.chunks[:keep]
@@ -151,7 +327,6 @@ func (t *tempFile) Truncate(size int64) error {
 	t.size = size
 	return nil
 }
-
 func (t *tempFile) Sync(int32) error                 { return nil }
 func (t *tempFile) Size() (int64, error)             { return t.size, nil }
 func (t *tempFile) Lock(int32) error                 { return nil }

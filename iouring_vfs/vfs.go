@@ -156,7 +156,7 @@ func parseOptions(param func(string) (string, bool)) (opts engineOptions, memory
 
 // Open opens a file for SQLite: main database files through their engine,
 // everything else (journals, temporary databases, statement journals) as
-// private in-memory files.
+// private temporary files, in memory until they grow big (tempFile).
 func (v *VFS) Open(name string, flags int32, param func(string) (string, bool)) (capi.VFSFile, int32, error) {
 	if flags&capi.OPEN_MAIN_DB == 0 {
 		return newTempFile(), flags, nil
@@ -375,7 +375,7 @@ func isLogOrJournal(name string) bool {
 // names after the main database: "-mj", six hex digits, "9", two hex
 // digits (vdbeaux.c). SQLite writes one when a transaction writes two
 // attached databases that keep rollback journals; this VFS gives it a
-// private in-memory file like any journal (Open), so it must not look for
+// private temporary file like any journal (Open), so it must not look for
 // it on disk either.
 func isSuperJournal(name string) bool {
 	i := len(name) - len("-mjXXXXXX9XX")
