@@ -82,8 +82,12 @@ type Engine struct {
 	autoCkpt  atomic.Int64
 	mainReady atomic.Bool // the main file has page 1
 	ckptKick  chan struct{}
-	stop      chan struct{}
-	stopped   chan struct{}
+	// ckptIdle is set while the checkpointer waits, after a restart a
+	// pinned snapshot refused, for the next commit (or unpin): that commit
+	// kicks it, so an idle database with a long reader wakes nobody.
+	ckptIdle atomic.Bool
+	stop     chan struct{}
+	stopped  chan struct{}
 
 	stats struct {
 		snapshotRetries atomic.Uint64 // BUSY_SNAPSHOT refusals (stale snapshot at RESERVED)
@@ -253,9 +257,9 @@ func (e *Engine) ensureCache() {
 var restartWait = 5 * time.Millisecond
 
 // retryMin and retryMax bound the checkpointer's pause before it tries
-// again a restart that a pinned snapshot refused (see checkpointer); an
-// idle database looks every retryMax whether something was committed, and
-// at once when a pin goes.
+// again a restart that a pinned snapshot refused (see checkpointer); once
+// nothing was committed in a pause, it waits for the next commit or for a
+// pin to go.
 const (
 	retryMin = time.Millisecond
 	retryMax = 16 * time.Millisecond
@@ -482,15 +486,23 @@ func (e *Engine) afterCommit(v wal.Version) error {
 		e.mainReady.Store(true)
 	}
 	if n := e.autoCkpt.Load(); n > 0 {
-		if frames, backfilled := e.log.Frames(); frames-backfilled >= int(n) {
-			select {
-			case e.ckptKick <- struct{}{}:
-			default:
-			}
+		if frames, backfilled := e.log.Frames(); frames-backfilled >= int(n) || e.ckptIdle.Load() && e.ckptIdle.CompareAndSwap(true, false) {
+			e.kickCheckpointer()
 		}
 	}
 	return nil
 }
+
+func (e *Engine) kickCheckpointer() {
+	select {
+	case e.ckptKick <- struct{}{}:
+	default:
+	}
+}
+
+// testHookCheckpointerWake, when set, runs each time the checkpointer
+// wakes up.
+var testHookCheckpointerWake func()
 
 // checkpointer runs automatic checkpoints in the background, so commits do
 // not pay for them: a passive one copies what no snapshot needs, and when
@@ -504,18 +516,30 @@ func (e *Engine) checkpointer() {
 	var tried wal.Version
 	backoff := retryMin
 	for {
+		timedOut := false
 		select {
 		case <-e.stop:
 			return
 		case <-e.ckptKick:
 		case <-unpinned:
 		case <-retry:
+			timedOut = true
+		}
+		if testHookCheckpointerWake != nil {
+			testHookCheckpointerWake()
+		}
+		e.ckptIdle.Store(false)
+		if timedOut && e.log.Last() == tried {
+			// Nothing committed since: wait for the next commit (which
+			// kicks, seeing ckptIdle) or for a pin to go, without running
+			// a checkpoint for nothing. The check after setting ckptIdle
+			// catches a commit that came before it.
+			retry, unpinned = nil, e.unpinWatch()
+			e.ckptIdle.Store(true)
 			if e.log.Last() == tried {
-				// Nothing committed since: look again later, or as soon
-				// as a pin goes, without running a checkpoint for nothing.
-				retry, unpinned = time.After(retryMax), e.unpinWatch()
 				continue
 			}
+			e.ckptIdle.Store(false)
 		}
 		retry, unpinned = nil, nil
 		if e.log.Err() != nil {
