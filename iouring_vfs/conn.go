@@ -105,10 +105,14 @@ type File struct {
 	// mergeRefused: the last TryMerge commit was refused at xSync.
 	mergeRefused bool
 	commitSync   bool // fdatasync at commit (synchronous=FULL)
-	capture      func() *changefeed.Tx
-	lastCommit   wal.Version
-	lastErr      error
-	scratch      []byte
+	// syncLevel is the PRAGMA synchronous level last set (0 to 3), once
+	// syncSet: it reads back, though only two levels act.
+	syncLevel  int
+	syncSet    bool
+	capture    func() *changefeed.Tx
+	lastCommit wal.Version
+	lastErr    error
+	scratch    []byte
 
 	// nextRead is the page after the one read last, and seqReads how many
 	// reads in a row (up to 2) asked for the page after the one before:
@@ -754,6 +758,11 @@ func (f *File) CommitPhaseTwo() error {
 	if b, ok := f.ws[1]; ok && len(b) >= 28 {
 		p1Counter, hasP1 = binary.BigEndian.Uint32(b[24:]), true
 	}
+	// A page 1 written with file format versions other than the rollback
+	// mode's (through sqlite_dbpage, say, from a WAL-mode file) stays so
+	// in SQLite's cache, which reads version 2 as WAL mode and fails to
+	// open a WAL: that cache must be dropped (see below).
+	p1Foreign := hasP1 && (f.ws[1][18] != 1 || f.ws[1][19] != 1)
 	left := f.leavePage1Out()
 	if f.merge {
 		f.merge = false
@@ -813,7 +822,11 @@ func (f *File) CommitPhaseTwo() error {
 		return f.ioFail(capi.IOERR_FSYNC, err)
 	}
 	f.lastCommit = v
-	if onTop {
+	if p1Foreign {
+		// Unknown: at the next snapshot SQLite compares the change counter,
+		// sees another than the one it wrote, and resets its cache.
+		f.cacheKnown = false
+	} else if onTop {
 		f.cacheSnap, f.cacheSize = v, size
 		if page1Kept && f.page1 != nil && f.page1Ver == f.snap {
 			f.page1Ver = v

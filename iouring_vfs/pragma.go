@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -24,6 +25,8 @@ const StatsPragma = "libsql_stats"
 //   - synchronous sets whether commits on this connection wait for
 //     fdatasync (FULL, EXTRA) or not (NORMAL, OFF); SQLite's own setting
 //     never changes, so what is durable is always the engine's decision.
+//     It reads back the level set (0 to 3), or before any, 2 or 1 as
+//     commits wait or not.
 //   - wal_checkpoint(PASSIVE|FULL|RESTART|TRUNCATE) checkpoints the log and
 //     answers "busy|log|checkpointed" (FULL, RESTART and TRUNCATE fail
 //     with SQLITE_LOCKED inside a transaction of the same connection that
@@ -52,19 +55,23 @@ func (f *File) Pragma(name string, value *string) (string, bool, error) {
 		return "", true, fmt.Errorf("journal_mode %q is not supported: databases always use the engine's write-ahead log (journal_mode=wal)", *value)
 	case "synchronous":
 		if value == nil {
+			if f.syncSet {
+				return strconv.Itoa(f.syncLevel), true, nil
+			}
 			if f.commitSync {
 				return "2", true, nil
 			}
 			return "1", true, nil
 		}
-		switch strings.ToLower(*value) {
-		case "0", "off", "1", "normal":
-			f.commitSync = false
-		case "2", "full", "3", "extra":
-			f.commitSync = true
-		default:
+		level := slices.Index([]string{"off", "normal", "full", "extra"}, strings.ToLower(*value))
+		if n, err := strconv.Atoi(*value); err == nil && n >= 0 && n <= 3 {
+			level = n
+		}
+		if level < 0 {
 			return "", true, fmt.Errorf("invalid synchronous value %q (want OFF, NORMAL, FULL or EXTRA)", *value)
 		}
+		// Two levels act (see above); the one set reads back, as in stock.
+		f.commitSync, f.syncLevel, f.syncSet = level >= 2, level, true
 		return "", true, nil
 	case "wal_checkpoint":
 		mode := wal.CheckpointPassive

@@ -55,6 +55,7 @@ const (
 	FCNTL_PRAGMA        = sqlite3.SQLITE_FCNTL_PRAGMA
 	FCNTL_COMMIT_PHASE2 = sqlite3.SQLITE_FCNTL_COMMIT_PHASETWO
 	FCNTL_SYNC          = sqlite3.SQLITE_FCNTL_SYNC
+	FCNTL_MMAP_SIZE     = sqlite3.SQLITE_FCNTL_MMAP_SIZE
 )
 
 // FCNTL_LIBSQL_FILE is our private file-control opcode: sent with
@@ -477,6 +478,12 @@ func vfsFileControl(tls *libc.TLS, pFile uintptr, op int32, pArg uintptr) (rc in
 		if pf, ok := f.(PragmaFile); ok {
 			return pragmaControl(tls, pf, pArg)
 		}
+	case FCNTL_MMAP_SIZE:
+		// A Go VFS file (io_methods version 1, no xFetch) is never memory
+		// mapped: PRAGMA mmap_size answers 0, as stock SQLite does with
+		// mapping off, rather than no row.
+		*(*int64)(cptr(pArg)) = 0
+		return OK
 	}
 	return NOTFOUND
 }
