@@ -163,60 +163,7 @@ func TestTempDiskModel(t *testing.T) {
 	for round := range 20 {
 		tempPoisonPool(t)
 		f := newTempFile()
-		var model []byte
-		for step := range 300 {
-			switch op := r.IntN(10); {
-			case op < 5:
-				off := r.Int64N(5 * tempChunk)
-				n := 1 + r.IntN(tempChunk)
-				if r.IntN(3) == 0 {
-					n = 1 + r.IntN(600)
-				}
-				p := make([]byte, n)
-				for i := range p {
-					p[i] = byte(r.IntN(255) + 1)
-				}
-				tempMustWrite(t, f, p, off)
-				if end := off + int64(n); end > int64(len(model)) {
-					model = append(model, make([]byte, end-int64(len(model)))...)
-				}
-				copy(model[off:], p)
-			case op < 7:
-				size := r.Int64N(6 * tempChunk)
-				if err := f.Truncate(size); err != nil {
-					t.Fatal(err)
-				}
-				if size < int64(len(model)) {
-					model = model[:size]
-				} else {
-					model = append(model, make([]byte, size-int64(len(model)))...)
-				}
-			default:
-				off := r.Int64N(int64(len(model)) + tempChunk + 1)
-				n := r.IntN(2*tempChunk + 1)
-				p := bytes.Repeat([]byte{0xEE}, n)
-				got, err := f.ReadAt(p, off)
-				if err != nil {
-					t.Fatal(err)
-				}
-				want := 0
-				if off < int64(len(model)) {
-					want = min(n, len(model)-int(off))
-				}
-				if got != want {
-					t.Fatalf("round %d step %d (on disk: %v): ReadAt(%d, %d) = %d, want %d", round, step, f.disk != nil, n, off, got, want)
-				}
-				if i := firstDiff(p[:got], model[min(off, int64(len(model))):min(off, int64(len(model)))+int64(got)]); i >= 0 {
-					t.Fatalf("round %d step %d (on disk: %v): ReadAt(%d, %d): byte %d = %#x", round, step, f.disk != nil, n, off, i, p[i])
-				}
-				if !bytes.Equal(p[got:], bytes.Repeat([]byte{0xEE}, n-got)) {
-					t.Fatalf("round %d step %d: ReadAt wrote past the end of the file", round, step)
-				}
-			}
-			if s, _ := f.Size(); s != int64(len(model)) {
-				t.Fatalf("round %d step %d: size %d, want %d", round, step, s, len(model))
-			}
-		}
+		tempModelSteps(t, r, f, 300, fmt.Sprintf("round %d", round))
 		if f.disk != nil {
 			moved++
 		}
@@ -268,34 +215,28 @@ func TestTempDiskErrors(t *testing.T) {
 		}
 		return ce.Code
 	}
-	t.Run("full disk", func(t *testing.T) {
-		tempBounds(t, 1, 1<<20)
-		tempFaultyDisks(t, 3*tempChunk, syscall.ENOSPC)
-		f := newTempFile()
-		defer f.Close()
-		tempMustWrite(t, f, make([]byte, 2*tempChunk), 0)
-		if f.disk == nil {
-			t.Fatal("the file did not move to disk")
-		}
-		err := f.WriteAt(make([]byte, 2*tempChunk), 2*tempChunk)
-		if codeOf(err) != capi.FULL || !errors.Is(err, syscall.ENOSPC) {
-			t.Fatalf("write on a full disk: %v (code %d), want SQLITE_FULL wrapping ENOSPC", err, codeOf(err))
-		}
-		if s, _ := f.Size(); s != 2*tempChunk {
-			t.Fatalf("a failed write changed the size to %d", s)
-		}
-	})
-	t.Run("EIO", func(t *testing.T) {
-		tempBounds(t, 1, 1<<20)
-		tempFaultyDisks(t, 3*tempChunk, syscall.EIO)
-		f := newTempFile()
-		defer f.Close()
-		tempMustWrite(t, f, make([]byte, 2*tempChunk), 0)
-		err := f.WriteAt(make([]byte, 2*tempChunk), 2*tempChunk)
-		if codeOf(err) != capi.IOERR_WRITE || !errors.Is(err, syscall.EIO) {
-			t.Fatalf("write error: %v (code %d), want SQLITE_IOERR_WRITE wrapping EIO", err, codeOf(err))
-		}
-	})
+	for _, tc := range []struct {
+		errno syscall.Errno
+		code  int32
+	}{{syscall.ENOSPC, capi.FULL}, {syscall.EIO, capi.IOERR_WRITE}} {
+		t.Run(tc.errno.Error(), func(t *testing.T) {
+			tempBounds(t, 1, 1<<20)
+			tempFaultyDisks(t, 3*tempChunk, tc.errno)
+			f := newTempFile()
+			defer f.Close()
+			tempMustWrite(t, f, make([]byte, 2*tempChunk), 0)
+			if f.disk == nil {
+				t.Fatal("the file did not move to disk")
+			}
+			err := f.WriteAt(make([]byte, 2*tempChunk), 2*tempChunk)
+			if codeOf(err) != tc.code || !errors.Is(err, tc.errno) {
+				t.Fatalf("write failing with %v: %v (code %d), want code %d wrapping it", tc.errno, err, codeOf(err), tc.code)
+			}
+			if s, _ := f.Size(); s != 2*tempChunk {
+				t.Fatalf("a failed write changed the size to %d", s)
+			}
+		})
+	}
 	for _, tc := range []struct {
 		name  string
 		setup func(t *testing.T)

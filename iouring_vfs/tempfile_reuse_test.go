@@ -263,63 +263,71 @@ func TestTempReuseModel(t *testing.T) {
 	for round := range 20 {
 		tempPoisonPool(t)
 		f := newTempFile()
-		var model []byte
-		for step := range 400 {
-			switch op := r.IntN(10); {
-			case op < 5: // write
-				off := r.Int64N(5 * tempChunk)
-				n := 1 + r.IntN(3*tempChunk/2)
-				if r.IntN(4) == 0 {
-					n = 1 + r.IntN(600)
-				}
-				p := make([]byte, n)
-				for i := range p {
-					p[i] = byte(r.IntN(255) + 1)
-				}
-				tempMustWrite(t, f, p, off)
-				if end := off + int64(n); end > int64(len(model)) {
-					model = append(model, make([]byte, end-int64(len(model)))...)
-				}
-				copy(model[off:], p)
-			case op < 7: // truncate, shrinking or growing
-				size := r.Int64N(6 * tempChunk)
-				if err := f.Truncate(size); err != nil {
-					t.Fatal(err)
-				}
-				if size < int64(len(model)) {
-					model = model[:size]
-				} else {
-					model = append(model, make([]byte, size-int64(len(model)))...)
-				}
-			default: // read, possibly past the end
-				off := r.Int64N(int64(len(model)) + 2*tempChunk + 1)
-				n := r.IntN(2*tempChunk + 1)
-				p := bytes.Repeat([]byte{0xEE}, n)
-				got, err := f.ReadAt(p, off)
-				if err != nil {
-					t.Fatal(err)
-				}
-				want := 0
-				if off < int64(len(model)) {
-					want = min(n, len(model)-int(off))
-				}
-				if got != want {
-					t.Fatalf("round %d step %d: ReadAt(%d, %d) = %d, want %d", round, step, n, off, got, want)
-				}
-				if want > 0 {
-					if i := firstDiff(p[:got], model[off:off+int64(got)]); i >= 0 {
-						t.Fatalf("round %d step %d: ReadAt(%d, %d): byte %d = %#x, want %#x", round, step, n, off, i, p[i], model[off+int64(i)])
-					}
-				}
-				if !bytes.Equal(p[got:], bytes.Repeat([]byte{0xEE}, n-got)) {
-					t.Fatalf("round %d step %d: ReadAt wrote past the end of the file", round, step)
+		tempModelSteps(t, r, f, 400, fmt.Sprintf("round %d", round))
+		f.Close()
+	}
+}
+
+// tempModelSteps runs random writes, truncations (shrinking or growing)
+// and reads, possibly past the end, on f, an empty file, and checks every
+// read and size against a plain byte slice.
+func tempModelSteps(t *testing.T, r *rand.Rand, f *tempFile, steps int, what string) {
+	t.Helper()
+	var model []byte
+	for step := range steps {
+		switch op := r.IntN(10); {
+		case op < 5:
+			off := r.Int64N(5 * tempChunk)
+			n := 1 + r.IntN(3*tempChunk/2)
+			if r.IntN(4) == 0 {
+				n = 1 + r.IntN(600)
+			}
+			p := make([]byte, n)
+			for i := range p {
+				p[i] = byte(r.IntN(255) + 1)
+			}
+			tempMustWrite(t, f, p, off)
+			if end := off + int64(n); end > int64(len(model)) {
+				model = append(model, make([]byte, end-int64(len(model)))...)
+			}
+			copy(model[off:], p)
+		case op < 7:
+			size := r.Int64N(6 * tempChunk)
+			if err := f.Truncate(size); err != nil {
+				t.Fatal(err)
+			}
+			if size < int64(len(model)) {
+				model = model[:size]
+			} else {
+				model = append(model, make([]byte, size-int64(len(model)))...)
+			}
+		default:
+			off := r.Int64N(int64(len(model)) + 2*tempChunk + 1)
+			n := r.IntN(2*tempChunk + 1)
+			p := bytes.Repeat([]byte{0xEE}, n)
+			got, err := f.ReadAt(p, off)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := 0
+			if off < int64(len(model)) {
+				want = min(n, len(model)-int(off))
+			}
+			if got != want {
+				t.Fatalf("%s step %d (on disk: %v): ReadAt(%d, %d) = %d, want %d", what, step, f.disk != nil, n, off, got, want)
+			}
+			if want > 0 {
+				if i := firstDiff(p[:got], model[off:off+int64(got)]); i >= 0 {
+					t.Fatalf("%s step %d (on disk: %v): ReadAt(%d, %d): byte %d = %#x, want %#x", what, step, f.disk != nil, n, off, i, p[i], model[off+int64(i)])
 				}
 			}
-			if s, _ := f.Size(); s != int64(len(model)) {
-				t.Fatalf("round %d step %d: size %d, want %d", round, step, s, len(model))
+			if !bytes.Equal(p[got:], bytes.Repeat([]byte{0xEE}, n-got)) {
+				t.Fatalf("%s step %d: ReadAt wrote past the end of the file", what, step)
 			}
 		}
-		f.Close()
+		if s, _ := f.Size(); s != int64(len(model)) {
+			t.Fatalf("%s step %d: size %d, want %d", what, step, s, len(model))
+		}
 	}
 }
 
