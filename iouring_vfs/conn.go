@@ -504,7 +504,7 @@ func (f *File) Sync(flags int32) error {
 		return nil
 	}
 	if err := f.e.log.Reserve(len(f.ws), f.pageSize()); err != nil {
-		return f.spaceFail(capi.IOERR_FSYNC, err)
+		return f.spaceFail(capi.IOERR_WRITE, err) // the reservation writes zeros
 	}
 	return nil
 }

@@ -160,7 +160,8 @@ func (v *VFS) openEngine(key any, name string, fsys ioback.FS, db ioback.File, r
 //     an engine of this process that still has the old file open (deleted
 //     or renamed under it). A read-only engine ignores it instead.
 //   - A new log's directory entry is synced (unless sync=off), as SQLite
-//     syncs the directory of a new log.
+//     syncs the directory of a new log; after a removal, under sync=off
+//     too.
 //   - The log takes the database file's permissions, and its owner when
 //     the process runs as root (ioback.MatchOwner).
 //   - A log this process may not write (another user's) makes the engine
@@ -168,15 +169,17 @@ func (v *VFS) openEngine(key any, name string, fsys ioback.FS, db ioback.File, r
 //     database file becomes a shared one.
 func (e *Engine) openLog() (ioback.File, error) {
 	name := e.name + "-wal"
-	empty := false
+	empty, removed := false, false
 	if sz, err := e.db.Size(); err != nil {
 		return nil, fmt.Errorf("size of %s: %w", e.name, err)
 	} else if sz == 0 {
 		empty = true
 		if !e.readOnly {
-			if err := e.fs.Remove(name); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			err := e.fs.Remove(name)
+			if err != nil && !errors.Is(err, fs.ErrNotExist) {
 				return nil, fmt.Errorf("remove the log of empty database %s: %w", e.name, err)
 			}
+			removed = err == nil
 		}
 	}
 	_, _, statErr := e.fs.Stat(name)
@@ -206,7 +209,9 @@ func (e *Engine) openLog() (ioback.File, error) {
 	if e.readOnly {
 		return walf, nil
 	}
-	if errors.Is(statErr, fs.ErrNotExist) && e.opts.sync != wal.SyncOff {
+	// A removed log's removal is synced under sync=off too: a power loss
+	// must not bring a deleted database's rows back into this one.
+	if removed || errors.Is(statErr, fs.ErrNotExist) && e.opts.sync != wal.SyncOff {
 		e.fs.SyncDir(filepath.Dir(e.name)) // best effort, as SQLite's unixSync
 	}
 	ioback.MatchOwner(walf, e.db) // best effort, as SQLite's: a log of another owner stays as it is

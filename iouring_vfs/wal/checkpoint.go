@@ -392,7 +392,9 @@ func (l *Log) restart(mode CheckpointMode, oldest Version) (bool, error) {
 		if mode == CheckpointTruncate && l.reserved > 0 {
 			return false, l.truncateLocked(syncing)
 		}
-		return false, nil
+		// A log with no frame may still hold bytes (a failed commit's
+		// reserved zeros, old frames a recovery found invalid).
+		return false, l.cutToLimitLocked()
 	}
 	if l.backfill != l.lastFrame || len(l.pending) > 0 || oldest < l.lastVersionLocked() {
 		return false, nil
@@ -435,13 +437,8 @@ func (l *Log) restart(mode CheckpointMode, oldest Version) (bool, error) {
 		}
 		l.stats.syncs.Add(1)
 	}
-	if lim := l.sizeLimit.Load(); lim >= 0 && l.reserved > max(lim, HeaderSize) {
-		// What the cut drops are frames of the old generation, which the
-		// new header's salts make invalid, and reserved zeros: no sync.
-		if err := l.wal.Truncate(max(lim, HeaderSize)); err != nil {
-			return true, l.poisonLocked(fmt.Errorf("wal: cut the restarted log to journal_size_limit %d: %w", lim, err))
-		}
-		l.reserved = max(lim, HeaderSize)
+	if err := l.cutToLimitLocked(); err != nil {
+		return true, err
 	}
 	return true, nil
 }
@@ -459,6 +456,22 @@ func (l *Log) SizeLimit() int64 { return l.sizeLimit.Load() }
 // start): always, except under SyncOff while no commit in the log was
 // appended with sync.
 func (l *Log) checkpointSyncLocked() bool { return l.opts.Sync != SyncOff || l.syncedInLog }
+
+// cutToLimitLocked cuts a log that holds no frame of the current
+// generation to journal_size_limit. What the cut drops are frames of an
+// old generation, which the header's salts make invalid, and reserved
+// zeros: no sync.
+func (l *Log) cutToLimitLocked() error {
+	lim := l.sizeLimit.Load()
+	if lim < 0 || l.reserved <= max(lim, HeaderSize) {
+		return nil
+	}
+	if err := l.wal.Truncate(max(lim, HeaderSize)); err != nil {
+		return l.poisonLocked(fmt.Errorf("wal: cut the log to journal_size_limit %d: %w", lim, err))
+	}
+	l.reserved = max(lim, HeaderSize)
+	return nil
+}
 
 // TrimToHeader cuts a log that holds no frame (after a RESTART
 // checkpoint) to its header: the log keeps no space, as a TRUNCATE

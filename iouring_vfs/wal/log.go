@@ -347,6 +347,10 @@ func (l *Log) recover() error {
 			return err
 		}
 		l.setDurable(l.base, l.sizeLocked(l.base))
+		// No frame, but the file's bytes (a commit's reserved zeros whose
+		// header a power loss lost): TRUNCATE, a restart's cut to
+		// journal_size_limit and the close's trim must see them.
+		l.reserved = walSize
 		return nil
 	}
 	if l.hdr.seq < l.opts.MinSeq {
@@ -1358,7 +1362,13 @@ func (l *Log) reserveLocked(last FrameNo, n, ps int) error {
 	for off := l.reserved; off < l.reserved+grow; {
 		n := min(int64(len(zeros)), l.reserved+grow-off)
 		if _, err := l.wal.WriteAt(zeros[:n], off); err != nil {
+			// A short write may have extended the file past off, with
+			// zeros: the cuts to journal_size_limit and the close's trim
+			// must see the bytes the file has.
 			l.reserved = off
+			if sz, serr := l.wal.Size(); serr == nil && sz > off {
+				l.reserved = sz
+			}
 			return fmt.Errorf("wal: reserve %d bytes of log space at %d: %w", grow, off, err)
 		}
 		off += n
