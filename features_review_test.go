@@ -25,13 +25,13 @@ package libsql
 //   - TestFeaturesReviewMmapSizeAnswers: PRAGMA mmap_size returned no row.
 //   - TestFeaturesReviewSynchronousReadBack: PRAGMA synchronous read back
 //     1 after OFF and 2 after EXTRA.
+//   - TestFeaturesReviewPragmaResultTypes: the PRAGMAs the engine answers
+//     returned TEXT instead of INTEGER, in a column named after the value.
 //
-// Documented differences (README, PRAGMAs), skipped unless
+// A documented difference (README, PRAGMAs), skipped unless
 // LIBSQL_REVIEW_FAILING=1 is set:
 //   - TestFeaturesReviewPageSize/VACUUM_INTO_after_PRAGMA_page_size:
 //     VACUUM INTO ignores PRAGMA page_size (stock honours it in WAL mode).
-//   - TestFeaturesReviewPragmaResultTypes: the PRAGMAs the engine answers
-//     return TEXT instead of INTEGER, in a column named after the value.
 
 import (
 	"bytes"
@@ -2371,7 +2371,7 @@ func TestFeaturesReviewEncodingAndLogSize(t *testing.T) {
 	})
 }
 
-// Finding (minor, compatibility): the PRAGMAs the engine answers itself
+// Finding, fixed (minor, compatibility): the PRAGMAs the engine answers itself
 // (README's table: synchronous, busy_timeout, wal_autocheckpoint,
 // journal_size_limit) return their number as TEXT where stock SQLite
 // returns an INTEGER, and every one of them (journal_mode and
@@ -2383,7 +2383,6 @@ func TestFeaturesReviewEncodingAndLogSize(t *testing.T) {
 // (sqlx's Get into a struct tagged db:"journal_mode", a generic admin
 // tool) do not find them.
 func TestFeaturesReviewPragmaResultTypes(t *testing.T) {
-	ftrFailing(t, "engine-answered PRAGMAs return TEXT (stock: INTEGER) and other column names")
 	ftrCompare(t, nil, func(e *ftrEnv) {
 		e.exec(e.db, "CREATE TABLE t(x)")
 		for _, q := range []string{

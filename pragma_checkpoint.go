@@ -16,19 +16,99 @@ import (
 // checkpointPragma recognizes PRAGMA [schema.]wal_checkpoint[(mode)] and
 // returns the statement to run.
 func checkpointPragma(sql string) (string, bool) {
-	lx := lexer{s: sql}
-	if lx.keyword() != "PRAGMA" {
-		return "", false
-	}
-	rest := strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(sql[lx.pos:]), ";"))
-	name, _ := pragmaParts(rest)
-	if _, n, ok := strings.Cut(name, "."); ok {
-		name = n
-	}
-	if !strings.EqualFold(name, "wal_checkpoint") {
+	rest, name, ok := pragmaName(sql)
+	if !ok || !strings.EqualFold(name, "wal_checkpoint") {
 		return "", false
 	}
 	return "PRAGMA " + rest, true
+}
+
+// pragmaName recognizes a PRAGMA statement and returns what follows
+// PRAGMA (trimmed, without a final semicolon) and the pragma's name
+// without its schema.
+func pragmaName(sql string) (rest, name string, ok bool) {
+	lx := lexer{s: sql}
+	if lx.keyword() != "PRAGMA" {
+		return "", "", false
+	}
+	rest = strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(sql[lx.pos:]), ";"))
+	name, _ = pragmaParts(rest)
+	if _, n, ok := strings.Cut(name, "."); ok {
+		name = n
+	}
+	return rest, strings.TrimSpace(name), true
+}
+
+// enginePragma is how stock SQLite answers a PRAGMA that the engine
+// answers through SQLITE_FCNTL_PRAGMA, whose answer SQLite returns as one
+// text value in a column named after the value: the driver renames the
+// column as stock SQLite names it and returns integers as integers, so
+// that programs scanning by column name or into any see what they would
+// with stock SQLite.
+type enginePragma struct {
+	col     string
+	integer bool
+}
+
+var enginePragmas = map[string]enginePragma{
+	"synchronous":        {"synchronous", true},
+	"busy_timeout":       {"timeout", true},
+	"wal_autocheckpoint": {"wal_autocheckpoint", true},
+	"journal_size_limit": {"journal_size_limit", true},
+	"journal_mode":       {"journal_mode", false},
+	"locking_mode":       {"locking_mode", false},
+	"libsql_stats":       {"libsql_stats", false},
+}
+
+// enginePragmaQuery reports whether query is a PRAGMA the engine answers
+// (see enginePragma) on a connection of the engine.
+func (c *conn) enginePragmaQuery(query string) (enginePragma, bool) {
+	if c.file == nil {
+		return enginePragma{}, false
+	}
+	rest, name, ok := pragmaName(query)
+	if !ok || strings.ContainsRune(rest, ';') {
+		return enginePragma{}, false // a script runs as one
+	}
+	ep, ok := enginePragmas[strings.ToLower(name)]
+	return ep, ok
+}
+
+// enginePragmaRows runs p, such a PRAGMA, and returns its answer (none,
+// or one value) as stock SQLite would (see enginePragma).
+func (c *conn) enginePragmaRows(ctx context.Context, p *prepared, ep enginePragma) (driver.Rows, error) {
+	row, err := p.s.Step()
+	var v driver.Value
+	if err == nil && row {
+		t := p.s.ColumnText(0)
+		v = t
+		if n, perr := strconv.ParseInt(t, 10, 64); perr == nil && ep.integer {
+			v = n
+		}
+	}
+	if rerr := p.s.Reset(); err == nil {
+		err = rerr
+	}
+	if err != nil {
+		return nil, c.mapErr(ctx, err)
+	}
+	r := &valueRows{cols: []string{ep.col}}
+	if row {
+		r.rows = [][]driver.Value{{v}}
+	}
+	return r, nil
+}
+
+// queryEnginePragma prepares and runs such a PRAGMA for the query call cl,
+// which it ends.
+func (c *conn) queryEnginePragma(ctx context.Context, cl call, query string, ep enginePragma) (driver.Rows, error) {
+	defer c.leave(cl)
+	p, err := c.prepare(query)
+	if err != nil {
+		return nil, c.mapErr(ctx, err)
+	}
+	defer c.release(p)
+	return c.enginePragmaRows(ctx, p, ep)
 }
 
 // pragmaParts splits what follows PRAGMA into the [schema.]name and the

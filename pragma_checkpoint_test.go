@@ -2,6 +2,7 @@ package libsql
 
 import (
 	"context"
+	"database/sql"
 	"testing"
 )
 
@@ -48,4 +49,66 @@ func TestWALCheckpointPragmaPreparedAnswersThreeColumns(t *testing.T) {
 	if _, err := cst.ExecContext(ctx); err != nil {
 		t.Fatalf("Exec of prepared wal_checkpoint: %v", err)
 	}
+}
+
+// TestEnginePragmasAnswerAsStock: the PRAGMAs the engine answers come back
+// as stock SQLite's do, an INTEGER or TEXT in a column named after the
+// PRAGMA (SQLite's file-control path would give the text in a column named
+// after the value), through Query and through a prepared statement alike;
+// a script that starts with one runs as a script.
+func TestEnginePragmasAnswerAsStock(t *testing.T) {
+	db := openTestDB(t, "")
+	db.SetMaxOpenConns(1)
+	for _, c := range []struct {
+		q, col string
+		want   any
+	}{
+		{"PRAGMA busy_timeout = 3000", "timeout", int64(3000)},
+		{"PRAGMA busy_timeout", "timeout", int64(3000)},
+		{"PRAGMA synchronous", "synchronous", int64(2)},
+		{"PRAGMA wal_autocheckpoint = 500", "wal_autocheckpoint", int64(500)},
+		{"PRAGMA main.journal_size_limit", "journal_size_limit", int64(-1)},
+		{"pragma JOURNAL_MODE;", "journal_mode", "wal"},
+		{"PRAGMA locking_mode", "locking_mode", "normal"},
+	} {
+		check := func(how string, rows *sql.Rows, err error) {
+			t.Helper()
+			if err != nil {
+				t.Fatalf("%s %q: %v", how, c.q, err)
+			}
+			defer rows.Close()
+			cols, _ := rows.Columns()
+			var v any
+			if !rows.Next() {
+				t.Fatalf("%s %q: no row", how, c.q)
+			}
+			if err := rows.Scan(&v); err != nil {
+				t.Fatal(err)
+			}
+			if len(cols) != 1 || cols[0] != c.col || v != c.want {
+				t.Errorf("%s %q: columns %v, value %#v; want [%s], %#v", how, c.q, cols, v, c.col, c.want)
+			}
+		}
+		rows, err := db.Query(c.q)
+		check("Query", rows, err)
+		st, err := db.Prepare(c.q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rows, err = st.Query()
+		check("Stmt.Query", rows, err)
+		st.Close()
+	}
+	var n int
+	if err := db.QueryRow("PRAGMA busy_timeout = 4000; SELECT 7").Scan(&n); err != nil || n != 7 {
+		t.Fatalf("script starting with PRAGMA busy_timeout: %d, %v; want 7", n, err)
+	}
+	rows, err := db.Query("PRAGMA synchronous = FULL")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rows.Next() {
+		t.Error("PRAGMA synchronous = FULL answered a row; stock SQLite answers none")
+	}
+	rows.Close()
 }

@@ -21,6 +21,9 @@ func (c *conn) QueryContext(ctx context.Context, query string, args []driver.Nam
 	if q, ok := c.checkpointQuery(query); ok {
 		return c.queryCheckpoint(ctx, cl, q)
 	}
+	if ep, ok := c.enginePragmaQuery(query); ok {
+		return c.queryEnginePragma(ctx, cl, query, ep)
+	}
 	if kind, n := classifyTx(query); c.handlesTx(kind) {
 		if err := c.runTx(ctx, kind); err != nil || blankSQL(query[n:]) {
 			c.leave(cl)

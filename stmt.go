@@ -15,7 +15,10 @@ type stmt struct {
 	p          *prepared // nil for a multi-statement text
 	query      string
 	checkpoint string // for PRAGMA wal_checkpoint, what queryCheckpoint runs
-	closed     bool
+	// pragma is how to answer a PRAGMA the engine answers, if isPragma.
+	pragma   enginePragma
+	isPragma bool
+	closed   bool
 }
 
 var (
@@ -53,6 +56,7 @@ func (c *conn) PrepareContext(ctx context.Context, query string) (driver.Stmt, e
 	}
 	st := &stmt{c: c, p: p, query: query}
 	st.checkpoint, _ = c.checkpointQuery(query)
+	st.pragma, st.isPragma = c.enginePragmaQuery(query)
 	return st, nil
 }
 
@@ -162,6 +166,9 @@ func (s *stmt) QueryContext(ctx context.Context, args []driver.NamedValue) (driv
 	switch {
 	case s.checkpoint != "":
 		return c.queryCheckpoint(ctx, cl, s.checkpoint)
+	case s.isPragma && s.p != nil && !s.p.busy:
+		defer c.leave(cl)
+		return c.enginePragmaRows(ctx, s.p, s.pragma)
 	case s.p == nil:
 		return c.queryScript(ctx, cl, s.query, args)
 	case s.p.busy:
