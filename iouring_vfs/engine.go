@@ -458,12 +458,6 @@ func (e *Engine) pinnedVersions() []wal.Version {
 // the log from restarting until it ends, as in SQLite.
 const retainMaxPages = 4096
 
-// unpinWatch returns a channel closed as soon as a pinned version goes.
-func (e *Engine) unpinWatch() <-chan struct{} {
-	_, ch := e.oldestWatch()
-	return ch
-}
-
 // oldestWatch is oldest, with a channel that is closed as soon as a pinned
 // version goes away after the call: taken under the same lock, so that no
 // unpin between the two can go unnoticed.
@@ -518,15 +512,18 @@ func (e *Engine) checkpointer() {
 	defer close(e.stopped)
 	var retry <-chan time.Time
 	var unpinned <-chan struct{}
-	var tried wal.Version
+	// tried is the newest version when a restart was last refused, and
+	// blocker the oldest pinned one then.
+	var tried, blocker wal.Version
 	backoff := retryMin
 	for {
-		timedOut := false
+		timedOut, unpin := false, false
 		select {
 		case <-e.stop:
 			return
 		case <-e.ckptKick:
 		case <-unpinned:
+			unpin = true
 		case <-retry:
 			timedOut = true
 		}
@@ -534,17 +531,21 @@ func (e *Engine) checkpointer() {
 			testHookCheckpointerWake()
 		}
 		e.ckptIdle.Store(false)
-		if timedOut && e.log.Last() == tried {
-			// Nothing committed since: wait for the next commit (which
+		if unpin || timedOut && e.log.Last() == tried {
+			// Nothing committed since the refused restart: try again only
+			// if the snapshot that refused it is gone (it may have gone
+			// during the pause). Else wait for the next commit (which
 			// kicks, seeing ckptIdle) or for a pin to go, without running
-			// a checkpoint for nothing. The check after setting ckptIdle
-			// catches a commit that came before it.
-			retry, unpinned = nil, e.unpinWatch()
-			e.ckptIdle.Store(true)
-			if e.log.Last() == tried {
+			// a checkpoint for nothing; a commit that came before ckptIdle
+			// was set is caught by the check after it.
+			if o, ch := e.oldestWatch(); o <= blocker {
+				retry, unpinned = nil, ch
+				e.ckptIdle.Store(true)
+				if e.log.Last() != tried && e.ckptIdle.CompareAndSwap(true, false) {
+					e.kickCheckpointer()
+				}
 				continue
 			}
-			e.ckptIdle.Store(false)
 		}
 		retry, unpinned = nil, nil
 		if e.log.Err() != nil {
@@ -579,6 +580,7 @@ func (e *Engine) checkpointer() {
 			backoff = retryMin
 		} else {
 			tried, retry = e.log.Last(), time.After(backoff)
+			blocker, _ = e.oldest()
 			backoff = min(2*backoff, retryMax)
 		}
 		if frames, _ := e.log.Frames(); n > 0 && frames >= 4*int(n) {
@@ -761,7 +763,7 @@ type Stats struct {
 	SQLiteCacheKept uint64 `json:"sqlite_cache_kept"`
 	IO              string `json:"io"` // the I/O backend: uring, portable or memory
 	// TempMemoryBytes is the memory the process's temporary files (sorts,
-	// temporary tables, statement journals; every database's) hold now,
+	// temporary tables, VACUUM's copy; every database's) hold now,
 	// and TempFilesMoved how many of them moved to disk since the process
 	// started, past the bounds on that memory (see the README).
 	TempMemoryBytes int64           `json:"temp_memory_bytes"`

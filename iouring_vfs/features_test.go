@@ -140,6 +140,13 @@ func TestPragmas(t *testing.T) {
 	if err := c.tryExec("PRAGMA synchronous=sometimes"); err == nil {
 		t.Fatal("synchronous=sometimes accepted")
 	}
+	// SQLite's other spellings, read back as the level they name.
+	for v, want := range map[string]string{"yes": "1", "FALSE": "0", "on": "1", "no": "0", "3": "3", "extra": "3", "true": "1"} {
+		c.exec("PRAGMA synchronous=" + v)
+		if s := c.text("PRAGMA synchronous"); s != want || c.file.commitSync != (want >= "2") {
+			t.Fatalf("synchronous=%s reads back %q (commits sync: %v), want %s", v, s, c.file.commitSync, want)
+		}
+	}
 	if err := c.tryExec("PRAGMA locking_mode=EXCLUSIVE"); err == nil {
 		t.Fatal("locking_mode=EXCLUSIVE accepted")
 	}

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -63,11 +62,12 @@ func (f *File) Pragma(name string, value *string) (string, bool, error) {
 			}
 			return "1", true, nil
 		}
-		level := slices.Index([]string{"off", "normal", "full", "extra"}, strings.ToLower(*value))
+		// SQLite's spellings (getSafetyLevel), the undocumented ones too.
+		level, ok := map[string]int{"off": 0, "no": 0, "false": 0, "normal": 1, "on": 1, "yes": 1, "true": 1, "full": 2, "extra": 3}[strings.ToLower(*value)]
 		if n, err := strconv.Atoi(*value); err == nil && n >= 0 && n <= 3 {
-			level = n
+			level, ok = n, true
 		}
-		if level < 0 {
+		if !ok {
 			return "", true, fmt.Errorf("invalid synchronous value %q (want OFF, NORMAL, FULL or EXTRA)", *value)
 		}
 		// Two levels act (see above); the one set reads back, as in stock.

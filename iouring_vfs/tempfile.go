@@ -14,8 +14,10 @@ import (
 )
 
 // tempFile is a private file: what SQLite gets for everything that is not
-// a main database file (temporary databases, statement journals, a sort's
-// spilled runs, the rollback journal if a journal mode ever needs one).
+// a main database file (temporary databases and their statement
+// journals, a sort's spilled runs, the rollback journal if a journal mode
+// ever needs one; with journal_mode=MEMORY, SQLite keeps a main
+// database's statement journals in its own memory).
 // Nothing else can open it, and it vanishes on Close.
 //
 // A tempFile is used by one SQLite connection (or one sorter thread of it)
