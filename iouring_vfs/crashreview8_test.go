@@ -2059,7 +2059,7 @@ func cr8IdleRestart(t *testing.T, blob int) {
 	r.Close()
 	c.Close()
 	restore()
-	restore = defaultVFS.SetFSForTesting(img)
+	defaultVFS.SetFSForTesting(img) // cleared by the deferred restore
 	c2 := openConn(t, path, "libsql_sync=full")
 	if got, err := cr8ReadState(cr8Capi{c2.Conn}); err != nil || !got.equal(want) {
 		t.Errorf("after the power loss: %v %v, want %v", got, err, want)
