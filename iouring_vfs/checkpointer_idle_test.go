@@ -17,25 +17,7 @@ func TestCheckpointerSleepsBesideIdleLongReader(t *testing.T) {
 	testHookCheckpointerWake = func() { wakes.Add(1) }
 	defer func() { testHookCheckpointerWake = nil }()
 
-	path := dbPath(t)
-	c := openConn(t, path, "")
-	c.exec("PRAGMA wal_autocheckpoint=1000")
-	c.exec("CREATE TABLE t(id INTEGER PRIMARY KEY, v BLOB)")
-	for range 30 {
-		c.exec("INSERT INTO t(v) VALUES (zeroblob(100))")
-	}
-	// The reader pins the newest version: the checkpoints copy every frame
-	// up to it and none after, and its pin refuses the restart. A commit
-	// then leaves the log past the threshold but short of a threshold of
-	// frames to copy, so only the refused restart's retry (ckptIdle) wakes
-	// the checkpointer at the next commit.
-	r := openConn(t, path, "")
-	r.exec("BEGIN")
-	if n := r.int("SELECT count(*) FROM t"); n != 30 {
-		t.Fatalf("count %d", n)
-	}
-	c.exec("PRAGMA wal_autocheckpoint=20")
-	c.exec("UPDATE t SET v = zeroblob(50) WHERE id = 1")
+	c, r := refusedRestartSetup(t)
 	time.Sleep(150 * time.Millisecond) // the retries' backoff ends
 	w0 := wakes.Load()
 	time.Sleep(500 * time.Millisecond)
@@ -70,4 +52,29 @@ func TestCheckpointerSleepsBesideIdleLongReader(t *testing.T) {
 		}
 		time.Sleep(2 * time.Millisecond)
 	}
+}
+
+// refusedRestartSetup opens a database with a long reader pinning the
+// newest version and then one commit past the threshold: the checkpoints
+// copy every frame up to the reader's snapshot and none after, and its pin
+// refuses the restart, so the checkpointer ends up retrying and then idle.
+// The log is past the threshold but short of a threshold of frames to
+// copy, so a commit wakes the checkpointer only through ckptIdle.
+func refusedRestartSetup(t *testing.T) (c, r *tconn) {
+	t.Helper()
+	path := dbPath(t)
+	c = openConn(t, path, "")
+	c.exec("PRAGMA wal_autocheckpoint=1000")
+	c.exec("CREATE TABLE t(id INTEGER PRIMARY KEY, v BLOB)")
+	for range 30 {
+		c.exec("INSERT INTO t(v) VALUES (zeroblob(100))")
+	}
+	r = openConn(t, path, "")
+	r.exec("BEGIN")
+	if n := r.int("SELECT count(*) FROM t"); n != 30 {
+		t.Fatalf("count %d", n)
+	}
+	c.exec("PRAGMA wal_autocheckpoint=20")
+	c.exec("UPDATE t SET v = zeroblob(50) WHERE id = 1")
+	return c, r
 }

@@ -421,20 +421,7 @@ func TestReview9TempDiskTruncateRegrow(t *testing.T) {
 // retry timer; at the timer's wake (the next one) the hook ends the reader
 // before the checkpointer looks at the pins.
 func TestReview9CheckpointerUnpinInBackoff(t *testing.T) {
-	path := dbPath(t)
-	c := openConn(t, path, "")
-	c.exec("PRAGMA wal_autocheckpoint=1000")
-	c.exec("CREATE TABLE t(id INTEGER PRIMARY KEY, v BLOB)")
-	for range 30 {
-		c.exec("INSERT INTO t(v) VALUES (zeroblob(100))")
-	}
-	r := openConn(t, path, "")
-	r.exec("BEGIN")
-	if n := r.int("SELECT count(*) FROM t"); n != 30 {
-		t.Fatalf("count %d", n)
-	}
-	c.exec("PRAGMA wal_autocheckpoint=20")
-	c.exec("UPDATE t SET v = zeroblob(50) WHERE id = 1")
+	c, r := refusedRestartSetup(t)
 	e := c.file.e
 	deadline := time.Now().Add(3 * time.Second)
 	for !e.ckptIdle.Load() {
