@@ -513,7 +513,7 @@ func (e *Engine) checkpointer() {
 	var retry <-chan time.Time
 	var unpinned <-chan struct{}
 	// tried is the newest version when a restart was last refused, and
-	// blocker the oldest pinned one then.
+	// blocker the pinned snapshot that refused it.
 	var tried, blocker wal.Version
 	backoff := retryMin
 	for {
@@ -580,7 +580,12 @@ func (e *Engine) checkpointer() {
 			backoff = retryMin
 		} else {
 			tried, retry = e.log.Last(), time.After(backoff)
-			blocker, _ = e.oldest()
+			// Refused by a pinned snapshot, or by a writer holding the
+			// writer lock (blocker 0: the retry runs whatever happened).
+			blocker = 0
+			if o, pinned := e.oldest(); pinned > 0 && o < tried {
+				blocker = o
+			}
 			backoff = min(2*backoff, retryMax)
 		}
 		if frames, _ := e.log.Frames(); n > 0 && frames >= 4*int(n) {
