@@ -33,8 +33,8 @@ func (c *conn) ExecContext(ctx context.Context, query string, args []driver.Name
 		return nil, err
 	}
 	defer c.leave(cl)
-	if q, ok := c.checkpointQuery(query); ok {
-		_, err := c.runCheckpoint(ctx, q)
+	if op, ok := c.ownPragmaOf(query); ok && op.checkpoint != "" {
+		_, err := c.runCheckpoint(ctx, op.checkpoint)
 		return result{}, err
 	}
 	if kind, n := classifyTx(query); c.handlesTx(kind) {

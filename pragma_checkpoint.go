@@ -13,16 +13,6 @@ import (
 // pragma answers a row of three integers (busy, log, checkpointed), which
 // programs scan. The driver runs the pragma itself and answers that row.
 
-// checkpointPragma recognizes PRAGMA [schema.]wal_checkpoint[(mode)] and
-// returns the statement to run.
-func checkpointPragma(sql string) (string, bool) {
-	rest, name, ok := pragmaName(sql)
-	if !ok || !strings.EqualFold(name, "wal_checkpoint") {
-		return "", false
-	}
-	return "PRAGMA " + rest, true
-}
-
 // pragmaName recognizes a PRAGMA statement and returns what follows
 // PRAGMA (trimmed, without a final semicolon) and the pragma's name
 // without its schema.
@@ -60,18 +50,34 @@ var enginePragmas = map[string]enginePragma{
 	"libsql_stats":       {"libsql_stats", false},
 }
 
-// enginePragmaQuery reports whether query is a PRAGMA the engine answers
-// (see enginePragma) on a connection of the engine.
-func (c *conn) enginePragmaQuery(query string) (enginePragma, bool) {
+// ownPragma is a PRAGMA the driver answers itself: wal_checkpoint (the
+// statement queryCheckpoint runs), or one the engine answers (engine, if
+// isEngine; see enginePragma).
+type ownPragma struct {
+	checkpoint string
+	engine     enginePragma
+	isEngine   bool
+}
+
+// ownPragmaOf recognizes, in one pass over query, a PRAGMA the driver
+// answers itself on a connection of the engine (conn.QueryContext, Exec
+// and prepared statements alike).
+func (c *conn) ownPragmaOf(query string) (ownPragma, bool) {
 	if c.file == nil {
-		return enginePragma{}, false
+		return ownPragma{}, false
 	}
 	rest, name, ok := pragmaName(query)
-	if !ok || strings.ContainsRune(rest, ';') {
-		return enginePragma{}, false // a script runs as one
+	if !ok {
+		return ownPragma{}, false
+	}
+	if strings.EqualFold(name, "wal_checkpoint") {
+		return ownPragma{checkpoint: "PRAGMA " + rest}, true
+	}
+	if strings.ContainsRune(rest, ';') {
+		return ownPragma{}, false // a script runs as one
 	}
 	ep, ok := enginePragmas[strings.ToLower(name)]
-	return ep, ok
+	return ownPragma{engine: ep, isEngine: ok}, ok
 }
 
 // enginePragmaRows runs p, such a PRAGMA, and returns its answer (none,
@@ -120,17 +126,7 @@ func pragmaParts(rest string) (name, arg string) {
 	return rest, ""
 }
 
-// checkpointQuery returns the statement to run for query if it is PRAGMA
-// wal_checkpoint on a database of the engine, which the driver answers
-// itself (conn.QueryContext and a prepared stmt's QueryContext alike).
-func (c *conn) checkpointQuery(query string) (string, bool) {
-	if c.file == nil {
-		return "", false
-	}
-	return checkpointPragma(query)
-}
-
-// queryCheckpoint runs PRAGMA wal_checkpoint (as checkpointQuery returned
+// queryCheckpoint runs PRAGMA wal_checkpoint (as ownPragmaOf returned
 // it) for the query call cl, which it ends, and returns SQLite's row of
 // three integers.
 func (c *conn) queryCheckpoint(ctx context.Context, cl call, query string) (driver.Rows, error) {

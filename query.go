@@ -18,11 +18,11 @@ func (c *conn) QueryContext(ctx context.Context, query string, args []driver.Nam
 	if err != nil {
 		return nil, err
 	}
-	if q, ok := c.checkpointQuery(query); ok {
-		return c.queryCheckpoint(ctx, cl, q)
-	}
-	if ep, ok := c.enginePragmaQuery(query); ok {
-		return c.queryEnginePragma(ctx, cl, query, ep)
+	if op, ok := c.ownPragmaOf(query); ok {
+		if op.isEngine {
+			return c.queryEnginePragma(ctx, cl, query, op.engine)
+		}
+		return c.queryCheckpoint(ctx, cl, op.checkpoint)
 	}
 	if kind, n := classifyTx(query); c.handlesTx(kind) {
 		if err := c.runTx(ctx, kind); err != nil || blankSQL(query[n:]) {

@@ -11,14 +11,11 @@ import (
 // PrepareContext. It takes the statement out of the connection's cache (or
 // compiles it) and puts it back when closed.
 type stmt struct {
-	c          *conn
-	p          *prepared // nil for a multi-statement text
-	query      string
-	checkpoint string // for PRAGMA wal_checkpoint, what queryCheckpoint runs
-	// pragma is how to answer a PRAGMA the engine answers, if isPragma.
-	pragma   enginePragma
-	isPragma bool
-	closed   bool
+	c      *conn
+	p      *prepared // nil for a multi-statement text
+	query  string
+	pragma ownPragma // for a PRAGMA the driver answers itself
+	closed bool
 }
 
 var (
@@ -55,8 +52,7 @@ func (c *conn) PrepareContext(ctx context.Context, query string) (driver.Stmt, e
 		return nil, c.mapErr(ctx, err)
 	}
 	st := &stmt{c: c, p: p, query: query}
-	st.checkpoint, _ = c.checkpointQuery(query)
-	st.pragma, st.isPragma = c.enginePragmaQuery(query)
+	st.pragma, _ = c.ownPragmaOf(query)
 	return st, nil
 }
 
@@ -128,8 +124,8 @@ func (s *stmt) ExecContext(ctx context.Context, args []driver.NamedValue) (drive
 	}
 	defer c.leave(cl)
 	switch {
-	case s.checkpoint != "":
-		_, err := c.runCheckpoint(ctx, s.checkpoint)
+	case s.pragma.checkpoint != "":
+		_, err := c.runCheckpoint(ctx, s.pragma.checkpoint)
 		return result{}, err
 	case s.p == nil:
 		return c.execScript(ctx, s.query, args)
@@ -164,11 +160,11 @@ func (s *stmt) QueryContext(ctx context.Context, args []driver.NamedValue) (driv
 		return nil, err
 	}
 	switch {
-	case s.checkpoint != "":
-		return c.queryCheckpoint(ctx, cl, s.checkpoint)
-	case s.isPragma && s.p != nil && !s.p.busy:
+	case s.pragma.checkpoint != "":
+		return c.queryCheckpoint(ctx, cl, s.pragma.checkpoint)
+	case s.pragma.isEngine && s.p != nil && !s.p.busy:
 		defer c.leave(cl)
-		return c.enginePragmaRows(ctx, s.p, s.pragma)
+		return c.enginePragmaRows(ctx, s.p, s.pragma.engine)
 	case s.p == nil:
 		return c.queryScript(ctx, cl, s.query, args)
 	case s.p.busy:
