@@ -200,10 +200,16 @@ func (f *File) ioFail(code int32, err error) error { return f.fail(code, err) }
 // spaceFail is ioFail for a failure that changed nothing, the reservation
 // of a commit's log space: a full disk is SQLITE_FULL.
 func (f *File) spaceFail(code int32, err error) error {
+	return f.fail(fullOr(code, err), err)
+}
+
+// fullOr is SQLITE_FULL for a full disk, else code: for failures that
+// changed nothing (a reservation of log space, a temporary file's write).
+func fullOr(code int32, err error) int32 {
 	if errors.Is(err, syscall.ENOSPC) {
-		code = capi.FULL
+		return capi.FULL
 	}
-	return f.fail(code, err)
+	return code
 }
 
 func (f *File) pageSize() int {

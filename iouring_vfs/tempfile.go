@@ -1,13 +1,11 @@
 package iouringvfs
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"os"
 	"sync"
 	"sync/atomic"
-	"syscall"
 
 	"github.com/golibsql/libsql/internal/capi"
 	"github.com/golibsql/libsql/iouring_vfs/ioback"
@@ -295,10 +293,7 @@ func (t *tempFile) moveToDisk() {
 // code: SQLITE_FULL for a full disk (the statement fails and changes
 // nothing), else code.
 func diskFail(code int32, err error) error {
-	if errors.Is(err, syscall.ENOSPC) {
-		code = capi.FULL
-	}
-	return &capi.CodeError{Code: code, Err: err}
+	return &capi.CodeError{Code: fullOr(code, err), Err: err}
 }
 
 func (t *tempFile) Truncate(size int64) error {
