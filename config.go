@@ -218,8 +218,9 @@ var setters = map[string]func(c *config, v string) error{
 			return err
 		}
 		if p.journalModeMemory() {
-			// The engine lets MEMORY through for the driver's own setup
-			// and cannot tell a user's apart: refuse it here.
+			// In SQL the engine accepts MEMORY and changes nothing; a
+			// connection setting asks for it on purpose: say it does not
+			// apply.
 			return fmt.Errorf("journal_mode %s is not supported: databases always use the engine's write-ahead log (journal_mode=wal); drop it", p.value)
 		}
 		c.pragmas = append(c.pragmas, p)

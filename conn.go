@@ -57,14 +57,12 @@ func (c *conn) setup(ctx context.Context) error {
 	defer c.cc.Leave(prev)
 	c.cc.SetBusyTimeout(c.cfg.busyTimeout)
 	if c.cfg.libsqlVFS() {
-		// The engine keeps the log: SQLite's own rollback journal stays in
-		// memory, private to the connection.
-		if err := c.cc.Exec("PRAGMA journal_mode=MEMORY"); err != nil {
-			return c.mapErr(ctx, err)
-		}
 		c.file = iouringvfs.FileOf(c.cc.FileHandle("main"))
 		if c.file == nil {
 			return errors.New("libsql: the database was not opened through the libsql VFS")
+		}
+		if err := c.file.SetupJournal(c.cc.Exec); err != nil {
+			return c.mapErr(ctx, err)
 		}
 		c.file.SetOwner(c.cc)
 		c.installCapture()

@@ -131,9 +131,8 @@ func TestMigrateFixTxLockExclusive(t *testing.T) {
 }
 
 // journal_mode=MEMORY in the DSN or an Option is refused when the
-// connector is made; run as SQL it cannot be told from the driver's own
-// setting and changes nothing (as the README says): the engine still
-// keeps its log and reports wal.
+// connector is made; run as SQL it changes nothing (as the README says):
+// the engine still keeps its log and reports wal.
 func TestMigrateFixJournalModeMemory(t *testing.T) {
 	_, err := NewConnector(filepath.Join(t.TempDir(), "j.db"), WithPragma("journal_mode", "memory"))
 	var de *DSNError

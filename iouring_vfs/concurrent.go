@@ -43,7 +43,7 @@ func (f *File) EndConcurrent() {
 func (f *File) Concurrent() bool { return f.concurrent }
 
 // Wrote reports whether the transaction has written pages.
-func (f *File) Wrote() bool { return f.dirty && len(f.ws) > 0 }
+func (f *File) Wrote() bool { return f.dirty && f.wsLen() > 0 }
 
 // AcquireWriter takes the engine's writer lock for the commit of a
 // concurrent transaction, waiting in line like any writer.
@@ -275,12 +275,13 @@ func (f *File) snapPage1() ([]byte, error) {
 // writesUntouched reports whether no page of the write set but page 1 was
 // changed by a commit after the snapshot, up to last.
 func (f *File) writesUntouched(last wal.Version) bool {
-	written := make(map[wal.PageNo]struct{}, len(f.ws))
+	written := make(map[wal.PageNo]struct{}, f.wsLen())
 	for p := range f.ws {
 		if p != 1 {
 			written[p] = struct{}{}
 		}
 	}
+	f.spilled.each(func(p wal.PageNo) { written[p] = struct{}{} })
 	hit, ok := f.e.log.FirstChanged(f.snap, last, written)
 	return ok && hit == 0
 }

@@ -85,11 +85,14 @@ type File struct {
 	// a commit. Its next commit writes it plus one (see rollingBack).
 	sqlCounter uint32
 
-	ws     map[wal.PageNo][]byte
-	wsSize uint32 // database size in pages as written, valid when dirty
-	wsPS   int    // page size of the writes, before the log knows one
-	dirty  bool
-	free   [][]byte // page buffers to reuse
+	// ws is the transaction's private write set in memory, and spilled
+	// its pages moved to disk past wsMemMax (see spillWrites).
+	ws      map[wal.PageNo][]byte
+	spilled spillSet
+	wsSize  uint32 // database size in pages as written, valid when dirty
+	wsPS    int    // page size of the writes, before the log knows one
+	dirty   bool
+	free    [][]byte // page buffers to reuse
 
 	owner  Owner
 	intent bool // the statement about to run writes
@@ -107,12 +110,14 @@ type File struct {
 	commitSync   bool // fdatasync at commit (synchronous=FULL)
 	// syncLevel is the PRAGMA synchronous level last set (0 to 3), once
 	// syncSet: it reads back, though only two levels act.
-	syncLevel  int
-	syncSet    bool
-	capture    func() *changefeed.Tx
-	lastCommit wal.Version
-	lastErr    error
-	scratch    []byte
+	syncLevel int
+	syncSet   bool
+	// journalSetup is set while SetupJournal runs.
+	journalSetup bool
+	capture      func() *changefeed.Tx
+	lastCommit   wal.Version
+	lastErr      error
+	scratch      []byte
 
 	// nextRead is the page after the one read last, and seqReads how many
 	// reads in a row (up to 2) asked for the page after the one before:
@@ -328,6 +333,12 @@ func (f *File) readPage(pg wal.PageNo, dst []byte) error {
 		copy(dst, b)
 		return nil
 	}
+	if f.spilled.has(pg) {
+		if err := f.spilled.read(pg, dst); err != nil {
+			return f.ioFail(capi.IOERR_READ, err)
+		}
+		return nil
+	}
 	v := f.readVersion()
 	if pg == 1 && f.page1 != nil && f.page1Ver == v && len(dst) == len(f.page1) {
 		copy(dst, f.page1)
@@ -423,8 +434,19 @@ func (f *File) WriteAt(p []byte, off int64) error {
 	}
 	pg := wal.PageNo(off/int64(ps) + 1)
 	f.markDirty()
+	f.wsSize = max(f.wsSize, uint32(pg))
+	if f.spilled.has(pg) {
+		err := f.spilled.put(pg, p)
+		if err == nil {
+			return nil
+		}
+		f.spillFailed(err) // the page stays in memory from now on
+	}
 	b, ok := f.ws[pg]
 	if !ok {
+		if len(f.ws) >= wsMemMax/ps && !f.spilled.failed {
+			f.spillWrites()
+		}
 		if n := len(f.free); n > 0 && len(f.free[n-1]) == ps {
 			b, f.free = f.free[n-1], f.free[:n-1]
 		} else {
@@ -436,9 +458,32 @@ func (f *File) WriteAt(p []byte, off int64) error {
 		f.ws[pg] = b
 	}
 	copy(b, p)
-	f.wsSize = max(f.wsSize, uint32(pg))
 	return nil
 }
+
+// spillWrites moves the pages of the write set to disk (spilled), all but
+// page 1, which the commit and BEGIN CONCURRENT's checks look at: a
+// transaction's memory then stays bounded however much it writes, as
+// stock SQLite in WAL mode spills its dirty pages to the log. If the file
+// cannot be written, what was not moved stays in memory, and so does the
+// rest of the transaction's write set (the first failure in the process
+// is logged).
+func (f *File) spillWrites() {
+	for pg, b := range f.ws {
+		if pg == 1 {
+			continue
+		}
+		if err := f.spilled.put(pg, b); err != nil {
+			f.spillFailed(err)
+			return
+		}
+		delete(f.ws, pg)
+		f.recycle(b)
+	}
+}
+
+// wsLen is the number of pages in the write set, in memory and on disk.
+func (f *File) wsLen() int { return len(f.ws) + f.spilled.n }
 
 func (f *File) markDirty() {
 	if !f.dirty {
@@ -465,6 +510,7 @@ func (f *File) Truncate(size int64) error {
 			f.recycle(b)
 		}
 	}
+	f.spilled.truncate(n)
 	f.wsSize = n
 	return nil
 }
@@ -488,6 +534,7 @@ func (f *File) discard() {
 		delete(f.ws, pg)
 		f.recycle(b)
 	}
+	f.spilled.reset()
 	f.dirty = false
 	f.wsSize = 0
 }
@@ -498,7 +545,7 @@ func (f *File) discard() {
 // itself is decided at the commit point, by the connection's sync mode, not
 // by SQLite's synchronous setting.
 func (f *File) Sync(flags int32) error {
-	if !f.dirty || len(f.ws) == 0 {
+	if !f.dirty || f.wsLen() == 0 {
 		return nil
 	}
 	if f.mergeTry {
@@ -509,7 +556,7 @@ func (f *File) Sync(flags int32) error {
 	if f.rollingBack() {
 		return nil
 	}
-	if err := f.e.log.Reserve(len(f.ws), f.pageSize()); err != nil {
+	if err := f.e.log.Reserve(f.wsLen(), f.pageSize()); err != nil {
 		return f.spaceFail(capi.IOERR_WRITE, err) // the reservation writes zeros
 	}
 	return nil
@@ -723,7 +770,16 @@ func (f *File) CheckReservedLock() (bool, error) { return false, nil }
 func (f *File) SectorSize() int32 { return 512 }
 
 // DeviceCharacteristics: a write never damages bytes outside its range.
-func (f *File) DeviceCharacteristics() int32 { return capi.IOCAP_POWERSAFE_OW }
+// The rest describe the rollback journal, which SQLite judges by the
+// database file's device: a private file (tempFile) that never has to
+// survive a crash (the engine's log does that), so SQLite need not order
+// its writes with syncs (SAFE_APPEND, SEQUENTIAL), and need not close it
+// when a transaction ends (UNDELETABLE_WHEN_OPEN: with
+// journal_mode=TRUNCATE, SetupJournal's, the journal stays open, emptied,
+// for the connection's next transaction).
+func (f *File) DeviceCharacteristics() int32 {
+	return capi.IOCAP_POWERSAFE_OW | capi.IOCAP_SAFE_APPEND | capi.IOCAP_SEQUENTIAL | capi.IOCAP_UNDELETABLE
+}
 
 // CommitPhaseTwo is the commit point: SQLite has written every page of the
 // transaction into the write set. The pages go to the log as one commit
@@ -731,7 +787,7 @@ func (f *File) DeviceCharacteristics() int32 { return capi.IOCAP_POWERSAFE_OW }
 // writer at once, and the call returns when the commit is durable, sharing
 // the log write and fdatasync with the commits that wait with it.
 func (f *File) CommitPhaseTwo() error {
-	if !f.dirty || len(f.ws) == 0 {
+	if !f.dirty || f.wsLen() == 0 {
 		f.discard()
 		return nil
 	}
@@ -781,13 +837,14 @@ func (f *File) CommitPhaseTwo() error {
 		}
 		size = f.e.log.Size(f.e.log.Last())
 	}
-	pages := make([]wal.Page, 0, len(f.ws))
+	pages := make([]wal.Page, 0, f.wsLen())
 	for pg, b := range f.ws {
 		if pg == 1 && len(b) > 19 {
 			b[18], b[19] = 2, 2
 		}
 		pages = append(pages, wal.Page{No: pg, Data: b})
 	}
+	f.spilled.each(func(pg wal.PageNo) { pages = append(pages, wal.Page{No: pg}) })
 	slices.SortFunc(pages, func(a, b wal.Page) int { return int(a.No) - int(b.No) })
 	// SQLite's cache holds the snapshot its pages came from with this
 	// write set on top: if the snapshot is the newest version, that is
@@ -796,7 +853,13 @@ func (f *File) CommitPhaseTwo() error {
 	// connection's, see SnapshotChanges).
 	onTop := f.cacheKnown && f.cacheSnap == f.snap && f.e.log.Last() == f.snap
 	page1Kept := pages[0].No != 1
-	v, err := f.e.log.Append(pages, size, f.commitSync)
+	var v wal.Version
+	var err error
+	if f.spilled.n > 0 {
+		v, err = f.e.log.AppendLoading(pages, size, f.commitSync, f.spilled.read)
+	} else {
+		v, err = f.e.log.Append(pages, size, f.commitSync)
+	}
 	if err == nil && hasP1 {
 		f.sqlCounter = p1Counter
 	}
@@ -861,7 +924,7 @@ func (f *File) CommitPhaseTwo() error {
 // every other connection re-reading page 1, as in SQLite's WAL mode.
 func (f *File) leavePage1Out() bool {
 	mine, ok := f.ws[1]
-	if !ok || len(f.ws) == 1 || !f.pinned || !f.merge && f.snap != f.e.log.Last() {
+	if !ok || f.wsLen() == 1 || !f.pinned || !f.merge && f.snap != f.e.log.Last() {
 		return false
 	}
 	then := f.page1 // SQLite's view of the snapshot's page 1, when current

@@ -42,8 +42,8 @@ func TestCrashChildProcess(t *testing.T) {
 			os.Exit(1)
 		}
 		c.SetBusyTimeout(10 * time.Second)
-		c.Exec("PRAGMA journal_mode=MEMORY")
 		f := FileOf(c.FileHandle("main"))
+		f.SetupJournal(c.Exec)
 		f.SetOwner(c)
 		f.SetWriteIntent(true)
 		if err := c.Exec("CREATE TABLE IF NOT EXISTS t(w INTEGER, i INTEGER, pad BLOB, PRIMARY KEY(w, i))"); err != nil {

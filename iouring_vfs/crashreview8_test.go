@@ -325,14 +325,14 @@ func cr8Open(t *testing.T, path, params string) (*tconn, error) {
 		return nil, err
 	}
 	tc := &tconn{Conn: c, t: t}
-	if err := c.Exec("PRAGMA journal_mode=MEMORY"); err != nil {
-		c.Close()
-		return nil, err
-	}
 	tc.file = FileOf(c.FileHandle("main"))
 	if tc.file == nil {
 		c.Close()
 		return nil, errors.New("the main database file is not the VFS's")
+	}
+	if err := tc.file.SetupJournal(c.Exec); err != nil {
+		c.Close()
+		return nil, err
 	}
 	tc.file.SetOwner(c)
 	c.SetBusyTimeout(10 * time.Second)

@@ -771,9 +771,12 @@ type Stats struct {
 	// temporary tables, VACUUM's copy; every database's) hold now,
 	// and TempFilesMoved how many of them moved to disk since the process
 	// started, past the bounds on that memory (see the README).
-	TempMemoryBytes int64           `json:"temp_memory_bytes"`
-	TempFilesMoved  uint64          `json:"temp_files_moved_to_disk"`
-	Concurrent      ConcurrentStats `json:"concurrent"` // BEGIN CONCURRENT's counters
+	TempMemoryBytes int64  `json:"temp_memory_bytes"`
+	TempFilesMoved  uint64 `json:"temp_files_moved_to_disk"`
+	// WriteSetsMoved counts the transactions, in the whole process, whose
+	// writes outgrew the memory a write set holds and moved to disk.
+	WriteSetsMoved uint64          `json:"write_sets_moved_to_disk"`
+	Concurrent     ConcurrentStats `json:"concurrent"` // BEGIN CONCURRENT's counters
 }
 
 // UnreportedErr returns, once, the error that poisoned the engine's log if
@@ -799,7 +802,7 @@ func (e *Engine) Stats() Stats {
 		Syncs: ls.Syncs, Gathers: ls.Gathers, Checkpoints: ls.Checkpoints, Restarts: ls.Restarts, Retaining: ls.Retaining, RetainedPages: ls.RetainedPages, PagesBackfilled: ls.PagesBackfilled,
 		WriterQueue: e.wlock.queued(), WriterWaits: e.stats.writerWaits.Load(), SQLiteCacheKept: e.stats.cacheKept.Load(),
 		SnapshotRetries: e.stats.snapshotRetries.Load(), IO: fsKindName(e.fs), Concurrent: e.concurrent.snapshot(),
-		TempMemoryBytes: tempMem.Load(), TempFilesMoved: tempSpills.Load(),
+		TempMemoryBytes: tempMem.Load(), TempFilesMoved: tempSpills.Load(), WriteSetsMoved: wsSpills.Load(),
 	}
 	if c := e.log.Cache(); c != nil {
 		cs := c.Stats()

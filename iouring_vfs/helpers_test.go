@@ -40,10 +40,12 @@ func openConn(t *testing.T, path, params string) *tconn {
 	}
 	tc := &tconn{Conn: c, t: t}
 	t.Cleanup(func() { tc.Close() })
-	tc.exec("PRAGMA journal_mode=MEMORY")
 	tc.file = FileOf(c.FileHandle("main"))
 	if tc.file == nil {
 		t.Fatal("the main database file is not the VFS's")
+	}
+	if err := tc.file.SetupJournal(c.Exec); err != nil {
+		t.Fatalf("open %s: %v", uri, err)
 	}
 	tc.file.SetOwner(c)
 	return tc

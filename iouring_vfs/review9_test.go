@@ -194,8 +194,7 @@ func TestReview9TempSortThreadsConcurrent(t *testing.T) {
 // TestReview9TempStmtJournalRollback: inside a transaction, an UPDATE of a
 // TEMP table that rewrites most of it then fails a NOT NULL constraint
 // rolls back through the temp database's statement journal, a temporary
-// file (the main database's statement journal never is: with
-// journal_mode=MEMORY, SQLite keeps it in memory) that moves to disk
+// file that moves to disk
 // (bound: 1 chunk), as do the temp database and its rollback journal.
 // The statement's changes are gone, the transaction's earlier ones kept.
 // The same with a disk that fills up mid-statement (SQLITE_FULL, or the
@@ -336,9 +335,10 @@ func TestReview9TempFullDiskSweep(t *testing.T) {
 	tempDirEmpty(t, dir)
 }
 
-// TestReview9TempDiskTruncateRegrow: a file on disk truncated to 0 and
-// regrown, reads across the old move boundary and across a chunk that was
-// partially written before the move, compared with a model.
+// TestReview9TempDiskTruncateRegrow: a file on disk truncated to 0 (which
+// starts it over in memory) and regrown, and moved again, reads across the
+// old move boundary and across a chunk that was partially written before
+// the move, compared with a model.
 func TestReview9TempDiskTruncateRegrow(t *testing.T) {
 	tempBounds(t, 2, 1<<20)
 	tempPoisonPool(t)
@@ -397,13 +397,18 @@ func TestReview9TempDiskTruncateRegrow(t *testing.T) {
 	check("after the move")
 	trunc(0)
 	check("truncated to 0")
+	if f.disk != nil {
+		t.Fatal("emptied, the file stays on disk (it starts over in memory)")
+	}
 	write(bytes.Repeat([]byte{4}, 70000), 5)
 	trunc(60000)
 	write(bytes.Repeat([]byte{5}, 9), 2*tempChunk+100)
-	check("regrown")
+	check("regrown in memory")
+	write(bytes.Repeat([]byte{6}, 10), 3*tempChunk)
 	if f.disk == nil {
-		t.Fatal("the file left the disk")
+		t.Fatal("regrown past the bound, the file did not move to disk again")
 	}
+	check("moved again")
 }
 
 // TestReview9CheckpointerUnpinInBackoff: a restart refused by a long

@@ -12,10 +12,8 @@ import (
 )
 
 // tempFile is a private file: what SQLite gets for everything that is not
-// a main database file (temporary databases and their statement
-// journals, a sort's spilled runs, the rollback journal if a journal mode
-// ever needs one; with journal_mode=MEMORY, SQLite keeps a main
-// database's statement journals in its own memory).
+// a main database file (the rollback journal, see File.SetupJournal;
+// temporary databases and statement journals; a sort's spilled runs).
 // Nothing else can open it, and it vanishes on Close.
 //
 // A tempFile is used by one SQLite connection (or one sorter thread of it)
@@ -36,11 +34,8 @@ type tempFile struct {
 	chunks []tempPart
 	held   int64 // bytes of the chunks in chunks
 	size   int64
-	disk   tempDisk // the file on disk, once moved there
-	// diskName is the disk file's name where it could not be removed
-	// while open (Windows): Close removes it.
-	diskName string
-	noDisk   bool // moving to disk failed: the file stays in memory
+	disk   *diskFile // the file on disk, once moved there
+	noDisk bool      // moving to disk failed: the file stays in memory
 }
 
 // tempDisk is the file a tempFile moves to: an *os.File, or a faulty one
@@ -157,13 +152,8 @@ func (t *tempFile) Close() error {
 	if t.disk == nil {
 		return nil
 	}
-	err := t.disk.Close()
-	if t.diskName != "" {
-		if rerr := os.Remove(t.diskName); err == nil {
-			err = rerr
-		}
-	}
-	t.disk, t.diskName = nil, ""
+	err := t.disk.close()
+	t.disk = nil
 	if err != nil {
 		return fmt.Errorf("close temporary file: %w", err)
 	}
@@ -262,7 +252,7 @@ func (t *tempFile) wantsDisk(p []byte, off int64) bool {
 // back. On failure the file stays in memory for good, and the first
 // failure in the process is logged.
 func (t *tempFile) moveToDisk() {
-	d, name, err := tempCreateDisk()
+	d, err := createDiskFile()
 	if err == nil {
 		err = d.Truncate(t.size)
 		for c := 0; err == nil && c < len(t.chunks); c++ {
@@ -271,10 +261,7 @@ func (t *tempFile) moveToDisk() {
 			}
 		}
 		if err != nil {
-			d.Close()
-			if name != "" {
-				os.Remove(name)
-			}
+			d.close()
 		}
 	}
 	if err != nil {
@@ -285,7 +272,7 @@ func (t *tempFile) moveToDisk() {
 		return
 	}
 	tempPut(t.chunks)
-	t.chunks, t.held, t.disk, t.diskName = nil, 0, d, name
+	t.chunks, t.held, t.disk = nil, 0, d
 	tempSpills.Add(1)
 }
 
@@ -297,6 +284,21 @@ func diskFail(code int32, err error) error {
 }
 
 func (t *tempFile) Truncate(size int64) error {
+	if size == 0 {
+		// Emptied (the rollback journal at the end of every transaction,
+		// see File.SetupJournal, a statement journal at the end of every
+		// statement): the file starts over in memory, and may move to disk
+		// again, so a big transaction does not leave the connection's next
+		// small ones writing to disk.
+		t.noDisk = false
+		if t.disk != nil {
+			if err := t.disk.close(); err != nil {
+				ioback.Logf("libsql: closing a temporary file on disk: %v", err)
+			}
+			t.disk, t.size = nil, 0
+			return nil
+		}
+	}
 	if t.disk != nil {
 		if err := t.disk.Truncate(size); err != nil {
 			return diskFail(capi.IOERR_TRUNCATE, fmt.Errorf("truncate a temporary file on disk to %d bytes: %w", size, err))

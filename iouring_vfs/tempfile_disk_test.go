@@ -72,7 +72,7 @@ func TestTempMovesToDisk(t *testing.T) {
 		t.Fatalf("temp_files_moved_to_disk grew by %d, want 1", got)
 	}
 	tempDirEmpty(t, dir)
-	if osf, ok := f.disk.(*os.File); ok && runtime.GOOS != "windows" {
+	if osf, ok := f.disk.tempDisk.(*os.File); ok && runtime.GOOS != "windows" {
 		fi, err := osf.Stat()
 		if err != nil {
 			t.Fatal(err)
@@ -192,13 +192,20 @@ func (d *faultyDisk) WriteAt(p []byte, off int64) (int, error) {
 // tempFaultyDisks makes the files that move to disk faulty ones.
 func tempFaultyDisks(t *testing.T, budget int, err error) {
 	t.Helper()
+	wrapDisks(t, func(f *os.File) tempDisk { return &faultyDisk{File: f, budget: budget, err: err} })
+}
+
+// wrapDisks makes the files that temporary files and write sets move to
+// those wrap makes of them, until the test ends.
+func wrapDisks(t *testing.T, wrap func(*os.File) tempDisk) {
+	t.Helper()
 	old := tempCreateDisk
 	tempCreateDisk = func() (tempDisk, string, error) {
-		f, name, cerr := old()
-		if cerr != nil {
-			return nil, "", cerr
+		f, name, err := old()
+		if err != nil {
+			return nil, "", err
 		}
-		return &faultyDisk{File: f.(*os.File), budget: budget, err: err}, name, nil
+		return wrap(f.(*os.File)), name, nil
 	}
 	t.Cleanup(func() { tempCreateDisk = old })
 }

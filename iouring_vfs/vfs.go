@@ -2,8 +2,9 @@
 // VFS the driver opens every database through, files and in-memory
 // databases alike.
 //
-// SQLite above runs in rollback-journal mode (journal_mode=MEMORY, so the
-// journal never touches a file) and sees an ordinary database file. Below,
+// SQLite above runs in rollback-journal mode (journal_mode=TRUNCATE, its
+// journal a private temporary file of this VFS: see File.SetupJournal)
+// and sees an ordinary database file. Below,
 // each database file has one Engine per process, shared by all its
 // connections: a log in SQLite's WAL format (package wal) that keeps every
 // committed version of every page until a checkpoint, a shared page cache,
@@ -16,8 +17,9 @@
 //     context and busy timeout); a stale snapshot is refused with
 //     SQLITE_BUSY_SNAPSHOT, as in WAL mode, and SQLite retries with a fresh
 //     one.
-//   - xWrite goes to a private write set; SQLITE_FCNTL_COMMIT_PHASETWO is
-//     the commit point, where the set becomes one commit of the log.
+//   - xWrite goes to a private write set (moved to disk past wsMemMax);
+//     SQLITE_FCNTL_COMMIT_PHASETWO is the commit point, where the set
+//     becomes one commit of the log.
 //   - On disk the files are a WAL-mode database and its -wal file, which
 //     stock SQLite opens at any moment, after a clean close or a crash.
 //

@@ -33,6 +33,12 @@ func newWorkload(seed uint64, steps int) *workload {
 // returns true to stop (the machine lost power there).
 func (w *workload) run(fs ioback.FS, stop func(step int) bool) (err error) {
 	rng := rand.New(rand.NewPCG(w.seed, 7))
+	// One commit in three goes through AppendLoading, in chunks of two
+	// frames, with every other page loaded: chosen by a generator of its
+	// own, so the script is the same either way.
+	streamed := rand.New(rand.NewPCG(w.seed, 11))
+	defer func(old int64) { streamChunk = old }(streamChunk)
+	streamChunk = 2 * (FrameHeaderSize + 1024)
 	db, err := fs.Open("/db", ioback.OpenCreate)
 	if err != nil {
 		return err
@@ -77,7 +83,13 @@ func (w *workload) run(fs ioback.FS, stop func(step int) bool) (err error) {
 				pages = append(pages, Page{No: p, Data: page(1024, p, g)})
 			}
 			sync := rng.IntN(4) != 0
-			v, err := l.Commit(pages, size, sync)
+			var v Version
+			var err error
+			if streamed.IntN(3) == 0 {
+				v, err = commitLoading(l, pages, size, sync)
+			} else {
+				v, err = l.Commit(pages, size, sync)
+			}
 			// An unacknowledged commit may still be durable: the model
 			// keeps it as a state recovery may legitimately find.
 			w.m.commit(v, changes, size)

@@ -159,11 +159,14 @@ type commitRec struct {
 
 // pendingWrite is an appended commit whose frames are not yet in the file.
 type pendingWrite struct {
-	v      Version
-	first  FrameNo // first frame in buf
-	last   FrameNo
-	off    int64  // file offset of buf
-	buf    []byte // [header] frames
+	v     Version
+	first FrameNo // first frame in buf
+	last  FrameNo
+	off   int64 // file offset of buf
+	// buf holds [header] frames; nil when AppendLoading wrote them to the
+	// file itself (then every commit before it was written first, and
+	// written counts its frames).
+	buf    []byte
 	hdr    bool   // buf starts with the log header
 	sync   bool   // the commit wants fdatasync before it is durable
 	size   uint32 // database size in pages at v
@@ -939,12 +942,44 @@ func withGrowth(pages []Page, cur, dbSize uint32, ps int) []Page {
 // Append is the point of no return: when it fails nothing changed; once it
 // returns, the commit is visible to Last, ReadPage and later Appends.
 func (l *Log) Append(pages []Page, dbSize uint32, sync bool) (Version, error) {
+	return l.append(pages, dbSize, sync, nil)
+}
+
+// AppendLoading is Append for a commit too big to hold in memory twice
+// (the pages of a transaction that spilled its write set to disk): the
+// pages whose Data is nil are read with load as they are encoded, and the
+// frames go to the log file a chunk (streamChunk) at a time within the
+// call, after the commits appended before it are written, instead of into
+// one buffer that WaitDurable writes. The call holds up other appends for
+// as long as its writes take. A load that fails, or a full disk, changes
+// nothing; a write to the log that fails poisons it, as one in WaitDurable
+// would. The commit is durable, as any other, once WaitDurable returns.
+func (l *Log) AppendLoading(pages []Page, dbSize uint32, sync bool, load func(p PageNo, buf []byte) error) (Version, error) {
+	if load == nil {
+		return 0, errors.New("wal: AppendLoading without a load function")
+	}
+	return l.append(pages, dbSize, sync, load)
+}
+
+// streamChunk is how many bytes of frames AppendLoading encodes and writes
+// at a time (a variable for tests).
+var streamChunk int64 = 1 << 20
+
+func (l *Log) append(pages []Page, dbSize uint32, sync bool, load func(PageNo, []byte) error) (Version, error) {
 	if len(pages) == 0 {
 		return 0, errors.New("wal: commit with no pages")
 	}
 	l.appendMu.Lock()
 	defer l.appendMu.Unlock()
 
+	if load != nil {
+		// The frames go straight to the file, after those of the commits
+		// already appended: those must be in the file first (see
+		// pendingWrite.buf).
+		if err := l.WaitDurable(l.Last()); err != nil {
+			return 0, err
+		}
+	}
 	l.mu.RLock()
 	err, ps, last := l.err, l.hdr.pageSize, l.lastFrame
 	l.mu.RUnlock()
@@ -952,13 +987,18 @@ func (l *Log) Append(pages []Page, dbSize uint32, sync bool) (Version, error) {
 		return 0, err
 	}
 	if ps == 0 {
-		ps = len(pages[0].Data)
+		for _, pg := range pages {
+			if pg.Data != nil {
+				ps = len(pg.Data)
+				break
+			}
+		}
 		if !validPageSize(ps) {
 			return 0, fmt.Errorf("wal: invalid page size %d", ps)
 		}
 	}
 	for _, pg := range pages {
-		if len(pg.Data) != ps {
+		if (pg.Data != nil || load == nil) && len(pg.Data) != ps {
 			return 0, fmt.Errorf("wal: page %d has %d bytes, page size %d", pg.No, len(pg.Data), ps)
 		}
 		if pg.No == 0 {
@@ -978,33 +1018,32 @@ func (l *Log) Append(pages []Page, dbSize uint32, sync bool) (Version, error) {
 	fsz := int64(FrameHeaderSize + ps)
 	withHdr := last == 0
 	off := HeaderSize + int64(last)*fsz
-	n := int64(len(pages)) * fsz
 	if withHdr {
-		off, n = 0, n+HeaderSize
+		off = 0
 	}
 	if err := l.reserveLocked(last, len(pages), ps); err != nil {
 		return 0, err
 	}
 
-	buf := getFrameBuf(int(n)) // every byte is written below
-	b := buf
 	hdr := l.hdr
 	hdr.pageSize = ps
 	running := l.running
-	if withHdr {
-		hdr.encode(b[:HeaderSize])
-		running = hdr.cksum
-		b = b[HeaderSize:]
-	}
-	for i, pg := range pages {
-		commit := uint32(0)
-		if i == len(pages)-1 {
-			commit = dbSize
+	var buf []byte
+	if load == nil {
+		n := int64(len(pages)) * fsz
+		if withHdr {
+			n += HeaderSize
 		}
-		fh := b[:FrameHeaderSize]
-		copy(b[FrameHeaderSize:fsz], pg.Data)
-		running = hdr.encodeFrame(fh, pg.No, commit, b[FrameHeaderSize:fsz], running)
-		b = b[fsz:]
+		buf = getFrameBuf(int(n)) // every byte is written below
+		b := buf
+		if withHdr {
+			hdr.encode(b[:HeaderSize])
+			running = hdr.cksum
+			b = b[HeaderSize:]
+		}
+		running, _ = hdr.encodeFrames(b, pages, dbSize, running, nil)
+	} else if running, err = l.streamFrames(&hdr, pages, dbSize, off, withHdr, load); err != nil {
+		return 0, err
 	}
 
 	l.mu.Lock()
@@ -1033,6 +1072,9 @@ func (l *Log) Append(pages []Page, dbSize uint32, sync bool) (Version, error) {
 		l.framePage = append(l.framePage, pg.No)
 	}
 	l.lastFrame += FrameNo(len(pages))
+	if load != nil {
+		l.written = l.lastFrame
+	}
 	l.publishFramesLocked()
 	l.commits = append(l.commits, commitRec{v: v, last: l.lastFrame, size: dbSize})
 	l.pending = append(l.pending, &pendingWrite{v: v, first: first, last: l.lastFrame, off: off, buf: buf, hdr: withHdr, sync: sync, size: dbSize, superseded: superseded})
@@ -1044,6 +1086,68 @@ func (l *Log) Append(pages []Page, dbSize uint32, sync bool) (Version, error) {
 
 	l.stats.commits.Add(1)
 	return v, nil
+}
+
+// streamFrames encodes the frames of pages, the log header first when
+// withHdr, and writes them at off a chunk at a time, for AppendLoading; it
+// returns the running checksum after the commit frame. Loading a page
+// fails before the commit frame is written: the frames written until then
+// are no commit and the next one overwrites them. A write that fails
+// poisons the log.
+func (l *Log) streamFrames(hdr *header, pages []Page, dbSize uint32, off int64, withHdr bool, load func(PageNo, []byte) error) ([2]uint32, error) {
+	fsz := int64(FrameHeaderSize + hdr.pageSize)
+	per := max(1, int(streamChunk/fsz))
+	buf := make([]byte, HeaderSize+int64(min(per, len(pages)))*fsz)
+	running := l.running
+	for len(pages) > 0 {
+		k := min(per, len(pages))
+		b := buf[:HeaderSize+int64(k)*fsz]
+		frames := b[HeaderSize:]
+		if withHdr {
+			hdr.encode(b[:HeaderSize])
+			running = hdr.cksum
+			withHdr = false
+		} else {
+			b = frames
+		}
+		commit := uint32(0)
+		if k == len(pages) {
+			commit = dbSize
+		}
+		var err error
+		if running, err = hdr.encodeFrames(frames, pages[:k], commit, running, load); err != nil {
+			return running, err
+		}
+		if _, err := l.wal.WriteAt(b, off); err != nil {
+			return running, l.poison(fmt.Errorf("wal: write %d frames at log offset %d: %w", k, off, err))
+		}
+		off += int64(len(b))
+		pages = pages[k:]
+	}
+	return running, nil
+}
+
+// encodeFrames encodes pages as frames into b, which holds exactly
+// len(pages) frames, chaining checksums from running; the last one is a
+// commit frame with database size commit unless commit is 0. A page
+// without Data is read with load into its frame.
+func (h *header) encodeFrames(b []byte, pages []Page, commit uint32, running [2]uint32, load func(PageNo, []byte) error) ([2]uint32, error) {
+	fsz := FrameHeaderSize + h.pageSize
+	for i, pg := range pages {
+		fh, data := b[:FrameHeaderSize], b[FrameHeaderSize:fsz]
+		if pg.Data != nil {
+			copy(data, pg.Data)
+		} else if err := load(pg.No, data); err != nil {
+			return running, fmt.Errorf("wal: load page %d of a commit: %w", pg.No, err)
+		}
+		c := uint32(0)
+		if i == len(pages)-1 {
+			c = commit
+		}
+		running = h.encodeFrame(fh, pg.No, c, data, running)
+		b = b[fsz:]
+	}
+	return running, nil
 }
 
 // WaitDurable returns once version v (returned by Append) and every commit
@@ -1205,16 +1309,21 @@ func (l *Log) syncMain(dirtyGen uint64) error {
 // over the done prefix.
 func (l *Log) writeBatch(i, j int) {
 	batch := make([]*pendingWrite, j-i)
-	bufs := make([][]byte, j-i)
+	bufs := make([][]byte, 0, j-i)
 	wantSync := false
+	var off int64
 	for k := i; k < j; k++ {
 		pw := l.pending[k]
 		pw.state = stateWriting
 		batch[k-i] = pw
-		bufs[k-i] = pw.buf
+		if pw.buf != nil {
+			if len(bufs) == 0 {
+				off = pw.off
+			}
+			bufs = append(bufs, pw.buf)
+		}
 		wantSync = wantSync || pw.sync
 	}
-	off := batch[0].off
 	gen, ps := l.gen, int64(l.hdr.pageSize)
 	mainDirty := wantSync && l.mainDirty != l.mainSynced
 	dirtyGen := l.mainDirty
@@ -1229,9 +1338,12 @@ func (l *Log) writeBatch(i, j int) {
 		err = l.syncMain(dirtyGen)
 	}
 	if err == nil {
-		if err = l.wal.WritevAt(bufs, off); err != nil {
+		if len(bufs) == 0 {
+			// AppendLoading wrote them.
+		} else if err = l.wal.WritevAt(bufs, off); err != nil {
 			err = fmt.Errorf("wal: write %d commits at log offset %d: %w", len(batch), off, err)
-		} else if wantSync {
+		}
+		if err == nil && wantSync {
 			start := time.Now()
 			if err = l.wal.Sync(); err != nil {
 				err = fmt.Errorf("wal: fdatasync log: %w", err)
@@ -1250,6 +1362,9 @@ func (l *Log) writeBatch(i, j int) {
 				c.Remove(k)
 			}
 			b := pw.buf
+			if b == nil {
+				continue // AppendLoading's: too big to cache
+			}
 			if pw.hdr {
 				b = b[HeaderSize:]
 			}
@@ -1267,10 +1382,7 @@ func (l *Log) writeBatch(i, j int) {
 		l.syncAvg += (took - l.syncAvg) / 8
 	}
 	if err != nil {
-		if l.err == nil {
-			l.err = fmt.Errorf("%w: %w", ErrPoisoned, err)
-			l.failed.Store(true)
-		}
+		l.poisonLocked(err)
 		l.flushed.Broadcast()
 		return
 	}
@@ -1291,7 +1403,9 @@ func (l *Log) writeBatch(i, j int) {
 	}
 	if n > 0 {
 		for _, pw := range l.pending[:n] {
-			putFrameBuf(pw.buf) // no reader copies from it any more
+			if pw.buf != nil {
+				putFrameBuf(pw.buf) // no reader copies from it any more
+			}
 		}
 		clear(l.pending[:n])
 		l.pending = l.pending[n:]
