@@ -761,10 +761,15 @@ func (f *File) Unlock(level int32) error {
 	return nil
 }
 
-// CheckReservedLock reports whether a connection holds the writer lock.
-// SQLite asks only while checking for a hot journal, which this file system
-// never has.
-func (f *File) CheckReservedLock() (bool, error) { return false, nil }
+// CheckReservedLock answers SQLite's only question with it, whether the
+// rollback journal may be hot, with "a writer holds it": no journal here
+// ever is. SQLite asks at the start of every read, and the journal stays
+// open between transactions (see DeviceCharacteristics); a ROLLBACK that
+// could not read it back (its disk file failing) leaves its content there,
+// which SQLite would take for a crashed writer's and play back, under the
+// writer lock, before every later read. The engine already dropped that
+// transaction's writes, and the next transaction overwrites the journal.
+func (f *File) CheckReservedLock() (bool, error) { return true, nil }
 
 // SectorSize is the sector size SQLite assumes.
 func (f *File) SectorSize() int32 { return 512 }
