@@ -23,8 +23,8 @@ package libsql
 //   - TestBigTxReviewCorrectness / TestBigTxReviewLongReader: integrity,
 //     rollback, stock SQLite reading the file, reopen, log restart.
 //
-// Two of these fail by design for now: the row-by-row DELETE and the
-// one-blob CDC row are limits the README states ("Limits"). They, and the
+// One of these fails by design for now: the one-blob CDC row is a limit
+// the README states ("Limits"). It, and the
 // soak measurement of BEGIN CONCURRENT and cdc=on transactions (whose row
 // changes are kept in memory until the commit), run only with
 // LIBSQL_KNOWN_LIMITS=1, to measure progress on them. The write set and
@@ -444,14 +444,14 @@ func bigContains(ss []string, s string) bool {
 // WHERE) with its truncate optimization, OP_Clear, which frees the table's
 // pages without visiting its rows or journaling them. SQLite turns the
 // optimization off while a pre-update hook is installed, and this driver
-// installs one on every connection (cdc.go conn.installCapture), CDC or
-// not: the delete visits every row and journals every leaf page in
-// SQLite's in-memory rollback journal. The frames logged are about the
-// same (freed pages are not written), but memory is not: deleting a
-// 300k-row (392 MiB) table grew RSS by 426 MiB here against 1 MiB for
-// modernc, and took 1.1 s against 0.3 s (TestBigTxReviewSoakMemory/delete).
+// installed one on every connection, CDC or not: the delete visited every
+// row and journaled every leaf page in SQLite's in-memory rollback
+// journal. The frames logged were about the same (freed pages are not
+// written), but memory was not: deleting a 300k-row (392 MiB) table grew
+// RSS by 426 MiB here against 1 MiB for modernc, and took 1.1 s against
+// 0.3 s (TestBigTxReviewSoakMemory/delete). A connection now installs the
+// hook only once it needs one (cdc.go conn.hookPreUpdate).
 func TestBigTxReviewDeleteAllUsesClear(t *testing.T) {
-	knownLimit(t, "DELETE without WHERE deletes row by row")
 	dir := t.TempDir()
 	mdb, err := openModernc(filepath.Join(dir, "m.db"))
 	if err != nil {

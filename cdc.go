@@ -17,7 +17,8 @@ import (
 // Change data capture: a database-wide stream of committed row changes, in
 // commit order (DESIGN.md, architecture 8).
 //
-// Every connection has a pre-update hook. While the database captures
+// A connection has a pre-update hook once it needs one (hookPreUpdate).
+// While the database captures
 // (once anybody asked for a stream, or from the start with cdc=on), each
 // row change of the main database — table, operation, rowid (and primary
 // key for WITHOUT ROWID tables), old and new values, and whether a trigger
@@ -210,11 +211,27 @@ func (c *conn) hasPublished() bool {
 // installCapture installs the capture hooks: at connect, for every
 // connection of the libsql VFS, before any statement of the setup (a
 // write of a database whose engine captures, through a file without
-// them, is refused).
+// them, is refused). The pre-update hook comes later, when it is first
+// needed (hookPreUpdate).
 func (c *conn) installCapture() {
-	c.cc.SetPreUpdateHook(c.preUpdate)
 	c.cc.SetRollbackHook(c.dropCaptured)
-	c.file.SetCapture(c.takeCaptured)
+	c.file.SetCapture(c.takeCaptured, c.hookPreUpdate)
+}
+
+// hookPreUpdate installs the connection's pre-update hook, for good, the
+// first time a statement needs it: when the database's changes are
+// captured, or in a BEGIN CONCURRENT transaction (whose row changes are
+// kept to replay it). SQLite consults the hook when it compiles a
+// statement: while one is set, DELETE without WHERE deletes row by row,
+// to report every row, instead of clearing the table's pages (7x slower,
+// and every page journaled). So until then the connection has none, and
+// its statements compiled without it are expired here, to compile again
+// before they next start. The engine makes a write that starts while the
+// capture is being switched on, compiled without the hook, compile again
+// (File.Lock).
+func (c *conn) hookPreUpdate() {
+	c.cc.SetPreUpdateHook(c.preUpdate)
+	c.cc.ExpireStatements()
 }
 
 // setupCapture switches durable change capture on with cdc=on: at the
@@ -562,6 +579,9 @@ func (c *conn) step(ctx context.Context, s *capi.Stmt, write bool) (bool, error)
 		}
 	}
 	c.cdc.failKept = false
+	if c.file != nil && !c.file.PreUpdateHooked() && (c.conc != nil || c.file.Engine().Capturing()) {
+		c.file.HookPreUpdate()
+	}
 	if ct := c.conc; ct != nil && !ct.readsSequence && s.Mentions("sqlite_sequence") {
 		ct.readsSequence = true
 	}

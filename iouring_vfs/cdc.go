@@ -227,7 +227,32 @@ func (e *Engine) RaiseLSNFloor(lsn changefeed.LSN) {
 // SetCapture sets the function the file calls at the commit point, under
 // the writer lock, to take the committing transaction's captured changes
 // (nil when there are none). It must be quick: commits wait behind it.
-func (f *File) SetCapture(fn func() *changefeed.Tx) { f.capture = fn }
+//
+// hook installs the connection's pre-update hook, which it sets only once
+// needed (capture on, or a concurrent transaction), and makes its
+// statements compile again; nil if it is set for good. A write compiled
+// without it that starts once the capture is on is made to compile again
+// (see Lock).
+func (f *File) SetCapture(fn func() *changefeed.Tx, hook func()) { f.capture, f.hook = fn, hook }
+
+// HookPreUpdate installs the connection's pre-update hook (SetCapture's
+// hook) unless it is already.
+func (f *File) HookPreUpdate() {
+	if h := f.hook; h != nil {
+		f.hook = nil
+		h()
+	}
+}
+
+// PreUpdateHooked reports whether the connection's pre-update hook is
+// installed.
+func (f *File) PreUpdateHooked() bool { return f.hook == nil }
+
+// unhooked reports, under the writer lock, whether the statement taking
+// it may have been compiled without the pre-update hook that a captured
+// write needs: then Lock installs the hook and refuses with SQLITE_SCHEMA,
+// which makes SQLite compile the statement again and retry it.
+func (f *File) unhooked() bool { return f.hook != nil && f.e.Capturing() }
 
 // uncaptured reports whether a write through f would be missing from the
 // change stream: the engine captures, and f's connection does not capture

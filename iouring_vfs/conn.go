@@ -115,6 +115,7 @@ type File struct {
 	// journalSetup is set while SetupJournal runs.
 	journalSetup bool
 	capture      func() *changefeed.Tx
+	hook         func() // installs the pre-update hook; nil once it is (SetCapture)
 	lastCommit   wal.Version
 	lastErr      error
 	scratch      []byte
@@ -649,6 +650,13 @@ func (f *File) Lock(level int32) error {
 		if err := f.UnstoredWrite(); err != nil {
 			f.releaseWriter() // durable CDC started while it waited
 			return err
+		}
+		if f.unhooked() {
+			// Capture started while the statement waited, or since it
+			// was compiled without the hook.
+			f.HookPreUpdate()
+			f.releaseWriter()
+			return f.fail(capi.SCHEMA, fmt.Errorf("a write to %s compiled without the pre-update hook, while its changes are captured: compile it again", f.e.name))
 		}
 		f.lock = capi.LOCK_RESERVED
 	}

@@ -54,11 +54,11 @@ func TestFaultReviewPublishAfterRaiseLSNFloor(t *testing.T) {
 		}
 		e.RaiseLSNFloor(changefeed.LSN(v))
 		return change()
-	})
+	}, nil)
 	if err := c.tryExec("INSERT INTO t VALUES (1)"); err != nil {
 		t.Errorf("a commit whose LSN a connecting connection raised the floor to failed: %v", err)
 	}
-	c.file.SetCapture(change)
+	c.file.SetCapture(change, nil)
 	if err := c.tryExec("INSERT INTO t VALUES (2)"); err != nil {
 		t.Errorf("the next commit failed too: %v", err)
 	}
@@ -121,7 +121,7 @@ func TestFaultReviewDurableCommitPublishedAfterPoison(t *testing.T) {
 		}
 		ffs.Disarm()
 		return &changefeed.Tx{Changes: []changefeed.Change{{Table: "t", Op: changefeed.Insert, RowID: 1}}}
-	})
+	}, nil)
 	if err := c.tryExec("INSERT INTO t VALUES (1)"); err != nil {
 		t.Fatalf("the commit, durable before the log was poisoned, failed: %v", err)
 	}
@@ -183,7 +183,7 @@ func TestFaultReviewFullAfterPointOfNoReturn(t *testing.T) {
 			}
 		}
 		return nil
-	})
+	}, nil)
 	err := c.tryExec("INSERT INTO t VALUES (1)")
 	ffs.Disarm()
 	if !ffs.Fired() {

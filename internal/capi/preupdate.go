@@ -139,6 +139,14 @@ func (c *Conn) SetPreUpdateHook(fn func(*PreUpdate)) {
 	c.installPreUpdate()
 }
 
+// ExpireStatements makes every prepared statement of the connection
+// compile again before it next starts (one running finishes first), as
+// after a change to what SQLite consults when it compiles: the pre-update
+// hook. sqlite3_set_authorizer, with no authorizer, is what expires them.
+func (c *Conn) ExpireStatements() {
+	sqlite3.Xsqlite3_set_authorizer(c.tls, c.db, 0, 0)
+}
+
 // installPreUpdate puts ours in the hook slot if there is one, else the
 // sessions' chain (or nothing).
 func (c *Conn) installPreUpdate() {
