@@ -61,7 +61,6 @@ package iouringvfs
 import (
 	"bytes"
 	"database/sql"
-	"errors"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -320,22 +319,11 @@ func cr8IDList(ids []int64) string {
 // cr8Open opens a connection through the VFS like openConn, returning its
 // error instead of failing the test (a crash may hit the open itself).
 func cr8Open(t *testing.T, path, params string) (*tconn, error) {
-	c, err := capi.Open("file:"+path+"?"+params, capi.OPEN_READWRITE|capi.OPEN_CREATE|capi.OPEN_URI, Name)
+	tc, err := openConnErr(t, path, params)
 	if err != nil {
 		return nil, err
 	}
-	tc := &tconn{Conn: c, t: t}
-	tc.file = FileOf(c.FileHandle("main"))
-	if tc.file == nil {
-		c.Close()
-		return nil, errors.New("the main database file is not the VFS's")
-	}
-	if err := tc.file.SetupJournal(c.Exec); err != nil {
-		c.Close()
-		return nil, err
-	}
-	tc.file.SetOwner(c)
-	c.SetBusyTimeout(10 * time.Second)
+	tc.SetBusyTimeout(10 * time.Second)
 	return tc, nil
 }
 

@@ -1,6 +1,7 @@
 package iouringvfs
 
 import (
+	"errors"
 	"fmt"
 	"path/filepath"
 	"testing"
@@ -30,25 +31,38 @@ func (tc *tconn) Close() error {
 	return tc.Conn.Close()
 }
 
-// openConn opens path through the VFS with extra URI parameters.
+// openConn opens path through the VFS with extra URI parameters, set up
+// as the driver sets up its connections.
 func openConn(t *testing.T, path, params string) *tconn {
 	t.Helper()
-	uri := "file:" + path + "?" + params
-	c, err := capi.Open(uri, capi.OPEN_READWRITE|capi.OPEN_CREATE|capi.OPEN_URI, Name)
+	tc, err := openConnErr(t, path, params)
 	if err != nil {
-		t.Fatalf("open %s: %v", uri, err)
+		t.Fatalf("open %s?%s: %v", path, params, err)
+	}
+	t.Cleanup(func() { tc.Close() })
+	return tc
+}
+
+// openConnErr is openConn returning its error instead of failing the test
+// (a crash or an injected fault may hit the open itself), and leaving the
+// connection's close to the caller.
+func openConnErr(t *testing.T, path, params string) (*tconn, error) {
+	c, err := capi.Open("file:"+path+"?"+params, capi.OPEN_READWRITE|capi.OPEN_CREATE|capi.OPEN_URI, Name)
+	if err != nil {
+		return nil, err
 	}
 	tc := &tconn{Conn: c, t: t}
-	t.Cleanup(func() { tc.Close() })
 	tc.file = FileOf(c.FileHandle("main"))
 	if tc.file == nil {
-		t.Fatal("the main database file is not the VFS's")
+		c.Close()
+		return nil, errors.New("the main database file is not the VFS's")
 	}
 	if err := tc.file.SetupJournal(c.Exec); err != nil {
-		t.Fatalf("open %s: %v", uri, err)
+		c.Close()
+		return nil, err
 	}
 	tc.file.SetOwner(c)
-	return tc
+	return tc, nil
 }
 
 func (c *tconn) exec(sql string) {

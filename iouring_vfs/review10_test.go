@@ -721,7 +721,7 @@ func r10CrashRuns(t *testing.T, mode string) {
 		restore := defaultVFS.SetFSForTesting(ffs)
 		path := fmt.Sprintf("/r10/%s/%d/t.db", mode, k)
 		acked := 0
-		capi0, err := r10OpenConnErr(path, "libsql_sync="+mode)
+		capi0, err := openConnErr(t, path, "libsql_sync="+mode)
 		if err == nil {
 			c := &tconn{Conn: capi0.Conn, t: t, file: capi0.file}
 			c.Exec("PRAGMA cache_size=20")
@@ -746,7 +746,7 @@ func r10CrashRuns(t *testing.T, mode string) {
 			img = cfs.Crash()
 		}
 		restore = defaultVFS.SetFSForTesting(img)
-		r, err := r10OpenConnErr(path, "")
+		r, err := openConnErr(t, path, "")
 		got := ""
 		if err == nil {
 			rc := &tconn{Conn: r.Conn, t: t, file: r.file}
@@ -778,27 +778,6 @@ func r10CrashRuns(t *testing.T, mode string) {
 			t.Errorf("crash before op %d (%d commits acknowledged): recovered %q, want %q or %q", k, acked, got, states[acked], states[min(acked+1, len(states)-1)])
 		}
 	}
-}
-
-// r10OpenConnErr is openConn returning its error instead of failing.
-func r10OpenConnErr(path, params string) (*tconn, error) {
-	uri := "file:" + path + "?" + params
-	c, err := capi.Open(uri, capi.OPEN_READWRITE|capi.OPEN_CREATE|capi.OPEN_URI, Name)
-	if err != nil {
-		return nil, err
-	}
-	tc := &tconn{Conn: c}
-	tc.file = FileOf(c.FileHandle("main"))
-	if tc.file == nil {
-		c.Close()
-		return nil, errors.New("not the VFS's")
-	}
-	if err := tc.file.SetupJournal(c.Exec); err != nil {
-		c.Close()
-		return nil, err
-	}
-	tc.file.SetOwner(c)
-	return tc, nil
 }
 
 // TestReview10VacuumIntoSpilled: VACUUM INTO a new file writes its whole
