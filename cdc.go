@@ -385,15 +385,25 @@ func (c *conn) preUpdate(p *capi.PreUpdate) {
 }
 
 // createdTable returns the table of the main database that s creates, if
-// s is a CREATE TABLE and CDC is capturing: a CREATE TABLE ... AS SELECT
-// fills its table without calling the pre-update hook, so its rows are
-// captured after it ran (captureCreatedRows). "" otherwise.
+// s is a CREATE TABLE, "" otherwise: a CREATE TABLE ... AS SELECT fills its
+// table without calling the pre-update hook, so its rows are captured
+// after it ran (captureCreatedRows), if capturesCreated says so then. In
+// autocommit mode it runs in a transaction of its own (cdcWrap), so that
+// they are captured before it commits.
 func (c *conn) createdTable(s *capi.Stmt) string {
-	if c.cdc.paused || c.file == nil || !c.file.Engine().Capturing() || c.conc != nil && !c.conc.capture || !s.StartsWithKeyword("CREATE") {
+	if c.file == nil || !s.StartsWithKeyword("CREATE") {
 		return ""
 	}
 	name, _ := s.CreatedTable()
 	return name
+}
+
+// capturesCreated reports whether the rows of the table the statement
+// that just ran created are to be captured. It is asked after the
+// statement ran, holding the writer lock (or in a concurrent transaction):
+// a capture that started while the statement waited for the lock counts.
+func (c *conn) capturesCreated() bool {
+	return !c.cdc.paused && c.file.Engine().Capturing() && (c.conc == nil || c.conc.capture)
 }
 
 // captureCreatedRows captures the rows of table, which the statement that

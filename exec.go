@@ -90,7 +90,7 @@ func (c *conn) run(ctx context.Context, s *capi.Stmt) (result, error) {
 	}
 	c.cdc.stmtMk = c.nCaptured()
 	r, err := c.runSteps(ctx, s, true)
-	if err == nil && created != "" {
+	if err == nil && created != "" && c.capturesCreated() {
 		err = c.captureCreatedRows(ctx, created)
 	}
 	kept := c.cdc.failKept

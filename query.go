@@ -71,7 +71,7 @@ func (c *conn) query(ctx context.Context, cl call, p *prepared, args []driver.Na
 			row, err = false, nil
 		}
 	}
-	if err == nil && created != "" {
+	if err == nil && created != "" && c.capturesCreated() {
 		err = c.captureCreatedRows(ctx, created)
 	}
 	if err != nil {

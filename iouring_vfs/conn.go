@@ -656,7 +656,9 @@ func (f *File) Lock(level int32) error {
 			// was compiled without the hook.
 			f.HookPreUpdate()
 			f.releaseWriter()
-			return f.fail(capi.SCHEMA, fmt.Errorf("a write to %s compiled without the pre-update hook, while its changes are captured: compile it again", f.e.name))
+			// Not f.fail: SQLite retries, and the error must not outlive
+			// the retry to be wrapped into a later one.
+			return &capi.CodeError{Code: capi.SCHEMA, Err: fmt.Errorf("a write to %s compiled without the pre-update hook, while its changes are captured: compile it again", f.e.name)}
 		}
 		f.lock = capi.LOCK_RESERVED
 	}
