@@ -430,25 +430,6 @@ func TestReview11OpenRowsAcrossHookInstall(t *testing.T) {
 	r11Expect(t, "delete in tx", r11Drain(t, s, db), r11Rows("t", "delete", 1, 2, 3, 4, 5)...)
 }
 
-// r11WaitQueue waits until n connections wait for the writer lock.
-func r11WaitQueue(t *testing.T, db *sql.DB, n int) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		m, err := bigStats(db)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if int(bigStatInt(m, "writer_queue")) >= n {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("writer queue %d, want %d", bigStatInt(m, "writer_queue"), n)
-		}
-		time.Sleep(time.Millisecond)
-	}
-}
-
 // r11CaptureWhileWaiting runs write on c (from another goroutine) while it
 // waits for the writer lock behind the capture's start, which waits behind
 // a holder of the writer lock: write passed the driver's check before the
@@ -470,10 +451,10 @@ func r11CaptureWhileWaiting(t *testing.T, db *sql.DB, write func() error, holder
 		}
 		streams <- s
 	}()
-	r11WaitQueue(t, db, 1)
+	prehookWaitQueue(t, db, 1)
 	done := make(chan error, 1)
 	go func() { done <- write() }()
-	r11WaitQueue(t, db, 2)
+	prehookWaitQueue(t, db, 2)
 	cexec(t, holder, "COMMIT")
 	s := <-streams
 	if s == nil {
