@@ -48,7 +48,7 @@ func TestPreUpdateHookWhenNeeded(t *testing.T) {
 	if ops := bigExplainOps(t, db, "DELETE FROM t"); !bigContains(ops, "Clear") {
 		t.Fatalf("without capture, DELETE FROM t does not clear the table (no OP_Clear): %v", ops)
 	}
-	c1, c2, c3 := dbConn(t, db), dbConn(t, db), dbConn(t, db)
+	c1, c2 := dbConn(t, db), dbConn(t, db)
 	prepared, err := c1.PrepareContext(ctx, "DELETE FROM t")
 	if err != nil {
 		t.Fatal(err)
@@ -56,31 +56,13 @@ func TestPreUpdateHookWhenNeeded(t *testing.T) {
 	defer prepared.Close()
 	cexec(t, c2, "DELETE FROM u WHERE id < 0") // cached, compiled without the hook
 
-	// c3 holds the writer lock; the capture's start waits for it, and a
-	// DELETE compiled before it waits behind the capture's start.
-	cexec(t, c3, "BEGIN IMMEDIATE")
-	streams := make(chan *ChangeStream, 1)
-	go func() {
-		s, err := Changes(ctx, db, ChangeOptions{})
-		if err != nil {
-			t.Error(err)
-		}
-		streams <- s
-	}()
-	prehookWaitQueue(t, db, 1)
-	done := make(chan error, 1)
-	go func() {
+	// The DELETE, compiled before the capture starts, waits for the
+	// writer lock behind the capture's start.
+	s, err := captureWhileWaiting(t, db, func() error {
 		_, err := c2.ExecContext(ctx, "DELETE FROM w")
-		done <- err
-	}()
-	prehookWaitQueue(t, db, 2)
-	cexec(t, c3, "COMMIT")
-	s := <-streams
-	if s == nil {
-		t.FailNow()
-	}
-	defer s.Close()
-	if err := <-done; err != nil {
+		return err
+	})
+	if err != nil {
 		t.Fatalf("the DELETE waiting while the capture started: %v", err)
 	}
 	prehookDeletes(t, s, "w", 50)
@@ -91,6 +73,40 @@ func TestPreUpdateHookWhenNeeded(t *testing.T) {
 	cexec(t, c2, "DELETE FROM u WHERE id < 0")
 	cexec(t, c2, "DELETE FROM u")
 	prehookDeletes(t, s, "u", 50)
+}
+
+// captureWhileWaiting runs write (from another goroutine) while it
+// waits for the writer lock behind the capture's start, which waits behind
+// a holder of the writer lock: write passed the driver's check before the
+// capture started, and is made to compile again by File.Lock. It returns
+// the stream and write's error.
+func captureWhileWaiting(t *testing.T, db *sql.DB, write func() error, holderSQL ...string) (*ChangeStream, error) {
+	t.Helper()
+	ctx := context.Background()
+	holder := dbConn(t, db)
+	cexec(t, holder, "BEGIN IMMEDIATE")
+	for _, q := range holderSQL {
+		cexec(t, holder, q)
+	}
+	streams := make(chan *ChangeStream, 1)
+	go func() {
+		s, err := Changes(ctx, db, ChangeOptions{})
+		if err != nil {
+			t.Error(err)
+		}
+		streams <- s
+	}()
+	prehookWaitQueue(t, db, 1)
+	done := make(chan error, 1)
+	go func() { done <- write() }()
+	prehookWaitQueue(t, db, 2)
+	cexec(t, holder, "COMMIT")
+	s := <-streams
+	if s == nil {
+		t.FailNow()
+	}
+	t.Cleanup(func() { s.Close() })
+	return s, <-done
 }
 
 // prehookWaitQueue waits until n connections wait for the writer lock.

@@ -85,6 +85,51 @@ func r11Rows(table, op string, ids ...int) []string {
 	return out
 }
 
+// r11AllDeleted lists the changes of deleting every row of r11Fill's t
+// and w, and more.
+func r11AllDeleted(more ...string) []string {
+	return append(append(r11Rows("t", "delete", 1, 2, 3, 4, 5), "w delete [k1]", "w delete [k2]", "w delete [k3]"), more...)
+}
+
+// r11ExecWhileCapture runs q on c while it waits for the writer lock
+// behind the capture's start (captureWhileWaiting), fails the test if q
+// fails, and returns the stream.
+func r11ExecWhileCapture(t *testing.T, db *sql.DB, c *sql.Conn, q string, holderSQL ...string) *ChangeStream {
+	t.Helper()
+	s, err := captureWhileWaiting(t, db, func() error {
+		_, err := c.ExecContext(context.Background(), q)
+		return err
+	}, holderSQL...)
+	if err != nil {
+		t.Fatalf("%s, waiting while the capture started: %v", q, err)
+	}
+	return s
+}
+
+// r11Stream opens a change stream on db, closed when the test ends.
+func r11Stream(t *testing.T, db *sql.DB) *ChangeStream {
+	t.Helper()
+	s, err := Changes(context.Background(), db, ChangeOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+// r11Prepare prepares q on p, closed when the test ends.
+func r11Prepare(t *testing.T, p interface {
+	PrepareContext(context.Context, string) (*sql.Stmt, error)
+}, q string) *sql.Stmt {
+	t.Helper()
+	st, err := p.PrepareContext(context.Background(), q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return st
+}
+
 func r11Seq(from, to int) []int {
 	var out []int
 	for i := from; i <= to; i++ {
@@ -273,26 +318,18 @@ func TestReview11TxBegunBeforeStream(t *testing.T) {
 	t.Run("BEGIN", func(t *testing.T) {
 		db := r11OpenShape(t, "")
 		c := dbConn(t, db)
-		del, err := c.PrepareContext(ctx, "DELETE FROM t")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer del.Close()
+		del := r11Prepare(t, c, "DELETE FROM t")
 		cexec(t, c, "BEGIN")
 		if n := count(t, c, "SELECT count(*) FROM t"); n != 5 {
 			t.Fatalf("%d rows", n)
 		}
-		s, err := Changes(ctx, db, ChangeOptions{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer s.Close()
+		s := r11Stream(t, db)
 		if _, err := del.ExecContext(ctx); err != nil {
 			t.Fatal(err)
 		}
 		cexec(t, c, "DELETE FROM w")
 		cexec(t, c, "COMMIT")
-		want := append(r11Rows("t", "delete", 1, 2, 3, 4, 5), "w delete [k1]", "w delete [k2]", "w delete [k3]")
+		want := r11AllDeleted()
 		r11Expect(t, "BEGIN", r11Drain(t, s, db), want...)
 	})
 	t.Run("BeginTx", func(t *testing.T) {
@@ -309,11 +346,7 @@ func TestReview11TxBegunBeforeStream(t *testing.T) {
 		if n := count(t, tx, "SELECT count(*) FROM w"); n != 3 {
 			t.Fatalf("%d rows", n)
 		}
-		s, err := Changes(ctx, db, ChangeOptions{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer s.Close()
+		s := r11Stream(t, db)
 		if _, err := del.ExecContext(ctx); err != nil {
 			t.Fatal(err)
 		}
@@ -338,23 +371,15 @@ func TestReview11StreamFromOtherDB(t *testing.T) {
 	mustExec(t, db1, r11Schema)
 	mustExec(t, db1, r11Fill)
 	c := dbConn(t, db1)
-	del, err := c.PrepareContext(ctx, "DELETE FROM t")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer del.Close()
+	del := r11Prepare(t, c, "DELETE FROM t")
 	cexec(t, c, "DELETE FROM w WHERE k = 'none'")
 	db2 := openTestDSN(t, dsn)
-	s, err := Changes(ctx, db2, ChangeOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := r11Stream(t, db2)
 	if _, err := del.ExecContext(ctx); err != nil {
 		t.Fatal(err)
 	}
 	cexec(t, c, "DELETE FROM w")
-	want := append(r11Rows("t", "delete", 1, 2, 3, 4, 5), "w delete [k1]", "w delete [k2]", "w delete [k3]")
+	want := r11AllDeleted()
 	r11Expect(t, "other DB", r11Drain(t, s, db1), want...)
 }
 
@@ -364,24 +389,16 @@ func TestReview11StreamFromOtherDB(t *testing.T) {
 func TestReview11CDCOnFromStart(t *testing.T) {
 	ctx := context.Background()
 	db := r11OpenShape(t, "cdc=on")
-	s, err := Changes(ctx, db, ChangeOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := r11Stream(t, db)
 	db.SetMaxIdleConns(0) // a fresh connection below
 	db.SetMaxIdleConns(4)
 	c := dbConn(t, db)
-	del, err := c.PrepareContext(ctx, "DELETE FROM t")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer del.Close()
+	del := r11Prepare(t, c, "DELETE FROM t")
 	if _, err := del.ExecContext(ctx); err != nil {
 		t.Fatal(err)
 	}
 	cexec(t, c, "DELETE FROM w")
-	want := append(r11Rows("t", "delete", 1, 2, 3, 4, 5), "w delete [k1]", "w delete [k2]", "w delete [k3]")
+	want := r11AllDeleted()
 	r11Expect(t, "cdc=on", r11Drain(t, s, db), want...)
 }
 
@@ -406,11 +423,7 @@ func TestReview11OpenRowsAcrossHookInstall(t *testing.T) {
 	for n < 3 && rows.Next() {
 		n++
 	}
-	s, err := Changes(ctx, db, ChangeOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := r11Stream(t, db)
 	if _, err := tx.ExecContext(ctx, "DELETE FROM t"); err != nil {
 		t.Fatal(err)
 	}
@@ -430,46 +443,11 @@ func TestReview11OpenRowsAcrossHookInstall(t *testing.T) {
 	r11Expect(t, "delete in tx", r11Drain(t, s, db), r11Rows("t", "delete", 1, 2, 3, 4, 5)...)
 }
 
-// r11CaptureWhileWaiting runs write on c (from another goroutine) while it
-// waits for the writer lock behind the capture's start, which waits behind
-// a holder of the writer lock: write passed the driver's check before the
-// capture started, and is made to compile again by File.Lock. It returns
-// the stream and write's error.
-func r11CaptureWhileWaiting(t *testing.T, db *sql.DB, write func() error, holderSQL ...string) (*ChangeStream, error) {
-	t.Helper()
-	ctx := context.Background()
-	holder := dbConn(t, db)
-	cexec(t, holder, "BEGIN IMMEDIATE")
-	for _, q := range holderSQL {
-		cexec(t, holder, q)
-	}
-	streams := make(chan *ChangeStream, 1)
-	go func() {
-		s, err := Changes(ctx, db, ChangeOptions{})
-		if err != nil {
-			t.Error(err)
-		}
-		streams <- s
-	}()
-	prehookWaitQueue(t, db, 1)
-	done := make(chan error, 1)
-	go func() { done <- write() }()
-	prehookWaitQueue(t, db, 2)
-	cexec(t, holder, "COMMIT")
-	s := <-streams
-	if s == nil {
-		t.FailNow()
-	}
-	t.Cleanup(func() { s.Close() })
-	return s, <-done
-}
-
 // TestReview11WaitingWriteInExplicitTx checks the File.Lock path inside an
 // explicit transaction that read first: its write, compiled without the
 // hook and waiting for the writer lock while the capture starts, compiles
 // again and reports every row; the transaction commits everything.
 func TestReview11WaitingWriteInExplicitTx(t *testing.T) {
-	ctx := context.Background()
 	db := r11OpenShape(t, "")
 	c := dbConn(t, db)
 	cexec(t, c, "INSERT INTO u VALUES (50, 'before')")
@@ -477,16 +455,10 @@ func TestReview11WaitingWriteInExplicitTx(t *testing.T) {
 	if n := count(t, c, "SELECT count(*) FROM w"); n != 3 {
 		t.Fatalf("%d", n)
 	}
-	s, err := r11CaptureWhileWaiting(t, db, func() error {
-		_, err := c.ExecContext(ctx, "DELETE FROM w")
-		return err
-	})
-	if err != nil {
-		t.Fatalf("the DELETE waiting while the capture started: %v", err)
-	}
+	s := r11ExecWhileCapture(t, db, c, "DELETE FROM w")
 	cexec(t, c, "DELETE FROM t")
 	cexec(t, c, "COMMIT")
-	want := append(r11Rows("t", "delete", 1, 2, 3, 4, 5), "w delete [k1]", "w delete [k2]", "w delete [k3]")
+	want := r11AllDeleted()
 	r11Expect(t, "explicit tx", r11Drain(t, s, db), want...)
 }
 
@@ -501,7 +473,7 @@ func TestReview11RetriedWriteErrorMessage(t *testing.T) {
 	db := r11OpenShape(t, "")
 	c := dbConn(t, db)
 	cexec(t, c, "INSERT INTO r VALUES (7, 'v7') ON CONFLICT DO NOTHING") // cached
-	_, err := r11CaptureWhileWaiting(t, db, func() error {
+	_, err := captureWhileWaiting(t, db, func() error {
 		_, err := c.ExecContext(ctx, "INSERT INTO r VALUES (8, 'v1')")
 		return err
 	})
@@ -533,20 +505,13 @@ func TestReview11ConcurrentRebaseCachedStmts(t *testing.T) {
 			mustExec(t, db, "WITH RECURSIVE s(i) AS (SELECT 3 UNION ALL SELECT i+1 FROM s WHERE i<40) INSERT INTO a SELECT i, printf('%0600d', i) FROM s")
 			mustExec(t, db, "INSERT INTO q VALUES (1,'q1'),(2,'q2')")
 			c1, c2 := dbConn(t, db), dbConn(t, db)
-			del, err := c1.PrepareContext(ctx, "DELETE FROM a")
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer del.Close()
+			del := r11Prepare(t, c1, "DELETE FROM a")
 			cexec(t, c1, "REPLACE INTO q(id, v) VALUES (1, 'q1')")                                             // cached: REPLACE over a UNIQUE conflict
 			cexec(t, c1, "DELETE FROM b WHERE id < 0")                                                         // cached
 			cexec(t, c1, "INSERT INTO q(id, v) VALUES (2, 'q2') ON CONFLICT(id) DO UPDATE SET v = excluded.v") // cached
 			var s *ChangeStream
 			if capture {
-				if s, err = Changes(ctx, db, ChangeOptions{}); err != nil {
-					t.Fatal(err)
-				}
-				defer s.Close()
+				s = r11Stream(t, db)
 			}
 			before := r11Rebased(t, db)
 			cexec(t, c1, "BEGIN CONCURRENT")
@@ -656,11 +621,7 @@ func TestReview11ConcurrentStreamChurn(t *testing.T) {
 	// Open the long stream at a random moment, read it as it goes, then
 	// churn others.
 	time.Sleep(time.Duration(rand.Intn(20)) * time.Millisecond)
-	s, err := Changes(ctx, db, ChangeOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := r11Stream(t, db)
 	const markID = 1 << 40
 	var chs []Change
 	read := make(chan error, 1)
@@ -740,27 +701,17 @@ func TestReview11WaitingBeginImmediate(t *testing.T) {
 	ctx := context.Background()
 	db := r11OpenShape(t, "")
 	c := dbConn(t, db)
-	del, err := c.PrepareContext(ctx, "DELETE FROM t")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer del.Close()
+	del := r11Prepare(t, c, "DELETE FROM t")
 	cexec(t, c, "DELETE FROM w WHERE k = 'none'")
 	cexec(t, c, "DELETE FROM w")
 	cexec(t, c, "INSERT INTO w VALUES ('k1','a'),('k2','b'),('k3','c')")
-	s, err := r11CaptureWhileWaiting(t, db, func() error {
-		_, err := c.ExecContext(ctx, "BEGIN IMMEDIATE")
-		return err
-	}, "INSERT INTO w VALUES ('k9', 'holder')")
-	if err != nil {
-		t.Fatalf("BEGIN IMMEDIATE waiting while the capture started: %v", err)
-	}
+	s := r11ExecWhileCapture(t, db, c, "BEGIN IMMEDIATE", "INSERT INTO w VALUES ('k9', 'holder')")
 	if _, err := del.ExecContext(ctx); err != nil {
 		t.Fatal(err)
 	}
 	cexec(t, c, "DELETE FROM w")
 	cexec(t, c, "COMMIT")
-	want := append(r11Rows("t", "delete", 1, 2, 3, 4, 5), "w delete [k1]", "w delete [k2]", "w delete [k3]", "w delete [k9]")
+	want := r11AllDeleted("w delete [k9]")
 	r11Expect(t, "after BEGIN IMMEDIATE", r11Drain(t, s, db), want...)
 }
 
@@ -768,18 +719,11 @@ func TestReview11WaitingBeginImmediate(t *testing.T) {
 // statement waits for the writer lock while the capture starts, both
 // compiled before (cached): every row both delete is in the stream.
 func TestReview11WaitingScript(t *testing.T) {
-	ctx := context.Background()
 	db := r11OpenShape(t, "")
 	c := dbConn(t, db)
 	cexec(t, c, "DELETE FROM s1 WHERE id < 0; DELETE FROM s2 WHERE id < 0")
-	s, err := r11CaptureWhileWaiting(t, db, func() error {
-		_, err := c.ExecContext(ctx, "DELETE FROM w; DELETE FROM t")
-		return err
-	})
-	if err != nil {
-		t.Fatalf("script waiting while the capture started: %v", err)
-	}
-	want := append(r11Rows("t", "delete", 1, 2, 3, 4, 5), "w delete [k1]", "w delete [k2]", "w delete [k3]")
+	s := r11ExecWhileCapture(t, db, c, "DELETE FROM w; DELETE FROM t")
+	want := r11AllDeleted()
 	r11Expect(t, "script", r11Drain(t, s, db), want...)
 }
 
@@ -790,7 +734,7 @@ func TestReview11WaitingQuery(t *testing.T) {
 	ctx := context.Background()
 	db := r11OpenShape(t, "")
 	c := dbConn(t, db)
-	s, err := r11CaptureWhileWaiting(t, db, func() error {
+	s, err := captureWhileWaiting(t, db, func() error {
 		rows, err := c.QueryContext(ctx, "DELETE FROM w")
 		if err != nil {
 			return err
@@ -815,16 +759,9 @@ func TestReview11WaitingQuery(t *testing.T) {
 // (conn.capturesCreated), and an autocommit CREATE TABLE runs in a
 // transaction of its own, so that the rows are captured before it commits.
 func TestReview11WaitingCreateTableAs(t *testing.T) {
-	ctx := context.Background()
 	db := r11OpenShape(t, "")
 	c := dbConn(t, db)
-	s, err := r11CaptureWhileWaiting(t, db, func() error {
-		_, err := c.ExecContext(ctx, "CREATE TABLE made AS SELECT id, v FROM src")
-		return err
-	})
-	if err != nil {
-		t.Fatalf("CTAS waiting while the capture started: %v", err)
-	}
+	s := r11ExecWhileCapture(t, db, c, "CREATE TABLE made AS SELECT id, v FROM src")
 	r11Expect(t, "CTAS", r11Drain(t, s, db), r11Rows("made", "insert", 1, 2)...)
 }
 
@@ -833,7 +770,6 @@ func TestReview11WaitingCreateTableAs(t *testing.T) {
 // its changes are dropped by ROLLBACK TO, and only the later DELETE's rows
 // are in the stream.
 func TestReview11WaitingWriteInSavepoint(t *testing.T) {
-	ctx := context.Background()
 	db := r11OpenShape(t, "")
 	c := dbConn(t, db)
 	cexec(t, c, "DELETE FROM w WHERE k = 'none'")
@@ -841,13 +777,7 @@ func TestReview11WaitingWriteInSavepoint(t *testing.T) {
 	if n := count(t, c, "SELECT count(*) FROM w"); n != 3 {
 		t.Fatalf("%d", n)
 	}
-	s, err := r11CaptureWhileWaiting(t, db, func() error {
-		_, err := c.ExecContext(ctx, "DELETE FROM w")
-		return err
-	})
-	if err != nil {
-		t.Fatalf("the DELETE waiting while the capture started: %v", err)
-	}
+	s := r11ExecWhileCapture(t, db, c, "DELETE FROM w")
 	cexec(t, c, "ROLLBACK TO sp")
 	cexec(t, c, "DELETE FROM t")
 	cexec(t, c, "RELEASE sp")
@@ -865,11 +795,7 @@ func TestReview11ConcurrentBeginTxDBStmt(t *testing.T) {
 	ctx := context.Background()
 	db := concurrentDB(t, "")
 	db.SetMaxOpenConns(2)
-	del, err := db.PrepareContext(ctx, "DELETE FROM a")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer del.Close()
+	del := r11Prepare(t, db, "DELETE FROM a")
 	if _, err := del.ExecContext(ctx); err != nil {
 		t.Fatal(err)
 	}
