@@ -931,12 +931,14 @@ func cr8Dir() string {
 	return fmt.Sprintf("/cr8/%d", cr8Seq.n)
 }
 
-// cr8CrashRun runs the workload with a power loss before the k-th mutating
-// operation (k < 0: none, counting them) and checks the recovery. It
-// returns the number of mutating operations the run did.
-func cr8CrashRun(t *testing.T, cfg cr8Cfg, seed uint64, k int, stockDir string) (ops int, o *cr8Outcome, bad []string) {
+// cr8PowerLoss makes a file system that loses power before its k-th
+// mutating operation (k < 0: never); lost returns, once the workload ran,
+// the image the power loss left (without one, the image after everything,
+// the close included), the operation it came before, and how many
+// mutating operations there were.
+func cr8PowerLoss(seed uint64, k int) (ffs *iofault.FaultFS, lost func() (crashed *iofault.CrashFS, op string, n int)) {
 	cfs := iofault.NewCrashFS(seed*0x9e3779b97f4a7c15 + uint64(k+2))
-	ffs := iofault.NewFaultFS(cfs)
+	ffs = iofault.NewFaultFS(cfs)
 	var crashed *iofault.CrashFS
 	var crashOp string
 	n := 0
@@ -950,17 +952,27 @@ func cr8CrashRun(t *testing.T, cfg cr8Cfg, seed uint64, k int, stockDir string) 
 		}
 		return false
 	}})
+	return ffs, func() (*iofault.CrashFS, string, int) {
+		if crashed == nil {
+			return cfs.Crash(), "(after the end)", n // after everything, the close included
+		}
+		return crashed, crashOp, n
+	}
+}
+
+// cr8CrashRun runs the workload with a power loss before the k-th mutating
+// operation (k < 0: none, counting them) and checks the recovery. It
+// returns the number of mutating operations the run did.
+func cr8CrashRun(t *testing.T, cfg cr8Cfg, seed uint64, k int, stockDir string) (ops int, o *cr8Outcome, bad []string) {
+	ffs, lost := cr8PowerLoss(seed, k)
 	path := cr8Dir() + "/t.db"
 	restore := defaultVFS.SetFSForTesting(ffs)
 	stop := cr8Watchdog(fmt.Sprintf("%s seed %d crash %d", cfg.name, seed, k))
 	o = cr8Workload(t, cfg, seed, path, true)
 	stop()
 	restore()
+	crashed, crashOp, n := lost()
 	ops = n
-	if crashed == nil {
-		crashed = cfs.Crash() // after everything, the close included
-		crashOp = "(after the end)"
-	}
 	bad = append(bad, o.failures...)
 	cands := o.candidates()
 	if _, err := cr8StockCheck(stockDir, path, crashed, cands); err != nil {
@@ -1105,12 +1117,11 @@ var cr8FaultClasses = []cr8FaultClass{
 	}, true},
 }
 
-// cr8FaultRun fails the n-th operation of class fc in the workload and
-// checks the outcome; fired is false when the workload has fewer than
-// n+1 such operations.
-func cr8FaultRun(t *testing.T, cfg cr8Cfg, seed uint64, fc cr8FaultClass, n int, stockDir string) (fired, silent bool, firedOp string, bad []string) {
-	mem := ioback.NewMemFS()
-	ffs := iofault.NewFaultFS(mem)
+// cr8ArmFault returns mem behind a FaultFS that fails the n-th operation
+// of class fc; opFired names it once it ran.
+func cr8ArmFault(mem ioback.FS, seed uint64, fc cr8FaultClass, n int) (ffs *iofault.FaultFS, opFired func() string) {
+	ffs = iofault.NewFaultFS(mem)
+	var firedOp string
 	m := 0
 	ffs.Arm(iofault.Rule{N: n, Fault: fc.fault, Seed: seed + uint64(n), Sticky: fc.sticky, Match: func(op iofault.Op) bool {
 		if !fc.match(op) {
@@ -1122,13 +1133,22 @@ func cr8FaultRun(t *testing.T, cfg cr8Cfg, seed uint64, fc cr8FaultClass, n int,
 		m++
 		return true
 	}})
+	return ffs, func() string { return firedOp }
+}
+
+// cr8FaultRun fails the n-th operation of class fc in the workload and
+// checks the outcome; fired is false when the workload has fewer than
+// n+1 such operations.
+func cr8FaultRun(t *testing.T, cfg cr8Cfg, seed uint64, fc cr8FaultClass, n int, stockDir string) (fired, silent bool, firedOp string, bad []string) {
+	mem := ioback.NewMemFS()
+	ffs, opFired := cr8ArmFault(mem, seed, fc, n)
 	path := cr8Dir() + "/t.db"
 	restore := defaultVFS.SetFSForTesting(ffs)
 	stop := cr8Watchdog(fmt.Sprintf("%s seed %d fault %s %d", cfg.name, seed, fc.name, n))
 	o := cr8Workload(t, cfg, seed, path, false)
 	stop()
 	restore()
-	fired = ffs.Fired()
+	fired, firedOp = ffs.Fired(), opFired()
 	ffs.Disarm()
 	if !fired {
 		return false, false, "", nil
@@ -1462,34 +1482,17 @@ func cr8SortedKeys(m map[int64]bool) []int64 {
 // the k-th mutating operation (k < 0: none) and checks the recovery in
 // stock SQLite and in the engine.
 func cr8ConcCrashRun(t *testing.T, seed uint64, k int, sizeLimit int64, stockDir string) (ops int, o *cr8ConcOutcome, bad []string) {
-	cfs := iofault.NewCrashFS(seed*0x9e3779b97f4a7c15 + uint64(k+2))
-	ffs := iofault.NewFaultFS(cfs)
-	var crashed *iofault.CrashFS
-	var crashOp string
-	n := 0
-	ffs.Arm(iofault.Rule{N: 1 << 40, Match: func(op iofault.Op) bool {
-		if cr8Mutating(op) {
-			if n == k {
-				crashed = cfs.Crash()
-				crashOp = op.String()
-			}
-			n++
-		}
-		return false
-	}})
+	ffs, lost := cr8PowerLoss(seed, k)
 	path := cr8Dir() + "/t.db"
 	restore := defaultVFS.SetFSForTesting(ffs)
 	stop := cr8Watchdog(fmt.Sprintf("concurrent seed %d crash %d", seed, k))
 	o = cr8ConcWorkload(t, seed, path, sizeLimit)
 	stop()
 	restore()
+	crashed, crashOp, n := lost()
 	ops = n
 	if k < 0 {
 		return ops, o, o.bad
-	}
-	if crashed == nil {
-		crashed = cfs.Crash()
-		crashOp = "(after the end)"
 	}
 	bad = append(bad, o.bad...)
 	createAcked := true
@@ -1528,29 +1531,7 @@ func cr8ConcCrashRun(t *testing.T, seed uint64, k int, sizeLimit int64, stockDir
 		bad = append(bad, "the database file is gone")
 	}
 	// The engine.
-	func() {
-		restore := defaultVFS.SetFSForTesting(crashed)
-		defer restore()
-		c, err := cr8Open(t, path, "libsql_sync=full")
-		if err != nil {
-			bad = append(bad, fmt.Sprintf("reopen: %v", err))
-			return
-		}
-		defer c.Close()
-		if ic, err := cr8Text(c, "PRAGMA integrity_check"); err != nil || ic != "ok" {
-			bad = append(bad, fmt.Sprintf("engine: integrity_check %q %v", ic, err))
-		}
-		got, err := cr8ReadState(cr8Capi{c.Conn})
-		if err != nil {
-			bad = append(bad, fmt.Sprintf("engine: %v", err))
-			return
-		}
-		if createAcked {
-			for _, b := range cr8ConcCheck(o, got) {
-				bad = append(bad, "engine: "+b)
-			}
-		}
-	}()
+	bad = append(bad, cr8ConcEngineCheck(t, crashed, path, o, createAcked)...)
 	if len(bad) > 0 {
 		bad = append([]string{fmt.Sprintf("concurrent seed %d limit %d: power loss before mutating op %d of %d (%s); acknowledged %v, failed %v; errors seen: %v", seed, sizeLimit, k, n, crashOp, o.acked, o.failed, cr8First(o.errs, 4))}, bad...)
 	}
@@ -1859,26 +1840,14 @@ func TestCrashReview8ConcurrentFaults(t *testing.T) {
 			failures, runs := 0, 0
 			for n := int(seed) % stride; ; n += stride {
 				mem := ioback.NewMemFS()
-				ffs := iofault.NewFaultFS(mem)
-				var firedOp string
-				m := 0
-				ffs.Arm(iofault.Rule{N: n, Fault: fc.fault, Seed: seed + uint64(n), Sticky: fc.sticky, Match: func(op iofault.Op) bool {
-					if !fc.match(op) {
-						return false
-					}
-					if m == n {
-						firedOp = op.String()
-					}
-					m++
-					return true
-				}})
+				ffs, opFired := cr8ArmFault(mem, seed, fc, n)
 				path := cr8Dir() + "/t.db"
 				restore := defaultVFS.SetFSForTesting(ffs)
 				stop := cr8Watchdog(fmt.Sprintf("concurrent fault %s %d", fc.name, n))
 				o := cr8ConcWorkload(t, seed, path, 4096)
 				stop()
 				restore()
-				fired := ffs.Fired()
+				fired, firedOp := ffs.Fired(), opFired()
 				ffs.Disarm()
 				if !fired {
 					break
@@ -1906,29 +1875,7 @@ func TestCrashReview8ConcurrentFaults(t *testing.T) {
 						}
 					}
 				}
-				func() {
-					restore := defaultVFS.SetFSForTesting(mem)
-					defer restore()
-					c, err := cr8Open(t, path, "libsql_sync=full")
-					if err != nil {
-						bad = append(bad, fmt.Sprintf("reopen: %v", err))
-						return
-					}
-					defer c.Close()
-					if ic, err := cr8Text(c, "PRAGMA integrity_check"); err != nil || ic != "ok" {
-						bad = append(bad, fmt.Sprintf("engine: integrity_check %q %v", ic, err))
-					}
-					got, err := cr8ReadState(cr8Capi{c.Conn})
-					if err != nil {
-						bad = append(bad, fmt.Sprintf("engine: %v", err))
-						return
-					}
-					if createAcked {
-						for _, b := range cr8ConcCheck(o, got) {
-							bad = append(bad, "engine: "+b)
-						}
-					}
-				}()
+				bad = append(bad, cr8ConcEngineCheck(t, mem, path, o, createAcked)...)
 				if cp, ok, _ := cr8FileBytes(mem, path); ok && len(cp) > 0 {
 					got := cr8DB{}
 					if _, err := cr8StockCheckAny(stockDir, path, mem, &got); err != nil {
@@ -1953,6 +1900,33 @@ func TestCrashReview8ConcurrentFaults(t *testing.T) {
 			}
 		})
 	}
+}
+
+// cr8ConcEngineCheck reopens the concurrent workload's database on fsys
+// (after a power loss or a fault) through the engine, and lists what is
+// wrong with it: its integrity, and, if the table's creation was
+// acknowledged, the state cr8ConcCheck expects.
+func cr8ConcEngineCheck(t *testing.T, fsys ioback.FS, path string, o *cr8ConcOutcome, createAcked bool) (bad []string) {
+	restore := defaultVFS.SetFSForTesting(fsys)
+	defer restore()
+	c, err := cr8Open(t, path, "libsql_sync=full")
+	if err != nil {
+		return []string{fmt.Sprintf("reopen: %v", err)}
+	}
+	defer c.Close()
+	if ic, err := cr8Text(c, "PRAGMA integrity_check"); err != nil || ic != "ok" {
+		bad = append(bad, fmt.Sprintf("engine: integrity_check %q %v", ic, err))
+	}
+	got, err := cr8ReadState(cr8Capi{c.Conn})
+	if err != nil {
+		return append(bad, fmt.Sprintf("engine: %v", err))
+	}
+	if createAcked {
+		for _, b := range cr8ConcCheck(o, got) {
+			bad = append(bad, "engine: "+b)
+		}
+	}
+	return bad
 }
 
 // cr8StockCheckAny is cr8StockCheck without a wanted state: it stores

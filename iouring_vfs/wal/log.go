@@ -1338,10 +1338,11 @@ func (l *Log) writeBatch(i, j int) {
 		err = l.syncMain(dirtyGen)
 	}
 	if err == nil {
-		if len(bufs) == 0 {
-			// AppendLoading wrote them.
-		} else if err = l.wal.WritevAt(bufs, off); err != nil {
-			err = fmt.Errorf("wal: write %d commits at log offset %d: %w", len(batch), off, err)
+		// Without bufs, AppendLoading wrote them: only the sync is left.
+		if len(bufs) > 0 {
+			if err = l.wal.WritevAt(bufs, off); err != nil {
+				err = fmt.Errorf("wal: write %d commits at log offset %d: %w", len(batch), off, err)
+			}
 		}
 		if err == nil && wantSync {
 			start := time.Now()
