@@ -34,7 +34,12 @@ import (
 // a 10 s busy timeout.
 func openConcurrent(b *testing.B, driverName, syncMode string, n int) *sql.DB {
 	b.Helper()
-	path := filepath.Join(b.TempDir(), "bench.db")
+	return openConcurrentAt(b, driverName, filepath.Join(b.TempDir(), "bench.db"), syncMode, n)
+}
+
+// openConcurrentAt is openConcurrent on the database at path.
+func openConcurrentAt(b *testing.B, driverName, path, syncMode string, n int) *sql.DB {
+	b.Helper()
 	dsn := path + "?_txlock=immediate&_pragma=journal_mode(wal)&_pragma=busy_timeout(10000)&_pragma=synchronous(" + syncMode + ")"
 	if driverName == libsql.DriverName {
 		dsn = "file:" + path + "?busy_timeout=10s&sync=" + syncMode
@@ -232,9 +237,21 @@ func txFor(ctx context.Context, db *sql.DB, driverName string, opts *sql.TxOptio
 // writer's throughput. other-db is the control: the writer takes the same
 // share of the CPU without touching the readers' database, so what
 // same-db loses beyond it is the cost of sharing the database.
+//
+// The paced variants (our driver only) hold the writer to pacedRows rows/s,
+// the writer's target in the issue, instead of letting it take its share
+// of the CPU: same-db-paced writes through the readers' pool, as an
+// application with one *sql.DB does; same-file-paced through a pool of its
+// own on the same file; other-db-paced into another database (the
+// control, the CPU the writes themselves take).
 func BenchmarkReadersWriter(b *testing.B) {
-	for _, writer := range []string{"none", "same-db", "other-db"} {
+	const pacedRows = 39000
+	for _, writer := range []string{"none", "same-db", "other-db", "same-db-paced", "same-file-paced", "other-db-paced"} {
+		paced := strings.HasSuffix(writer, "-paced")
 		for _, d := range drivers {
+			if paced && d.sqlName != libsql.DriverName {
+				continue
+			}
 			b.Run(fmt.Sprintf("writer=%s/driver=%s", writer, d.name), func(b *testing.B) {
 				db := openConcurrent(b, d.sqlName, "normal", 5)
 				if _, err := db.Exec("CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT)"); err != nil {
@@ -244,11 +261,18 @@ func BenchmarkReadersWriter(b *testing.B) {
 					b.Fatal(err)
 				}
 				wdb := db
-				if writer == "other-db" {
+				switch strings.TrimSuffix(writer, "-paced") {
+				case "other-db":
 					wdb = openConcurrent(b, d.sqlName, "normal", 1)
 					if _, err := wdb.Exec("CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT)"); err != nil {
 						b.Fatal(err)
 					}
+				case "same-file":
+					var path string
+					if err := db.QueryRow("SELECT file FROM pragma_database_list WHERE name = 'main'").Scan(&path); err != nil {
+						b.Fatal(err)
+					}
+					wdb = openConcurrentAt(b, d.sqlName, path, "normal", 1)
 				}
 				stop := make(chan struct{})
 				var written atomic.Int64
@@ -257,11 +281,15 @@ func BenchmarkReadersWriter(b *testing.B) {
 					wg.Add(1)
 					go func() {
 						defer wg.Done()
+						start := time.Now()
 						for i := 200000; ; i++ {
 							select {
 							case <-stop:
 								return
 							default:
+							}
+							for paced && float64(i-200000) > time.Since(start).Seconds()*pacedRows {
+								time.Sleep(500 * time.Microsecond)
 							}
 							if _, err := wdb.Exec("INSERT INTO t VALUES (?, 'new row')", i); err != nil {
 								b.Error(err)
