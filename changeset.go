@@ -6,10 +6,12 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 
 	"github.com/golibsql/libsql/changefeed"
 	"github.com/golibsql/libsql/internal/capi"
+	"github.com/golibsql/libsql/iouring_vfs"
 )
 
 // A rebased BEGIN CONCURRENT transaction replays its net row changes, one
@@ -98,19 +100,27 @@ func encodeChangeset(groups []*csGroup) []byte {
 }
 
 // capRec is one change a concurrent transaction captured for its rebase
-// alone; its rows' values are encoded in the transaction's arena (as
-// changeset fields), the old row from the previous record's end to mid,
-// the new row from mid to end.
+// alone; its rows' values are encoded as changeset fields in the
+// transaction's capture file, the old row from the previous record's end
+// to mid, the new row from mid to end.
 type capRec struct {
 	table           string
 	rowID, oldRowID int64 // after and before the change
-	mid, end        int
+	mid, end        int64
 	op              changefeed.Op
 	indirect        bool
 }
 
+// maxCaptureBuf is the largest encoding buffer a concurrent transaction
+// keeps between rows.
+const maxCaptureBuf = 64 << 10
+
 // captureRow is the pre-update hook of a concurrent transaction that
-// publishes nothing: it records the change compactly, for the rebase.
+// publishes nothing: it records the change compactly, for the rebase, in
+// the transaction's capture file, which keeps a big transaction's changes
+// on disk rather than in memory (iouringvfs.TempFile). If the file cannot
+// take them, the transaction cannot be rebased: it conflicts where it
+// would be.
 func (ct *concurrentTx) captureRow(p *capi.PreUpdate) {
 	r := capRec{table: p.Table, rowID: p.NewRowID, oldRowID: p.OldRowID, indirect: p.Depth() > 0}
 	switch p.Op {
@@ -122,24 +132,41 @@ func (ct *concurrentTx) captureRow(p *capi.PreUpdate) {
 		r.op, r.rowID = changefeed.Delete, p.OldRowID
 	}
 	n := p.Count()
+	b := ct.buf[:0]
 	if r.op != changefeed.Insert {
 		for i := range n {
-			ct.appendRaw(p.OldRaw(i))
+			typ, i64, f64, raw := p.OldRaw(i)
+			b = appendRawField(b, typ, i64, f64, raw)
 		}
 	}
-	r.mid = len(ct.arena)
+	mid := len(b)
 	if r.op != changefeed.Delete {
 		for i := range n {
-			ct.appendRaw(p.NewRaw(i))
+			typ, i64, f64, raw := p.NewRaw(i)
+			b = appendRawField(b, typ, i64, f64, raw)
 		}
 	}
-	r.end = len(ct.arena)
+	if cap(b) <= maxCaptureBuf {
+		ct.buf = b
+	}
+	at := ct.captured()
+	r.mid, r.end = at+int64(mid), at+int64(len(b))
+	if ct.file == nil {
+		ct.file = iouringvfs.NewTempFile()
+	}
+	if err := ct.file.WriteAt(b, at); err != nil && ct.unreplayable == "" {
+		ct.unreplayable = fmt.Sprintf("more than its changes file could keep (%v)", err)
+	}
 	ct.recs = append(ct.recs, r)
 }
 
-// appendRaw appends one value, as capi reports it raw, to the arena.
-func (ct *concurrentTx) appendRaw(typ int32, i64 int64, f64 float64, raw []byte) {
-	ct.arena = appendRawField(ct.arena, typ, i64, f64, raw)
+// captured returns the bytes the recorded changes take in the capture
+// file.
+func (ct *concurrentTx) captured() int64 {
+	if len(ct.recs) == 0 {
+		return 0
+	}
+	return ct.recs[len(ct.recs)-1].end
 }
 
 // truncate forgets the compact records after the first n.
@@ -148,10 +175,20 @@ func (ct *concurrentTx) truncate(n int) {
 		return
 	}
 	ct.recs = ct.recs[:n]
-	if n == 0 {
-		ct.arena = ct.arena[:0]
-	} else {
-		ct.arena = ct.arena[:ct.recs[n-1].end]
+	if ct.file != nil {
+		// A failed truncation leaves stale bytes past the records' end,
+		// which the next record overwrites and nothing reads.
+		ct.file.Truncate(ct.captured())
+	}
+}
+
+// closeCapture gives back the memory and disk space of the changes the
+// transaction captured.
+func (ct *concurrentTx) closeCapture() {
+	ct.recs = nil
+	if ct.file != nil {
+		ct.file.Close()
+		ct.file = nil
 	}
 }
 
@@ -162,15 +199,22 @@ func (c *conn) capturedChange(i int) (capRec, []any, []any, error) {
 	ct := c.conc
 	if !ct.capture {
 		r := ct.recs[i]
-		start := 0
+		var start int64
 		if i > 0 {
 			start = ct.recs[i-1].end
 		}
-		old, err := decodeFields(ct.arena[start:r.mid])
+		b := slices.Grow(ct.buf[:0], int(r.end-start))[:r.end-start]
+		if cap(b) <= maxCaptureBuf {
+			ct.buf = b
+		}
+		if err := ct.file.ReadAt(b, start); err != nil {
+			return r, nil, nil, fmt.Errorf("libsql: rebase: reading back captured change %d: %w", i, err)
+		}
+		old, err := decodeFields(b[:r.mid-start])
 		if err != nil {
 			return r, nil, nil, err
 		}
-		cur, err := decodeFields(ct.arena[r.mid:r.end])
+		cur, err := decodeFields(b[r.mid-start:])
 		return r, old, cur, err
 	}
 	ch := &c.cdc.changes[i]

@@ -47,11 +47,13 @@ type concurrentTx struct {
 	// the change's position (for the rebase: an UPDATE may move a row).
 	// Entries past the captured changes are stale.
 	oldRowIDs []int64
-	// recs and arena hold the changes captured for the rebase alone, when
+	// recs and file hold the changes captured for the rebase alone, when
 	// the transaction publishes nothing (capture false): compact records
-	// whose values are encoded in arena (changeset.go).
-	recs  []capRec
-	arena []byte
+	// whose values are encoded in file, created at the first (changeset.go);
+	// buf is the encoding buffer.
+	recs []capRec
+	file *iouringvfs.TempFile
+	buf  []byte
 	// shadows are the main database's virtual-table shadow tables (FTS5's
 	// ft_content, ...), nil if none; unreplayable says, once the
 	// transaction wrote one of them or a TEMP table, what it wrote: such a
@@ -254,6 +256,7 @@ func (c *conn) endConcurrent(ctx context.Context, ct *concurrentTx, rollback boo
 		if !ct.capture {
 			c.file.Engine().ConcurrentEnds()
 		}
+		ct.closeCapture()
 	}
 	c.file.EndConcurrent()
 	c.file.ReleaseWriter()

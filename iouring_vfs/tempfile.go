@@ -335,3 +335,63 @@ func (t *tempFile) SectorSize() int32                { return 512 }
 func (t *tempFile) DeviceCharacteristics() int32 {
 	return capi.IOCAP_POWERSAFE_OW | capi.IOCAP_SAFE_APPEND | capi.IOCAP_SEQUENTIAL
 }
+
+// TempFile is a private temporary file for the driver's own bookkeeping,
+// such as the row changes a BEGIN CONCURRENT transaction keeps for its
+// rebase: kept as SQLite's temporary files are (see tempFile), in memory
+// up to the same bounds and counted with them, on disk past them, and gone
+// at Close. One goroutine uses it at a time.
+type TempFile struct{ t tempFile }
+
+// NewTempFile returns an empty TempFile.
+func NewTempFile() *TempFile { return &TempFile{} }
+
+// ReadAt reads len(p) bytes at off; reading past the end is an error.
+func (f *TempFile) ReadAt(p []byte, off int64) error {
+	if off < 0 || off+int64(len(p)) > f.t.size {
+		return fmt.Errorf("read %d bytes at %d of a temporary file of %d bytes: %w", len(p), off, f.t.size, io.ErrUnexpectedEOF)
+	}
+	_, err := f.t.ReadAt(p, off)
+	return err
+}
+
+// WriteAt writes p at off, growing the file if need be.
+func (f *TempFile) WriteAt(p []byte, off int64) error { return f.t.WriteAt(p, off) }
+
+// Truncate sets the file's size; 0 gives back its memory or its disk file.
+func (f *TempFile) Truncate(size int64) error { return f.t.Truncate(size) }
+
+// Size returns the file's size.
+func (f *TempFile) Size() int64 { return f.t.size }
+
+// Close gives back the file's memory and removes its disk file.
+func (f *TempFile) Close() error { return f.t.Close() }
+
+// SetTempMemoryForTesting sets the bounds past which temporary files move
+// to disk (one file's memory, and that of all the process's), for tests of
+// other packages that need big temporary files without big data; restore
+// puts the old bounds back.
+func SetTempMemoryForTesting(file, total int64) (restore func()) {
+	oldFile, oldTotal := tempFileMemMax, tempMemMax
+	tempFileMemMax, tempMemMax = file, total
+	return func() { tempFileMemMax, tempMemMax = oldFile, oldTotal }
+}
+
+// TempDisk is what a temporary file on disk is to the files that move
+// there: an *os.File, or a faulty one in tests (SetTempDiskForTesting).
+type TempDisk = tempDisk
+
+// SetTempDiskForTesting makes the disk files that temporary files and
+// write sets move to what wrap makes of them (it gets the unlinked
+// *os.File), for tests that inject faults; restore puts the old way back.
+func SetTempDiskForTesting(wrap func(*os.File) TempDisk) (restore func()) {
+	old := tempCreateDisk
+	tempCreateDisk = func() (tempDisk, string, error) {
+		f, name, err := old()
+		if err != nil {
+			return nil, "", err
+		}
+		return wrap(f.(*os.File)), name, nil
+	}
+	return func() { tempCreateDisk = old }
+}

@@ -199,15 +199,7 @@ func tempFaultyDisks(t *testing.T, budget int, err error) {
 // those wrap makes of them, until the test ends.
 func wrapDisks(t *testing.T, wrap func(*os.File) tempDisk) {
 	t.Helper()
-	old := tempCreateDisk
-	tempCreateDisk = func() (tempDisk, string, error) {
-		f, name, err := old()
-		if err != nil {
-			return nil, "", err
-		}
-		return wrap(f.(*os.File)), name, nil
-	}
-	t.Cleanup(func() { tempCreateDisk = old })
+	t.Cleanup(SetTempDiskForTesting(wrap))
 }
 
 // TestTempDiskErrors: a full disk under a temporary file is SQLITE_FULL,

@@ -422,15 +422,18 @@ func TestReleaseRecyclesMemory(t *testing.T) {
 	b := New(256, ps, nil)
 	fillCache(t, b, 1000, 4)
 	// Every chunk but those a P keeps for itself (sync.Pool's private
-	// slot, which another P cannot take) comes from a. The race detector
-	// makes sync.Pool drop items at random.
+	// slot, which another P cannot take) comes from a, give or take a
+	// few: sync.Pool promises nothing, and under a loaded machine (go test
+	// ./... running packages side by side) 4 of 80 were fresh with 2 Ps.
+	// A cache that took nothing from the pool allocates all of them. The
+	// race detector makes sync.Pool drop items at random.
 	fresh := 0
 	for p := range chunkAddrs(b) {
 		if !old[p] {
 			fresh++
 		}
 	}
-	if !raceEnabled && fresh > runtime.GOMAXPROCS(0) {
+	if !raceEnabled && fresh > runtime.GOMAXPROCS(0)+len(old)/10 {
 		t.Fatalf("the next cache allocated %d of its %d chunks instead of taking those released", fresh, len(old))
 	}
 	other := New(256, 2*ps, nil)
