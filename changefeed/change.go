@@ -30,6 +30,18 @@ type Tx struct {
 	LSN        LSN       // commit LSN
 	CommitTime time.Time // when it committed
 	Changes    []Change  // every change, Index 0..n-1
+
+	elided bool // published without its changes (Elide)
+}
+
+// Elide marks tx, which has no Changes, as a transaction published without
+// its changes, to spare the memory of a big one nobody may read: they are
+// in the hub's Source. The hub's history does not keep it, and a stream
+// that reaches it reads it from the Source, as a stream that fell behind
+// does (without a Source, the stream fails with [ErrStreamLagged]).
+func (tx *Tx) Elide() *Tx {
+	tx.elided = true
+	return tx
 }
 
 // memSize estimates the bytes tx holds: each change's fields and values

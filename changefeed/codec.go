@@ -95,11 +95,6 @@ func addSchema(list []schemaKey, byTable map[string][]int, table string, cols []
 // store (see [Change]): the publisher's values come from SQLite, so that is
 // a broken invariant, not bad input.
 func EncodeTx(dst []byte, tx *Tx) []byte {
-	dst = append(dst, formatVersion)
-	dst = binary.AppendUvarint(dst, uint64(tx.LSN))
-	dst = binary.AppendVarint(dst, tx.CommitTime.Unix())
-	dst = binary.AppendUvarint(dst, uint64(tx.CommitTime.Nanosecond()))
-
 	var arr [linearSchemas]schemaKey
 	list := arr[:0]
 	var byTable map[string][]int
@@ -114,6 +109,25 @@ func EncodeTx(dst []byte, tx *Tx) []byte {
 			list, byTable = addSchema(list, byTable, c.Table, c.Columns)
 		}
 	}
+	dst = appendHeader(dst, tx.LSN, tx.CommitTime, list, len(tx.Changes))
+	for i := range tx.Changes {
+		c := &tx.Changes[i]
+		if !c.Op.Valid() {
+			panic(fmt.Sprintf("changefeed: EncodeTx: change %d of LSN %v has invalid %v", i, tx.LSN, c.Op))
+		}
+		dst = AppendChange(dst, findSchema(list, byTable, c.Table, c.Columns), c)
+	}
+	return dst
+}
+
+// appendHeader appends what precedes the changes in a transaction's
+// encoding: the format version, the LSN, the commit time, the schemas and
+// the change count.
+func appendHeader(dst []byte, lsn LSN, t time.Time, list []schemaKey, changes int) []byte {
+	dst = append(dst, formatVersion)
+	dst = binary.AppendUvarint(dst, uint64(lsn))
+	dst = binary.AppendVarint(dst, t.Unix())
+	dst = binary.AppendUvarint(dst, uint64(t.Nanosecond()))
 	dst = binary.AppendUvarint(dst, uint64(len(list)))
 	for _, k := range list {
 		dst = appendString(dst, k.table)
@@ -122,40 +136,131 @@ func EncodeTx(dst []byte, tx *Tx) []byte {
 			dst = appendString(dst, col)
 		}
 	}
+	return binary.AppendUvarint(dst, uint64(changes))
+}
 
-	dst = binary.AppendUvarint(dst, uint64(len(tx.Changes)))
-	for i := range tx.Changes {
-		c := &tx.Changes[i]
-		if !c.Op.Valid() {
-			panic(fmt.Sprintf("changefeed: EncodeTx: change %d of LSN %v has invalid %v", i, tx.LSN, c.Op))
-		}
-		dst = binary.AppendUvarint(dst, uint64(findSchema(list, byTable, c.Table, c.Columns)))
-		flags := byte(c.Op)
-		if c.Indirect {
-			flags |= flagIndirect
-		}
-		if c.PK != nil {
-			flags |= flagPK
-		}
-		if c.Old != nil {
-			flags |= flagOld
-		}
-		if c.New != nil {
-			flags |= flagNew
-		}
-		dst = append(dst, flags)
-		dst = binary.AppendVarint(dst, c.RowID)
-		if c.PK != nil {
-			dst = appendValues(dst, c.PK)
-		}
-		if c.Old != nil {
-			dst = appendValues(dst, c.Old)
-		}
-		if c.New != nil {
-			dst = appendValues(dst, c.New)
-		}
+// AppendChange appends the encoding of one change of a transaction (as
+// EncodeTx writes each): schema is the index of its (table, columns) pair
+// in the transaction's schemas (see [Schemas]). The change's Table and
+// Columns are not stored, nor its LSN, Index and CommitTime.
+func AppendChange(dst []byte, schema int, c *Change) []byte {
+	dst = AppendChangeHead(dst, schema, c.Op, c.Indirect, c.RowID, c.PK != nil, c.Old != nil, c.New != nil)
+	if c.PK != nil {
+		dst = appendValues(dst, c.PK)
+	}
+	if c.Old != nil {
+		dst = appendValues(dst, c.Old)
+	}
+	if c.New != nil {
+		dst = appendValues(dst, c.New)
 	}
 	return dst
+}
+
+// AppendChangeHead appends what precedes a change's values in its
+// encoding. The caller then appends, in this order, each value list the
+// flags announce (pk, old, new): its count ([AppendValueCount]) and its
+// values ([AppendNull] and the others). For a publisher that has its
+// values in another form than a Change's.
+func AppendChangeHead(dst []byte, schema int, op Op, indirect bool, rowID int64, pk, old, new bool) []byte {
+	dst = binary.AppendUvarint(dst, uint64(schema))
+	flags := byte(op)
+	if indirect {
+		flags |= flagIndirect
+	}
+	if pk {
+		flags |= flagPK
+	}
+	if old {
+		flags |= flagOld
+	}
+	if new {
+		flags |= flagNew
+	}
+	dst = append(dst, flags)
+	return binary.AppendVarint(dst, rowID)
+}
+
+// AppendValueCount appends the count of a value list.
+func AppendValueCount(dst []byte, n int) []byte { return binary.AppendUvarint(dst, uint64(n)) }
+
+// AppendNull appends a NULL value.
+func AppendNull(dst []byte) []byte { return append(dst, tagNull) }
+
+// AppendInt appends an INTEGER value.
+func AppendInt(dst []byte, v int64) []byte { return binary.AppendVarint(append(dst, tagInt), v) }
+
+// AppendFloat appends a REAL value.
+func AppendFloat(dst []byte, v float64) []byte {
+	return binary.LittleEndian.AppendUint64(append(dst, tagFloat), math.Float64bits(v))
+}
+
+// AppendText appends a TEXT value, given as its UTF-8 bytes.
+func AppendText(dst []byte, v []byte) []byte {
+	dst = binary.AppendUvarint(append(dst, tagText), uint64(len(v)))
+	return append(dst, v...)
+}
+
+// AppendBlob appends a BLOB value.
+func AppendBlob(dst []byte, v []byte) []byte {
+	dst = binary.AppendUvarint(append(dst, tagBlob), uint64(len(v)))
+	return append(dst, v...)
+}
+
+// Schemas numbers the (table, column names) pairs of a transaction encoded
+// one change at a time ([AppendChange]), in the order of their first use,
+// as [EncodeTx] numbers them; [AppendTxHeader] writes them before the
+// changes, and [Schemas.DecodeChange] reads a change back with them. The
+// zero value is empty.
+type Schemas struct {
+	list    []schemaKey
+	byTable map[string][]int
+}
+
+// Index returns the number of (table, cols), adding the pair if it is new.
+// cols is kept, not copied.
+func (s *Schemas) Index(table string, cols []string) int {
+	if i := findSchema(s.list, s.byTable, table, cols); i >= 0 {
+		return i
+	}
+	if s.byTable == nil && len(s.list) < linearSchemas {
+		s.list = append(s.list, schemaKey{table, cols})
+	} else {
+		s.list, s.byTable = addSchema(s.list, s.byTable, table, cols)
+	}
+	return len(s.list) - 1
+}
+
+// Table returns the table of pair i.
+func (s *Schemas) Table(i int) string { return s.list[i].table }
+
+// Reset empties s.
+func (s *Schemas) Reset() {
+	clear(s.list)
+	s.list, s.byTable = s.list[:0], nil
+}
+
+// AppendTxHeader appends what precedes the changes in the encoding of a
+// transaction (see [EncodeTx]) of n changes numbered with s: the changes'
+// encodings follow it, and the whole is what [DecodeTx] reads. Pairs of s
+// that no change uses are allowed.
+func AppendTxHeader(dst []byte, lsn LSN, commitTime time.Time, s *Schemas, n int) []byte {
+	return appendHeader(dst, lsn, commitTime, s.list, n)
+}
+
+// DecodeChange decodes one change that [AppendChange] (or
+// [AppendChangeHead] and the value appends) encoded, numbered with s, with
+// its Table and Columns from s. The result does not share memory with b.
+func (s *Schemas) DecodeChange(b []byte) (Change, error) {
+	var c Change
+	d := decoder{b: b}
+	if err := d.change(&c, 0, s.list); err != nil {
+		return c, err
+	}
+	if d.rest() != 0 {
+		return c, d.fail("%d trailing bytes", d.rest())
+	}
+	return c, nil
 }
 
 func appendString(dst []byte, s string) []byte {
@@ -164,24 +269,19 @@ func appendString(dst []byte, s string) []byte {
 }
 
 func appendValues(dst []byte, vals []any) []byte {
-	dst = binary.AppendUvarint(dst, uint64(len(vals)))
+	dst = AppendValueCount(dst, len(vals))
 	for _, v := range vals {
 		switch v := normalize(v).(type) {
 		case nil:
-			dst = append(dst, tagNull)
+			dst = AppendNull(dst)
 		case int64:
-			dst = append(dst, tagInt)
-			dst = binary.AppendVarint(dst, v)
+			dst = AppendInt(dst, v)
 		case float64:
-			dst = append(dst, tagFloat)
-			dst = binary.LittleEndian.AppendUint64(dst, math.Float64bits(v))
+			dst = AppendFloat(dst, v)
 		case string:
-			dst = append(dst, tagText)
-			dst = appendString(dst, v)
+			dst = appendString(append(dst, tagText), v)
 		case []byte:
-			dst = append(dst, tagBlob)
-			dst = binary.AppendUvarint(dst, uint64(len(v)))
-			dst = append(dst, v...)
+			dst = AppendBlob(dst, v)
 		default:
 			panic(fmt.Sprintf("changefeed: EncodeTx: unsupported value type %T", v))
 		}
@@ -383,50 +483,57 @@ func (d *decoder) tx() (*Tx, error) {
 		tx.Changes = make([]Change, nch)
 	}
 	for i := range tx.Changes {
-		c := &tx.Changes[i]
-		si, err := d.uvarint("schema index")
-		if err != nil {
+		if err := d.change(&tx.Changes[i], i, schemas); err != nil {
 			return nil, err
-		}
-		if si >= uint64(len(schemas)) {
-			return nil, d.fail("schema index %d of change %d out of range (%d schemas)", si, i, len(schemas))
-		}
-		c.Table, c.Columns = schemas[si].table, schemas[si].cols
-		flags, err := d.byte1("change flags")
-		if err != nil {
-			return nil, err
-		}
-		if flags&flagReserved != 0 {
-			return nil, d.fail("reserved flag bits set in change %d (0x%02x)", i, flags)
-		}
-		c.Op = Op(flags & flagOpMask)
-		if !c.Op.Valid() {
-			return nil, d.fail("invalid operation %d in change %d", c.Op, i)
-		}
-		c.Indirect = flags&flagIndirect != 0
-		if c.RowID, err = d.varint("rowid"); err != nil {
-			return nil, err
-		}
-		if flags&flagPK != 0 {
-			if c.PK, err = d.values(); err != nil {
-				return nil, err
-			}
-		}
-		if flags&flagOld != 0 {
-			if c.Old, err = d.values(); err != nil {
-				return nil, err
-			}
-		}
-		if flags&flagNew != 0 {
-			if c.New, err = d.values(); err != nil {
-				return nil, err
-			}
 		}
 	}
 	if d.rest() != 0 {
 		return nil, d.fail("%d trailing bytes", d.rest())
 	}
 	return tx, nil
+}
+
+// change reads change i of a transaction with the given schemas into c.
+func (d *decoder) change(c *Change, i int, schemas []schemaKey) error {
+	si, err := d.uvarint("schema index")
+	if err != nil {
+		return err
+	}
+	if si >= uint64(len(schemas)) {
+		return d.fail("schema index %d of change %d out of range (%d schemas)", si, i, len(schemas))
+	}
+	c.Table, c.Columns = schemas[si].table, schemas[si].cols
+	flags, err := d.byte1("change flags")
+	if err != nil {
+		return err
+	}
+	if flags&flagReserved != 0 {
+		return d.fail("reserved flag bits set in change %d (0x%02x)", i, flags)
+	}
+	c.Op = Op(flags & flagOpMask)
+	if !c.Op.Valid() {
+		return d.fail("invalid operation %d in change %d", c.Op, i)
+	}
+	c.Indirect = flags&flagIndirect != 0
+	if c.RowID, err = d.varint("rowid"); err != nil {
+		return err
+	}
+	if flags&flagPK != 0 {
+		if c.PK, err = d.values(); err != nil {
+			return err
+		}
+	}
+	if flags&flagOld != 0 {
+		if c.Old, err = d.values(); err != nil {
+			return err
+		}
+	}
+	if flags&flagNew != 0 {
+		if c.New, err = d.values(); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // values reads a value list; its elements are carved from an arena that

@@ -114,6 +114,9 @@ func NewHub(opts HubOptions) *Hub {
 // Index and CommitTime from tx anyway). A transaction with no changes may
 // be published: it advances the streams' LSN.
 //
+// A transaction elided by the publisher ([Tx.Elide]) is published
+// without its changes: streams read it from the Source.
+//
 // Publish never waits for a consumer: it appends tx to each stream's queue
 // if the stream has room (Options.Buffer), and otherwise marks the stream
 // as lagging from tx.LSN; its work is O(number of streams), and it does not
@@ -141,8 +144,8 @@ func (h *Hub) Publish(tx *Tx) {
 }
 
 // remember adds tx to the history ring, evicting the oldest while it is
-// full or holds too many bytes; a transaction larger than the bound
-// empties it (the history then starts after tx).
+// full or holds too many bytes; a transaction larger than the bound, or
+// elided, empties it (the history then starts after tx).
 func (h *Hub) remember(tx *Tx) {
 	n := len(h.ring)
 	if n == 0 {
@@ -150,6 +153,9 @@ func (h *Hub) remember(tx *Tx) {
 		return
 	}
 	size := tx.memSize()
+	if tx.elided {
+		size = h.rmax + 1
+	}
 	for h.rlen > 0 && (h.rlen == n || h.rbytes+size > h.rmax) {
 		h.rbase = h.ring[h.rhead].LSN
 		h.rbytes -= h.rsize[h.rhead]

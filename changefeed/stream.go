@@ -137,8 +137,9 @@ func asciiLower(s string) string {
 	return s
 }
 
-// offer queues tx or marks the stream as lagging. Publish calls it with
-// h.mu held; it never waits for the consumer.
+// offer queues tx or marks the stream as lagging from tx, if it does not
+// fit or is elided (Tx.Elide: the stream reads it from the Source). Publish
+// calls it with h.mu held; it never waits for the consumer.
 func (s *Stream) offer(tx *Tx) {
 	s.mu.Lock()
 	if s.closed || s.lagged {
@@ -146,7 +147,7 @@ func (s *Stream) offer(tx *Tx) {
 		return
 	}
 	cost := max(len(tx.Changes), 1)
-	if s.qlen > 0 && s.queued+cost > s.buffer {
+	if tx.elided || s.qlen > 0 && s.queued+cost > s.buffer {
 		s.lagged, s.lagFrom = true, tx.LSN
 	} else {
 		if s.qlen == len(s.q) {
