@@ -24,12 +24,11 @@ package libsql
 //     rollback, stock SQLite reading the file, reopen, log restart.
 //
 // One of these fails by design for now: the one-blob CDC row is a limit
-// the README states ("Limits"). It, and the soak measurement of cdc=on
-// transactions (whose row changes are kept in memory until the commit),
-// run only with LIBSQL_KNOWN_LIMITS=1, to measure progress on them. The
-// write set, the rollback journal and the row changes a BEGIN CONCURRENT
-// transaction keeps for its rebase, which were in memory too, move to disk
-// past a bound (README, "Big transactions").
+// the README states ("Limits"); it runs only with LIBSQL_KNOWN_LIMITS=1,
+// to measure progress on it. The write set, the rollback journal and the
+// row changes a transaction captures (for CDC, or for a BEGIN CONCURRENT
+// transaction's rebase), which were in memory too, move to disk past a
+// bound (README, "Big transactions").
 //
 // The measurements (soak only, LIBSQL_SOAK=1) run each scenario in a child
 // process of its own, ours and modernc's, and report peak Go heap and peak
@@ -37,7 +36,7 @@ package libsql
 //
 //	LIBSQL_SOAK=1 go test -run 'TestBigTxReviewSoakMemory' -count=1 -v .
 //	LIBSQL_SOAK=1 go test -run 'TestBigTxReviewSoakConcurrent' -count=1 -v .
-//	LIBSQL_KNOWN_LIMITS=1 LIBSQL_SOAK=1 go test -run 'TestBigTxReviewSoakCDC' -count=1 -v .
+//	LIBSQL_SOAK=1 go test -run 'TestBigTxReviewSoakCDC' -count=1 -v .
 //	LIBSQL_SOAK=1 go test -run 'TestBigTxReviewSoakReader' -count=1 -v .
 
 import (
@@ -1215,9 +1214,9 @@ func TestBigTxReviewSoakConcurrent(t *testing.T) {
 }
 
 // TestBigTxReviewSoakCDC (question 2): the same with cdc=on, whose
-// captured row changes stay in memory until the commit.
+// captured row changes go to a temporary file too, and are stored from
+// there a chunk at a time.
 func TestBigTxReviewSoakCDC(t *testing.T) {
-	knownLimit(t, "with cdc=on, or a stream open, a transaction keeps its row changes in memory until it commits")
 	bigSoakScenarios(t, "cdc", "insert", "update", "delete")
 }
 

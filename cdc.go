@@ -1,11 +1,13 @@
 package libsql
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"database/sql/driver"
 	"errors"
 	"fmt"
+	"io"
 	"slices"
 	"strings"
 	"time"
@@ -119,11 +121,15 @@ const (
 	// and a retried commit writes the row again, with the same LSN (the
 	// transaction still holds the writer lock) and all of its changes.
 	cdcInsert = "INSERT OR REPLACE INTO libsql_cdc(lsn, time, changes) VALUES (?, ?, ?)"
+	// cdcInsertZero is cdcInsert for changes too big to encode in memory
+	// (more than maxEncBuf): the row gets zeros of their size, and the
+	// changes are written over them (storeChanges).
+	cdcInsertZero = "INSERT OR REPLACE INTO libsql_cdc(lsn, time, changes) VALUES (?, ?, zeroblob(?))"
 )
 
 // capture is a connection's change capture state.
 type capture struct {
-	changes  []changefeed.Change
+	log      changeLog // the running transaction's changes
 	stored   bool      // the buffered changes are in libsql_cdc, in this transaction
 	storedAt time.Time // the commit time stored with them
 	marks    []int     // nCaptured() when each open savepoint began, outermost first
@@ -143,7 +149,8 @@ type capture struct {
 }
 
 // maxEncBuf is the largest encoding buffer a connection keeps for its next
-// commit's libsql_cdc row.
+// commit's libsql_cdc row, and the largest row storeChanges encodes in
+// memory.
 const maxEncBuf = 1 << 20
 
 // maxLayouts bounds the layout cache: layouts of schemas no longer loaded
@@ -165,43 +172,21 @@ func (c *conn) capturing() bool {
 // retention's), for its rebase; CDC never publishes them.
 func isCDCTable(table string) bool { return table == cdcTable || table == cdcStateTable }
 
-// published returns the buffered changes CDC publishes: all of them,
-// except in a concurrent transaction, which buffers changes for its rebase
-// too: none if it began while CDC was off, and never those to CDC's own
-// tables. It copies only if it leaves some out.
-func (c *conn) published() []changefeed.Change {
-	all := c.cdc.changes
+// publishes reports whether CDC publishes the log's change i: every
+// change, except in a concurrent transaction, which captures changes for
+// its rebase too: none if it began while CDC was off, and never those to
+// CDC's own tables.
+func (c *conn) publishes(i int) bool {
 	if c.conc == nil {
-		return all
+		return true
 	}
-	if !c.conc.capture {
-		return nil
-	}
-	for i := range all {
-		if isCDCTable(all[i].Table) {
-			out := append([]changefeed.Change(nil), all[:i]...)
-			for _, ch := range all[i+1:] {
-				if !isCDCTable(ch.Table) {
-					out = append(out, ch)
-				}
-			}
-			return out
-		}
-	}
-	return all
+	return c.conc.capture && !isCDCTable(c.cdc.log.table(i))
 }
 
-// hasPublished reports whether published would return any change, without
-// copying.
+// hasPublished reports whether the log holds a change CDC publishes.
 func (c *conn) hasPublished() bool {
-	if c.conc == nil {
-		return len(c.cdc.changes) > 0
-	}
-	if !c.conc.capture {
-		return false
-	}
-	for i := range c.cdc.changes {
-		if !isCDCTable(c.cdc.changes[i].Table) {
+	for i := range c.cdc.log.n() {
+		if c.publishes(i) {
 			return true
 		}
 	}
@@ -343,6 +328,18 @@ func (c *conn) preUpdate(p *capi.PreUpdate) {
 	if c.cdc.paused || p.Schema != "main" || !c.capturing() {
 		return
 	}
+	// A panic here would be dropped at the C boundary and the change lost
+	// unseen: the capture is marked failed instead, so that the
+	// transaction cannot be stored, published or rebased without it.
+	defer func() {
+		if r := recover(); r != nil {
+			err := fmt.Errorf("libsql: capturing a row change of table %s: panic: %v", p.Table, r)
+			if ct := c.conc; ct != nil && ct.unreplayable == "" {
+				ct.unreplayable = fmt.Sprintf("a row change it could not keep (%v)", err)
+			}
+			c.cdc.log.fail(err)
+		}
+	}()
 	if ct := c.conc; ct != nil && !ct.capture {
 		ct.captureRow(p)
 		return
@@ -350,37 +347,7 @@ func (c *conn) preUpdate(p *capi.PreUpdate) {
 	if isCDCTable(p.Table) && c.conc == nil {
 		return
 	}
-	n := p.Count()
-	ch := changefeed.Change{Table: p.Table}
-	rows := 1
-	switch p.Op {
-	case capi.INSERT:
-		ch.Op, ch.RowID = changefeed.Insert, p.NewRowID
-	case capi.UPDATE:
-		ch.Op, ch.RowID = changefeed.Update, p.NewRowID
-		rows = 2
-	default:
-		ch.Op, ch.RowID = changefeed.Delete, p.OldRowID
-	}
-	vals := make([]any, rows*n) // Old and New share one allocation
-	if ch.Op != changefeed.Insert {
-		ch.Old = vals[:n:n]
-		for i := range n {
-			ch.Old[i] = p.Old(i)
-		}
-	}
-	if ch.Op != changefeed.Delete {
-		ch.New = vals[len(vals)-n:]
-		for i := range n {
-			ch.New[i] = p.New(i)
-		}
-	}
-	ch.Indirect = p.Depth() > 0
-	c.applyLayout(&ch, c.layout(p))
-	if ct := c.conc; ct != nil {
-		ct.oldRowIDs = append(ct.oldRowIDs[:min(len(ct.oldRowIDs), len(c.cdc.changes))], p.OldRowID)
-	}
-	c.cdc.changes = append(c.cdc.changes, ch)
+	c.cdc.log.addPreUpdate(p, c.layout(p))
 	c.cdc.stored = false
 }
 
@@ -448,7 +415,8 @@ func (c *conn) captureCreatedRows(ctx context.Context, table string) error {
 		for i := range vals {
 			vals[i] = capi.Value(p.s.Column(i + 1))
 		}
-		c.cdc.changes = append(c.cdc.changes, changefeed.Change{Table: table, Op: changefeed.Insert, RowID: p.s.ColumnInt64(0), Columns: names, New: vals})
+		rowID := p.s.ColumnInt64(0)
+		c.cdc.log.addChange(&changefeed.Change{Table: table, Op: changefeed.Insert, RowID: rowID, Columns: names, New: vals}, rowID)
 		c.cdc.stored = false
 	}
 }
@@ -539,7 +507,7 @@ func (c *conn) nCaptured() int {
 	if ct := c.conc; ct != nil && !ct.capture {
 		return len(ct.recs)
 	}
-	return len(c.cdc.changes)
+	return c.cdc.log.n()
 }
 
 // truncateCaptured forgets the captured changes after the first n.
@@ -547,31 +515,35 @@ func (c *conn) truncateCaptured(n int) {
 	if ct := c.conc; ct != nil {
 		ct.truncate(n)
 	}
-	c.cdc.changes = c.cdc.changes[:min(n, len(c.cdc.changes))]
+	c.cdc.log.truncate(n)
 }
 
 // takeCaptured hands the committing transaction's changes to the engine,
 // at its commit point, under the writer lock, with the commit time durable
-// CDC stored with them, if it did.
+// CDC stored with them, if it did. A transaction whose changes durable
+// CDC stored is handed over without them (changefeed.Tx.Elide) if no
+// stream is open to read them now: a stream that reaches it later reads
+// them from libsql_cdc, and the commit spares decoding them, or holding a
+// big transaction's in memory. So is one whose changes could not be kept
+// or read back: a stream reading without durable CDC then learns it lost
+// them (as a stream that fell behind does).
 func (c *conn) takeCaptured() *changefeed.Tx {
-	changes := c.published()
-	if len(changes) == 0 {
-		if c.conc != nil {
-			c.dropCaptured()
-		}
+	defer c.dropCaptured()
+	if !c.hasPublished() {
 		return nil
 	}
-	tx := &changefeed.Tx{Changes: changes}
+	tx := &changefeed.Tx{}
 	if c.cdc.stored {
 		tx.CommitTime = c.cdc.storedAt
+		if c.file.Engine().Hub().Subscribers() == 0 {
+			return tx.Elide()
+		}
 	}
-	// The buffer now belongs to the hub (unless published copied it): the
-	// next transaction's starts at this one's size, not from nothing
-	// (growing it costs more than the capture itself).
-	if &changes[0] == &c.cdc.changes[0] {
-		c.cdc.changes = make([]changefeed.Change, 0, len(changes))
+	changes, err := c.cdc.log.changes(c.publishes)
+	if err != nil {
+		return tx.Elide()
 	}
-	c.dropCaptured()
+	tx.Changes = changes
 	return tx
 }
 
@@ -665,22 +637,38 @@ func (c *conn) storeChanges(ctx context.Context) error {
 	// The instant the live stream gets too (takeCaptured), as the log
 	// stores it: whole nanoseconds, no monotonic reading.
 	now := time.Unix(0, time.Now().UnixNano())
-	tx := &changefeed.Tx{LSN: lsn, CommitTime: now, Changes: c.published()}
-	blob := changefeed.EncodeTx(c.cdc.enc[:0], tx)
-	if cap(blob) <= maxEncBuf {
-		c.cdc.enc = blob // binding copies it: the next commit encodes into it
+	head, rest, body, err := c.cdc.log.txEncoding(lsn, now, c.publishes, c.cdc.enc[:0])
+	if err != nil {
+		return err
 	}
-	p, err := c.prepare(cdcInsert)
+	size := int64(len(head)) + rest
+	query, value := cdcInsertZero, any(size)
+	if size <= maxEncBuf {
+		blob := slices.Grow(head, int(rest))[:size]
+		if _, err := io.ReadFull(body, blob[len(head):]); err != nil {
+			return err
+		}
+		c.cdc.enc = blob // binding copies it: the next commit encodes into it
+		query, value = cdcInsert, blob
+	}
+	p, err := c.prepare(query)
 	if err != nil {
 		return c.mapErr(ctx, err)
 	}
 	defer c.cc.RestoreCounters(c.cc.SaveCounters())
 	c.cdc.paused = true
+	defer func() { c.cdc.paused = false }()
 	_, err = c.exec(ctx, p.s, []driver.NamedValue{
-		{Ordinal: 1, Value: int64(lsn)}, {Ordinal: 2, Value: now.UnixNano()}, {Ordinal: 3, Value: blob},
+		{Ordinal: 1, Value: int64(lsn)}, {Ordinal: 2, Value: now.UnixNano()}, {Ordinal: 3, Value: value},
 	})
-	c.cdc.paused = false
 	c.release(p)
+	if err == nil && query == cdcInsertZero {
+		// Too big to build in memory: the row holds zeros of its size,
+		// written over from the log a chunk at a time.
+		if werr := c.cc.WriteBlob("main", cdcTable, "changes", int64(lsn), size, io.MultiReader(bytes.NewReader(head), body)); werr != nil {
+			err = c.mapErr(ctx, fmt.Errorf("libsql: storing the %d bytes of the transaction's changes: %w", size, werr))
+		}
+	}
 	if err != nil {
 		return err
 	}

@@ -217,11 +217,11 @@ func (c *conn) capturedChange(i int) (capRec, []any, []any, error) {
 		cur, err := decodeFields(b[r.mid-start:])
 		return r, old, cur, err
 	}
-	ch := &c.cdc.changes[i]
-	r := capRec{table: ch.Table, op: ch.Op, rowID: ch.RowID, oldRowID: ch.RowID, indirect: ch.Indirect}
-	if i < len(ct.oldRowIDs) {
-		r.oldRowID = ct.oldRowIDs[i]
+	ch, oldRowID, err := c.cdc.log.change(i)
+	if err != nil {
+		return capRec{}, nil, nil, err
 	}
+	r := capRec{table: ch.Table, op: ch.Op, rowID: ch.RowID, oldRowID: oldRowID, indirect: ch.Indirect}
 	return r, ch.Old, ch.New, nil
 }
 

@@ -31,10 +31,22 @@ func spillFill(table string, from, to int) string {
 // moved to disk so far.
 func spillSetup(t *testing.T) (*sql.DB, int64) {
 	t.Helper()
+	spillBounds(t)
+	return spillDB(t, "")
+}
+
+// spillBounds lowers the bounds until the test ends.
+func spillBounds(t *testing.T) {
+	t.Helper()
 	t.Cleanup(iouringvfs.SetTempMemoryForTesting(256<<10, 1<<20))
 	t.Cleanup(iouringvfs.SetWriteSetMemoryForTesting(64 << 20))
 	t.Setenv("SQLITE_TMPDIR", t.TempDir())
-	db := openTestDB(t, "")
+}
+
+// spillDB is spillSetup's database, with the DSN query given.
+func spillDB(t *testing.T, query string) (*sql.DB, int64) {
+	t.Helper()
+	db := openTestDB(t, query)
 	mustExec(t, db, "CREATE TABLE a(id INTEGER PRIMARY KEY, v TEXT, n INTEGER)")
 	mustExec(t, db, "CREATE TABLE b(id INTEGER PRIMARY KEY, v TEXT, n INTEGER)")
 	mustExec(t, db, spillFill("a", 1, 1000))

@@ -43,10 +43,6 @@ import (
 // concurrentTx is a BEGIN CONCURRENT transaction in progress.
 type concurrentTx struct {
 	capture bool // capturing changes for CDC since it began
-	// oldRowIDs holds the rowid before each change captured for CDC, by
-	// the change's position (for the rebase: an UPDATE may move a row).
-	// Entries past the captured changes are stale.
-	oldRowIDs []int64
 	// recs and file hold the changes captured for the rebase alone, when
 	// the transaction publishes nothing (capture false): compact records
 	// whose values are encoded in file, created at the first (changeset.go);
@@ -389,8 +385,11 @@ func (c *conn) rebase(ctx context.Context, ct *concurrentTx, seq sequenceState) 
 	if err != nil {
 		return err
 	}
-	captured := c.cdc.changes
-	c.cdc.changes = nil
+	// The rollback below would drop the captured changes, which the
+	// transaction publishes once replayed: they are set aside meanwhile.
+	captured := c.cdc.log
+	c.cdc.log = changeLog{}
+	defer captured.close() // unless put back
 	if err := c.execInternal(ctx, "ROLLBACK"); err != nil {
 		return err
 	}
@@ -439,7 +438,9 @@ func (c *conn) rebase(ctx context.Context, ct *concurrentTx, seq sequenceState) 
 		return err
 	}
 	// The transaction's own changes are what it publishes.
-	c.cdc.changes, c.cdc.stored = captured, false
+	c.cdc.log.close()
+	c.cdc.log, captured = captured, changeLog{}
+	c.cdc.stored = false
 	if err := c.storeChanges(ctx); err != nil {
 		return err
 	}

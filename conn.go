@@ -134,6 +134,7 @@ func (c *conn) Close() error {
 		c.endConcurrent(context.Background(), c.conc, true)
 	}
 	c.cache.clear()
+	c.cdc.log.close()
 	var failed error
 	report := func() {
 		// A background checkpoint's error that reached no statement: the

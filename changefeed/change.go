@@ -44,6 +44,9 @@ func (tx *Tx) Elide() *Tx {
 	return tx
 }
 
+// Elided reports whether tx was published without its changes (Elide).
+func (tx *Tx) Elided() bool { return tx.elided }
+
 // memSize estimates the bytes tx holds: each change's fields and values
 // (a Change is about 180 bytes, an interface value 16, plus the bytes of
 // text and blobs). Column names are shared by a table's changes and not

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
+	"math/bits"
 	"time"
 )
 
@@ -248,19 +249,21 @@ func AppendTxHeader(dst []byte, lsn LSN, commitTime time.Time, s *Schemas, n int
 	return appendHeader(dst, lsn, commitTime, s.list, n)
 }
 
-// DecodeChange decodes one change that [AppendChange] (or
+// DecodeChange decodes into c one change that [AppendChange] (or
 // [AppendChangeHead] and the value appends) encoded, numbered with s, with
-// its Table and Columns from s. The result does not share memory with b.
-func (s *Schemas) DecodeChange(b []byte) (Change, error) {
-	var c Change
-	d := decoder{b: b}
-	if err := d.change(&c, 0, s.list); err != nil {
-		return c, err
+// its Table and Columns from s; c's other fields are left as they are. The
+// result does not share memory with b: each of its text and blob values is
+// a copy of its own, so that the memory it holds is what [Tx] memory
+// estimates count.
+func (s *Schemas) DecodeChange(b []byte, c *Change) error {
+	d := decoder{b: b, each: true}
+	if err := d.change(c, 0, s.list); err != nil {
+		return err
 	}
 	if d.rest() != 0 {
-		return c, d.fail("%d trailing bytes", d.rest())
+		return d.fail("%d trailing bytes", d.rest())
 	}
-	return c, nil
+	return nil
 }
 
 func appendString(dst []byte, s string) []byte {
@@ -347,6 +350,8 @@ func DecodeTx(b []byte) (*Tx, error) {
 type decoder struct {
 	b     []byte
 	off   int
+	each  bool   // copy each text and blob value on its own, sharing nothing
+	lists int    // with each: the value lists left to read in the change
 	str   string // lazily string(b): text values and names are substrings
 	own   []byte // lazily a copy of b: blobs are sub-slices
 	arena []any  // values are carved from here
@@ -418,6 +423,9 @@ func (d *decoder) string(what string) (string, error) {
 	}
 	if i == j {
 		return "", nil
+	}
+	if d.each {
+		return string(d.b[i:j]), nil
 	}
 	if d.str == "" {
 		d.str = string(d.b)
@@ -518,15 +526,18 @@ func (d *decoder) change(c *Change, i int, schemas []schemaKey) error {
 	if c.RowID, err = d.varint("rowid"); err != nil {
 		return err
 	}
+	d.lists = bits.OnesCount8(flags & (flagPK | flagOld | flagNew))
 	if flags&flagPK != 0 {
 		if c.PK, err = d.values(); err != nil {
 			return err
 		}
+		d.lists--
 	}
 	if flags&flagOld != 0 {
 		if c.Old, err = d.values(); err != nil {
 			return err
 		}
+		d.lists--
 	}
 	if flags&flagNew != 0 {
 		if c.New, err = d.values(); err != nil {
@@ -545,6 +556,11 @@ func (d *decoder) values() ([]any, error) {
 	}
 	if n == 0 {
 		return []any{}, nil
+	}
+	if d.each && cap(d.arena)-len(d.arena) < n {
+		// One change: its lists are all there is, and the lists after
+		// this one are as long, but for a primary key's.
+		d.arena = make([]any, 0, n*d.lists)
 	}
 	if cap(d.arena)-len(d.arena) < n {
 		size := max(2*cap(d.arena), 32)
@@ -588,6 +604,9 @@ func (d *decoder) value() (any, error) {
 		}
 		if i == j {
 			return []byte{}, nil
+		}
+		if d.each {
+			return append([]byte(nil), d.b[i:j]...), nil
 		}
 		if d.own == nil {
 			d.own = append([]byte(nil), d.b...)

@@ -23,8 +23,8 @@ func encodeByChange(t *testing.T, tx *Tx) []byte {
 		}
 		start := len(body)
 		body = AppendChange(body, k, c)
-		got, err := s.DecodeChange(body[start:])
-		if err != nil {
+		var got Change
+		if err := s.DecodeChange(body[start:], &got); err != nil {
 			t.Fatalf("DecodeChange of change %d: %v", i, err)
 		}
 		one := func(c Change) *Tx {
@@ -71,19 +71,19 @@ func TestDecodeChangeCorrupt(t *testing.T) {
 	c := Change{Table: "t", Op: Update, RowID: 4, Columns: []string{"a", "b"}, Old: []any{"old", []byte{1}}, New: []any{"new", []byte{2}}}
 	b := AppendChange(nil, s.Index(c.Table, c.Columns), &c)
 	for i := range len(b) {
-		if _, err := s.DecodeChange(b[:i]); err == nil {
+		if err := s.DecodeChange(b[:i], new(Change)); err == nil {
 			t.Fatalf("a change cut to %d of its %d bytes decodes", i, len(b))
 		}
 	}
-	if _, err := s.DecodeChange(append(b[:len(b):len(b)], 0)); err == nil {
+	if err := s.DecodeChange(append(b[:len(b):len(b)], 0), new(Change)); err == nil {
 		t.Fatal("a change with a trailing byte decodes")
 	}
 	var empty Schemas
-	if _, err := empty.DecodeChange(b); err == nil {
+	if err := empty.DecodeChange(b, new(Change)); err == nil {
 		t.Fatal("a change whose pair is unknown decodes")
 	}
-	got, err := s.DecodeChange(b)
-	if err != nil {
+	var got Change
+	if err := s.DecodeChange(b, &got); err != nil {
 		t.Fatal(err)
 	}
 	clear(b)

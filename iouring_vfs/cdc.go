@@ -334,6 +334,9 @@ func (e *Engine) publishDurable() {
 			fmt.Fprintf(os.Stderr, "libsql: change capture: transaction %v not published: the hub is at %v already\n", p.tx.LSN, last)
 			continue
 		}
+		if p.tx.Elided() {
+			e.stats.elided.Add(1)
+		}
 		hub.Publish(p.tx.Fill())
 	}
 	if poisoned {

@@ -93,6 +93,7 @@ type Engine struct {
 		snapshotRetries atomic.Uint64 // BUSY_SNAPSHOT refusals (stale snapshot at RESERVED)
 		writerWaits     atomic.Uint64 // writers that found the writer lock taken
 		cacheKept       atomic.Uint64 // new snapshots that kept SQLite's page cache
+		elided          atomic.Uint64 // transactions published without their changes
 	}
 	concurrent concurrentCounters
 	cdc        cdcState
@@ -775,8 +776,13 @@ type Stats struct {
 	TempFilesMoved  uint64 `json:"temp_files_moved_to_disk"`
 	// WriteSetsMoved counts the transactions, in the whole process, whose
 	// writes outgrew the memory a write set holds and moved to disk.
-	WriteSetsMoved uint64          `json:"write_sets_moved_to_disk"`
-	Concurrent     ConcurrentStats `json:"concurrent"` // BEGIN CONCURRENT's counters
+	WriteSetsMoved uint64 `json:"write_sets_moved_to_disk"`
+	// ChangesElided counts the transactions published to change streams
+	// without their changes (changefeed.Tx.Elide): big ones whose changes
+	// durable CDC stored while no stream was reading (a stream reads them
+	// from libsql_cdc), and ones whose changes could not be kept.
+	ChangesElided uint64          `json:"cdc_elided"`
+	Concurrent    ConcurrentStats `json:"concurrent"` // BEGIN CONCURRENT's counters
 }
 
 // UnreportedErr returns, once, the error that poisoned the engine's log if
@@ -803,6 +809,7 @@ func (e *Engine) Stats() Stats {
 		WriterQueue: e.wlock.queued(), WriterWaits: e.stats.writerWaits.Load(), SQLiteCacheKept: e.stats.cacheKept.Load(),
 		SnapshotRetries: e.stats.snapshotRetries.Load(), IO: fsKindName(e.fs), Concurrent: e.concurrent.snapshot(),
 		TempMemoryBytes: tempMem.Load(), TempFilesMoved: tempSpills.Load(), WriteSetsMoved: wsSpills.Load(),
+		ChangesElided: e.stats.elided.Load(),
 	}
 	if c := e.log.Cache(); c != nil {
 		cs := c.Stats()
