@@ -13,17 +13,23 @@ import (
 
 // changeLog holds the row changes the running transaction captured, each
 // encoded as the changefeed codec encodes a transaction's changes
-// (changefeed.AppendChange), one after the other in a temporary file of
-// the VFS: in memory up to its bounds, on disk past them, so that a big
-// transaction's changes do not stay in memory. Storing them (cdc=on) and
-// publishing them assemble the transaction's encoding from it; a rebase
-// reads them back one by one. It belongs to one connection. The zero value
-// is empty.
+// (changefeed.AppendChange), one after the other: the latest in a buffer,
+// the others, once they pass maxLogBuf, in a temporary file of the VFS (in
+// memory up to its bounds, on disk past them), so that a big transaction's
+// changes do not stay in memory, and a small one's never leave the
+// buffer. Storing them (cdc=on) and publishing them assemble the
+// transaction's encoding from it; a rebase reads them back one by one. It
+// belongs to one connection. The zero value is empty.
 type changeLog struct {
 	schemas changefeed.Schemas
-	file    *iouringvfs.TempFile // nil until the first change
 	recs    []logRec
-	buf     []byte // encoding and reading buffer
+	// The changes' encodings before flushed are in file (created at the
+	// first flush), the others, from change tailFrom on, in tail.
+	file     *iouringvfs.TempFile
+	flushed  int64
+	tail     []byte
+	tailFrom int
+	buf      []byte // for reading from file
 	// err is the first failure to keep a change, the errAt-th: the log
 	// lacks the changes from there on.
 	err   error
@@ -38,7 +44,8 @@ type logRec struct {
 	schema   int32 // its (table, columns) pair in schemas
 }
 
-// maxLogBuf is the largest buffer a changeLog keeps between changes.
+// maxLogBuf is how many bytes of changes a changeLog keeps in its buffer
+// before it moves them to its file.
 const maxLogBuf = 64 << 10
 
 // n returns the number of changes in the log.
@@ -55,35 +62,50 @@ func (l *changeLog) size() int64 {
 // table returns the table of change i.
 func (l *changeLog) table(i int) string { return l.schemas.Table(int(l.recs[i].schema)) }
 
-// add appends a change encoded in rec (which may be l.buf), numbered with
-// l.schemas as schema. A change the file cannot take is counted all the
-// same, and the log remembers the failure (err).
-func (l *changeLog) add(schema int, oldRowID int64, rec []byte) {
-	at := l.size()
+// add records a change, numbered with l.schemas as schema, whose encoding
+// the caller appended to l.tail, giving tail.
+func (l *changeLog) add(schema int, oldRowID int64, tail []byte) {
+	l.tail = tail
+	l.recs = append(l.recs, logRec{end: l.flushed + int64(len(tail)), oldRowID: oldRowID, schema: int32(schema)})
+	if len(tail) >= maxLogBuf {
+		l.flush()
+	}
+}
+
+// flush moves the buffered changes to the file. If the file cannot take
+// them, they are counted all the same, and the log remembers the failure
+// (err).
+func (l *changeLog) flush() {
 	if l.file == nil {
 		l.file = iouringvfs.NewTempFile()
 	}
-	if err := l.file.WriteAt(rec, at); err != nil {
-		l.fail(fmt.Errorf("libsql: keeping the transaction's row changes: %w", err))
+	if err := l.file.WriteAt(l.tail, l.flushed); err != nil {
+		l.failAt(fmt.Errorf("libsql: keeping the transaction's row changes: %w", err), l.tailFrom)
 	}
-	l.recs = append(l.recs, logRec{end: at + int64(len(rec)), oldRowID: oldRowID, schema: int32(schema)})
-	if cap(rec) <= maxLogBuf && cap(rec) > cap(l.buf) {
-		l.buf = rec[:0]
+	l.flushed += int64(len(l.tail))
+	l.tail = l.tail[:0]
+	if cap(l.tail) > 2*maxLogBuf {
+		l.tail = nil // a big value's: not kept for the next changes
 	}
+	l.tailFrom = len(l.recs)
 }
 
 // fail records that the change about to be added is lost, unless an
 // earlier one is.
-func (l *changeLog) fail(err error) {
+func (l *changeLog) fail(err error) { l.failAt(err, len(l.recs)) }
+
+// failAt records that the changes from the i-th on are lost, unless an
+// earlier one is.
+func (l *changeLog) failAt(err error, i int) {
 	if l.err == nil {
-		l.err, l.errAt = err, len(l.recs)
+		l.err, l.errAt = err, i
 	}
 }
 
 // addChange appends ch, a change with its values as Go values.
 func (l *changeLog) addChange(ch *changefeed.Change, oldRowID int64) {
 	k := l.schemas.Index(ch.Table, ch.Columns)
-	l.add(k, oldRowID, changefeed.AppendChange(l.buf[:0], k, ch))
+	l.add(k, oldRowID, changefeed.AppendChange(l.tail, k, ch))
 }
 
 // addPreUpdate appends the change p reports, with its table's layout l
@@ -106,7 +128,7 @@ func (l *changeLog) addPreUpdate(p *capi.PreUpdate, layout *capi.TableLayout) {
 	if layout.WithoutRowid {
 		rowID = 0
 	}
-	b := changefeed.AppendChangeHead(l.buf[:0], k, op, p.Depth() > 0, rowID, layout.WithoutRowid, hasOld, hasNew)
+	b := changefeed.AppendChangeHead(l.tail, k, op, p.Depth() > 0, rowID, layout.WithoutRowid, hasOld, hasNew)
 	if layout.WithoutRowid {
 		row := p.NewRaw
 		if !hasNew {
@@ -152,13 +174,18 @@ func appendRawValue(b []byte, row func(int) (int32, int64, float64, []byte), i i
 	return changefeed.AppendNull(b)
 }
 
-// record reads change i's encoding into l.buf and returns it.
+// record returns change i's encoding: a view of the buffer, or read from
+// the file into l.buf. It is valid until the log next changes or reads.
 func (l *changeLog) record(i int) ([]byte, error) {
 	var start int64
 	if i > 0 {
 		start = l.recs[i-1].end
 	}
-	b := slices.Grow(l.buf[:0], int(l.recs[i].end-start))[:l.recs[i].end-start]
+	end := l.recs[i].end
+	if start >= l.flushed {
+		return l.tail[start-l.flushed : end-l.flushed], nil
+	}
+	b := slices.Grow(l.buf[:0], int(end-start))[:end-start]
 	if cap(b) <= maxLogBuf {
 		l.buf = b
 	}
@@ -189,30 +216,14 @@ func (l *changeLog) changes(keep func(i int) bool) ([]changefeed.Change, error) 
 	if l.err != nil {
 		return nil, l.err
 	}
-	var all []byte // a small log is read in one go
-	if size := l.size(); size <= maxLogBuf {
-		all = slices.Grow(l.buf[:0], int(size))[:size]
-		l.buf = all
-		if err := l.file.ReadAt(all, 0); err != nil {
-			return nil, fmt.Errorf("libsql: reading back the captured changes: %w", err)
-		}
-	}
 	out := make([]changefeed.Change, 0, len(l.recs))
-	var start int64
-	for i, r := range l.recs {
-		from := start
-		start = r.end
+	for i := range l.recs {
 		if !keep(i) {
 			continue
 		}
-		var b []byte
-		if all != nil {
-			b = all[from:r.end]
-		} else {
-			var err error
-			if b, err = l.record(i); err != nil {
-				return nil, err
-			}
+		b, err := l.record(i)
+		if err != nil {
+			return nil, err
 		}
 		out = out[:len(out)+1]
 		if err := l.schemas.DecodeChange(b, &out[len(out)-1]); err != nil {
@@ -253,20 +264,22 @@ type logReader struct {
 }
 
 func (r *logReader) Read(p []byte) (int, error) {
-	recs, n := r.l.recs, 0
+	l, n := r.l, 0
 	for n < len(p) {
-		for r.i < len(recs) && (r.pos >= recs[r.i].end || !r.keep(r.i)) {
-			r.pos = recs[r.i].end
+		for r.i < len(l.recs) && (r.pos >= l.recs[r.i].end || !r.keep(r.i)) {
+			r.pos = l.recs[r.i].end
 			r.i++
 		}
-		if r.i == len(recs) {
+		if r.i == len(l.recs) {
 			if n == 0 {
 				return 0, io.EOF
 			}
 			break
 		}
-		m := int(min(int64(len(p)-n), recs[r.i].end-r.pos))
-		if err := r.l.file.ReadAt(p[n:n+m], r.pos); err != nil {
+		m := int(min(int64(len(p)-n), l.recs[r.i].end-r.pos))
+		if r.pos >= l.flushed {
+			copy(p[n:n+m], l.tail[r.pos-l.flushed:])
+		} else if err := l.file.ReadAt(p[n:n+m], r.pos); err != nil {
 			return n, fmt.Errorf("libsql: reading back captured change %d: %w", r.i, err)
 		}
 		r.pos += int64(m)
@@ -287,11 +300,15 @@ func (l *changeLog) truncate(n int) {
 	if n == 0 {
 		l.schemas.Reset()
 	}
-	if l.file != nil {
-		// A failed truncation leaves stale bytes past the changes' end,
-		// which the next change overwrites and nothing reads.
-		l.file.Truncate(l.size())
+	end := l.size()
+	if end >= l.flushed {
+		l.tail = l.tail[:end-l.flushed]
+		return
 	}
+	l.tail, l.flushed, l.tailFrom = l.tail[:0], end, n
+	// A failed truncation leaves stale bytes past the changes' end, which
+	// the next flush overwrites and nothing reads.
+	l.file.Truncate(end)
 }
 
 // close gives back the log's memory and disk space.
