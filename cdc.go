@@ -183,8 +183,12 @@ func (c *conn) publishes(i int) bool {
 	return c.conc.capture && !isCDCTable(c.cdc.log.table(i))
 }
 
-// hasPublished reports whether the log holds a change CDC publishes.
+// hasPublished reports whether the log holds a change CDC publishes, or
+// lost one: the commit must then store, and fail to.
 func (c *conn) hasPublished() bool {
+	if c.cdc.log.err != nil {
+		return true
+	}
 	for i := range c.cdc.log.n() {
 		if c.publishes(i) {
 			return true
@@ -334,10 +338,13 @@ func (c *conn) preUpdate(p *capi.PreUpdate) {
 	defer func() {
 		if r := recover(); r != nil {
 			err := fmt.Errorf("libsql: capturing a row change of table %s: panic: %v", p.Table, r)
-			if ct := c.conc; ct != nil && ct.unreplayable == "" {
+			ct := c.conc
+			if ct != nil && ct.unreplayable == "" {
 				ct.unreplayable = fmt.Sprintf("a row change it could not keep (%v)", err)
 			}
-			c.cdc.log.fail(err)
+			if ct == nil || ct.capture {
+				c.cdc.log.lose(err)
+			}
 		}
 	}()
 	if ct := c.conc; ct != nil && !ct.capture {

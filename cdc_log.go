@@ -41,8 +41,12 @@ type changeLog struct {
 type logRec struct {
 	end      int64
 	oldRowID int64 // the rowid before the change (an UPDATE may move a row), for the rebase
-	schema   int32 // its (table, columns) pair in schemas
+	schema   int32 // its (table, columns) pair in schemas; -1 for a lost change (lose)
 }
+
+// testHookCapture, set by tests, runs as a change of table is captured,
+// before anything is recorded (a test makes it panic).
+var testHookCapture func(table string)
 
 // maxLogBuf is how many bytes of changes a changeLog keeps in its buffer
 // before it moves them to its file.
@@ -60,7 +64,12 @@ func (l *changeLog) size() int64 {
 }
 
 // table returns the table of change i.
-func (l *changeLog) table(i int) string { return l.schemas.Table(int(l.recs[i].schema)) }
+func (l *changeLog) table(i int) string {
+	if k := l.recs[i].schema; k >= 0 {
+		return l.schemas.Table(int(k))
+	}
+	return "" // a lost change's
+}
 
 // add records a change, numbered with l.schemas as schema, whose encoding
 // the caller appended to l.tail, giving tail.
@@ -90,9 +99,14 @@ func (l *changeLog) flush() {
 	l.tailFrom = len(l.recs)
 }
 
-// fail records that the change about to be added is lost, unless an
-// earlier one is.
-func (l *changeLog) fail(err error) { l.failAt(err, len(l.recs)) }
+// lose records a change that was lost before anything of it was
+// recorded: it takes its place among the changes, with no encoding, so
+// that a truncation to before it (a savepoint taken before it, rolled
+// back) forgets the loss, and one to after it does not.
+func (l *changeLog) lose(err error) {
+	l.failAt(err, len(l.recs))
+	l.recs = append(l.recs, logRec{end: l.size(), schema: -1})
+}
 
 // failAt records that the changes from the i-th on are lost, unless an
 // earlier one is.
@@ -112,6 +126,9 @@ func (l *changeLog) addChange(ch *changefeed.Change, oldRowID int64) {
 // (column names; a WITHOUT ROWID table's primary key, which replaces the
 // rowid).
 func (l *changeLog) addPreUpdate(p *capi.PreUpdate, layout *capi.TableLayout) {
+	if h := testHookCapture; h != nil {
+		h(p.Table)
+	}
 	var op changefeed.Op
 	rowID := p.NewRowID
 	switch p.Op {

@@ -293,3 +293,62 @@ func TestCDCCapturePanic(t *testing.T) {
 		t.Fatalf("table a has %d rows, want the 1000 from before", n)
 	}
 }
+
+// TestCDCCaptureLostBeforeRecorded: a change lost before anything of it
+// was recorded (a panic while it was encoded) fails the transaction it
+// belongs to, even when it is its only change, and only that: rolled back
+// to a savepoint taken before it, it no longer counts; one taken after it
+// does not undo it. A stream without cdc=on learns it lost the transaction.
+func TestCDCCaptureLostBeforeRecorded(t *testing.T) {
+	defer func() { testHookCapture = nil }()
+	testHookCapture = func(table string) {
+		if table == "boom" {
+			panic("lost in encoding")
+		}
+	}
+	db := openTestDB(t, "cdc=on")
+	mustExec(t, db, "CREATE TABLE boom(x); CREATE TABLE ok(x)")
+	stored := func() int { return count(t, db, "SELECT count(*) FROM libsql_cdc") }
+	n0 := stored()
+	if _, err := db.Exec("INSERT INTO boom VALUES (1)"); err == nil || !strings.Contains(err.Error(), "lost in encoding") {
+		t.Fatalf("autocommit insert whose change was lost: %v, want the panic reported", err)
+	}
+	if n := count(t, db, "SELECT count(*) FROM boom"); n != 0 || stored() != n0 {
+		t.Fatalf("the failed insert left %d rows and %d stored transactions (%d before)", n, stored(), n0)
+	}
+
+	c := dbConn(t, db)
+	cexec(t, c, "BEGIN")
+	cexec(t, c, "SAVEPOINT s")
+	cexec(t, c, "INSERT INTO boom VALUES (2)")
+	cexec(t, c, "ROLLBACK TO s")
+	cexec(t, c, "INSERT INTO ok VALUES (2)")
+	cexec(t, c, "COMMIT")
+	if tx := cdcLastStored(t, db); len(tx.Changes) != 1 || tx.Changes[0].Table != "ok" {
+		t.Fatalf("after the lost change was rolled back: stored %+v, want the insert into ok alone", tx.Changes)
+	}
+
+	cexec(t, c, "BEGIN")
+	cexec(t, c, "INSERT INTO boom VALUES (3)")
+	cexec(t, c, "SAVEPOINT s")
+	cexec(t, c, "ROLLBACK TO s")
+	cexec(t, c, "RELEASE s")
+	if _, err := c.ExecContext(context.Background(), "COMMIT"); err == nil {
+		t.Fatal("COMMIT of a transaction that lost a change before its savepoint succeeded")
+	}
+	cexec(t, c, "ROLLBACK")
+
+	plain := openTestDB(t, "")
+	mustExec(t, plain, "CREATE TABLE boom(x)")
+	s, err := Changes(context.Background(), plain, ChangeOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	mustExec(t, plain, "INSERT INTO boom VALUES (4)")
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if _, err := s.Next(ctx); !errors.Is(err, ErrStreamLagged) {
+		t.Fatalf("stream after a lost change: %v, want ErrStreamLagged", err)
+	}
+}
