@@ -26,11 +26,16 @@
 // never silently skipped: when neither has the missing transactions, Next
 // returns a [*LaggedError] (errors.Is(err, [ErrStreamLagged])) telling the
 // last LSN delivered. Sources are read inside Next, on the consumer's
-// goroutine, with its context; the package starts no goroutines.
+// goroutine, with its context; the package starts no goroutines. A
+// publisher whose Source holds a transaction may publish it without its
+// changes ([Tx.Elide]), to spare the memory of decoding them when no
+// stream may read them: a stream that reaches it reads it from the Source.
 //
 // # Encoding
 //
-// [EncodeTx] writes one transaction as compact bytes: the durable CDC
+// [EncodeTx] writes one transaction as compact bytes (a publisher that
+// keeps its changes encoded writes the same one change at a time:
+// [Schemas], [AppendChange], [AppendTxHeader]): the durable CDC
 // storage keeps one row per transaction holding them, so the layout below
 // is a wire format: do not change it; a different layout must take a new
 // format version, and [DecodeTx] must keep reading version 1.
