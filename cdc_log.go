@@ -122,7 +122,7 @@ func (l *changeLog) addChange(ch *changefeed.Change, oldRowID int64) {
 	l.add(k, oldRowID, changefeed.AppendChange(l.tail, k, ch))
 }
 
-// addPreUpdate appends the change p reports, with its table's layout l
+// addPreUpdate appends the change p reports, with its table's layout
 // (column names; a WITHOUT ROWID table's primary key, which replaces the
 // rowid).
 func (l *changeLog) addPreUpdate(p *capi.PreUpdate, layout *capi.TableLayout) {
