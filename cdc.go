@@ -184,10 +184,10 @@ func (c *conn) publishes(i int) bool {
 }
 
 // hasPublished reports whether the log holds a change CDC publishes, or
-// lost one: the commit must then store, and fail to.
+// lost one that it would have: the commit must then store, and fail to.
 func (c *conn) hasPublished() bool {
 	if c.cdc.log.err != nil {
-		return true
+		return c.conc == nil || c.conc.capture
 	}
 	for i := range c.cdc.log.n() {
 		if c.publishes(i) {
@@ -338,19 +338,9 @@ func (c *conn) preUpdate(p *capi.PreUpdate) {
 	defer func() {
 		if r := recover(); r != nil {
 			err := fmt.Errorf("libsql: capturing a row change of table %s: panic: %v", p.Table, r)
-			ct := c.conc
-			if ct != nil && ct.unreplayable == "" {
-				ct.unreplayable = fmt.Sprintf("a row change it could not keep (%v)", err)
-			}
-			if ct == nil || ct.capture {
-				c.cdc.log.lose(err)
-			}
+			c.cdc.log.lose(err)
 		}
 	}()
-	if ct := c.conc; ct != nil && !ct.capture {
-		ct.captureRow(p)
-		return
-	}
 	if isCDCTable(p.Table) && c.conc == nil {
 		return
 	}
@@ -508,22 +498,11 @@ func (c *conn) dropCaptured() {
 }
 
 // nCaptured returns the number of changes the running transaction has
-// captured, in whichever buffer holds them: a concurrent transaction that
-// publishes nothing keeps them compact, for its rebase only (changeset.go).
-func (c *conn) nCaptured() int {
-	if ct := c.conc; ct != nil && !ct.capture {
-		return len(ct.recs)
-	}
-	return c.cdc.log.n()
-}
+// captured.
+func (c *conn) nCaptured() int { return c.cdc.log.n() }
 
 // truncateCaptured forgets the captured changes after the first n.
-func (c *conn) truncateCaptured(n int) {
-	if ct := c.conc; ct != nil {
-		ct.truncate(n)
-	}
-	c.cdc.log.truncate(n)
-}
+func (c *conn) truncateCaptured(n int) { c.cdc.log.truncate(n) }
 
 // takeCaptured hands the committing transaction's changes to the engine,
 // at its commit point, under the writer lock, with the commit time durable

@@ -6,12 +6,10 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
-	"slices"
 	"strings"
 
 	"github.com/golibsql/libsql/changefeed"
 	"github.com/golibsql/libsql/internal/capi"
-	"github.com/golibsql/libsql/iouring_vfs"
 )
 
 // A rebased BEGIN CONCURRENT transaction replays its net row changes, one
@@ -99,124 +97,18 @@ func encodeChangeset(groups []*csGroup) []byte {
 	return out
 }
 
-// capRec is one change a concurrent transaction captured for its rebase
-// alone; its rows' values are encoded as changeset fields in the
-// transaction's capture file, the old row from the previous record's end
-// to mid, the new row from mid to end.
+// capRec is what a rebase needs of a captured change besides its rows.
 type capRec struct {
 	table           string
 	rowID, oldRowID int64 // after and before the change
-	mid, end        int64
 	op              changefeed.Op
 	indirect        bool
 }
 
-// maxCaptureBuf is the largest encoding buffer a concurrent transaction
-// keeps between rows.
-const maxCaptureBuf = 64 << 10
-
-// captureRow is the pre-update hook of a concurrent transaction that
-// publishes nothing: it records the change compactly, for the rebase, in
-// the transaction's capture file, which keeps a big transaction's changes
-// on disk rather than in memory (iouringvfs.TempFile). If the file cannot
-// take them, the transaction cannot be rebased: it conflicts where it
-// would be.
-func (ct *concurrentTx) captureRow(p *capi.PreUpdate) {
-	r := capRec{table: p.Table, rowID: p.NewRowID, oldRowID: p.OldRowID, indirect: p.Depth() > 0}
-	switch p.Op {
-	case capi.INSERT:
-		r.op = changefeed.Insert
-	case capi.UPDATE:
-		r.op = changefeed.Update
-	default:
-		r.op, r.rowID = changefeed.Delete, p.OldRowID
-	}
-	n := p.Count()
-	b := ct.buf[:0]
-	if r.op != changefeed.Insert {
-		for i := range n {
-			typ, i64, f64, raw := p.OldRaw(i)
-			b = appendRawField(b, typ, i64, f64, raw)
-		}
-	}
-	mid := len(b)
-	if r.op != changefeed.Delete {
-		for i := range n {
-			typ, i64, f64, raw := p.NewRaw(i)
-			b = appendRawField(b, typ, i64, f64, raw)
-		}
-	}
-	if cap(b) <= maxCaptureBuf {
-		ct.buf = b
-	}
-	at := ct.captured()
-	r.mid, r.end = at+int64(mid), at+int64(len(b))
-	if ct.file == nil {
-		ct.file = iouringvfs.NewTempFile()
-	}
-	if err := ct.file.WriteAt(b, at); err != nil && ct.unreplayable == "" {
-		ct.unreplayable = fmt.Sprintf("more than its changes file could keep (%v)", err)
-	}
-	ct.recs = append(ct.recs, r)
-}
-
-// captured returns the bytes the recorded changes take in the capture
-// file.
-func (ct *concurrentTx) captured() int64 {
-	if len(ct.recs) == 0 {
-		return 0
-	}
-	return ct.recs[len(ct.recs)-1].end
-}
-
-// truncate forgets the compact records after the first n.
-func (ct *concurrentTx) truncate(n int) {
-	if n >= len(ct.recs) {
-		return
-	}
-	ct.recs = ct.recs[:n]
-	if ct.file != nil {
-		// A failed truncation leaves stale bytes past the records' end,
-		// which the next record overwrites and nothing reads.
-		ct.file.Truncate(ct.captured())
-	}
-}
-
-// closeCapture gives back the memory and disk space of the changes the
-// transaction captured.
-func (ct *concurrentTx) closeCapture() {
-	ct.recs = nil
-	if ct.file != nil {
-		ct.file.Close()
-		ct.file = nil
-	}
-}
-
 // capturedChange returns the running concurrent transaction's i-th
 // captured change and its old and new rows (nil where the operation has
-// none), from whichever buffer holds it.
+// none), read back from the connection's change log.
 func (c *conn) capturedChange(i int) (capRec, []any, []any, error) {
-	ct := c.conc
-	if !ct.capture {
-		r := ct.recs[i]
-		var start int64
-		if i > 0 {
-			start = ct.recs[i-1].end
-		}
-		b := slices.Grow(ct.buf[:0], int(r.end-start))[:r.end-start]
-		if cap(b) <= maxCaptureBuf {
-			ct.buf = b
-		}
-		if err := ct.file.ReadAt(b, start); err != nil {
-			return r, nil, nil, fmt.Errorf("libsql: rebase: reading back captured change %d: %w", i, err)
-		}
-		old, err := decodeFields(b[:r.mid-start])
-		if err != nil {
-			return r, nil, nil, err
-		}
-		cur, err := decodeFields(b[r.mid-start:])
-		return r, old, cur, err
-	}
 	ch, oldRowID, err := c.cdc.log.change(i)
 	if err != nil {
 		return capRec{}, nil, nil, err
@@ -495,60 +387,6 @@ func appendSQLiteVarint(b []byte, v uint64) []byte {
 		buf[n] = byte(v&0x7f) | 0x80
 	}
 	return append(b, buf[n:]...)
-}
-
-// decodeFields decodes the fields appendField wrote, copying text and
-// blobs out of b.
-func decodeFields(b []byte) ([]any, error) {
-	var out []any
-	for len(b) > 0 {
-		t := b[0]
-		b = b[1:]
-		switch t {
-		case csNull:
-			out = append(out, nil)
-			continue
-		case csInteger, csFloat:
-			if len(b) < 8 {
-				break
-			}
-			u := binary.BigEndian.Uint64(b)
-			b = b[8:]
-			if t == csInteger {
-				out = append(out, int64(u))
-			} else {
-				out = append(out, math.Float64frombits(u))
-			}
-			continue
-		case csText, csBlob:
-			n, w := sqliteVarint(b)
-			if w == 0 || uint64(len(b)-w) < n {
-				break
-			}
-			v := b[w : w+int(n)]
-			b = b[w+int(n):]
-			if t == csText {
-				out = append(out, string(v))
-			} else {
-				out = append(out, append([]byte{}, v...))
-			}
-			continue
-		}
-		return nil, fmt.Errorf("libsql: rebase: captured change malformed at field %d (type %#x)", len(out), t)
-	}
-	return out, nil
-}
-
-// sqliteVarint decodes an SQLite varint of up to 8 bytes, as
-// appendSQLiteVarint writes them; w is 0 if b ends first.
-func sqliteVarint(b []byte) (v uint64, w int) {
-	for i := 0; i < len(b) && i < 8; i++ {
-		v = v<<7 | uint64(b[i]&0x7f)
-		if b[i]&0x80 == 0 {
-			return v, i + 1
-		}
-	}
-	return 0, 0
 }
 
 // changesetTable returns the layout of table name as the session extension

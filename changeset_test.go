@@ -337,29 +337,3 @@ func randomStatements(analyze string, nullKeys bool) []func(r *rand.Rand) (strin
 	}
 	return stmts
 }
-
-// TestDecodeFieldsRoundTrip checks the compact capture's field codec:
-// every type comes back as it went in, and a cut record is an error, not
-// a panic or a short row.
-func TestDecodeFieldsRoundTrip(t *testing.T) {
-	in := []any{nil, int64(-1), int64(1 << 62), 1.5, "", "text", []byte{}, []byte{0, 1, 2}, strings.Repeat("x", 300)}
-	var b []byte
-	for _, v := range in {
-		b = appendField(b, v)
-	}
-	out, err := decodeFields(b)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if fmt.Sprintf("%#v", out) != fmt.Sprintf("%#v", in) {
-		t.Fatalf("decoded %#v, want %#v", out, in)
-	}
-	for cut := 1; cut < len(b); cut++ {
-		if out, err := decodeFields(b[:cut]); err == nil && len(out) == len(in) {
-			t.Fatalf("cut at %d of %d: decoded a whole row", cut, len(b))
-		}
-	}
-	if _, err := decodeFields(b[:len(b)-1]); err == nil {
-		t.Fatal("a record cut in its last field decoded without error")
-	}
-}

@@ -15,7 +15,7 @@ import (
 )
 
 // The row changes a BEGIN CONCURRENT transaction keeps for its rebase live
-// in a temporary file of the VFS's kind (changeset.go captureRow): in
+// in the connection's change log (cdc_log.go), a temporary file: in
 // memory up to its bounds, on disk past them. The tests lower the bounds to
 // 256 KiB a file, so that a few MiB of changes move to disk, and keep the
 // write set (4 MiB before it moves, see bigtx_spill_test.go) in memory, so

@@ -43,13 +43,6 @@ import (
 // concurrentTx is a BEGIN CONCURRENT transaction in progress.
 type concurrentTx struct {
 	capture bool // capturing changes for CDC since it began
-	// recs and file hold the changes captured for the rebase alone, when
-	// the transaction publishes nothing (capture false): compact records
-	// whose values are encoded in file, created at the first (changeset.go);
-	// buf is the encoding buffer.
-	recs []capRec
-	file *iouringvfs.TempFile
-	buf  []byte
 	// shadows are the main database's virtual-table shadow tables (FTS5's
 	// ft_content, ...), nil if none; unreplayable says, once the
 	// transaction wrote one of them or a TEMP table, what it wrote: such a
@@ -252,7 +245,6 @@ func (c *conn) endConcurrent(ctx context.Context, ct *concurrentTx, rollback boo
 		if !ct.capture {
 			c.file.Engine().ConcurrentEnds()
 		}
-		ct.closeCapture()
 	}
 	c.file.EndConcurrent()
 	c.file.ReleaseWriter()
@@ -340,6 +332,9 @@ func (c *conn) commitConcurrent(ctx context.Context) (err error) {
 			f.CountConflict("merge")
 		}
 		return err
+	}
+	if err := c.cdc.log.err; err != nil && ct.unreplayable == "" {
+		ct.unreplayable = fmt.Sprintf("more than its changes file could keep (%v)", err)
 	}
 	if ct.unreplayable != "" {
 		f.CountConflict("rebase")

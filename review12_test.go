@@ -587,7 +587,7 @@ func (d *r12FaultDisk) WriteAt(p []byte, off int64) (int, error) {
 	return d.File.WriteAt(p, off)
 }
 
-// TestReview12PanicInCaptureLosesRows: a panic inside captureRow (here the
+// TestReview12PanicInCaptureLosesRows: a panic inside the capture (here the
 // test's disk hook panics as the capture file moves to disk) is dropped by
 // the pre-update hook's recover (internal/capi/preupdate.go
 // preUpdateCallback): the change is neither recorded nor the transaction
