@@ -619,6 +619,10 @@ func TestIoringReviewGrowFails(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer f.Close()
+	// The pool's one ring is out while the readers start, so that the
+	// first of them tries to grow the pool: with a busy machine, they may
+	// otherwise run one after another on the free ring and never try.
+	held := p.get(false)
 	var wg sync.WaitGroup
 	var failed atomic.Bool
 	for g := range 32 {
@@ -638,6 +642,10 @@ func TestIoringReviewGrowFails(t *testing.T) {
 			}
 		}()
 	}
+	for deadline := time.Now().Add(10 * time.Second); setups.Load() == 0 && time.Now().Before(deadline); {
+		time.Sleep(time.Millisecond)
+	}
+	p.put(held)
 	wg.Wait()
 	if len(p.rings) != 1 || len(p.free) != 1 {
 		t.Fatalf("%d rings, %d free", len(p.rings), len(p.free))
