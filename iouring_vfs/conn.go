@@ -320,21 +320,32 @@ func (f *File) ReadAt(p []byte, off int64) (int, error) {
 // one preadv instead of a pread per page (BenchmarkBlobRead).
 const readAheadBytes = 128 << 10
 
+// readPage reads page pg as the connection sees it. In a concurrent
+// transaction, it records the reads of the snapshot, but not those of the
+// transaction's own writes: SQLite read the snapshot's page before it
+// wrote there (a read recorded then), or never needed it, as for a page
+// it allocated. Work a transaction undid after SQLite spilled it (a failed
+// statement) leaves such pages in the write set, and SQLite reads them as
+// it allocates them again: recording those reads made any commit that
+// grew the file or took pages from the free list a conflict. Page 1 is
+// always recorded: Validate's header check relies on it.
 func (f *File) readPage(pg wal.PageNo, dst []byte) error {
-	if f.track {
-		f.reads[pg] = struct{}{}
-	}
 	if pg == f.nextRead {
 		f.seqReads = min(f.seqReads+1, 2)
 	} else {
 		f.seqReads = 0
 	}
 	f.nextRead = pg + 1
-	if b, ok := f.ws[pg]; ok {
+	b, written := f.ws[pg]
+	spilled := !written && f.spilled.has(pg)
+	if f.track && (pg == 1 || !written && !spilled) {
+		f.reads[pg] = struct{}{}
+	}
+	if written {
 		copy(dst, b)
 		return nil
 	}
-	if f.spilled.has(pg) {
+	if spilled {
 		if err := f.spilled.read(pg, dst); err != nil {
 			return f.ioFail(capi.IOERR_READ, err)
 		}
