@@ -449,26 +449,6 @@ func (c *conn) layout(p *capi.PreUpdate) *capi.TableLayout {
 	return l
 }
 
-// applyLayout fills the column names, and the primary key of a WITHOUT
-// ROWID table, from l. The names are shared by the changes of a layout.
-func (c *conn) applyLayout(ch *changefeed.Change, l *capi.TableLayout) {
-	ch.Columns = l.Names
-	if !l.WithoutRowid {
-		return
-	}
-	ch.RowID = 0
-	row := ch.New
-	if row == nil {
-		row = ch.Old
-	}
-	ch.PK = make([]any, len(l.PK))
-	for i, k := range l.PK {
-		if k >= 0 && k < len(row) {
-			ch.PK[i] = row[k]
-		}
-	}
-}
-
 // afterStatement runs after a statement that may have changed rows: it
 // drops the changes of a failed statement that SQLite undid (all but ON
 // CONFLICT FAIL; a ROLLBACK conflict undid the transaction, and the

@@ -115,7 +115,7 @@ func (c *Conn) Exec(ctx context.Context, query string, args ...any) (Result, err
 		return Result{}, err
 	}
 	r, _ := dr.(result)
-	return Result{lastID: r.lastID, rows: r.rows}, nil
+	return Result(r), nil
 }
 
 // Query runs query with args (as [Conn.Exec] takes them) and returns its
