@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -54,14 +55,16 @@ func (c *conn) replay(ctx context.Context, groups []*csGroup) error {
 			return errNoReplay
 		}
 	}
-	if !fks {
-		return c.replayAll(ctx, groups)
-	}
 	if err := c.execInternal(ctx, "SAVEPOINT libsql_replay"); err != nil {
 		return err
 	}
 	err := c.replayAll(ctx, groups)
-	if errors.Is(err, errKeyOrder) {
+	if errors.Is(err, errUniqueOrder) {
+		if err = c.execInternal(ctx, "ROLLBACK TO libsql_replay"); err == nil {
+			err = c.replaySplit(ctx, groups)
+		}
+	}
+	if fks && errors.Is(err, errKeyOrder) {
 		if err := c.execInternal(ctx, "ROLLBACK TO libsql_replay"); err != nil {
 			return err
 		}
@@ -75,6 +78,16 @@ func (c *conn) replay(ctx context.Context, groups []*csGroup) error {
 
 // errKeyOrder reports that a replayed change broke a foreign key.
 var errKeyOrder = errors.New("libsql: rebase: a foreign key broke in the replay's order")
+
+// errUniqueOrder reports that a replayed change broke a UNIQUE index or
+// the primary key. The rows the transaction changed are as its snapshot
+// had them (a commit since that changed one changed a page the
+// transaction read, a conflict found before the replay), so this is the
+// replay's order, row by row as the transaction first touched them, not
+// the transaction's: a row given the key another row gives up later in
+// that order (keys swapped, a chain of renames, an INSERT OR REPLACE that
+// deleted the row holding its key).
+var errUniqueOrder = errors.New("libsql: rebase: a unique key broke in the replay's order")
 
 // replayAll runs the statement of every net change.
 func (c *conn) replayAll(ctx context.Context, groups []*csGroup) error {
@@ -98,7 +111,7 @@ func (c *conn) replayAll(ctx context.Context, groups []*csGroup) error {
 			default:
 				continue
 			}
-			if err := c.replayOne(ctx, t, query, args); err != nil {
+			if err := c.replayOne(ctx, t, query, args, true); err != nil {
 				return err
 			}
 		}
@@ -106,9 +119,41 @@ func (c *conn) replayAll(ctx context.Context, groups []*csGroup) error {
 	return nil
 }
 
+// replaySplit replays the net changes after errUniqueOrder: first every
+// row the transaction deleted or updated is deleted, as it was, then every
+// row it inserted or updated is inserted, as it is, so that no key is
+// still held when it is given again. With triggers and foreign-key
+// actions off, an update done so leaves the table as the UPDATE would.
+func (c *conn) replaySplit(ctx context.Context, groups []*csGroup) error {
+	for _, deletes := range []bool{true, false} {
+		for _, g := range groups {
+			t := g.t
+			for _, k := range g.keys {
+				r := g.rows[k]
+				if r.existed && r.exists && slices.EqualFunc(r.old, r.cur, sameValue) {
+					continue
+				}
+				var err error
+				switch {
+				case deletes && r.existed:
+					err = c.replayOne(ctx, t, t.deleteSQL(), r.old, false)
+				case !deletes && r.exists:
+					err = c.replayOne(ctx, t, t.insertSQL(), r.cur, false)
+				}
+				if err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return nil
+}
+
 // replayOne runs one change's statement; a constraint failure, or a DELETE
-// or UPDATE that changes no row, is a conflict.
-func (c *conn) replayOne(ctx context.Context, t *csTable, query string, args []any) error {
+// or UPDATE that changes no row, is a conflict, but for a broken foreign
+// key (errKeyOrder) and, where ordered, a broken unique key
+// (errUniqueOrder): the replay's order may be the cause.
+func (c *conn) replayOne(ctx context.Context, t *csTable, query string, args []any, ordered bool) error {
 	p, err := c.prepare(query)
 	if err != nil {
 		return fmt.Errorf("libsql: rebase: prepare %q: %w", query, convertError(err))
@@ -123,6 +168,9 @@ func (c *conn) replayOne(ctx context.Context, t *csTable, query string, args []a
 		var ce *capi.Error
 		if errors.As(err, &ce) && ce.Code == capi.CONSTRAINT_FOREIGNKEY {
 			return errKeyOrder
+		}
+		if ordered && errors.As(err, &ce) && (ce.Code == capi.CONSTRAINT_UNIQUE || ce.Code == capi.CONSTRAINT_PRIMARYKEY) {
+			return errUniqueOrder
 		}
 		if errors.As(err, &ce) && ce.Code&0xff == capi.CONSTRAINT {
 			return fmt.Errorf("%w on table %s (constraint failed: %s)", capi.ErrChangesetConflict, t.name, ce.Msg)

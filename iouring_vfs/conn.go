@@ -322,13 +322,16 @@ const readAheadBytes = 128 << 10
 
 // readPage reads page pg as the connection sees it. In a concurrent
 // transaction, it records the reads of the snapshot, but not those of the
-// transaction's own writes: SQLite read the snapshot's page before it
-// wrote there (a read recorded then), or never needed it, as for a page
-// it allocated. Work a transaction undid after SQLite spilled it (a failed
-// statement) leaves such pages in the write set, and SQLite reads them as
-// it allocates them again: recording those reads made any commit that
-// grew the file or took pages from the free list a conflict. Page 1 is
-// always recorded: Validate's header check relies on it.
+// transaction's own writes, nor those past the snapshot's end: SQLite read
+// the snapshot's page before it wrote there (a read recorded then), or
+// never needed it, as for a page it allocated; and past the end, the
+// snapshot has no page of another commit to see. Work a transaction undid
+// after SQLite spilled it (a failed statement) leaves such pages in the
+// write set, and SQLite reads them as it allocates them again; a page it
+// allocated past the end, freed and took again, dropped from its cache
+// unwritten, it reads back too. Recording those reads made any commit
+// that grew the file or took pages from the free list a conflict. Page 1
+// is always recorded: Validate's header check relies on it.
 func (f *File) readPage(pg wal.PageNo, dst []byte) error {
 	if pg == f.nextRead {
 		f.seqReads = min(f.seqReads+1, 2)
@@ -338,7 +341,7 @@ func (f *File) readPage(pg wal.PageNo, dst []byte) error {
 	f.nextRead = pg + 1
 	b, written := f.ws[pg]
 	spilled := !written && f.spilled.has(pg)
-	if f.track && (pg == 1 || !written && !spilled) {
+	if f.track && (pg == 1 || !written && !spilled && pg <= wal.PageNo(f.snapSize)) {
 		f.reads[pg] = struct{}{}
 	}
 	if written {
