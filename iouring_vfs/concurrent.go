@@ -160,6 +160,7 @@ func (f *File) Validate() (Validation, error) {
 	}
 	delete(f.reads, 1)
 	f.forgetFreelistTrunks(then, now)
+	f.forgetPointerMaps(then)
 	hit, ok := f.e.log.FirstChanged(f.snap, last, f.reads)
 	f.reads[1] = struct{}{}
 	if !ok {
@@ -195,6 +196,52 @@ func (f *File) forgetFreelistTrunks(then, buf []byte) {
 		trunk = wal.PageNo(binary.BigEndian.Uint32(buf))
 	}
 }
+
+// forgetPointerMaps removes from the read set the pointer-map pages of an
+// auto-vacuum database, whose page 1 is then. They are allocation
+// bookkeeping, shared by every table: an entry says which page points to
+// a page, and SQLite reads them to allocate, free or move pages. A
+// transaction that acted on what it read wrote the pointer-map page (an
+// entry changed) or changed the page count or free list, so it is never
+// merged over a commit that wrote that page or allocated (see mergeable
+// and MergePrecheck) but replayed, which allocates anew; any other
+// reader of them (integrity_check) changes nothing by them. Recorded, they
+// made nearly every pair of transactions that allocate a conflict.
+func (f *File) forgetPointerMaps(then []byte) {
+	if binary.BigEndian.Uint32(then[52:]) == 0 {
+		return // not auto-vacuum
+	}
+	ps := f.pageSize()
+	usable := ps - int(then[20])
+	if ps <= 0 || usable < 480 {
+		return
+	}
+	for p := range f.reads {
+		if isPointerMap(p, usable, ps) {
+			delete(f.reads, p)
+		}
+	}
+}
+
+// isPointerMap reports whether page p is a pointer-map page of an
+// auto-vacuum database with the given usable and page sizes: page 2 and
+// every usable/5+1 pages after it, moved one on where it falls on the
+// page of the pending byte (which is never used).
+func isPointerMap(p wal.PageNo, usable, ps int) bool {
+	if p < 2 {
+		return false
+	}
+	per := wal.PageNo(usable/5 + 1)
+	first := (p-2)/per*per + 2
+	if first == wal.PageNo(pendingBytePage(ps)) {
+		first++
+	}
+	return p == first
+}
+
+// pendingBytePage is the page holding SQLite's pending byte (offset
+// 0x40000000), which SQLite never uses.
+func pendingBytePage(ps int) int { return 0x40000000/ps + 1 }
 
 // mergeable reports whether the whole write set can be published on
 // version last as it is; then is page 1 of the snapshot.
