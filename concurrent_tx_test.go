@@ -503,10 +503,7 @@ func TestBeginConcurrentUndoneGrowthIsNoConflict(t *testing.T) {
 			if n := count(t, db, "SELECT count(*) FROM b"); n != 42 {
 				t.Fatalf("%d rows in b, want 42", n)
 			}
-			var ok string
-			if err := db.QueryRow("PRAGMA integrity_check").Scan(&ok); err != nil || ok != "ok" {
-				t.Fatalf("integrity_check: %q, %v", ok, err)
-			}
+			checkIntegrity(t, db)
 		})
 	}
 }

@@ -877,10 +877,7 @@ func TestReview14AutoVacuumPtrmap(t *testing.T) {
 			if n := count(t, db, "SELECT count(*) FROM t"); n != 1 {
 				t.Fatalf("%d rows in t, want 1", n)
 			}
-			var ok string
-			if err := db.QueryRow("PRAGMA integrity_check").Scan(&ok); err != nil || ok != "ok" {
-				t.Fatalf("integrity_check: %q, %v", ok, err)
-			}
+			checkIntegrity(t, db)
 			if n := count(t, db, "SELECT count(*) FROM other"); n != 1 {
 				t.Fatalf("%d rows in other", n)
 			}
