@@ -65,6 +65,10 @@ type csTable struct {
 	rowidName      string
 	insert, delete string
 	updates        map[string]string // by the changed columns
+	// keyedRowid: a rowid table with a declared primary key, whose rowid
+	// is no changeset column; insertRowid is its INSERT with the rowid.
+	keyedRowid  bool
+	insertRowid string
 }
 
 // csRow is one row's net change: its values before the transaction (if it
@@ -73,6 +77,7 @@ type csRow struct {
 	existed, exists bool
 	old, cur        []any
 	indirect        bool
+	rowid           int64 // at the end, where the table has one
 }
 
 // csGroup is one table's rows, in the order the transaction first touched
@@ -170,7 +175,7 @@ func (c *conn) netChanges(ctx context.Context) ([]*csGroup, error) {
 			r := g.row(key, true, old, ch.indirect)
 			newKey := g.t.key(nil, cur, ch.rowID)
 			if string(newKey) == string(key) {
-				r.exists, r.cur = true, cur
+				r.exists, r.cur, r.rowid = true, cur, ch.rowID
 				continue
 			}
 			// A changed key is a DELETE of the old row and an INSERT of
@@ -433,6 +438,13 @@ func (c *conn) changesetTable(ctx context.Context, name string) (*csTable, error
 			return nil, fmt.Errorf("libsql: rebase: table %q not found", name)
 		}
 		t.rowidName = rowidAlias(all)
+		if hasPK && t.rowidName != "" {
+			// A WITHOUT ROWID table has no rowid to select.
+			if p, err := c.prepare("SELECT " + t.rowidName + " FROM main." + quoteIdent(name) + " LIMIT 0"); err == nil {
+				c.release(p)
+				t.keyedRowid = true
+			}
+		}
 		if !hasPK {
 			t.cols = append([]int{-1}, t.cols...)
 			t.pk = append([]byte{1}, t.pk...)

@@ -396,6 +396,12 @@ func (c *conn) rebase(ctx context.Context, ct *concurrentTx, seq sequenceState) 
 		f.CountConflict("rebase")
 		return err
 	}
+	var newest map[string]int64
+	if seq.seqs != nil {
+		if newest, err = c.sequences(); err != nil {
+			return err
+		}
+	}
 	// Triggers off: the changes they made are in the changeset already.
 	// Switching the setting expires every prepared statement of the
 	// connection, so it is only done where there are triggers.
@@ -429,7 +435,7 @@ func (c *conn) rebase(ctx context.Context, ct *concurrentTx, seq sequenceState) 
 		}
 		return c.mapErr(ctx, err)
 	}
-	if err := c.restoreSequence(ctx, seq, groups); err != nil {
+	if err := c.restoreSequence(ctx, seq, groups, newest); err != nil {
 		return err
 	}
 	// The transaction's own changes are what it publishes.
@@ -465,18 +471,27 @@ func (c *conn) sequenceState(ctx context.Context) sequenceState {
 	if pages, ok := c.file.BtreePages(sc.seqRoot, 64); ok {
 		st.pages = pages
 	}
+	st.seqs, _ = c.sequences()
+	return st
+}
+
+// sequences reads sqlite_sequence.
+func (c *conn) sequences() (map[string]int64, error) {
 	p, err := c.prepare("SELECT name, seq FROM sqlite_sequence")
 	if err != nil {
-		return st
+		return nil, convertError(err)
 	}
 	defer c.release(p)
-	st.seqs = map[string]int64{}
+	seqs := map[string]int64{}
 	for {
 		row, err := p.s.Step()
-		if err != nil || !row {
-			return st
+		if err != nil {
+			return seqs, convertError(err)
 		}
-		st.seqs[p.s.ColumnText(0)] = p.s.ColumnInt64(1)
+		if !row {
+			return seqs, nil
+		}
+		seqs[p.s.ColumnText(0)] = p.s.ColumnInt64(1)
 	}
 }
 
@@ -591,25 +606,34 @@ func (c *conn) checkSequences(ctx context.Context, groups []*csGroup, st sequenc
 	return nil
 }
 
-// restoreSequence raises sqlite_sequence to what the transaction reached,
-// for the AUTOINCREMENT tables it inserted into: the changeset does not
-// carry it.
-func (c *conn) restoreSequence(ctx context.Context, st sequenceState, groups []*csGroup) error {
-	inserted := map[string]bool{}
+// restoreSequence sets sqlite_sequence, after the replay, for the
+// AUTOINCREMENT tables replayed: to the higher of what the transaction
+// reached and what the newest version had before the replay (newest)
+// where it inserted, else back to the newest version's. The changeset
+// does not carry it, and the replay's own INSERTs moved it: a rowid the
+// transaction moved with an UPDATE, which leaves the sequence alone, is
+// replayed as an INSERT, which raises it.
+func (c *conn) restoreSequence(ctx context.Context, st sequenceState, groups []*csGroup, newest map[string]int64) error {
 	for _, g := range groups {
-		if g.minInsert != 0 {
-			inserted[g.t.name] = true
+		name := g.t.name
+		mine, inMine := st.seqs[name]
+		want, keep := newest[name]
+		if !inMine && !keep {
+			continue
 		}
-	}
-	for name, seq := range st.seqs {
-		if !inserted[name] {
-			continue // another transaction may have reset it since
+		if g.minInsert != 0 && inMine {
+			want, keep = max(want, mine), true
 		}
-		args := []driver.NamedValue{{Ordinal: 1, Value: name}, {Ordinal: 2, Value: seq}}
-		for _, q := range []string{
-			"UPDATE sqlite_sequence SET seq = ?2 WHERE name = ?1 AND seq < ?2",
+		args := []driver.NamedValue{{Ordinal: 1, Value: name}, {Ordinal: 2, Value: want}}
+		qs := []string{
+			"UPDATE sqlite_sequence SET seq = ?2 WHERE name = ?1",
 			"INSERT INTO sqlite_sequence(name, seq) SELECT ?1, ?2 WHERE NOT EXISTS (SELECT 1 FROM sqlite_sequence WHERE name = ?1)",
-		} {
+		}
+		if !keep {
+			qs = []string{"DELETE FROM sqlite_sequence WHERE name = ?1"}
+			args = args[:1]
+		}
+		for _, q := range qs {
 			p, err := c.prepare(q)
 			if err != nil {
 				return convertError(err)

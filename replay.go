@@ -28,9 +28,10 @@ import (
 // Where foreign keys are enforced, the statements check each key at once,
 // while the net changes come table by table, not in the order the
 // transaction made them: a key the transaction kept can break in between.
-// The replay then runs inside a savepoint, and such a failure rolls it
-// back and falls back to sqlite3changeset_apply, whose deferred check
-// accepts an order that is only consistent at the end. The fallback is
+// The replay runs inside a savepoint, and such a failure, or a deferred
+// key left broken at its end, rolls it back and falls back to
+// sqlite3changeset_apply, whose deferred check accepts an order that is
+// only consistent at the end. The fallback is
 // taken at once where a foreign key has an action (switching actions off
 // expires every statement anyway) and for a transaction that changed
 // sqlite_stat1, which the changeset format keys differently.
@@ -62,6 +63,16 @@ func (c *conn) replay(ctx context.Context, groups []*csGroup) error {
 	if errors.Is(err, errUniqueOrder) {
 		if err = c.execInternal(ctx, "ROLLBACK TO libsql_replay"); err == nil {
 			err = c.replaySplit(ctx, groups)
+		}
+	}
+	if fks && err == nil {
+		// A deferred key the replay left broken that the transaction did
+		// not (replaySplit inserting again a row whose parent was already
+		// missing, where the UPDATE never looked) would fail the COMMIT.
+		if n, ferr := c.cc.DeferredForeignKeys(); ferr != nil {
+			err = c.mapErr(ctx, ferr)
+		} else if n > 0 {
+			err = errKeyOrder
 		}
 	}
 	if fks && errors.Is(err, errKeyOrder) {
@@ -137,6 +148,9 @@ func (c *conn) replaySplit(ctx context.Context, groups []*csGroup) error {
 				switch {
 				case deletes && r.existed:
 					err = c.replayOne(ctx, t, t.deleteSQL(), r.old, false)
+				case !deletes && r.exists && r.existed && t.keyedRowid:
+					// An UPDATE keeps the rowid, which the INSERT would not.
+					err = c.replayOne(ctx, t, t.insertRowidSQL(), append([]any{r.rowid}, r.cur...), false)
 				case !deletes && r.exists:
 					err = c.replayOne(ctx, t, t.insertSQL(), r.cur, false)
 				}
@@ -203,6 +217,21 @@ func (t *csTable) insertSQL() string {
 			") VALUES (" + strings.Repeat(", ?", len(names))[2:] + ")"
 	}
 	return t.insert
+}
+
+// insertRowidSQL returns the INSERT of a row of a keyedRowid table with
+// its rowid first. (Where the key is an INTEGER PRIMARY KEY, it and the
+// rowid name the same column, given the same value.)
+func (t *csTable) insertRowidSQL() string {
+	if t.insertRowid == "" {
+		names := []string{t.rowidName}
+		for i := range t.cols {
+			names = append(names, t.colName(i))
+		}
+		t.insertRowid = "INSERT OR ABORT INTO main." + quoteIdent(t.name) + "(" + strings.Join(names, ", ") +
+			") VALUES (" + strings.Repeat(", ?", len(names))[2:] + ")"
+	}
+	return t.insertRowid
 }
 
 // deleteSQL returns the DELETE of a row with every column as given.

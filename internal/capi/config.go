@@ -40,6 +40,21 @@ func (c *Conn) DBConfigBool(op int32, on int) (bool, error) {
 	return *(*int32)(cptr(res)) != 0, nil
 }
 
+// DeferredForeignKeys returns the number of deferred foreign-key
+// violations the open transaction has outstanding
+// (sqlite3_db_status(SQLITE_DBSTATUS_DEFERRED_FKS)), which COMMIT refuses
+// unless they are resolved; the status reports only zero or more.
+func (c *Conn) DeferredForeignKeys() (int, error) {
+	res := c.tls.Alloc(8)
+	defer c.tls.Free(8)
+	cur, hi := res, res+4
+	*(*int32)(cptr(cur)), *(*int32)(cptr(hi)) = 0, 0
+	if rc := sqlite3.Xsqlite3_db_status(c.tls, c.db, sqlite3.SQLITE_DBSTATUS_DEFERRED_FKS, cur, hi, 0); rc != OK {
+		return 0, c.err(rc)
+	}
+	return int(*(*int32)(cptr(cur))), nil
+}
+
 // File-control opcodes of [Conn.FileControl] this module uses.
 const (
 	FCNTL_DATA_VERSION = sqlite3.SQLITE_FCNTL_DATA_VERSION
