@@ -6,7 +6,6 @@ import (
 	"io/fs"
 	"math"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -263,10 +262,6 @@ func (e *Engine) ensureCache() {
 // log restart (see checkpointer).
 var restartWait = 5 * time.Millisecond
 
-// directRestartPages is the most pages the checkpointer copies under the
-// writer lock, in the restart, without a passive checkpoint first.
-const directRestartPages = 128
-
 // retryMin and retryMax bound the checkpointer's pause before it tries
 // again a restart that a pinned snapshot refused (see checkpointer); once
 // nothing was committed in a pause, it waits for the next commit or for a
@@ -491,29 +486,17 @@ func (e *Engine) afterCommit(v wal.Version) error {
 		e.mainReady.Store(true)
 	}
 	if n := e.autoCkpt.Load(); n > 0 {
-		if frames, backfilled := e.log.Frames(); frames-backfilled >= int(n) {
-			if e.kickCheckpointer() {
-				// A writer that never pauses keeps its thread: the
-				// checkpointer, made runnable, waited there for the
-				// scheduler's next preemption (up to 10 ms, 1300 commits
-				// here), and the log grew meanwhile.
-				runtime.Gosched()
-			}
-		} else if e.ckptIdle.Load() && e.ckptIdle.CompareAndSwap(true, false) {
+		if frames, backfilled := e.log.Frames(); frames-backfilled >= int(n) || e.ckptIdle.Load() && e.ckptIdle.CompareAndSwap(true, false) {
 			e.kickCheckpointer()
 		}
 	}
 	return nil
 }
 
-// kickCheckpointer wakes the checkpointer, and reports whether it was
-// not woken already.
-func (e *Engine) kickCheckpointer() bool {
+func (e *Engine) kickCheckpointer() {
 	select {
 	case e.ckptKick <- struct{}{}:
-		return true
 	default:
-		return false
 	}
 }
 
@@ -522,12 +505,10 @@ func (e *Engine) kickCheckpointer() bool {
 var testHookCheckpointerWake func()
 
 // checkpointer runs automatic checkpoints in the background, so commits do
-// not pay for them: a passive one copies what no snapshot needs, then a
-// restart under the writer lock copies the short tail and starts the log
-// over once it is past its threshold (with few pages to copy, the restart
-// alone); and when the log has grown past four times the threshold, one
-// waits longer for the writer lock, so that a steady stream of commits
-// cannot grow it without bound.
+// not pay for them: a passive one copies what no snapshot needs, and when
+// the log has grown past four times the threshold, one that holds the
+// writer lock for the short tail and restarts the log, so that a steady
+// stream of commits cannot grow it without bound.
 func (e *Engine) checkpointer() {
 	defer close(e.stopped)
 	var retry <-chan time.Time
@@ -571,18 +552,11 @@ func (e *Engine) checkpointer() {
 		if e.log.Err() != nil {
 			continue
 		}
-		// Where the restart is due and would copy few pages, the passive
-		// checkpoint is skipped: with synchronous=NORMAL it costs two
-		// fsyncs, and so does the restart after it, which must copy the
-		// commits made meanwhile; a writer that never pauses pushed the
-		// log to 2.5x the threshold while the two ran.
-		if !e.restartWanted() || e.log.PagesToCopy(directRestartPages) >= directRestartPages {
-			oldest, _ := e.oldest()
-			if _, err := e.log.Checkpoint(wal.CheckpointPassive, oldest); err != nil {
-				continue
-			}
+		oldest, _ := e.oldest()
+		if _, err := e.log.Checkpoint(wal.CheckpointPassive, oldest); err != nil {
+			continue
 		}
-		// Restart the log if nothing needs it any more (cheap: little is
+		// Restart the log if nothing needs it any more (cheap: nothing is
 		// left to copy). Restarts happen only under the writer lock, so a
 		// writer holding it can rely on NextVersion. A writer that never
 		// pauses leaves the lock free at no moment: when the log is past

@@ -1,15 +1,17 @@
 package iouringvfs
 
-// Review 15: the checkpointer's direct restart (commit 6e75f33). Where a
-// restart is wanted and the log holds under directRestartPages distinct
-// pages to copy, the passive checkpoint is skipped and the RESTART
-// checkpoint, under the writer lock, copies every frame itself (fsync of
-// the log at sync=normal, copy, fsync of the main file, new header, fsync).
+// Review 15: the checkpointer's restarts under failure. It was written for
+// a direct restart (commit 6e75f33: where a restart was wanted and the log
+// held under 128 distinct pages, the RESTART checkpoint copied every frame
+// under the writer lock, with no passive checkpoint first), which cost 8
+// writers at sync=normal 4-10% of their commits and was taken out; the
+// checkpointer runs a passive checkpoint, then the restart under the
+// writer lock copies the tail (fsync of the log at sync=normal, copy,
+// fsync of the main file, new header, fsync).
 //
-// The tests run workloads of small commits on few pages (the direct path)
-// and on many pages (the passive path), check that each takes the path it
-// is meant to (main-file writes under the engine's internal writer lock,
-// checkpoints per restart), and then:
+// The tests run workloads of small commits on few pages and on many pages,
+// report where the main-file writes happen (under the engine's internal
+// writer lock or not) and the checkpoints per restart, and then:
 //   - power losses (iofault.CrashFS) at random mutating operations, and
 //     at operations made during a restart under the writer lock: after the
 //     reboot the database is a prefix of the commits (every row holds the
@@ -369,20 +371,11 @@ func TestReview15PathTaken(t *testing.T) {
 				st := o.stats
 				t.Logf("%d commits: %d checkpoints, %d restarts, %d pages copied, %d fsyncs; main writes %d under the internal lock, %d without",
 					o.acked, st.Checkpoints, st.Restarts, st.PagesBackfilled, st.Syncs, o.lockedWrites, o.freeWrites)
-				if st.Restarts < 2 || strings.HasPrefix(cfg.name, "few") && st.Restarts < 20 {
+				if st.Restarts < 2 {
 					t.Errorf("only %d restarts", st.Restarts)
 				}
-				if strings.HasPrefix(cfg.name, "few") {
-					if o.lockedWrites == 0 || o.freeWrites*10 > o.lockedWrites {
-						t.Errorf("few pages: %d main writes under the lock, %d without: the direct restart is not what runs", o.lockedWrites, o.freeWrites)
-					}
-					if float64(st.Checkpoints) > 1.5*float64(st.Restarts)+3 {
-						t.Errorf("few pages: %d checkpoints for %d restarts: passive checkpoints run", st.Checkpoints, st.Restarts)
-					}
-				} else if o.freeWrites == 0 || 4*o.freeWrites < o.lockedWrites {
-					// Seen: 424-912 without the lock against 24-360 under
-					// it; the bound leaves room for a slow scheduler.
-					t.Errorf("many pages: %d main writes under the lock, %d without: the passive checkpoint does not run first", o.lockedWrites, o.freeWrites)
+				if o.freeWrites == 0 {
+					t.Errorf("%d main writes under the lock, none without: the passive checkpoint does not run first", o.lockedWrites)
 				}
 				if j, bad := r15Check(t, cfg, o, mem, path); len(bad) > 0 || j != o.acked {
 					t.Errorf("reopen: commit %d of %d: %v", j, o.acked, bad)
@@ -753,7 +746,7 @@ func TestReview15PinnedReaders(t *testing.T) {
 // older than the newest commit, restartWanted is false (the passive path
 // runs, and the restart copies nothing the reader reads from the main
 // file) however far past the threshold the log is; the reader still reads
-// its snapshot, and PagesToCopy counts what the log holds.
+// its snapshot.
 func TestReview15RestartWantedWithReader(t *testing.T) {
 	cfg := r15Few("normal")
 	mem := ioback.NewMemFS()
@@ -783,9 +776,6 @@ func TestReview15RestartWantedWithReader(t *testing.T) {
 	e.autoCkpt.Store(20) // without a commit to kick the checkpointer
 	if e.restartWanted() {
 		t.Errorf("restartWanted with a reader pinned at an old snapshot: %+v", e.Stats())
-	}
-	if n := e.log.PagesToCopy(directRestartPages); n == 0 || n >= directRestartPages {
-		t.Errorf("PagesToCopy %d", n)
 	}
 	// Commits now kick the checkpointer: passive checkpoints up to the
 	// reader's snapshot; no restart below four times the threshold.

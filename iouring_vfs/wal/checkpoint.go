@@ -91,22 +91,6 @@ type copyItem struct {
 	f FrameNo
 }
 
-// PagesToCopy counts, up to limit, the pages with a frame the main file
-// lacks: about what a checkpoint of every frame would write.
-func (l *Log) PagesToCopy(limit int) int {
-	l.mu.RLock()
-	defer l.mu.RUnlock()
-	n := 0
-	for _, refs := range l.index {
-		if refs[len(refs)-1].f > l.backfill {
-			if n++; n >= limit {
-				break
-			}
-		}
-	}
-	return n
-}
-
 // Checkpoint copies into the main file the newest version of each page at
 // or below oldest, the oldest version any pinned snapshot may still read
 // (pass Durable() when nothing is pinned), and syncs the main file. In the

@@ -378,33 +378,3 @@ func TestGrowthWithoutPagesGetsZeroFrames(t *testing.T) {
 		t.Fatalf("page 300 after the checkpoint: %v %v %s", found, err, describe(buf))
 	}
 }
-
-// PagesToCopy counts the distinct pages with a frame the main file lacks,
-// once each however many frames it has, stops at its limit, and drops
-// what a checkpoint copied.
-func TestPagesToCopy(t *testing.T) {
-	l := openLog(t, ioback.NewMemFS(), "/", "db", Options{})
-	const ps = 1024
-	if n := l.PagesToCopy(10); n != 0 {
-		t.Fatalf("empty log: %d pages to copy", n)
-	}
-	for g := 1; g <= 3; g++ {
-		commitPages(t, l.Log, ps, map[PageNo]int{1: g, 2: g, 3: g}, 3, false)
-	}
-	if n := l.PagesToCopy(10); n != 3 {
-		t.Fatalf("3 pages in 9 frames: %d pages to copy", n)
-	}
-	if n := l.PagesToCopy(2); n != 2 {
-		t.Fatalf("limit 2: %d pages to copy", n)
-	}
-	if _, err := l.Checkpoint(CheckpointPassive, l.Durable()); err != nil {
-		t.Fatal(err)
-	}
-	if n := l.PagesToCopy(10); n != 0 {
-		t.Fatalf("after a checkpoint: %d pages to copy", n)
-	}
-	commitPages(t, l.Log, ps, map[PageNo]int{2: 4}, 3, false)
-	if n := l.PagesToCopy(10); n != 1 {
-		t.Fatalf("one page committed since the checkpoint: %d pages to copy", n)
-	}
-}
