@@ -53,7 +53,7 @@ type r15Cfg struct {
 }
 
 // r15Few: all 12 rows (about 6 pages at 1 KiB pages) in every commit, a
-// threshold of 20 frames: the direct restart.
+// threshold of 20 frames: frequent restarts with a short tail.
 func r15Few(sync string) r15Cfg {
 	return r15Cfg{name: "few-" + sync, sync: sync, autoCkpt: 20, rows: 12, blob: 150, per: 0, commits: 300}
 }
@@ -426,7 +426,7 @@ func r15Crash(t *testing.T, cfg r15Cfg, seed uint64, crashAt int64, lockedOnly b
 }
 
 // TestReview15CrashDirectRestart: power losses at random mutating
-// operations of the few-pages (direct restart) and many-pages (passive)
+// operations of the few-pages and many-pages
 // workloads, at sync=full and sync=normal.
 func TestReview15CrashDirectRestart(t *testing.T) {
 	for _, sm := range []string{"full", "normal"} {
@@ -437,32 +437,40 @@ func TestReview15CrashDirectRestart(t *testing.T) {
 					cfg.commits = 120
 					cfg.autoCkpt = 200
 				}
-				deadline := time.Now().Add(1200 * time.Millisecond)
-				runs, fails := 0, 0
-				for s := 0; s < r15Seeds(400, 4000); s++ {
-					if !cr8Soak() && time.Now().After(deadline) {
-						break
-					}
-					rng := rand.New(rand.NewPCG(uint64(s), 0x15))
-					at := rng.Int64N(int64(cfg.commits) * 4)
-					fired, bad := r15Crash(t, cfg, uint64(s), at, false)
-					if !fired {
-						continue
-					}
-					runs++
-					if len(bad) > 0 {
-						fails++
-						if fails <= 3 {
-							t.Error(strings.Join(bad, "\n\t"))
-						}
-					}
-				}
-				t.Logf("%d power losses, %d failed", runs, fails)
-				if runs < r15MinRuns() {
-					t.Errorf("only %d power losses fired", runs)
-				}
+				r15CrashSweep(t, cfg, 0x15, 0, int64(cfg.commits)*4, false, "")
 			})
 		}
+	}
+}
+
+// r15CrashSweep runs r15Crash for seeds in turn (for 1.2 s, or all of
+// them under soak), each with a power loss at an operation drawn below
+// maxAt (among those under the writer lock if lockedOnly), and reports
+// the failures; seeds are offset by seedOffset and drawn with salt.
+func r15CrashSweep(t *testing.T, cfg r15Cfg, salt, seedOffset uint64, maxAt int64, lockedOnly bool, where string) {
+	t.Helper()
+	deadline := time.Now().Add(1200 * time.Millisecond)
+	runs, fails := 0, 0
+	for s := 0; s < r15Seeds(400, 4000); s++ {
+		if !cr8Soak() && time.Now().After(deadline) {
+			break
+		}
+		rng := rand.New(rand.NewPCG(uint64(s), salt))
+		fired, bad := r15Crash(t, cfg, uint64(s)+seedOffset, rng.Int64N(maxAt), lockedOnly)
+		if !fired {
+			continue
+		}
+		runs++
+		if len(bad) > 0 {
+			fails++
+			if fails <= 3 {
+				t.Error(strings.Join(bad, "\n\t"))
+			}
+		}
+	}
+	t.Logf("%d power losses%s, %d failed", runs, where, fails)
+	if runs < r15MinRuns() {
+		t.Errorf("only %d power losses fired%s", runs, where)
 	}
 }
 
@@ -475,36 +483,13 @@ func TestReview15CrashInsideRestart(t *testing.T) {
 	for _, cfg := range []r15Cfg{r15Few("full"), r15Few("normal"), limited} {
 		cfg.commits = 150
 		t.Run(cfg.name, func(t *testing.T) {
-			deadline := time.Now().Add(1200 * time.Millisecond)
-			runs, fails := 0, 0
-			for s := 0; s < r15Seeds(400, 4000); s++ {
-				if !cr8Soak() && time.Now().After(deadline) {
-					break
-				}
-				rng := rand.New(rand.NewPCG(uint64(s), 0x51))
-				at := rng.Int64N(60)
-				fired, bad := r15Crash(t, cfg, uint64(s)+1000, at, true)
-				if !fired {
-					continue
-				}
-				runs++
-				if len(bad) > 0 {
-					fails++
-					if fails <= 3 {
-						t.Error(strings.Join(bad, "\n\t"))
-					}
-				}
-			}
-			t.Logf("%d power losses inside restarts, %d failed", runs, fails)
-			if runs < r15MinRuns() {
-				t.Errorf("only %d power losses fired inside restarts", runs)
-			}
+			r15CrashSweep(t, cfg, 0x51, 1000, 60, true, " inside restarts")
 		})
 	}
 }
 
 // TestReview15FaultInsideRestart: EIO, ENOSPC and short writes at the
-// n-th operation made under the internal writer lock (the direct
+// n-th operation made under the internal writer lock (the
 // restart's fsyncs, copy and header), for n swept: the error must reach a
 // caller (a commit, or the engine's unreported error at close) whenever
 // it poisoned the engine; the files as the fault left them reopen with
@@ -584,7 +569,7 @@ func TestReview15FaultInsideRestart(t *testing.T) {
 }
 
 // TestReview15PinnedReaders: readers holding old snapshots while a writer
-// commits small transactions past the threshold many times over (direct
+// commits small transactions past the threshold many times over (plain
 // restarts between the readers, restarts keeping the readers' pages at
 // four times the threshold) read exactly their snapshot, every row of
 // one commit; readers that start and end all the time never see a torn
@@ -683,7 +668,7 @@ func TestReview15PinnedReaders(t *testing.T) {
 			}
 			i := 0
 			for round := 0; round < 6; round++ {
-				// Commits with no long reader: direct restarts.
+				// Commits with no long reader: plain restarts.
 				for range 60 {
 					i++
 					commit(i)
@@ -805,7 +790,7 @@ func TestReview15RestartWantedWithReader(t *testing.T) {
 // r15MultiRun: W writers, each on its own connection, each commit of
 // writer w setting k of its rows (ids w+1, w+1+W, w+1+2W: pages shared
 // with the others) to its own count. Committers that have handed over the
-// writer lock pin their snapshots (committersPin), which makes the direct
+// writer lock pin their snapshots (committersPin), which makes the
 // restart copy up to them and wait. It returns per writer the commits
 // acknowledged and those durable for sure.
 func r15MultiRun(t *testing.T, sm string, fsys ioback.FS, path string, probe *r15Probe, perWriter int) (acked, floor []int, errs []error) {
