@@ -1154,7 +1154,7 @@ func TestLongrunReviewAutocheckpointOvershoot(t *testing.T) {
 	// cores busy with other work, and once 7x while another benchmark ran
 	// (the checkpointer starved): the normal run catches only a log left
 	// to grow past the forced restart; the soak run holds the real bound.
-	// On a faster machine (80-100k commits/s) it reaches 2.4-3.2x: the
+	// On a faster machine (80-100k commits/s) it reaches 2.5-3.1x: the
 	// checkpointer wakes late (the committer keeps its thread until
 	// preempted) and spends two fsyncs on a passive checkpoint before the
 	// restart's two. Fixes that held it at 1.0-1.8x cost writers
