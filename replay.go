@@ -69,9 +69,9 @@ func (c *conn) replay(ctx context.Context, groups []*csGroup) error {
 		// A deferred key the replay left broken that the transaction did
 		// not (replaySplit inserting again a row whose parent was already
 		// missing, where the UPDATE never looked) would fail the COMMIT.
-		if n, ferr := c.cc.DeferredForeignKeys(); ferr != nil {
+		if broken, ferr := c.cc.DeferredForeignKeys(); ferr != nil {
 			err = c.mapErr(ctx, ferr)
-		} else if n > 0 {
+		} else if broken {
 			err = errKeyOrder
 		}
 	}

@@ -629,41 +629,6 @@ func TestReview16ManyRows(t *testing.T) {
 	}
 }
 
-// TestReview16OrphanCommitState: after the deferred-orphan rebase fails at
-// its COMMIT (TestReview16ForeignKeyOrphans/deferred), is the database
-// left writable, c1 usable, and the contents as before c1?
-func TestReview16OrphanCommitState(t *testing.T) {
-	db := openTestDB(t, "foreign_keys=true&busy_timeout=500")
-	mustExec(t, db, "CREATE TABLE other(id INTEGER PRIMARY KEY, v BLOB); CREATE TABLE pad(id INTEGER PRIMARY KEY, v BLOB)")
-	mustExec(t, db, "CREATE TABLE p(id INTEGER PRIMARY KEY); CREATE TABLE ch(id INTEGER PRIMARY KEY, k TEXT UNIQUE, pid INT REFERENCES p(id) DEFERRABLE INITIALLY DEFERRED)")
-	mustExec(t, db, "PRAGMA foreign_keys = OFF; INSERT INTO p VALUES (1); INSERT INTO ch VALUES (1, 'a', 1), (2, 'b', 99); PRAGMA foreign_keys = ON")
-	c1 := dbConn(t, db)
-	cexec(t, c1, "BEGIN CONCURRENT")
-	for _, q := range r16Rotate("ch", "k", "id = 1", "id = 2", "'a'", "'b'", "'tmp'") {
-		cexec(t, c1, q)
-	}
-	cexec(t, c1, "INSERT INTO pad(v) VALUES (zeroblob(20000))")
-	mustExec(t, db, "INSERT INTO other(v) VALUES (zeroblob(5000))")
-	_, err := c1.ExecContext(context.Background(), "COMMIT")
-	t.Logf("COMMIT: %v (busy snapshot: %v)", err, errors.Is(err, ErrBusySnapshot))
-	if err == nil {
-		return
-	}
-	_, werr := db.Exec("INSERT INTO other(v) VALUES (2)")
-	t.Logf("another writer after: %v", werr)
-	var inTx string
-	_, cerr := c1.ExecContext(context.Background(), "INSERT INTO other(v) VALUES (3)")
-	t.Logf("c1 writes after: %v", cerr)
-	_, rerr := c1.ExecContext(context.Background(), "ROLLBACK")
-	t.Logf("c1 ROLLBACK after: %v", rerr)
-	t.Logf("ch: %s; pad rows %d %s", r16Lines(t, db, "SELECT * FROM ch ORDER BY id"), count(t, db, "SELECT count(*) FROM pad"), inTx)
-	_, werr2 := db.Exec("INSERT INTO other(v) VALUES (4)")
-	t.Logf("another writer after c1's ROLLBACK: %v", werr2)
-	if werr != nil || cerr != nil {
-		t.Errorf("state after the failed rebase: writer %v, c1 %v", werr, cerr)
-	}
-}
-
 // r16Descs is r13Descs with long lines shortened.
 func r16Descs(cs []Change) []string {
 	out := r13Descs(cs)

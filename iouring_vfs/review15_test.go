@@ -385,25 +385,23 @@ func TestReview15PathTaken(t *testing.T) {
 	}
 }
 
-// r15Crash runs cfg with a power loss at the crash-th operation that
-// crashAt selects and checks the recovery.
-func r15Crash(t *testing.T, cfg r15Cfg, seed uint64, crashAt int64, lockedOnly bool) (fired bool, bad []string) {
+// r15ArmCrash returns a fault file system over a crashable one (seeded
+// from seed and crashAt), with a probe on a fresh path, armed to lose
+// power at the crashAt-th mutating operation (counting only those under
+// the engine's internal writer lock if lockedOnly); crash returns what
+// survived the power loss and the operation it came at, nil if it never
+// came.
+func r15ArmCrash(seed uint64, crashAt int64, lockedOnly bool) (ffs *iofault.FaultFS, p *r15Probe, crash func() (*iofault.CrashFS, string)) {
 	cfs := iofault.NewCrashFS(seed*0x9e3779b97f4a7c15 + uint64(crashAt))
-	ffs := iofault.NewFaultFS(cfs)
-	path := r15Path()
-	p := &r15Probe{path: path}
+	ffs = iofault.NewFaultFS(cfs)
+	p = &r15Probe{path: r15Path()}
 	var crashed *iofault.CrashFS
 	var crashOp string
 	var n int64
 	ffs.Arm(iofault.Rule{N: 1 << 40, Match: func(op iofault.Op) bool {
 		p.match(op)
-		if crashed != nil || !cr8Mutating(op) {
+		if crashed != nil || !cr8Mutating(op) || lockedOnly && !p.internalHeld() {
 			return false
-		}
-		if lockedOnly {
-			if p.e.Load() == nil || !p.internalHeld() {
-				return false
-			}
 		}
 		if n == crashAt {
 			crashed, crashOp = cfs.Crash(), op.String()
@@ -411,9 +409,18 @@ func r15Crash(t *testing.T, cfg r15Cfg, seed uint64, crashAt int64, lockedOnly b
 		n++
 		return false
 	}})
+	return ffs, p, func() (*iofault.CrashFS, string) { return crashed, crashOp }
+}
+
+// r15Crash runs cfg with a power loss at the crash-th operation that
+// crashAt selects and checks the recovery.
+func r15Crash(t *testing.T, cfg r15Cfg, seed uint64, crashAt int64, lockedOnly bool) (fired bool, bad []string) {
+	ffs, p, crash := r15ArmCrash(seed, crashAt, lockedOnly)
+	path := p.path
 	stop := cr8Watchdog(fmt.Sprintf("review15 %s seed %d crash %d", cfg.name, seed, crashAt))
 	o := r15Run(t, cfg, seed, ffs, path, p, true)
 	stop()
+	crashed, crashOp := crash()
 	if crashed == nil {
 		return false, nil
 	}
@@ -929,30 +936,15 @@ func TestReview15CrashConcurrentWriters(t *testing.T) {
 					if lockedOnly {
 						at = rng.Int64N(40)
 					}
-					cfs := iofault.NewCrashFS(uint64(s)*0x9e3779b97f4a7c15 + uint64(at))
-					ffs := iofault.NewFaultFS(cfs)
-					path := r15Path()
-					p := &r15Probe{path: path}
-					var crashed *iofault.CrashFS
-					var crashOp string
-					var n int64
-					ffs.Arm(iofault.Rule{N: 1 << 40, Match: func(op iofault.Op) bool {
-						p.match(op)
-						if crashed != nil || !cr8Mutating(op) || lockedOnly && !p.internalHeld() {
-							return false
-						}
-						if n == at {
-							crashed, crashOp = cfs.Crash(), op.String()
-						}
-						n++
-						return false
-					}})
+					ffs, p, crash := r15ArmCrash(uint64(s), at, lockedOnly)
+					path := p.path
 					stop := cr8Watchdog(fmt.Sprintf("review15 writers seed %d", s))
 					acked, floor, errs := r15MultiRun(t, sm, ffs, path, p, 60)
 					stop()
 					if e := p.e.Load(); e != nil {
 						restarts += e.Stats().Restarts
 					}
+					crashed, crashOp := crash()
 					if crashed == nil {
 						continue
 					}

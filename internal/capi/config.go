@@ -40,19 +40,19 @@ func (c *Conn) DBConfigBool(op int32, on int) (bool, error) {
 	return *(*int32)(cptr(res)) != 0, nil
 }
 
-// DeferredForeignKeys returns the number of deferred foreign-key
-// violations the open transaction has outstanding
-// (sqlite3_db_status(SQLITE_DBSTATUS_DEFERRED_FKS)), which COMMIT refuses
-// unless they are resolved; the status reports only zero or more.
-func (c *Conn) DeferredForeignKeys() (int, error) {
+// DeferredForeignKeys reports whether the open transaction has foreign-key
+// violations outstanding, which COMMIT refuses unless they are resolved
+// (sqlite3_db_status(SQLITE_DBSTATUS_DEFERRED_FKS), which says 1 or 0,
+// not how many).
+func (c *Conn) DeferredForeignKeys() (bool, error) {
 	res := c.tls.Alloc(8)
 	defer c.tls.Free(8)
 	cur, hi := res, res+4
 	*(*int32)(cptr(cur)), *(*int32)(cptr(hi)) = 0, 0
 	if rc := sqlite3.Xsqlite3_db_status(c.tls, c.db, sqlite3.SQLITE_DBSTATUS_DEFERRED_FKS, cur, hi, 0); rc != OK {
-		return 0, c.err(rc)
+		return false, c.err(rc)
 	}
-	return int(*(*int32)(cptr(cur))), nil
+	return *(*int32)(cptr(cur)) != 0, nil
 }
 
 // File-control opcodes of [Conn.FileControl] this module uses.
