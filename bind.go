@@ -164,40 +164,66 @@ func paramLabel(name string, i int) string {
 
 // bindValue binds one converted argument.
 func (c *conn) bindValue(s *capi.Stmt, i int, v driver.Value) error {
-	var err error
+	return convertError(storeValue(c, param{s, i}, v))
+}
+
+// valueSink is where storeValue puts a value: a statement's parameter
+// (param) or a Go SQL function's result (funcResult, in functions.go).
+type valueSink interface {
+	int64(v int64) error
+	float(v float64) error
+	text(v string) error
+	textBytes(v []byte) error
+	blob(v []byte) error
+	null() error
+}
+
+// storeValue stores a value of one of the types CheckNamedValue leaves
+// (and an int) in sink, as SQLite's datatype: a bool as 0 or 1, a
+// time.Time in the connection's _time_format, a nil []byte as NULL.
+func storeValue[S valueSink](c *conn, sink S, v driver.Value) error {
 	switch v := v.(type) {
 	case int64:
-		err = s.BindInt64(i, v)
+		return sink.int64(v)
 	case float64:
-		err = s.BindFloat(i, v)
+		return sink.float(v)
 	case string:
-		err = s.BindText(i, v)
+		return sink.text(v)
 	case bool:
 		var n int64
 		if v {
 			n = 1
 		}
-		err = s.BindInt64(i, n)
+		return sink.int64(n)
 	case []byte:
 		if v == nil {
-			err = s.BindNull(i)
-		} else {
-			err = s.BindBlob(i, v)
+			return sink.null()
 		}
+		return sink.blob(v)
 	case time.Time:
 		f := &c.cfg.timeFormat
 		if f.layout == "" {
-			err = s.BindInt64(i, f.integer(v))
-		} else {
-			c.scratch = f.appendTime(c.scratch[:0], v)
-			err = s.BindTextBytes(i, c.scratch)
+			return sink.int64(f.integer(v))
 		}
+		c.scratch = f.appendTime(c.scratch[:0], v)
+		return sink.textBytes(c.scratch)
 	case nil:
-		err = s.BindNull(i)
+		return sink.null()
 	case int:
-		err = s.BindInt64(i, int64(v))
-	default:
-		return fmt.Errorf("unsupported type %T", v)
+		return sink.int64(int64(v))
 	}
-	return convertError(err)
+	return fmt.Errorf("unsupported type %T", v)
 }
+
+// param is parameter i of a statement, as a valueSink.
+type param struct {
+	s *capi.Stmt
+	i int
+}
+
+func (p param) int64(v int64) error      { return p.s.BindInt64(p.i, v) }
+func (p param) float(v float64) error    { return p.s.BindFloat(p.i, v) }
+func (p param) text(v string) error      { return p.s.BindText(p.i, v) }
+func (p param) textBytes(v []byte) error { return p.s.BindTextBytes(p.i, v) }
+func (p param) blob(v []byte) error      { return p.s.BindBlob(p.i, v) }
+func (p param) null() error              { return p.s.BindNull(p.i) }

@@ -55,6 +55,8 @@ type config struct {
 
 	cdcRetention time.Duration // durable CDC: prune transactions older than this (0: keep)
 	cdcMax       int           // durable CDC: keep at most this many transactions (0: no limit)
+
+	funcs []funcDef // Go SQL functions and collations (WithFunction, ...)
 }
 
 // libsqlVFS reports whether databases open through the libsql VFS, the

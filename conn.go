@@ -56,6 +56,11 @@ func (c *conn) setup(ctx context.Context) error {
 	prev := c.cc.Enter(ctx)
 	defer c.cc.Leave(prev)
 	c.cc.SetBusyTimeout(c.cfg.busyTimeout)
+	// Before anything runs SQL: a schema may use them (a CHECK
+	// constraint, an index on an expression).
+	if err := c.registerFunctions(); err != nil {
+		return err
+	}
 	if c.cfg.libsqlVFS() {
 		c.file = iouringvfs.FileOf(c.cc.FileHandle("main"))
 		if c.file == nil {

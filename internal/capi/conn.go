@@ -56,6 +56,13 @@ type Conn struct {
 	// that Close can finalize them (and free their bind arenas) instead of
 	// leaving SQLite a half-closed "zombie" connection.
 	stmts map[*Stmt]struct{}
+
+	// cbErr is the error a Go function or collation (function.go) failed
+	// with during the current step: the cause of the step's error.
+	cbErr error
+	// aggs holds the Go state of the aggregate groups in progress, by
+	// the address of their sqlite3_aggregate_context.
+	aggs map[uintptr]*any
 }
 
 // progressOps is how many virtual-machine steps SQLite runs between calls of
@@ -155,7 +162,19 @@ func (c *Conn) Closed() bool { return c.db == 0 }
 func (c *Conn) Handle() Handle { return c.handle }
 
 // err builds the error for rc returned by a call on c.
-func (c *Conn) err(rc int32) error { return newError(c.tls, c.db, rc) }
+// A Go function's or collation's failure during the call is its cause.
+func (c *Conn) err(rc int32) error {
+	e := newError(c.tls, c.db, rc)
+	if c.cbErr != nil {
+		e.Cause = c.cbErr
+		if rc&0xff == INTERRUPT {
+			// A collation's panic interrupted the statement.
+			e.Code, e.Msg = ERROR, c.cbErr.Error()
+		}
+		c.cbErr = nil
+	}
+	return e
+}
 
 // Enter makes ctx the context of the call now starting on c and returns the
 // context it replaces, which the caller passes to [Conn.Leave] when the call

@@ -148,7 +148,16 @@ func (s *Stmt) Step() (bool, error) {
 	if s.p == 0 {
 		return false, &Error{Code: MISUSE, Msg: "statement is finalized"}
 	}
-	switch rc := sqlite3.Xsqlite3_step(s.c.tls, s.p); rc {
+	s.c.cbErr = nil
+	rc := sqlite3.Xsqlite3_step(s.c.tls, s.p)
+	if err := s.c.cbErr; err != nil && (rc == ROW || rc == DONE) {
+		// A collation panicked and SQLite had not yet looked at the
+		// interrupt when it returned: what it returned may rest on the
+		// failed comparison.
+		s.c.cbErr = nil
+		return false, &Error{Code: ERROR, Msg: err.Error(), Cause: err}
+	}
+	switch rc {
 	case ROW:
 		return true, nil
 	case DONE:

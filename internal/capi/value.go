@@ -44,26 +44,23 @@ func init() {
 
 const memSize = unsafe.Sizeof(sqlite3.TMem{})
 
-// mem returns the Mem of column i of the current row, or nil if there is
-// no row or no such column.
-func (s *Stmt) mem(i int) *sqlite3.TMem {
-	v := (*sqlite3.TVdbe)(cptr(s.p))
-	if v.FpResultRow == 0 || uint(i) >= uint(v.FnResColumn) {
-		return nil
-	}
-	return (*sqlite3.TMem)(cptr(v.FpResultRow + uintptr(i)*memSize))
-}
-
 // Column returns the datatype of column i of the current row and its value:
 // in i64 for INTEGER, in f64 for FLOAT, in b for TEXT (UTF-8) and BLOB. b
 // aliases SQLite's memory: it is valid only until the next Step, Reset or
 // Finalize of s and must be copied to be kept. For NULL (and no row) all are
 // zero.
 func (s *Stmt) Column(i int) (typ int32, i64 int64, f64 float64, b []byte) {
-	m := s.mem(i)
-	if m == nil {
+	v := (*sqlite3.TVdbe)(cptr(s.p))
+	if v.FpResultRow == 0 || uint(i) >= uint(v.FnResColumn) {
 		return NULL, 0, 0, nil
 	}
+	return memValue(s.c.tls, v.FpResultRow+uintptr(i)*memSize)
+}
+
+// memValue returns the datatype and value of the sqlite3_value (Mem) at p,
+// as Column describes them; b aliases SQLite's memory.
+func memValue(tls *libc.TLS, p uintptr) (typ int32, i64 int64, f64 float64, b []byte) {
+	m := (*sqlite3.TMem)(cptr(p))
 	f := m.Fflags
 	typ = int32(memType[f&sqlite3.MEM_AffMask])
 	switch typ {
@@ -71,23 +68,24 @@ func (s *Stmt) Column(i int) (typ int32, i64 int64, f64 float64, b []byte) {
 		if f&sqlite3.MEM_Int != 0 {
 			return typ, *(*int64)(unsafe.Pointer(&m.Fu)), 0, nil
 		}
-		return typ, s.ColumnInt64(i), 0, nil
+		return typ, sqlite3.Xsqlite3_value_int64(tls, p), 0, nil
 	case FLOAT:
 		if f&sqlite3.MEM_Real != 0 {
 			return typ, 0, m.Fu.Fr, nil
 		}
-		return typ, 0, s.ColumnFloat(i), nil
+		return typ, 0, sqlite3.Xsqlite3_value_double(tls, p), nil
 	case TEXT:
 		if f&sqlite3.MEM_Zero == 0 && m.Fenc == sqlite3.SQLITE_UTF8 {
 			return typ, 0, 0, cbytes(m.Fz, int(m.Fn))
 		}
-		return typ, 0, 0, s.ColumnRawText(i)
+		z := sqlite3.Xsqlite3_value_text(tls, p)
+		return typ, 0, 0, cbytes(z, int(sqlite3.Xsqlite3_value_bytes(tls, p)))
 	case BLOB:
 		if f&sqlite3.MEM_Zero == 0 {
 			return typ, 0, 0, cbytes(m.Fz, int(m.Fn))
 		}
-		p := sqlite3.Xsqlite3_column_blob(s.c.tls, s.p, int32(i))
-		return typ, 0, 0, cbytes(p, int(sqlite3.Xsqlite3_column_bytes(s.c.tls, s.p, int32(i))))
+		z := sqlite3.Xsqlite3_value_blob(tls, p)
+		return typ, 0, 0, cbytes(z, int(sqlite3.Xsqlite3_value_bytes(tls, p)))
 	}
 	return NULL, 0, 0, nil
 }

@@ -1,0 +1,281 @@
+package libsql
+
+import (
+	"context"
+	"database/sql/driver"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/golibsql/libsql/internal/capi"
+)
+
+// ScalarFunction is the Go implementation of a scalar SQL function,
+// registered with [WithFunction]. ctx is the context of the statement that
+// calls it. args holds the call's arguments as SQLite's datatypes: int64,
+// float64, string, []byte (a copy, never nil) or nil for NULL. The result
+// may be of any type a statement's arguments may be (see
+// [Conn.CheckNamedValue]: integers, floats, bool, string, []byte,
+// time.Time, nil, a [driver.Valuer]); a time.Time is stored in the
+// connection's _time_format. An error fails the statement: its error is a
+// *[Error] with code SQLITE_ERROR whose Unwrap returns the function's
+// error, so errors.Is and errors.As find it.
+//
+// Each connection of the pool calls the function from the goroutine
+// running its statement, so one function may run on several goroutines at
+// once.
+type ScalarFunction func(ctx context.Context, args []driver.Value) (driver.Value, error)
+
+// Aggregate accumulates one group of an aggregate SQL function registered
+// with [WithAggregate]: SQLite calls Step for each row of the group, then
+// Final once for the result, on a value of its own for every group. Final
+// is called for a group with no rows too (an aggregate over an empty
+// table), and for a group whose statement was reset before it ended, in
+// which case its result is dropped. args and the results are as for
+// [ScalarFunction].
+type Aggregate interface {
+	Step(ctx context.Context, args []driver.Value) error
+	Final(ctx context.Context) (driver.Value, error)
+}
+
+// WindowAggregate is an [Aggregate] that can also be a window function
+// (SUM(x) OVER (ORDER BY y ROWS 2 PRECEDING)): Inverse takes back a row
+// that leaves the window, and Value returns the result for the window as it
+// stands, without ending the group.
+type WindowAggregate interface {
+	Aggregate
+	Inverse(ctx context.Context, args []driver.Value) error
+	Value(ctx context.Context) (driver.Value, error)
+}
+
+// FunctionFlag tells SQLite what it may assume of a Go SQL function.
+type FunctionFlag int
+
+const (
+	// Deterministic says the function always returns the same result for
+	// the same arguments. SQLite may then compute it once for a whole
+	// statement, and only such a function may be used in CHECK
+	// constraints, generated columns, indexes on expressions and partial
+	// indexes' WHERE clauses.
+	Deterministic FunctionFlag = 1 << iota
+	// DirectOnly says the function may be called from top-level SQL only,
+	// not from triggers, views, CHECK constraints, generated columns or
+	// indexes: for a function with side effects, which a schema planted in
+	// a database file by someone else must not be able to call.
+	DirectOnly
+	// Innocuous says the function has no side effects and reveals nothing
+	// of its surroundings, so that it may be used from a schema even where
+	// SQLITE_DBCONFIG_TRUSTED_SCHEMA is off.
+	Innocuous
+)
+
+// funcDef is a function or collation to register on every connection.
+type funcDef struct {
+	name    string
+	nArg    int
+	flags   int32
+	scalar  ScalarFunction
+	newAgg  func() Aggregate
+	window  bool
+	collate func(a, b string) int
+}
+
+// WithFunction registers fn as the scalar SQL function name, taking nArg
+// arguments (-1: any number; at most 1000), on every
+// connection the connector opens. It replaces a function of the same name
+// and number of arguments, SQLite's built-in ones included; names are
+// case-insensitive. flags are [Deterministic], [DirectOnly], [Innocuous].
+//
+//	db, err := libsql.Open(path, libsql.WithFunction("regexp", 2, regexpFunc, libsql.Deterministic))
+//
+// (SQLite runs "x REGEXP y" as regexp(y, x).)
+func WithFunction(name string, nArg int, fn ScalarFunction, flags ...FunctionFlag) Option {
+	return func(c *config) error {
+		if fn == nil {
+			return fmt.Errorf("libsql: WithFunction %q: the function is nil", name)
+		}
+		return c.addFunction("WithFunction", funcDef{name: name, nArg: nArg, scalar: fn}, flags)
+	}
+}
+
+// WithAggregate registers an aggregate SQL function name, taking nArg
+// arguments, on every connection the connector opens: newAggregate makes
+// the [Aggregate] of each group. If A implements [WindowAggregate] (A is the
+// type newAggregate returns, such as *myAggregate), the function is a
+// window function as well. Names and flags are as for [WithFunction].
+func WithAggregate[A Aggregate](name string, nArg int, newAggregate func() A, flags ...FunctionFlag) Option {
+	return func(c *config) error {
+		if newAggregate == nil {
+			return fmt.Errorf("libsql: WithAggregate %q: the function is nil", name)
+		}
+		var zero A
+		_, window := any(zero).(WindowAggregate)
+		d := funcDef{name: name, nArg: nArg, window: window, newAgg: func() Aggregate { return newAggregate() }}
+		return c.addFunction("WithAggregate", d, flags)
+	}
+}
+
+// WithCollation registers compare as the collating sequence name (used as
+// "ORDER BY x COLLATE name", or in a column's or index's definition) on
+// every connection the connector opens. compare returns a negative number,
+// zero or a positive one as a sorts before, with or after b; it must be a
+// total order, and a database whose indexes use it must always get the
+// same one. a and b are valid during the call only: compare must not keep
+// them (strings.Clone makes a copy that may be kept). A compare that
+// panics fails the statement, with the panic in its error.
+func WithCollation(name string, compare func(a, b string) int) Option {
+	return func(c *config) error {
+		if compare == nil {
+			return fmt.Errorf("libsql: WithCollation %q: the function is nil", name)
+		}
+		if err := checkFuncName(name); err != nil {
+			return fmt.Errorf("libsql: WithCollation %q: %w", name, err)
+		}
+		c.funcs = append(c.funcs, funcDef{name: name, collate: compare})
+		return nil
+	}
+}
+
+func (c *config) addFunction(option string, d funcDef, flags []FunctionFlag) error {
+	if err := checkFuncName(d.name); err != nil {
+		return fmt.Errorf("libsql: %s %q: %w", option, d.name, err)
+	}
+	if d.nArg < -1 || d.nArg > capi.MaxFunctionArgs {
+		return fmt.Errorf("libsql: %s %q: %d arguments: the number must be -1 (any) or 0 to %d", option, d.name, d.nArg, capi.MaxFunctionArgs)
+	}
+	for _, f := range flags {
+		switch f {
+		case Deterministic:
+			d.flags |= capi.FUNC_DETERMINISTIC
+		case DirectOnly:
+			d.flags |= capi.FUNC_DIRECTONLY
+		case Innocuous:
+			d.flags |= capi.FUNC_INNOCUOUS
+		default:
+			return fmt.Errorf("libsql: %s %q: unknown FunctionFlag %d", option, d.name, f)
+		}
+	}
+	c.funcs = append(c.funcs, d)
+	return nil
+}
+
+// checkFuncName checks a function's or collation's name as SQLite would
+// take it: 1 to 255 bytes, no NUL.
+func checkFuncName(name string) error {
+	switch {
+	case name == "":
+		return errors.New("the name is empty")
+	case len(name) > 255:
+		return fmt.Errorf("the name is %d bytes long; SQLite takes at most 255", len(name))
+	case strings.IndexByte(name, 0) >= 0:
+		return errors.New("the name contains a NUL byte")
+	}
+	return nil
+}
+
+// registerFunctions registers the config's functions and collations on the
+// connection.
+func (c *conn) registerFunctions() error {
+	for _, d := range c.cfg.funcs {
+		var err error
+		if d.collate != nil {
+			err = c.cc.CreateCollation(d.name, d.collate)
+		} else {
+			err = c.cc.CreateFunction(d.name, d.nArg, d.flags, c.funcImpl(d))
+		}
+		if err != nil {
+			return fmt.Errorf("libsql: register SQL function %q: %w", d.name, convertError(err))
+		}
+	}
+	return nil
+}
+
+// funcImpl returns the capi side of d on c.
+func (c *conn) funcImpl(d funcDef) *capi.Func {
+	if d.scalar != nil {
+		return &capi.Func{Call: func(x *capi.Context) {
+			v, err := d.scalar(x.Conn().Context(), funcArgs(x))
+			c.setResult(x, v, err)
+		}}
+	}
+	group := func(x *capi.Context) Aggregate {
+		s := x.State()
+		if *s == nil {
+			*s = d.newAgg()
+		}
+		return (*s).(Aggregate)
+	}
+	f := &capi.Func{
+		Step: func(x *capi.Context) {
+			if err := group(x).Step(x.Conn().Context(), funcArgs(x)); err != nil {
+				x.ResultError(err)
+			}
+		},
+		Final: func(x *capi.Context) {
+			v, err := group(x).Final(x.Conn().Context())
+			c.setResult(x, v, err)
+		},
+	}
+	if d.window {
+		f.Inverse = func(x *capi.Context) {
+			if err := group(x).(WindowAggregate).Inverse(x.Conn().Context(), funcArgs(x)); err != nil {
+				x.ResultError(err)
+			}
+		}
+		f.Value = func(x *capi.Context) {
+			v, err := group(x).(WindowAggregate).Value(x.Conn().Context())
+			c.setResult(x, v, err)
+		}
+	}
+	return f
+}
+
+// funcArgs returns the arguments of a call as Go values, copied.
+func funcArgs(x *capi.Context) []driver.Value {
+	args := make([]driver.Value, x.NArg())
+	for i := range args {
+		switch typ, iv, fv, b := x.Arg(i); typ {
+		case capi.INTEGER:
+			args[i] = iv
+		case capi.FLOAT:
+			args[i] = fv
+		case capi.TEXT:
+			args[i] = string(b)
+		case capi.BLOB:
+			args[i] = append([]byte{}, b...)
+		}
+	}
+	return args
+}
+
+// setResult sets the result of a call from what the Go function returned:
+// converted as a statement's argument would be.
+func (c *conn) setResult(x *capi.Context, v driver.Value, err error) {
+	if err == nil {
+		nv := driver.NamedValue{Ordinal: 1, Value: v}
+		if err = c.CheckNamedValue(&nv); errors.Is(err, driver.ErrSkip) {
+			if nv.Value, err = driver.DefaultParameterConverter.ConvertValue(v); err == nil {
+				err = c.CheckNamedValue(&nv)
+			}
+		}
+		if err == nil {
+			err = storeValue(c, funcResult{x}, nv.Value)
+		}
+		if err != nil {
+			err = fmt.Errorf("libsql: result of SQL function %s: %w", x.Name(), err)
+		}
+	}
+	if err != nil {
+		x.ResultError(err)
+	}
+}
+
+// funcResult is a function call's result, as a valueSink.
+type funcResult struct{ x *capi.Context }
+
+func (r funcResult) int64(v int64) error      { r.x.ResultInt64(v); return nil }
+func (r funcResult) float(v float64) error    { r.x.ResultFloat(v); return nil }
+func (r funcResult) text(v string) error      { r.x.ResultText(v); return nil }
+func (r funcResult) textBytes(v []byte) error { r.x.ResultTextBytes(v); return nil }
+func (r funcResult) blob(v []byte) error      { r.x.ResultBlob(v); return nil }
+func (r funcResult) null() error              { r.x.ResultNull(); return nil }
