@@ -5,7 +5,9 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
+	"reflect"
 	"strings"
+	"time"
 
 	"github.com/golibsql/libsql/internal/capi"
 )
@@ -13,7 +15,8 @@ import (
 // ScalarFunction is the Go implementation of a scalar SQL function,
 // registered with [WithFunction]. ctx is the context of the statement that
 // calls it. args holds the call's arguments as SQLite's datatypes: int64,
-// float64, string, []byte (a copy, never nil) or nil for NULL. The result
+// float64, string, []byte (a copy, never nil) or nil for NULL; the slice
+// and its values are the function's to keep. The result
 // may be of any type a statement's arguments may be (see
 // [Conn.CheckNamedValue]: integers, floats, bool, string, []byte,
 // time.Time, nil, a [driver.Valuer]); a time.Time is stored in the
@@ -108,8 +111,7 @@ func WithAggregate[A Aggregate](name string, nArg int, newAggregate func() A, fl
 		if newAggregate == nil {
 			return fmt.Errorf("libsql: WithAggregate %q: the function is nil", name)
 		}
-		var zero A
-		_, window := any(zero).(WindowAggregate)
+		window := reflect.TypeFor[A]().Implements(reflect.TypeFor[WindowAggregate]())
 		d := funcDef{name: name, nArg: nArg, window: window, newAgg: func() Aggregate { return newAggregate() }}
 		return c.addFunction("WithAggregate", d, flags)
 	}
@@ -192,22 +194,31 @@ func (c *conn) registerFunctions() error {
 
 // funcImpl returns the capi side of d on c.
 func (c *conn) funcImpl(d funcDef) *capi.Func {
+	// Each call gets a slice of its own: a function may keep it (an
+	// aggregate collecting its rows), and a slice shared with later calls
+	// would change under it.
+	args := func(x *capi.Context) []driver.Value {
+		return funcArgs(x, make([]driver.Value, 0, x.NArg()))
+	}
 	if d.scalar != nil {
 		return &capi.Func{Call: func(x *capi.Context) {
-			v, err := d.scalar(x.Conn().Context(), funcArgs(x))
+			v, err := d.scalar(x.Conn().Context(), args(x))
 			c.setResult(x, v, err)
 		}}
 	}
+	// A group's state holds an *aggBox: a type assertion to a concrete
+	// type is cheaper than one to an interface.
+	type aggBox struct{ a Aggregate }
 	group := func(x *capi.Context) Aggregate {
 		s := x.State()
 		if *s == nil {
-			*s = d.newAgg()
+			*s = &aggBox{d.newAgg()}
 		}
-		return (*s).(Aggregate)
+		return (*s).(*aggBox).a
 	}
 	f := &capi.Func{
 		Step: func(x *capi.Context) {
-			if err := group(x).Step(x.Conn().Context(), funcArgs(x)); err != nil {
+			if err := group(x).Step(x.Conn().Context(), args(x)); err != nil {
 				x.ResultError(err)
 			}
 		},
@@ -218,7 +229,7 @@ func (c *conn) funcImpl(d funcDef) *capi.Func {
 	}
 	if d.window {
 		f.Inverse = func(x *capi.Context) {
-			if err := group(x).(WindowAggregate).Inverse(x.Conn().Context(), funcArgs(x)); err != nil {
+			if err := group(x).(WindowAggregate).Inverse(x.Conn().Context(), args(x)); err != nil {
 				x.ResultError(err)
 			}
 		}
@@ -230,20 +241,22 @@ func (c *conn) funcImpl(d funcDef) *capi.Func {
 	return f
 }
 
-// funcArgs returns the arguments of a call as Go values, copied.
-func funcArgs(x *capi.Context) []driver.Value {
-	args := make([]driver.Value, x.NArg())
-	for i := range args {
+// funcArgs appends the arguments of a call to args, as Go values that own
+// their memory.
+func funcArgs(x *capi.Context, args []driver.Value) []driver.Value {
+	for i := range x.NArg() {
+		var v driver.Value
 		switch typ, iv, fv, b := x.Arg(i); typ {
 		case capi.INTEGER:
-			args[i] = iv
+			v = iv
 		case capi.FLOAT:
-			args[i] = fv
+			v = fv
 		case capi.TEXT:
-			args[i] = string(b)
+			v = string(b)
 		case capi.BLOB:
-			args[i] = append([]byte{}, b...)
+			v = append([]byte{}, b...)
 		}
+		args = append(args, v)
 	}
 	return args
 }
@@ -252,14 +265,13 @@ func funcArgs(x *capi.Context) []driver.Value {
 // converted as a statement's argument would be.
 func (c *conn) setResult(x *capi.Context, v driver.Value, err error) {
 	if err == nil {
-		nv := driver.NamedValue{Ordinal: 1, Value: v}
-		if err = c.CheckNamedValue(&nv); errors.Is(err, driver.ErrSkip) {
-			if nv.Value, err = driver.DefaultParameterConverter.ConvertValue(v); err == nil {
-				err = c.CheckNamedValue(&nv)
-			}
+		switch v.(type) {
+		case nil, int64, float64, bool, string, []byte, time.Time:
+		default:
+			v, err = c.convertResult(v)
 		}
 		if err == nil {
-			err = storeValue(c, funcResult{x}, nv.Value)
+			err = storeValue(c, funcResult{x}, v)
 		}
 		if err != nil {
 			err = fmt.Errorf("libsql: result of SQL function %s: %w", x.Name(), err)
@@ -268,6 +280,19 @@ func (c *conn) setResult(x *capi.Context, v driver.Value, err error) {
 	if err != nil {
 		x.ResultError(err)
 	}
+}
+
+// convertResult converts a function's result of a type storeValue does not
+// take as a statement's argument would be converted.
+func (c *conn) convertResult(v driver.Value) (driver.Value, error) {
+	nv := driver.NamedValue{Ordinal: 1, Value: v}
+	err := c.CheckNamedValue(&nv)
+	if errors.Is(err, driver.ErrSkip) {
+		if nv.Value, err = driver.DefaultParameterConverter.ConvertValue(v); err == nil {
+			err = c.CheckNamedValue(&nv)
+		}
+	}
+	return nv.Value, err
 }
 
 // funcResult is a function call's result, as a valueSink.

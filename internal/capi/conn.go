@@ -60,9 +60,16 @@ type Conn struct {
 	// cbErr is the error a Go function or collation (function.go) failed
 	// with during the current step: the cause of the step's error.
 	cbErr error
+	// cbInterrupted: a collation's panic interrupted the statement
+	// (sqlite3_interrupt), which cbErr then explains.
+	cbInterrupted bool
 	// aggs holds the Go state of the aggregate groups in progress, by
 	// the address of their sqlite3_aggregate_context.
 	aggs map[uintptr]*any
+	// aggKey and aggState are the group of aggs used last (rows of one
+	// group tend to come one after the other).
+	aggKey   uintptr
+	aggState *any
 }
 
 // progressOps is how many virtual-machine steps SQLite runs between calls of
@@ -167,14 +174,18 @@ func (c *Conn) err(rc int32) error {
 	e := newError(c.tls, c.db, rc)
 	if c.cbErr != nil {
 		e.Cause = c.cbErr
-		if rc&0xff == INTERRUPT {
-			// A collation's panic interrupted the statement.
+		if rc&0xff == INTERRUPT && c.cbInterrupted {
 			e.Code, e.Msg = ERROR, c.cbErr.Error()
 		}
-		c.cbErr = nil
 	}
+	c.clearCallbackError()
 	return e
 }
+
+// clearCallbackError forgets the failure of a Go function or collation:
+// it belongs to the call that has just ended (or to an aggregate's Final
+// that SQLite ran as the statement ended, whose result it drops).
+func (c *Conn) clearCallbackError() { c.cbErr, c.cbInterrupted = nil, false }
 
 // Enter makes ctx the context of the call now starting on c and returns the
 // context it replaces, which the caller passes to [Conn.Leave] when the call
@@ -189,6 +200,7 @@ func (c *Conn) Enter(ctx context.Context) (prev context.Context) {
 	prev = c.ctx
 	c.ctx = ctx
 	c.busy.giveUp, c.busy.retryNow = false, false
+	c.clearCallbackError()
 	c.checkBusyHandler()
 	return prev
 }

@@ -3,6 +3,7 @@ package capi
 import (
 	"fmt"
 	"math"
+	"sync/atomic"
 	"unsafe"
 
 	"modernc.org/libc"
@@ -51,6 +52,11 @@ type funcEntry struct {
 	name string
 	f    *Func
 	c    *Conn
+	// x is the Context of the call in progress, reused from call to call
+	// (calls of one connection do not overlap, short of a function that
+	// runs SQL on its own connection: inUse then sends it to a new one).
+	x     Context
+	inUse bool
 }
 
 // Context is one call of a Go SQL function (an sqlite3_context and its
@@ -135,9 +141,13 @@ func (x *Context) scratch(n int) (uintptr, bool) {
 }
 
 // ResultError makes the call fail: the statement fails with SQLITE_ERROR
-// and err's text, and the error Step returns has err as its Cause.
+// and err's text, and the error Step returns has err as its Cause (the
+// first such error of the step: an aggregate's Final, which SQLite runs as
+// the failed statement ends, does not replace the error that ended it).
 func (x *Context) ResultError(err error) {
-	x.e.c.cbErr = err
+	if c := x.e.c; c.cbErr == nil {
+		c.cbErr = err
+	}
 	msg := err.Error()
 	p, size := stackString(x.tls, msg)
 	sqlite3.Xsqlite3_result_error(x.tls, x.p, p, int32(min(len(msg), math.MaxInt32)))
@@ -155,6 +165,9 @@ func (x *Context) State() *any {
 		return new(any) // out of memory: SQLite fails the statement
 	}
 	c := x.e.c
+	if key == c.aggKey {
+		return c.aggState
+	}
 	s := c.aggs[key]
 	if s == nil {
 		if c.aggs == nil {
@@ -163,6 +176,7 @@ func (x *Context) State() *any {
 		s = new(any)
 		c.aggs[key] = s
 	}
+	c.aggKey, c.aggState = key, s
 	return s
 }
 
@@ -227,25 +241,34 @@ func entryOf(tls *libc.TLS, ctx uintptr) *funcEntry {
 }
 
 // invoke runs one callback of a Go function: every panic stops here, as
-// the call's error, so that none unwinds through SQLite.
-func invoke(tls *libc.TLS, ctx uintptr, argc int32, argv uintptr, pick func(*Func) func(*Context)) *Context {
-	e := entryOf(tls, ctx)
+// the call's error, so that none unwinds through SQLite. It returns the
+// function's entry, nil if there is none (after a panic too: e is a named
+// result for that).
+func invoke(tls *libc.TLS, ctx uintptr, argc int32, argv uintptr, pick func(*Func) func(*Context)) (e *funcEntry) {
+	e = entryOf(tls, ctx)
 	if e == nil {
 		return nil
 	}
-	x := &Context{e: e, tls: tls, p: ctx, argc: int(argc), argv: argv}
+	x := &e.x
+	if e.inUse {
+		x = new(Context)
+	} else {
+		e.inUse = true
+		defer func() { e.inUse = false }()
+	}
+	*x = Context{e: e, tls: tls, p: ctx, argc: int(argc), argv: argv}
 	fn := pick(e.f)
 	if fn == nil {
 		x.ResultNull()
-		return x
+		return e
 	}
 	defer func() {
 		if r := recover(); r != nil {
-			x.ResultError(fmt.Errorf("function %s panicked: %v", e.name, r))
+			x.ResultError(panicError("function", e.name, r))
 		}
 	}()
 	fn(x)
-	return x
+	return e
 }
 
 func funcCall(tls *libc.TLS, ctx uintptr, argc int32, argv uintptr) {
@@ -268,13 +291,38 @@ func funcValue(tls *libc.TLS, ctx uintptr) {
 // group's aggregate context after this call (also when a statement is
 // reset or finalized half way, which runs xFinal too).
 func funcFinal(tls *libc.TLS, ctx uintptr) {
-	x := invoke(tls, ctx, 0, 0, func(f *Func) func(*Context) { return f.Final })
-	if x == nil {
+	e := invoke(tls, ctx, 0, 0, func(f *Func) func(*Context) { return f.Final })
+	if e == nil {
 		return
 	}
 	if key := sqlite3.Xsqlite3_aggregate_context(tls, ctx, 0); key != 0 {
-		delete(x.e.c.aggs, key)
+		c := e.c
+		delete(c.aggs, key)
+		if c.aggKey == key {
+			c.aggKey, c.aggState = 0, nil
+		}
 	}
+}
+
+// endCollationInterrupt takes back the sqlite3_interrupt of a collation's
+// panic once its statement has stopped: sqlite3_interrupt stops every
+// statement running on the connection, and SQLite clears it only when none
+// is left, so another statement open on the connection (a transaction's
+// Rows) would fail next. The flag is the isInterrupted field of SQLite's
+// sqlite3 struct (memory SQLite owns until the connection closes). A
+// context cancellation meanwhile still stops the statement it concerns:
+// the progress handler watches it too.
+func (c *Conn) endCollationInterrupt() {
+	atomic.StoreInt32(&(*sqlite3.Tsqlite3)(cptr(c.db)).Fu1.FisInterrupted, 0)
+}
+
+// panicError is the error of a panic in a Go function or collation: it
+// wraps the panic's value when that is an error, so errors.Is finds it.
+func panicError(kind, name string, v any) error {
+	if err, ok := v.(error); ok {
+		return fmt.Errorf("%s %s panicked: %w", kind, name, err)
+	}
+	return fmt.Errorf("%s %s panicked: %v", kind, name, v)
 }
 
 func funcDestroy(_ *libc.TLS, p uintptr) { Handle(p).Delete() }
@@ -289,8 +337,9 @@ func collCompare(tls *libc.TLS, arg uintptr, n1 int32, p1 uintptr, n2 int32, p2 
 			// A comparison has no error result: the statement is
 			// interrupted, and its error carries this one.
 			if e.c.cbErr == nil {
-				e.c.cbErr = fmt.Errorf("collation %s panicked: %v", e.name, v)
+				e.c.cbErr = panicError("collation", e.name, v)
 			}
+			e.c.cbInterrupted = true
 			sqlite3.Xsqlite3_interrupt(tls, e.c.db)
 			r = 0
 		}

@@ -148,14 +148,17 @@ func (s *Stmt) Step() (bool, error) {
 	if s.p == 0 {
 		return false, &Error{Code: MISUSE, Msg: "statement is finalized"}
 	}
-	s.c.cbErr = nil
+	s.c.clearCallbackError()
 	rc := sqlite3.Xsqlite3_step(s.c.tls, s.p)
-	if err := s.c.cbErr; err != nil && (rc == ROW || rc == DONE) {
-		// A collation panicked and SQLite had not yet looked at the
-		// interrupt when it returned: what it returned may rest on the
-		// failed comparison.
-		s.c.cbErr = nil
-		return false, &Error{Code: ERROR, Msg: err.Error(), Cause: err}
+	if s.c.cbInterrupted {
+		s.c.endCollationInterrupt()
+		if err := s.c.cbErr; rc == ROW || rc == DONE {
+			// SQLite had not yet looked at the interrupt when it
+			// returned: what it returned may rest on the failed
+			// comparison.
+			s.c.clearCallbackError()
+			return false, &Error{Code: ERROR, Msg: err.Error(), Cause: err}
+		}
 	}
 	switch rc {
 	case ROW:
@@ -173,10 +176,13 @@ func (s *Stmt) Reset() error {
 	if s.p == 0 {
 		return &Error{Code: MISUSE, Msg: "statement is finalized"}
 	}
-	if rc := sqlite3.Xsqlite3_reset(s.c.tls, s.p); rc != OK {
-		return s.c.err(rc)
+	rc := sqlite3.Xsqlite3_reset(s.c.tls, s.p)
+	var err error
+	if rc != OK {
+		err = s.c.err(rc)
 	}
-	return nil
+	s.c.clearCallbackError() // an aggregate's Final failing as the statement ended
+	return err
 }
 
 // Finalize destroys s (sqlite3_finalize) and frees its bind arena. The error
@@ -186,6 +192,7 @@ func (s *Stmt) Finalize() error {
 		return nil
 	}
 	rc := sqlite3.Xsqlite3_finalize(s.c.tls, s.p)
+	s.c.clearCallbackError() // an aggregate's Final failing as the statement ended
 	s.p = 0
 	s.arena.free(s.c.tls)
 	delete(s.c.stmts, s)
