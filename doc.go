@@ -64,6 +64,14 @@
 // CONCURRENT for [LevelConcurrent] (see [RetryTx]), and a read-only
 // transaction (PRAGMA query_only) for ReadOnly.
 //
+// # Go functions and collations
+//
+// [WithFunction], [WithAggregate] and [WithCollation] register Go code as
+// SQL functions (scalar, aggregate, window) and collating sequences on
+// every connection of a connector; a function's error is the cause of the
+// statement's [*Error], and a panic fails the statement instead of
+// unwinding through SQLite.
+//
 // # Change data capture
 //
 // [Changes] streams the database's committed row changes in commit order;

@@ -711,7 +711,9 @@ func TestReview15PinnedReaders(t *testing.T) {
 			for _, b := range bad {
 				t.Error(b)
 			}
-			if st.Restarts < 10 {
+			// 30-50 restarts alone; the background checkpointer runs
+			// less on a loaded machine (8 seen beside other tests).
+			if st.Restarts < 3 {
 				t.Errorf("only %d restarts", st.Restarts)
 			}
 			// The log restarts again once the readers are gone.

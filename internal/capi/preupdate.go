@@ -283,7 +283,9 @@ func (s *Stmt) WritesMain() bool {
 		case op.Fopcode == sqlite3.OP_Transaction && op.Fp1 == 0:
 			return op.Fp2 != 0
 		case op.Fopcode == sqlite3.OP_Vacuum && op.Fp1 == 0:
-			return true // VACUUM begins its write transaction itself
+			// VACUUM begins its write transaction itself; VACUUM INTO
+			// (P2, the register of the file name) only reads main.
+			return op.Fp2 == 0
 		}
 	}
 	return false
