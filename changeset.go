@@ -87,7 +87,7 @@ type csGroup struct {
 	rows map[string]*csRow
 	keys []string
 	// minInsert is the smallest rowid the transaction inserted into the
-	// table (0 if it inserted none), its net change kept or not: an
+	// table with an INSERT (0 if none), its net change kept or not: an
 	// AUTOINCREMENT table's rowids are checked against the newest
 	// sqlite_sequence before the replay.
 	minInsert int64
@@ -158,7 +158,9 @@ func (c *conn) netChanges(ctx context.Context) ([]*csGroup, error) {
 				return nil, err
 			}
 		}
-		if ch.op != changefeed.Delete && ch.rowID > 0 && (g.minInsert == 0 || ch.rowID < g.minInsert) && (ch.op == changefeed.Insert || ch.rowID != oldID) {
+		// An UPDATE that moves a row to a new rowid is no insert: it may
+		// take any free rowid, and leaves sqlite_sequence alone.
+		if ch.op == changefeed.Insert && ch.rowID > 0 && (g.minInsert == 0 || ch.rowID < g.minInsert) {
 			g.minInsert = ch.rowID
 		}
 		switch ch.op {

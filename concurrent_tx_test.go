@@ -741,3 +741,30 @@ func TestRetryTxEndedWhileBeginningSaysItConflicted(t *testing.T) {
 		t.Fatalf("after %d attempts: %v", n, err)
 	}
 }
+
+// A BEGIN CONCURRENT transaction that moves a row of an AUTOINCREMENT
+// table to a new rowid (UPDATE ... SET id) while another commits an
+// insert past that rowid: serially the move is fine (an UPDATE may take
+// any free rowid and leaves sqlite_sequence alone), so the transaction
+// commits, and the sequence stays the other's.
+func TestBeginConcurrentAutoincrementMovedRowid(t *testing.T) {
+	db := openTestDB(t, "")
+	mustExec(t, db, "CREATE TABLE t(id INTEGER PRIMARY KEY AUTOINCREMENT, v TEXT)")
+	// Rows 1-1500 and 2500-3000, ~100 bytes each: the move's target
+	// (1600) and the other's insert (4000) are on different leaves.
+	mustExec(t, db, "WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i+1 FROM c WHERE i < 3000) INSERT INTO t SELECT i, printf('%100d', i) FROM c WHERE i <= 1500 OR i >= 2500")
+	c1 := dbConn(t, db)
+	cexec(t, c1, "BEGIN CONCURRENT")
+	cexec(t, c1, "UPDATE t SET id = 1600 WHERE id = 5")
+	mustExec(t, db, "INSERT INTO t(id, v) VALUES (4000, 'other')")
+	cexec(t, c1, "COMMIT")
+	if n := count(t, db, "SELECT count(*) FROM t WHERE id IN (5, 1600, 4000)"); n != 2 {
+		t.Fatalf("%d of rows 1600 and 4000 (and no 5), want 2", n)
+	}
+	if n := count(t, db, "SELECT seq FROM sqlite_sequence WHERE name = 't'"); n != 4000 {
+		t.Fatalf("sqlite_sequence = %d, want 4000", n)
+	}
+	if s := engineStats(t, db); !strings.Contains(s, `"rebased":1`) {
+		t.Fatalf("stats: %s", s)
+	}
+}
