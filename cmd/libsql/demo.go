@@ -39,7 +39,9 @@ libsql.RetryTx (which retries it when it conflicts):
     table accounts (read a balance, update both rows): they conflict when
     they touch the same pages, and the loser runs again in BEGIN IMMEDIATE.
 
-Meanwhile a change stream (libsql.Changes) consumes every committed change.
+Meanwhile a change stream (libsql.Changes) consumes every committed change,
+and half way through an online backup (VACUUM INTO) copies the database
+while the writers go on.
 A progress line shows what is happening. At the end the demo prints the
 throughput, how the concurrent commits committed (direct, merged or
 rebased) and the conflicts (from PRAGMA libsql_stats), the changes the
@@ -48,7 +50,9 @@ changes as JSON lines, and an integrity check: PRAGMA integrity_check,
 the rows of every table against what the writers committed, the total of
 the balances (transfers keep it constant) and no negative balance (each
 transfer checks the balance it moves money from, so a lost update would
-show). The exit status is 1 if a check fails.
+show), and the backup's integrity and total balance (it holds one
+snapshot, so the transfers committing while it copied left it whole).
+The exit status is 1 if a check fails.
 
 Interrupting the demo (Ctrl-C) stops the writers early and prints the
 results. The database is removed at the end unless --keep is given.
@@ -216,6 +220,28 @@ func demo(ctx context.Context, w io.Writer, tty bool, cfg demoConfig) (bool, err
 	}
 	writersDone := make(chan struct{})
 	go func() { wg.Wait(); close(writersDone) }()
+	// Half way through, an online backup: VACUUM INTO copies one snapshot
+	// while the writers go on.
+	var bk demoBackup
+	backupDone := make(chan struct{})
+	go func() {
+		defer close(backupDone)
+		select {
+		case <-time.After(cfg.duration / 2):
+		case <-writersDone:
+			return
+		}
+		if stopWriters.Load() {
+			return
+		}
+		bk.path = filepath.Join(filepath.Dir(path), "backup.db")
+		before := committed(writers)
+		t0 := time.Now()
+		_, bk.err = db.ExecContext(wctx, "VACUUM INTO ?", bk.path)
+		bk.took = time.Since(t0)
+		bk.during = committed(writers) - before
+		bk.taken = true
+	}()
 
 	interval := time.Second
 	if tty {
@@ -265,6 +291,7 @@ wait:
 	}
 	tick.Stop()
 	elapsed := time.Since(start)
+	<-backupDone
 	progress()
 	if tty {
 		fmt.Fprintln(w)
@@ -313,6 +340,13 @@ drain:
 		fmt.Fprintf(w, "  conflicts on    %s\n", formatCounts(c.ConflictsOn))
 	}
 	fmt.Fprintf(w, "  log             %d commits, %d log writes, %d fsyncs, %d checkpoints\n", st.Commits, st.Flushes, st.Syncs, st.Checkpoints)
+	switch {
+	case bk.taken && bk.err == nil:
+		fmt.Fprintf(w, "  backup          VACUUM INTO half way: %d ms, while %d transactions committed\n", bk.took.Milliseconds(), bk.during)
+	case bk.taken:
+		fmt.Fprintf(w, "  backup          VACUUM INTO half way failed: %v\n", bk.err)
+		failed = append(failed, fmt.Sprintf("backup: %v", bk.err))
+	}
 	received := ds.received.Load()
 	streamOK := received == rows && ds.err == nil
 	fmt.Fprintf(w, "  change stream   %d changes received, %d rows committed: %s\n", received, rows, okWord(received == rows))
@@ -336,6 +370,13 @@ drain:
 	checks, err := demoChecks(context.Background(), db, writers, ds, cfg.accounts, txs, transfers, st.Concurrent.Commits, st.Concurrent.Conflicts)
 	if err != nil {
 		return false, err
+	}
+	if bk.taken && bk.err == nil {
+		more, err := backupChecks(context.Background(), bk.path, cfg.accounts)
+		if err != nil {
+			return false, fmt.Errorf("check the backup: %w", err)
+		}
+		checks = append(checks, more...)
 	}
 	fmt.Fprint(w, "\nintegrity check\n")
 	allOK := streamOK && len(failed) == 0
@@ -524,6 +565,49 @@ func demoChecks(ctx context.Context, db *sql.DB, writers []*demoWriter, ds *demo
 		check{"engine commits", fmt.Sprintf("%d concurrent + %d run again after a conflict, transactions committed %d", engineCommits, conflicts, txs), int64(engineCommits+conflicts) == txs},
 	)
 	return checks, nil
+}
+
+// demoBackup is the demo's online backup, taken half way through the run.
+type demoBackup struct {
+	taken  bool
+	path   string
+	took   time.Duration
+	during int64 // transactions committed while it copied
+	err    error
+}
+
+// committed returns the transactions the writers have committed so far.
+func committed(writers []*demoWriter) int64 {
+	var n int64
+	for _, dw := range writers {
+		n += atomic.LoadInt64(&dw.txs)
+	}
+	return n
+}
+
+// backupChecks checks the backup: a sound database holding one snapshot,
+// so the transfers that were committing while it copied left its total
+// balance whole.
+func backupChecks(ctx context.Context, path string, accounts int) ([]check, error) {
+	db, err := libsql.Open(path, libsql.WithMode("ro"))
+	if err != nil {
+		return nil, err
+	}
+	defer db.Close()
+	lines, err := integrityCheck(ctx, db)
+	if err != nil {
+		return nil, err
+	}
+	sound := len(lines) == 1 && lines[0] == "ok"
+	var total, negative int64
+	if err := db.QueryRowContext(ctx, "SELECT sum(balance), count(*) FILTER (WHERE balance < 0) FROM accounts").Scan(&total, &negative); err != nil {
+		return nil, err
+	}
+	want := int64(accounts) * initialBalance
+	return []check{
+		{"backup: PRAGMA integrity_check", strings.Join(lines, "; "), sound},
+		{"backup: total balance", fmt.Sprintf("%d, want %d (one snapshot)", total, want), total == want && negative == 0},
+	}, nil
 }
 
 // formatCounts formats a map of counts, largest first.
