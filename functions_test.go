@@ -612,3 +612,47 @@ func TestFunctionBeginConcurrentRebase(t *testing.T) {
 		t.Fatalf("CHECK through a Go function: %v", err)
 	}
 }
+
+// TestFunctionArgumentSlicesAreTheCallers: every call's argument slice is
+// its own, also where the slices are cut from one chunk: kept slices keep
+// their values, appending to one does not write into the next call's, and
+// calls with large values (whose slices are allocated apart) mix with the
+// others.
+func TestFunctionArgumentSlicesAreTheCallers(t *testing.T) {
+	var kept [][]driver.Value
+	keep := func(_ context.Context, args []driver.Value) (driver.Value, error) {
+		kept = append(kept, args)
+		return nil, nil
+	}
+	db := openTestDB(t, "", WithFunction("keep", -1, keep))
+	db.SetMaxOpenConns(1)
+	mustExec(t, db, "CREATE TABLE t(i INTEGER, s TEXT)")
+	mustExec(t, db, "WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i+1 FROM c WHERE i < 1000) INSERT INTO t SELECT i, CASE WHEN i % 7 = 0 THEN printf('%2000d', i) ELSE 'small' END FROM c")
+	if _, err := db.Exec("SELECT keep(i, s, i * 2) FROM t ORDER BY i"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec("SELECT keep() FROM t LIMIT 3"); err != nil {
+		t.Fatal(err)
+	}
+	if len(kept) != 1003 {
+		t.Fatalf("%d calls, want 1003", len(kept))
+	}
+	for i := range kept {
+		_ = append(kept[i], "scribble") // must not reach another call's slice
+	}
+	for i, a := range kept[:1000] {
+		n := int64(i + 1)
+		want := "small"
+		if n%7 == 0 {
+			want = fmt.Sprintf("%2000d", n)
+		}
+		if len(a) != 3 || a[0] != n || a[1] != want || a[2] != 2*n {
+			t.Fatalf("kept arguments of call %d: %.60v, want [%d %.20q… %d]", i, a, n, want, 2*n)
+		}
+	}
+	for _, a := range kept[1000:] {
+		if len(a) != 0 {
+			t.Fatalf("a call with no arguments kept %v", a)
+		}
+	}
+}
