@@ -1,6 +1,7 @@
 package libsql
 
 import (
+	"context"
 	"fmt"
 	"strconv"
 	"strings"
@@ -56,7 +57,8 @@ type config struct {
 	cdcRetention time.Duration // durable CDC: prune transactions older than this (0: keep)
 	cdcMax       int           // durable CDC: keep at most this many transactions (0: no limit)
 
-	funcs []funcDef // Go SQL functions and collations (WithFunction, ...)
+	funcs        []funcDef                                  // Go SQL functions and collations (WithFunction, ...)
+	connectHooks []func(ctx context.Context, c *Conn) error // WithConnectHook
 }
 
 // libsqlVFS reports whether databases open through the libsql VFS, the

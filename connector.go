@@ -128,8 +128,28 @@ func (c *Connector) Connect(ctx context.Context) (driver.Conn, error) {
 		conn.Close()
 		return nil, err
 	}
+	if err := conn.runConnectHooks(ctx); err != nil {
+		conn.Close()
+		return nil, err
+	}
 	c.startPruner()
 	return conn, nil
+}
+
+// runConnectHooks runs the WithConnectHook functions on a new connection.
+func (c *conn) runConnectHooks(ctx context.Context) error {
+	for i, fn := range c.cfg.connectHooks {
+		nc := &Conn{c: c}
+		err := fn(ctx, nc)
+		nc.closeRows("the end of the connect hook")
+		if err != nil {
+			return fmt.Errorf("libsql: connect hook %d: %w", i+1, err)
+		}
+		if nc.InTx() {
+			return fmt.Errorf("libsql: connect hook %d left a transaction open", i+1)
+		}
+	}
+	return nil
 }
 
 // vfsURI is the file: URI the libsql VFS opens a database by: the path,

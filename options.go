@@ -1,6 +1,7 @@
 package libsql
 
 import (
+	"context"
 	"errors"
 	"strconv"
 	"time"
@@ -150,4 +151,23 @@ func WithStatementCacheSize(n int) Option {
 // chosen by the driver.
 func WithVFS(name string) Option {
 	return func(c *config) error { c.vfs = name; return nil }
+}
+
+// WithConnectHook runs fn on every connection the connector opens, through
+// database/sql or as a native [Conn], after the driver's own setup (busy
+// timeout, the DSN's PRAGMAs, Go functions) and before the connection is
+// used: for SQL that sets a connection up, such as ATTACH, TEMP tables and
+// views, or a PRAGMA whose argument _pragma cannot spell. Hooks run in the
+// order given. ctx is the context of the connect. An error fails the
+// connect, wrapped (errors.Is finds it), and closes the connection. fn
+// must not keep c, and must leave no transaction open: one left open fails
+// the connect; rows left open are closed.
+func WithConnectHook(fn func(ctx context.Context, c *Conn) error) Option {
+	return func(c *config) error {
+		if fn == nil {
+			return errors.New("libsql: WithConnectHook: the function is nil")
+		}
+		c.connectHooks = append(c.connectHooks, fn)
+		return nil
+	}
 }
