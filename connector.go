@@ -137,10 +137,22 @@ func (c *Connector) Connect(ctx context.Context) (driver.Conn, error) {
 }
 
 // runConnectHooks runs the WithConnectHook functions on a new connection.
+// A hook's panic is its error: the connect fails and the caller closes the
+// connection, whose slot database/sql (or the pool) would lose otherwise.
 func (c *conn) runConnectHooks(ctx context.Context) error {
 	for i, fn := range c.cfg.connectHooks {
 		nc := &Conn{c: c}
-		err := fn(ctx, nc)
+		err := func() (err error) {
+			defer func() {
+				if r := recover(); r != nil {
+					err = panicked(r)
+				}
+			}()
+			return fn(ctx, nc)
+		}()
+		if nc.Closed() {
+			return fmt.Errorf("libsql: connect hook %d closed the connection", i+1)
+		}
 		nc.closeRows("the end of the connect hook")
 		if err != nil {
 			return fmt.Errorf("libsql: connect hook %d: %w", i+1, err)
@@ -150,6 +162,15 @@ func (c *conn) runConnectHooks(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// panicked is the error of a recovered panic: the panic's value, wrapped
+// when it is an error.
+func panicked(r any) error {
+	if err, ok := r.(error); ok {
+		return fmt.Errorf("panic: %w", err)
+	}
+	return fmt.Errorf("panic: %v", r)
 }
 
 // vfsURI is the file: URI the libsql VFS opens a database by: the path,

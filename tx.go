@@ -22,7 +22,10 @@ const beginConcurrentSQL = "BEGIN CONCURRENT"
 type tx struct {
 	c        *conn
 	readOnly bool
-	done     bool
+	// ownQueryOnly: the transaction turned PRAGMA query_only on (it was
+	// off), and turns it off at its end.
+	ownQueryOnly bool
+	done         bool
 }
 
 var _ driver.Tx = (*tx)(nil)
@@ -96,7 +99,10 @@ func (c *conn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx, e
 	if err != nil {
 		return nil, err
 	}
-	if opts.ReadOnly {
+	// A query_only the connection had already (a PRAGMA of its own) is
+	// left as it is, at the start and at the end.
+	ownQueryOnly := opts.ReadOnly && !c.cc.QueryOnly()
+	if ownQueryOnly {
 		if err := c.setQueryOnly(ctx, true); err != nil {
 			return nil, err
 		}
@@ -112,12 +118,12 @@ func (c *conn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx, e
 			return nil, err
 		}
 	} else if err := c.execInternal(ctx, begin); err != nil {
-		if opts.ReadOnly {
+		if ownQueryOnly {
 			c.setQueryOnly(context.Background(), false)
 		}
 		return nil, err
 	}
-	c.tx = &tx{c: c, readOnly: opts.ReadOnly}
+	c.tx = &tx{c: c, readOnly: opts.ReadOnly, ownQueryOnly: ownQueryOnly}
 	return c.tx, nil
 }
 
@@ -161,7 +167,7 @@ func (t *tx) end(verb string) error {
 	} else if verb == "COMMIT" {
 		err = errors.New("libsql: transaction was already rolled back by SQLite after an error")
 	}
-	if t.readOnly {
+	if t.ownQueryOnly {
 		if qerr := c.setQueryOnly(ctx, false); err == nil {
 			err = qerr
 		}

@@ -162,6 +162,13 @@ func (c *Conn) Close() error {
 	return err
 }
 
+// QueryOnly reports whether PRAGMA query_only is on for c: SQLite's
+// SQLITE_QueryOnly flag, read from its sqlite3 struct (memory SQLite owns
+// until the connection closes) rather than with a statement.
+func (c *Conn) QueryOnly() bool {
+	return c.db != 0 && (*sqlite3.Tsqlite3)(cptr(c.db)).Fflags&sqlite3.SQLITE_QueryOnly != 0
+}
+
 // Closed reports whether Close has been called.
 func (c *Conn) Closed() bool { return c.db == 0 }
 
