@@ -320,3 +320,23 @@ func connExec(t *testing.T, c *sql.Conn, q string) {
 		t.Fatalf("%s: %v", q, err)
 	}
 }
+
+// A read-only transaction on a connection whose DSN turned query_only on
+// leaves it on at its end.
+func TestReadOnlyTxKeepsTheConnectionsQueryOnly(t *testing.T) {
+	path := t.TempDir() + "/q.db"
+	rw := openTestDSN(t, path)
+	mustExec(t, rw, "CREATE TABLE t(x)")
+	db := openTestDSN(t, "file:"+path+"?_pragma=query_only(1)")
+	db.SetMaxOpenConns(1)
+	tx, err := db.BeginTx(context.Background(), &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec("INSERT INTO t VALUES (1)"); !errors.Is(err, ErrReadOnly) {
+		t.Fatalf("a write after a read-only transaction, with query_only(1) in the DSN: %v, want ErrReadOnly", err)
+	}
+}
