@@ -193,11 +193,13 @@ type Pool struct {
 	reapDone    chan struct{}
 }
 
-// Open parses dsn (see the libsql README for its keys) and returns a pool
-// of connections to it. No connection is opened until the first Get; a
-// bad DSN fails here. The DSN's pool keys apply as New describes.
-func Open(dsn string, opts Options) (*Pool, error) {
-	ctr, err := libsql.NewConnector(dsn)
+// Open parses dsn (see the libsql README for its keys), applies the
+// connector options copts (libsql.WithFunction, libsql.WithConnectHook,
+// ...) and returns a pool of connections to it. No connection is opened
+// until the first Get; a bad DSN or option fails here. The DSN's pool keys
+// apply as New describes.
+func Open(dsn string, opts Options, copts ...libsql.Option) (*Pool, error) {
+	ctr, err := libsql.NewConnector(dsn, copts...)
 	if err != nil {
 		return nil, err
 	}
