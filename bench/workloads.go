@@ -99,6 +99,11 @@ var Workloads = []Workload{
 		Title: "1 MiB blobs: autocommit INSERTs, then reads by key, synchronous=NORMAL",
 		Run:   blobs,
 	},
+	{
+		Name: "functions", Sync: "NORMAL",
+		Title: "a Go SQL function called on each of 100k rows, registered the driver's way",
+		Run:   functions,
+	},
 }
 
 // WorkloadByName returns the workload called name.
