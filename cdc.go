@@ -97,8 +97,16 @@ func (c *conn) Changes(ctx context.Context, opts ChangeOptions) (*ChangeStream, 
 		return nil, errors.New("libsql: change streams need the libsql VFS (the default); this database was opened with WithVFS")
 	}
 	e := c.file.Engine()
-	if _, err := e.EnableCapture(ctx, c.cfg.busyTimeout, c.cdcSource()); err != nil {
+	from, err := e.EnableCapture(ctx, c.cfg.busyTimeout, c.cdcSource())
+	if err != nil {
 		return nil, err
+	}
+	if opts.Since == changefeed.Now && from > 0 {
+		// Start where the capture is complete, not at the hub's newest
+		// transaction when Subscribe runs: a writer queued behind
+		// EnableCapture for the writer lock commits in between, and its
+		// changes, captured, would be in no stream.
+		opts.Since = from
 	}
 	return e.Subscribe(opts)
 }

@@ -96,7 +96,7 @@ func (e *Engine) EnableCapture(ctx context.Context, timeout time.Duration, src c
 		}
 	}
 	if e.cdc.capturing.Load() {
-		return changefeed.LSN(e.log.Last()), nil
+		return e.captureFrom(), nil
 	}
 	// The hub exists before anything is captured: a commit publishing to a
 	// hub it created would find the hub's start already at its own LSN.
@@ -109,9 +109,17 @@ func (e *Engine) EnableCapture(ctx context.Context, timeout time.Duration, src c
 	}
 	e.cdc.capturing.Store(true)
 	e.cdc.durable.Store(e.cdc.source != nil)
-	from := changefeed.LSN(e.log.Last())
+	from := e.captureFrom()
 	e.wlock.release()
 	return from, nil
+}
+
+// captureFrom is the LSN after which every commit's changes are captured,
+// when the caller has seen capture on: the newest commit's, or the hub's
+// newest when a raised LSN floor (RaiseLSNFloor) put it above every
+// version the log has given.
+func (e *Engine) captureFrom() changefeed.LSN {
+	return max(changefeed.LSN(e.log.Last()), e.Hub().Last())
 }
 
 // becomeDurable gives the hub, made before durable CDC started (a stream
