@@ -101,12 +101,13 @@ func (c *conn) Changes(ctx context.Context, opts ChangeOptions) (*ChangeStream, 
 	if err != nil {
 		return nil, err
 	}
-	if opts.Since == changefeed.Now && from > 0 {
+	if opts.Since == changefeed.Now {
 		// Start where the capture is complete, not at the hub's newest
 		// transaction when Subscribe runs: a writer queued behind
 		// EnableCapture for the writer lock commits in between, and its
-		// changes, captured, would be in no stream.
-		opts.Since = from
+		// changes, captured, would be in no stream. Before any commit
+		// (from 0, which Since would read as Now), that is the oldest.
+		opts.Since = max(from, changefeed.Oldest)
 	}
 	return e.Subscribe(opts)
 }

@@ -145,7 +145,7 @@ func (c *conn) runConnectHooks(ctx context.Context) error {
 		err := func() (err error) {
 			defer func() {
 				if r := recover(); r != nil {
-					err = panicked(r)
+					err = capi.PanicError("the hook", r)
 				}
 			}()
 			return fn(ctx, nc)
@@ -162,15 +162,6 @@ func (c *conn) runConnectHooks(ctx context.Context) error {
 		}
 	}
 	return nil
-}
-
-// panicked is the error of a recovered panic: the panic's value, wrapped
-// when it is an error.
-func panicked(r any) error {
-	if err, ok := r.(error); ok {
-		return fmt.Errorf("panic: %w", err)
-	}
-	return fmt.Errorf("panic: %v", r)
 }
 
 // vfsURI is the file: URI the libsql VFS opens a database by: the path,

@@ -264,7 +264,7 @@ func invoke(tls *libc.TLS, ctx uintptr, argc int32, argv uintptr, pick func(*Fun
 	}
 	defer func() {
 		if r := recover(); r != nil {
-			x.ResultError(panicError("function", e.name, r))
+			x.ResultError(PanicError("function "+e.name, r))
 		}
 	}()
 	fn(x)
@@ -316,13 +316,14 @@ func (c *Conn) endCollationInterrupt() {
 	atomic.StoreInt32(&(*sqlite3.Tsqlite3)(cptr(c.db)).Fu1.FisInterrupted, 0)
 }
 
-// panicError is the error of a panic in a Go function or collation: it
-// wraps the panic's value when that is an error, so errors.Is finds it.
-func panicError(kind, name string, v any) error {
+// PanicError is the error of a recovered panic in Go code that SQLite or
+// the driver called (what names it: "function f"): it wraps the panic's
+// value when that is an error, so errors.Is finds it.
+func PanicError(what string, v any) error {
 	if err, ok := v.(error); ok {
-		return fmt.Errorf("%s %s panicked: %w", kind, name, err)
+		return fmt.Errorf("%s panicked: %w", what, err)
 	}
-	return fmt.Errorf("%s %s panicked: %v", kind, name, v)
+	return fmt.Errorf("%s panicked: %v", what, v)
 }
 
 func funcDestroy(_ *libc.TLS, p uintptr) { Handle(p).Delete() }
@@ -337,7 +338,7 @@ func collCompare(tls *libc.TLS, arg uintptr, n1 int32, p1 uintptr, n2 int32, p2 
 			// A comparison has no error result: the statement is
 			// interrupted, and its error carries this one.
 			if e.c.cbErr == nil {
-				e.c.cbErr = panicError("collation", e.name, v)
+				e.c.cbErr = PanicError("collation "+e.name, v)
 			}
 			e.c.cbInterrupted = true
 			sqlite3.Xsqlite3_interrupt(tls, e.c.db)
