@@ -148,7 +148,10 @@ type capture struct {
 	// it made before the failure (ON CONFLICT FAIL); noted at the failed
 	// step, as a reset forgets it.
 	failKept bool
-	enc      []byte // the last libsql_cdc row's encoding buffer, reused
+	// blobs are the rows blob handles wrote whose change is not captured
+	// yet (flushBlobWrites).
+	blobs []blobWrite
+	enc   []byte // the last libsql_cdc row's encoding buffer, reused
 	// layouts caches the column names of tables by the layout SQLite
 	// reports them with; lastKey and last are the last change's, as runs
 	// of changes go to one table.
@@ -350,6 +353,13 @@ func (c *conn) preUpdate(p *capi.PreUpdate) {
 			c.cdc.log.lose(err)
 		}
 	}()
+	if p.BlobColumn >= 0 {
+		// Durable CDC's own blob writes are never published or rebased.
+		if !isCDCTable(p.Table) {
+			c.noteBlobWrite(p, c.layout(p))
+		}
+		return
+	}
 	if isCDCTable(p.Table) && c.conc == nil {
 		return
 	}
@@ -472,6 +482,7 @@ func (c *conn) afterStatement(failed bool) {
 	}
 	c.cdc.failKept = false
 	if c.cc.GetAutocommit() {
+		c.cdc.blobs = nil
 		c.truncateCaptured(0)
 		c.cdc.marks = c.cdc.marks[:0]
 		c.cdc.stored = false
@@ -481,6 +492,7 @@ func (c *conn) afterStatement(failed bool) {
 // dropCaptured is the rollback hook: a rolled-back transaction never
 // happened.
 func (c *conn) dropCaptured() {
+	c.cdc.blobs = nil
 	c.truncateCaptured(0)
 	c.cdc.marks = c.cdc.marks[:0]
 	c.cdc.stored = false
@@ -529,6 +541,9 @@ func (c *conn) takeCaptured() *changefeed.Tx {
 // CDC), and a SAVEPOINT, RELEASE or ROLLBACK TO brings the savepoint marks
 // in line with SQLite's savepoint stack.
 func (c *conn) step(ctx context.Context, s *capi.Stmt, write bool) (bool, error) {
+	if len(c.cdc.blobs) > 0 {
+		c.flushBlobWrites(ctx)
+	}
 	sp := c.file != nil && !write && s.StartsWithKeyword("SAVEPOINT", "RELEASE", "ROLLBACK")
 	if sp && c.needsStore() && s.ReleaseCommits() {
 		if err := c.storeChanges(ctx); err != nil {
@@ -550,6 +565,14 @@ func (c *conn) step(ctx context.Context, s *capi.Stmt, write bool) (bool, error)
 		c.savepointDone(s)
 	}
 	return row, err
+}
+
+// startStatement marks where the changes of the statement about to run
+// begin among the captured ones (afterStatement drops them if it fails),
+// after capturing the rows blob handles wrote before it.
+func (c *conn) startStatement(ctx context.Context) {
+	c.flushBlobWrites(ctx)
+	c.cdc.stmtMk = c.nCaptured()
 }
 
 // stepFailed notes, right after a step of s failed and before anything
@@ -602,6 +625,7 @@ func (c *conn) needsStore() bool {
 // the commit will get. The connection's last inserted rowid and change
 // counts stay the user's.
 func (c *conn) storeChanges(ctx context.Context) error {
+	c.flushBlobWrites(ctx) // a failure is the log's, which needsStore sees
 	if !c.needsStore() {
 		return nil
 	}

@@ -261,6 +261,7 @@ func (c *conn) rollbackConcurrent(ctx context.Context) error {
 // file.
 func (c *conn) commitConcurrent(ctx context.Context) (err error) {
 	ct, f := c.conc, c.file
+	c.flushBlobWrites(ctx) // a failure is the log's: a rebase or store that needs the change fails
 	if c.cc.TxnState("main") != capi.TXN_WRITE {
 		// Read-only: nothing to check, nothing to publish. (The file may
 		// have seen nothing of a write yet: DDL stays in SQLite's cache

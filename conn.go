@@ -33,6 +33,10 @@ type conn struct {
 	origin *Connector
 	// facts caches what the concurrent commit protocol needs of the schema.
 	facts schemaFacts
+	// blobs are the blob handles open on the connection; blobTx is the
+	// one opened for writing outside a transaction, whose Close commits.
+	blobs  []*Blob
+	blobTx *Blob
 }
 
 var (
@@ -135,6 +139,7 @@ func (c *conn) Close() error {
 	if c.cc.Closed() {
 		return nil
 	}
+	c.closeBlobs(fmt.Errorf("%w: by the connection's Close", ErrBlobClosed))
 	if c.conc != nil {
 		c.endConcurrent(context.Background(), c.conc, true)
 	}
@@ -183,6 +188,7 @@ func (c *conn) ResetSession(ctx context.Context) error {
 	if c.cc.Closed() {
 		return driver.ErrBadConn
 	}
+	c.closeBlobs(fmt.Errorf("%w: its connection went back to the pool", ErrBlobClosed))
 	if c.tx == nil && c.conc != nil {
 		if err := c.rollbackConcurrent(ctx); err != nil {
 			return driver.ErrBadConn

@@ -88,7 +88,7 @@ func (c *conn) run(ctx context.Context, s *capi.Stmt) (result, error) {
 			return result{}, err
 		}
 	}
-	c.cdc.stmtMk = c.nCaptured()
+	c.startStatement(ctx)
 	r, err := c.runSteps(ctx, s, true)
 	if err == nil && created != "" && c.capturesCreated() {
 		err = c.captureCreatedRows(ctx, created)

@@ -64,7 +64,7 @@ func (c *conn) query(ctx context.Context, cl call, p *prepared, args []driver.Na
 	}
 	row := false
 	if err == nil {
-		c.cdc.stmtMk = c.nCaptured()
+		c.startStatement(ctx)
 		commits := c.commitMark()
 		row, err = c.step(ctx, p.s, write)
 		if err != nil && c.committedAnyway(err, commits) {

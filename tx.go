@@ -95,6 +95,9 @@ func (c *conn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx, e
 	if c.tx != nil {
 		return nil, errors.New("libsql: a transaction is already open on this connection")
 	}
+	if c.blobTx != nil {
+		return nil, errors.New("libsql: a blob opened for writing outside a transaction is open on this connection (its Close commits): close it before BeginTx")
+	}
 	begin, err := beginSQL(c.cfg.txLock, sql.IsolationLevel(opts.Isolation), opts.ReadOnly)
 	if err != nil {
 		return nil, err
@@ -146,6 +149,7 @@ func (t *tx) end(verb string) error {
 	if c.cc.Closed() {
 		return driver.ErrBadConn
 	}
+	c.closeBlobs(fmt.Errorf("%w: by the transaction's %s", ErrBlobClosed, verb))
 	ctx := context.Background()
 	var err error
 	if c.conc != nil {

@@ -32,6 +32,10 @@ type PreUpdate struct {
 	Table    string
 	OldRowID int64 // rowid before an UPDATE or DELETE
 	NewRowID int64 // rowid after an INSERT or UPDATE
+	// BlobColumn is, for a write through a blob handle (Blob), the column
+	// it writes, -1 otherwise: SQLite reports such a write as a DELETE of
+	// the row, before the bytes change (sqlite3_preupdate_blobwrite).
+	BlobColumn int
 	// slot is 8 bytes of the TLS stack for the value pointer each Old and
 	// New call gets back, allocated once for the hook call.
 	slot uintptr
@@ -193,7 +197,10 @@ func preUpdateCallback(tls *libc.TLS, arg, db uintptr, op int32, zDb, zName uint
 	slot := tls.Alloc(8)
 	defer tls.Free(8)
 	p := &h.pu
-	*p = PreUpdate{c: c, tls: tls, Op: op, Schema: h.dbName, Table: h.tbName, OldRowID: key1, NewRowID: key2, slot: slot}
+	*p = PreUpdate{c: c, tls: tls, Op: op, Schema: h.dbName, Table: h.tbName, OldRowID: key1, NewRowID: key2, BlobColumn: -1, slot: slot}
+	if op == DELETE {
+		p.BlobColumn = int(sqlite3.Xsqlite3_preupdate_blobwrite(tls, db))
+	}
 	h.pre(p)
 }
 

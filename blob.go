@@ -1,0 +1,521 @@
+package libsql
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/golibsql/libsql/changefeed"
+	"github.com/golibsql/libsql/internal/capi"
+)
+
+// Blob is an open handle on one value of one row, read and written in
+// place with SQLite's incremental blob I/O: a value bigger than memory can
+// be streamed into or out of the database a chunk at a time. It is an
+// io.Reader, io.Writer, io.Seeker, io.ReaderAt, io.WriterAt, io.ReaderFrom
+// and io.WriterTo, and io.Copy uses the last two.
+//
+// A blob handle never changes a value's size: insert the row with
+// zeroblob(n) (or a value of the right size) first, then write its bytes.
+// Writing past the end fails and writes nothing.
+//
+// A Blob opened for writing outside a transaction is a transaction of its
+// own: it takes the writer lock when it opens (waiting as BEGIN IMMEDIATE
+// does, up to the busy timeout and the context), and its writes commit,
+// durably as the connection's sync mode says, when Close returns nil. If
+// Close fails, or the connection closes first, nothing it wrote is kept.
+// Inside a transaction it takes part in the transaction, and the
+// transaction's end closes it. Statements run on the connection while it
+// is open are part of its transaction. A Blob opened for reading holds its
+// snapshot until it is closed, as open rows do.
+//
+// Change data capture and BEGIN CONCURRENT see a blob's writes as one
+// UPDATE of its row, with the row's values before the first write and
+// after the last.
+//
+// If the row changes or is deleted by a statement on the same connection,
+// the handle expires: reads, writes and Reopen fail with [ErrBlobExpired];
+// close it and open another. A Blob belongs to its
+// connection: like the connection, it is for one goroutine at a time.
+type Blob struct {
+	c      *conn
+	b      *capi.Blob
+	write  bool
+	ownTx  bool // opened for writing outside a transaction: Close commits
+	off    int64
+	schema string
+	table  string
+	column string
+	rowid  int64
+	buf    []byte // WriteTo's chunk
+	err    error  // why the handle is closed, once it is
+}
+
+// BlobOpener is implemented by the driver's connections (reached with
+// sql.Conn.Raw); OpenBlob opens a blob handle (see [Conn.OpenBlob]). The
+// Blob uses the driver connection: keep the *sql.Conn until the Blob is
+// closed, and do not use the two from different goroutines at once.
+type BlobOpener interface {
+	OpenBlob(ctx context.Context, schema, table, column string, rowid int64, write bool) (*Blob, error)
+}
+
+var _ BlobOpener = (*conn)(nil)
+
+// ErrBlobExpired is the error of a read or write through a Blob whose row
+// a statement on its connection changed or deleted since it opened (or
+// since Reopen): SQLite no longer lets the handle touch the row.
+var ErrBlobExpired = errors.New("libsql: blob handle expired: its row was changed or deleted on this connection since the blob was opened")
+
+// ErrBlobClosed is the error of a call on a Blob after Close, or after the
+// end of the transaction or connection it belonged to, which closed it.
+var ErrBlobClosed = errors.New("libsql: blob closed")
+
+// OpenBlob opens the value in column of table's row rowid, for reading, or
+// for reading and writing if write is set. schema is the database: "" or
+// "main", "temp", or an attached database's name. The value must be a blob
+// or text (a text is read and written as its bytes). ctx bounds the wait
+// for the writer lock of a Blob opened for writing outside a transaction.
+// See [Blob] for its transaction.
+func (c *Conn) OpenBlob(ctx context.Context, schema, table, column string, rowid int64, write bool) (*Blob, error) {
+	if c.c.cc.Closed() {
+		return nil, errConnClosed
+	}
+	return c.c.OpenBlob(ctx, schema, table, column, rowid, write)
+}
+
+// OpenBlob implements BlobOpener.
+func (c *conn) OpenBlob(ctx context.Context, schema, table, column string, rowid int64, write bool) (*Blob, error) {
+	if schema == "" {
+		schema = "main"
+	}
+	fail := func(err error) error {
+		return fmt.Errorf("libsql: OpenBlob %s.%s.%s of row %d: %w", schema, table, column, rowid, err)
+	}
+	if write && c.blobTx != nil {
+		return nil, fail(errors.New("a blob opened for writing outside a transaction is open on this connection: close it first"))
+	}
+	cl, err := c.enter(ctx)
+	if err != nil {
+		return nil, fail(err)
+	}
+	defer c.leave(cl)
+	bl := &Blob{c: c, write: write, schema: schema, table: table, column: column, rowid: rowid}
+	if write && c.conc == nil && c.cc.GetAutocommit() {
+		if err := c.plain(ctx, "BEGIN IMMEDIATE"); err != nil {
+			return nil, fail(err)
+		}
+		bl.ownTx = true
+	}
+	if write && c.file != nil && !c.file.PreUpdateHooked() && c.capturing() {
+		c.file.HookPreUpdate()
+	}
+	bl.b, err = c.cc.OpenBlob(schema, table, column, rowid, write)
+	if err != nil {
+		err = c.mapErr(ctx, err)
+		if bl.ownTx {
+			c.plain(context.Background(), "ROLLBACK")
+		}
+		return nil, fail(err)
+	}
+	if bl.ownTx {
+		c.blobTx = bl
+	}
+	c.blobs = append(c.blobs, bl)
+	return bl, nil
+}
+
+// Size returns the value's size in bytes (0 once the handle expired or
+// closed).
+func (b *Blob) Size() int64 {
+	if b.b == nil {
+		return 0
+	}
+	return b.b.Size()
+}
+
+// Read reads from the current offset; at the end of the value it returns
+// io.EOF.
+func (b *Blob) Read(p []byte) (int, error) {
+	n, err := b.ReadAt(p, b.off)
+	b.off += int64(n)
+	if err == io.EOF && n > 0 {
+		err = nil
+	}
+	return n, err
+}
+
+// ReadAt reads len(p) bytes from off, or fewer and io.EOF if the value
+// ends first.
+func (b *Blob) ReadAt(p []byte, off int64) (int, error) {
+	if err := b.usable("ReadAt"); err != nil {
+		return 0, err
+	}
+	if off < 0 {
+		return 0, fmt.Errorf("libsql: blob ReadAt: negative offset %d", off)
+	}
+	size := b.b.Size()
+	if off >= size {
+		return 0, io.EOF
+	}
+	n := int(min(int64(len(p)), size-off))
+	if err := b.call(func() error { return b.b.ReadAt(p[:n], off) }); err != nil {
+		return 0, b.opErr("ReadAt", err)
+	}
+	if n < len(p) {
+		return n, io.EOF
+	}
+	return n, nil
+}
+
+// Write writes p at the current offset. A write that would pass the end of
+// the value fails with nothing written.
+func (b *Blob) Write(p []byte) (int, error) {
+	n, err := b.WriteAt(p, b.off)
+	b.off += int64(n)
+	return n, err
+}
+
+// WriteAt writes p at off. A write that would pass the end of the value
+// fails with nothing written.
+func (b *Blob) WriteAt(p []byte, off int64) (int, error) {
+	if err := b.writable("WriteAt"); err != nil {
+		return 0, err
+	}
+	if err := b.fits(int64(len(p)), off); err != nil {
+		return 0, err
+	}
+	if err := b.call(func() error { return b.b.WriteAt(p, off) }); err != nil {
+		return 0, b.opErr("WriteAt", err)
+	}
+	return len(p), nil
+}
+
+// ReadFrom writes what src holds, up to its end, at the current offset,
+// a chunk at a time. A source longer than the room left in the value
+// fails once the value is full.
+func (b *Blob) ReadFrom(src io.Reader) (int64, error) {
+	if err := b.writable("ReadFrom"); err != nil {
+		return 0, err
+	}
+	b.ensureBuf()
+	var total int64
+	for {
+		// One byte of room at the end still reads, to learn whether the
+		// source holds more than the value.
+		room := max(b.b.Size()-b.off, 0)
+		k, rerr := src.Read(b.buf[:min(int64(len(b.buf)), max(room, 1))])
+		if k > 0 {
+			n, err := b.Write(b.buf[:k])
+			total += int64(n)
+			if err != nil {
+				return total, err
+			}
+		}
+		if rerr == io.EOF {
+			return total, nil
+		}
+		if rerr != nil {
+			return total, fmt.Errorf("libsql: blob ReadFrom: reading the source: %w", rerr)
+		}
+	}
+}
+
+// ensureBuf allocates the chunk of ReadFrom and WriteTo.
+func (b *Blob) ensureBuf() {
+	if b.buf == nil {
+		b.buf = make([]byte, blobCopyChunk)
+	}
+}
+
+// WriteTo writes the value from the current offset to its end to w, a
+// chunk at a time.
+func (b *Blob) WriteTo(w io.Writer) (int64, error) {
+	if err := b.usable("WriteTo"); err != nil {
+		return 0, err
+	}
+	b.ensureBuf()
+	var total int64
+	for {
+		n, err := b.Read(b.buf)
+		if n > 0 {
+			m, werr := w.Write(b.buf[:n])
+			total += int64(m)
+			if werr != nil {
+				return total, werr
+			}
+		}
+		if err == io.EOF {
+			return total, nil
+		}
+		if err != nil {
+			return total, err
+		}
+	}
+}
+
+// blobCopyChunk is the chunk of ReadFrom and WriteTo.
+const blobCopyChunk = 64 << 10
+
+// Seek sets the offset of the next Read or Write, as io.Seeker says.
+// Seeking past the end is allowed; reading there returns io.EOF, and
+// writing fails.
+func (b *Blob) Seek(offset int64, whence int) (int64, error) {
+	if err := b.usable("Seek"); err != nil {
+		return 0, err
+	}
+	switch whence {
+	case io.SeekStart:
+	case io.SeekCurrent:
+		offset += b.off
+	case io.SeekEnd:
+		offset += b.b.Size()
+	default:
+		return 0, fmt.Errorf("libsql: blob Seek: invalid whence %d", whence)
+	}
+	if offset < 0 {
+		return 0, fmt.Errorf("libsql: blob Seek: negative offset %d", offset)
+	}
+	b.off = offset
+	return offset, nil
+}
+
+// Reopen points the handle at row rowid of the same table and column,
+// with the offset back at 0: cheaper than opening a new one. If the row
+// does not exist, or its value is no blob or text, Reopen fails and the
+// handle expires. An expired handle cannot be reopened ([ErrBlobExpired]):
+// close it and open another.
+func (b *Blob) Reopen(rowid int64) error {
+	if b.err != nil {
+		return fmt.Errorf("libsql: blob Reopen: %w", b.err)
+	}
+	cl, err := b.c.enter(context.Background())
+	if err != nil {
+		return err
+	}
+	defer b.c.leave(cl)
+	if err := b.c.flushBlobWrites(context.Background()); err != nil {
+		return fmt.Errorf("libsql: blob Reopen: %w", err)
+	}
+	b.off = 0
+	if err := b.b.Reopen(rowid); err != nil {
+		return b.opErr(fmt.Sprintf("Reopen at row %d", rowid), err)
+	}
+	b.rowid = rowid
+	return nil
+}
+
+// Close closes the handle. For a Blob opened for writing outside a
+// transaction, it commits what was written and returns the commit's
+// error; if that fails, the writes are rolled back. Closing again
+// returns nil.
+func (b *Blob) Close() error {
+	if b.err != nil {
+		return nil
+	}
+	return b.close(ErrBlobClosed)
+}
+
+// close closes the handle and records why, which later calls report.
+func (b *Blob) close(why error) error {
+	c := b.c
+	b.err = why
+	c.forgetBlob(b)
+	if c.cc.Closed() {
+		b.b.Close()
+		return nil
+	}
+	ctx := context.Background()
+	cl, err := c.enter(ctx)
+	if err != nil {
+		b.b.Close()
+		return err
+	}
+	defer c.leave(cl)
+	err = c.flushBlobWrites(ctx)
+	if cerr := convertError(b.b.Close()); err == nil {
+		err = cerr
+	}
+	if b.ownTx {
+		c.blobTx = nil
+		if cerr := c.commitWrapped(ctx, err != nil); err == nil {
+			err = cerr
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("libsql: closing the blob %s.%s.%s of row %d: %w", b.schema, b.table, b.column, b.rowid, err)
+	}
+	return nil
+}
+
+// usable returns the error of a call named op on a closed handle.
+func (b *Blob) usable(op string) error {
+	if b.err != nil {
+		return fmt.Errorf("libsql: blob %s: %w", op, b.err)
+	}
+	if b.c.cc.Closed() {
+		return fmt.Errorf("libsql: blob %s: %w: its connection is closed", op, ErrBlobClosed)
+	}
+	return nil
+}
+
+// writable is usable for a write.
+func (b *Blob) writable(op string) error {
+	if err := b.usable(op); err != nil {
+		return err
+	}
+	if !b.write {
+		return fmt.Errorf("libsql: blob %s: the blob %s.%s.%s was opened for reading only", op, b.schema, b.table, b.column)
+	}
+	return nil
+}
+
+// fits checks that n bytes at off lie inside the value.
+func (b *Blob) fits(n, off int64) error {
+	size := b.b.Size()
+	if off < 0 || off > size || n > size-off {
+		return fmt.Errorf("libsql: blob write of %d bytes at offset %d: past the end of the value of %d bytes (a blob handle cannot change its size)", n, off, size)
+	}
+	return nil
+}
+
+// call runs one operation of the handle as a call on its connection.
+func (b *Blob) call(op func() error) error {
+	cl, err := b.c.enter(context.Background())
+	if err != nil {
+		return err
+	}
+	defer b.c.leave(cl)
+	return op()
+}
+
+// opErr turns the error of operation op into the caller's: an expired
+// handle's is ErrBlobExpired.
+func (b *Blob) opErr(op string, err error) error {
+	var ce *capi.Error
+	if errors.As(err, &ce) && ce.Code&0xff == capi.ABORT {
+		return fmt.Errorf("libsql: blob %s of %s.%s.%s row %d: %w (%w)", op, b.schema, b.table, b.column, b.rowid, ErrBlobExpired, convertError(err))
+	}
+	return fmt.Errorf("libsql: blob %s of %s.%s.%s row %d: %w", op, b.schema, b.table, b.column, b.rowid, convertError(err))
+}
+
+// forgetBlob drops b from the connection's open blobs.
+func (c *conn) forgetBlob(b *Blob) {
+	for i, o := range c.blobs {
+		if o == b {
+			c.blobs = append(c.blobs[:i], c.blobs[i+1:]...)
+			return
+		}
+	}
+}
+
+// closeBlobs closes the connection's open blobs, because of why (the end
+// of their transaction or connection). A blob with a transaction of its
+// own is rolled back rather than committed.
+func (c *conn) closeBlobs(why error) {
+	for len(c.blobs) > 0 {
+		b := c.blobs[len(c.blobs)-1]
+		if b.ownTx {
+			b.ownTx = false
+			c.blobTx = nil
+			c.forgetBlob(b)
+			b.err = why
+			b.b.Close()
+			if !c.cc.Closed() && !c.cc.GetAutocommit() {
+				c.plain(context.Background(), "ROLLBACK")
+			}
+			continue
+		}
+		b.close(why)
+	}
+}
+
+// blobWrite is a row that a blob handle has written in the running
+// transaction and whose change is not captured yet: its values before the
+// first write. flushBlobWrites captures it as an UPDATE, with the values
+// the row has then.
+type blobWrite struct {
+	table   string
+	rowid   int64
+	columns []string
+	old     []any
+}
+
+// noteBlobWrite records, at a blob handle's write (a pre-update call of
+// p, which SQLite makes before the bytes change), the row's values before
+// its first write.
+func (c *conn) noteBlobWrite(p *capi.PreUpdate, layout *capi.TableLayout) {
+	for _, w := range c.cdc.blobs {
+		if w.rowid == p.OldRowID && w.table == p.Table {
+			return
+		}
+	}
+	old := make([]any, p.Count())
+	for i := range old {
+		old[i] = p.Old(i)
+	}
+	c.cdc.blobs = append(c.cdc.blobs, blobWrite{table: p.Table, rowid: p.OldRowID, columns: layout.Names, old: old})
+}
+
+// flushBlobWrites captures the rows blob handles wrote since the last
+// flush, each as an UPDATE to the values it has now. It runs before
+// anything else reads the captured changes or adds to them: before every
+// statement, a commit's store, a Reopen and a Close. A row that cannot be
+// read back loses the capture (the commit then fails if it must publish).
+func (c *conn) flushBlobWrites(ctx context.Context) error {
+	if len(c.cdc.blobs) == 0 {
+		return nil
+	}
+	pending := c.cdc.blobs
+	c.cdc.blobs = nil
+	for _, w := range pending {
+		if err := c.captureBlobRow(w); err != nil {
+			err = fmt.Errorf("libsql: capturing the blob write to row %d of table %s: %w", w.rowid, w.table, c.mapErr(ctx, err))
+			c.cdc.log.lose(err)
+			return err
+		}
+		c.cdc.stored = false
+	}
+	return nil
+}
+
+// captureBlobRow reads w's row as it is now and captures the UPDATE.
+func (c *conn) captureBlobRow(w blobWrite) error {
+	rowid := rowidAlias(w.columns)
+	if rowid == "" {
+		return errors.New("its columns hide every name of the rowid")
+	}
+	q := []byte("SELECT ")
+	for i, n := range w.columns {
+		if i > 0 {
+			q = append(q, ',')
+		}
+		q = append(q, quoteIdent(n)...)
+	}
+	q = append(q, " FROM main."...)
+	q = append(q, quoteIdent(w.table)...)
+	q = append(q, " WHERE "...)
+	q = append(q, rowid...)
+	q = append(q, "=?"...)
+	p, err := c.prepareUncached(string(q))
+	if err != nil {
+		return err
+	}
+	defer p.s.Finalize()
+	if err := p.s.BindInt64(1, w.rowid); err != nil {
+		return err
+	}
+	row, err := p.s.Step()
+	if err != nil {
+		return err
+	}
+	if !row {
+		return errors.New("the row is gone")
+	}
+	vals := make([]any, len(w.columns))
+	for i := range vals {
+		vals[i] = capi.Value(p.s.Column(i))
+	}
+	c.cdc.log.addChange(&changefeed.Change{Table: w.table, Op: changefeed.Update, RowID: w.rowid, Columns: w.columns, Old: w.old, New: vals}, w.rowid)
+	return nil
+}
