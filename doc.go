@@ -72,6 +72,13 @@
 // statement's [*Error], and a panic fails the statement instead of
 // unwinding through SQLite.
 //
+// # Blobs
+//
+// [Conn.OpenBlob] (and [BlobOpener], through sql.Conn.Raw) opens one value
+// of one row as a [Blob], an io.Reader, io.Writer and io.Seeker that reads
+// and writes it in place, a chunk at a time: a value need not fit in
+// memory to be stored or read.
+//
 // # Change data capture
 //
 // [Changes] streams the database's committed row changes in commit order;
