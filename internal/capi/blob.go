@@ -105,11 +105,11 @@ func (b *Blob) WriteAt(p []byte, off int64) error {
 	return nil
 }
 
-// ReadFrom writes the value from off on with n bytes read from src, a
+// Fill writes the value from off on with n bytes read from src, a
 // chunk at a time straight into the copy buffer. A source that ends
 // early fails with io.ErrUnexpectedEOF, after the chunks before it were
 // written.
-func (b *Blob) ReadFrom(src io.Reader, off, n int64) error {
+func (b *Blob) Fill(src io.Reader, off, n int64) error {
 	if n < 0 || n > b.size {
 		return fmt.Errorf("capi: writing %d bytes into a blob of %d", n, b.size)
 	}
@@ -192,7 +192,7 @@ func (c *Conn) WriteBlob(db, table, column string, rowid, size int64, src io.Rea
 	if err != nil {
 		return err
 	}
-	if err := b.ReadFrom(src, 0, size); err != nil {
+	if err := b.Fill(src, 0, size); err != nil {
 		b.Close()
 		return fmt.Errorf("capi: WriteBlob: %w", err)
 	}

@@ -89,6 +89,78 @@ func (x *Context) Arg(i int) (typ int32, i64 int64, f64 float64, b []byte) {
 	return memValue(x.tls, *cindex[uintptr](x.argv, i))
 }
 
+// ArgInt64 returns argument i as an integer, converted as
+// sqlite3_value_int64 converts (a float truncated, a text parsed, NULL 0).
+func (x *Context) ArgInt64(i int) int64 {
+	if uint(i) >= uint(x.argc) {
+		return 0
+	}
+	p := *cindex[uintptr](x.argv, i)
+	if m := (*sqlite3.TMem)(cptr(p)); m.Fflags&sqlite3.MEM_Int != 0 {
+		return *(*int64)(unsafe.Pointer(&m.Fu))
+	}
+	return sqlite3.Xsqlite3_value_int64(x.tls, p)
+}
+
+// ArgFloat returns argument i as a float, converted as
+// sqlite3_value_double converts.
+func (x *Context) ArgFloat(i int) float64 {
+	if uint(i) >= uint(x.argc) {
+		return 0
+	}
+	p := *cindex[uintptr](x.argv, i)
+	if m := (*sqlite3.TMem)(cptr(p)); m.Fflags&sqlite3.MEM_Real != 0 {
+		return m.Fu.Fr
+	}
+	return sqlite3.Xsqlite3_value_double(x.tls, p)
+}
+
+// ArgText returns argument i as UTF-8 text, converted as
+// sqlite3_value_text converts (which changes the argument's
+// representation, not its datatype); nil for NULL. The slice aliases
+// SQLite's memory and is valid during the call only.
+func (x *Context) ArgText(i int) []byte {
+	if uint(i) >= uint(x.argc) {
+		return nil
+	}
+	p := *cindex[uintptr](x.argv, i)
+	if typ, _, _, b := memValue(x.tls, p); typ == TEXT {
+		return b
+	}
+	z := sqlite3.Xsqlite3_value_text(x.tls, p)
+	if z == 0 {
+		return nil
+	}
+	return cbytes(z, int(sqlite3.Xsqlite3_value_bytes(x.tls, p)))
+}
+
+// ArgBlob returns argument i's bytes, converted as sqlite3_value_blob
+// converts (a number becomes its text); nil for NULL. The slice aliases
+// SQLite's memory and is valid during the call only.
+func (x *Context) ArgBlob(i int) []byte {
+	if uint(i) >= uint(x.argc) {
+		return nil
+	}
+	p := *cindex[uintptr](x.argv, i)
+	if typ, _, _, b := memValue(x.tls, p); typ == BLOB || typ == TEXT {
+		return b
+	}
+	z := sqlite3.Xsqlite3_value_blob(x.tls, p)
+	if z == 0 {
+		return nil
+	}
+	return cbytes(z, int(sqlite3.Xsqlite3_value_bytes(x.tls, p)))
+}
+
+// ArgType returns the datatype of argument i (NULL past the last).
+func (x *Context) ArgType(i int) int32 {
+	if uint(i) >= uint(x.argc) {
+		return NULL
+	}
+	m := (*sqlite3.TMem)(cptr(*cindex[uintptr](x.argv, i)))
+	return int32(memType[m.Fflags&sqlite3.MEM_AffMask])
+}
+
 // ResultNull makes the call's result NULL (the result of a call that sets
 // none).
 func (x *Context) ResultNull() { sqlite3.Xsqlite3_result_null(x.tls, x.p) }
