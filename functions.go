@@ -79,6 +79,7 @@ type funcDef struct {
 	nArg    int
 	flags   int32
 	scalar  ScalarFunction
+	raw     RawFunction
 	newAgg  func() Aggregate
 	window  bool
 	collate func(a, b string) int
@@ -100,6 +101,132 @@ func WithFunction(name string, nArg int, fn ScalarFunction, flags ...FunctionFla
 		}
 		return c.addFunction("WithFunction", funcDef{name: name, nArg: nArg, scalar: fn}, flags)
 	}
+}
+
+// WithRawFunction registers fn as the scalar SQL function name, as
+// [WithFunction] does, for a function called so often that the cost of
+// the call matters: fn reads its arguments where SQLite holds them and
+// sets its result itself, through the [FuncContext], so that nothing is
+// converted to a driver.Value and nothing is allocated per call.
+//
+//	libsql.WithRawFunction("bench_len", 1, func(f *libsql.FuncContext) {
+//		f.ResultInt64(int64(len(f.RawText(0))))
+//	}, libsql.Deterministic)
+func WithRawFunction(name string, nArg int, fn RawFunction, flags ...FunctionFlag) Option {
+	return func(c *config) error {
+		if fn == nil {
+			return fmt.Errorf("libsql: WithRawFunction %q: the function is nil", name)
+		}
+		return c.addFunction("WithRawFunction", funcDef{name: name, nArg: nArg, raw: fn}, flags)
+	}
+}
+
+// RawFunction is the Go implementation of a scalar SQL function registered
+// with [WithRawFunction]: it reads the call's arguments and sets its
+// result through f, which is valid during the call only. A function that
+// sets no result returns NULL. As for a [ScalarFunction], one function
+// may run on several goroutines at once (one per connection).
+type RawFunction func(f *FuncContext)
+
+// FuncContext is one call of a [RawFunction]: its arguments, read in
+// place, and its result. It and every slice its methods return are valid
+// during the call only: copy what must outlive it.
+type FuncContext struct {
+	x *capi.Context
+	c *conn
+}
+
+// Datatype is one of SQLite's datatypes, the type of a value.
+type Datatype int
+
+// SQLite's datatypes.
+const (
+	TypeInteger Datatype = capi.INTEGER
+	TypeFloat   Datatype = capi.FLOAT
+	TypeText    Datatype = capi.TEXT
+	TypeBlob    Datatype = capi.BLOB
+	TypeNull    Datatype = capi.NULL
+)
+
+// String returns the datatype's name in SQL: INTEGER, REAL, TEXT, BLOB,
+// NULL.
+func (t Datatype) String() string {
+	switch t {
+	case TypeInteger:
+		return "INTEGER"
+	case TypeFloat:
+		return "REAL"
+	case TypeText:
+		return "TEXT"
+	case TypeBlob:
+		return "BLOB"
+	case TypeNull:
+		return "NULL"
+	}
+	return fmt.Sprintf("Datatype(%d)", int(t))
+}
+
+// Context returns the context of the statement that calls the function.
+func (f *FuncContext) Context() context.Context { return f.x.Conn().Context() }
+
+// NArg returns the number of arguments of the call.
+func (f *FuncContext) NArg() int { return f.x.NArg() }
+
+// Type returns the datatype of argument i (TypeNull past the last).
+func (f *FuncContext) Type(i int) Datatype { return Datatype(f.x.ArgType(i)) }
+
+// Int64 returns argument i as an integer, converted as SQLite converts
+// (sqlite3_value_int64: a REAL truncated, a TEXT's leading number, NULL 0).
+func (f *FuncContext) Int64(i int) int64 { return f.x.ArgInt64(i) }
+
+// Float returns argument i as a float, converted as SQLite converts
+// (sqlite3_value_double).
+func (f *FuncContext) Float(i int) float64 { return f.x.ArgFloat(i) }
+
+// RawText returns argument i as UTF-8 text, without copying it: the slice
+// is SQLite's memory, valid during the call only, and must not be changed.
+// A number is converted to its text; NULL is nil.
+func (f *FuncContext) RawText(i int) []byte { return f.x.ArgText(i) }
+
+// Text returns argument i as text, a copy that may be kept.
+func (f *FuncContext) Text(i int) string { return string(f.x.ArgText(i)) }
+
+// RawBlob returns argument i's bytes without copying them: the slice is
+// SQLite's memory, valid during the call only, and must not be changed.
+// NULL is nil.
+func (f *FuncContext) RawBlob(i int) []byte { return f.x.ArgBlob(i) }
+
+// ResultInt64 sets the call's result to an integer.
+func (f *FuncContext) ResultInt64(v int64) { f.x.ResultInt64(v) }
+
+// ResultFloat sets the call's result to a float.
+func (f *FuncContext) ResultFloat(v float64) { f.x.ResultFloat(v) }
+
+// ResultText sets the call's result to text (SQLite copies it).
+func (f *FuncContext) ResultText(v string) { f.x.ResultText(v) }
+
+// ResultRawText sets the call's result to the UTF-8 text in v (SQLite
+// copies it).
+func (f *FuncContext) ResultRawText(v []byte) { f.x.ResultTextBytes(v) }
+
+// ResultBlob sets the call's result to a blob (SQLite copies it; an empty
+// or nil v is an empty blob).
+func (f *FuncContext) ResultBlob(v []byte) { f.x.ResultBlob(v) }
+
+// ResultNull sets the call's result to NULL.
+func (f *FuncContext) ResultNull() { f.x.ResultNull() }
+
+// ResultValue sets the call's result to v, converted as a [ScalarFunction]'s
+// result is (any type a statement's argument may be).
+func (f *FuncContext) ResultValue(v any) { f.c.setResult(f.x, v, nil) }
+
+// ResultError fails the statement with err, as a [ScalarFunction]'s error
+// does.
+func (f *FuncContext) ResultError(err error) {
+	if err == nil {
+		err = errors.New("libsql: FuncContext.ResultError(nil)")
+	}
+	f.x.ResultError(err)
 }
 
 // WithAggregate registers an aggregate SQL function name, taking nArg
@@ -216,6 +343,23 @@ func (c *conn) funcImpl(d funcDef) *capi.Func {
 			chunk = chunk[:start]
 		}
 		return a
+	}
+	if d.raw != nil {
+		// One FuncContext serves the calls of the connection, but for a
+		// call made while another runs (the function ran SQL that calls
+		// it again), which gets its own.
+		var fc FuncContext
+		inUse := false
+		return &capi.Func{Call: func(x *capi.Context) {
+			if inUse {
+				d.raw(&FuncContext{x: x, c: c})
+				return
+			}
+			inUse = true
+			defer func() { inUse = false }()
+			fc = FuncContext{x: x, c: c}
+			d.raw(&fc)
+		}}
 	}
 	if d.scalar != nil {
 		return &capi.Func{Call: func(x *capi.Context) {

@@ -59,20 +59,25 @@ var registerModernc = sync.OnceValue(func() error {
 })
 
 // BenchmarkFunction: the cost of calling Go from SQL, against modernc's
-// driver with the same functions registered: a scalar function and an
-// aggregate over benchFuncRows rows, and a sort by a Go collation (one op
-// is one statement).
+// driver with the same functions registered: a scalar function (and ours
+// as a RawFunction, against modernc's op=scalar) and an aggregate over
+// benchFuncRows rows, and a sort by a Go collation (one op is one
+// statement).
 func BenchmarkFunction(b *testing.B) {
 	if err := registerModernc(); err != nil {
 		b.Fatal(err)
 	}
-	for _, op := range []string{"scalar", "aggregate", "collation"} {
+	for _, op := range []string{"scalar", "scalar-raw", "aggregate", "collation"} {
 		query := map[string]string{
-			"scalar":    "SELECT count(*) FROM f WHERE bench_len(s) > 12",
-			"aggregate": "SELECT bench_sum(id) FROM f",
-			"collation": "SELECT s FROM f ORDER BY s COLLATE bench_rev LIMIT 1",
+			"scalar":     "SELECT count(*) FROM f WHERE bench_len(s) > 12",
+			"scalar-raw": "SELECT count(*) FROM f WHERE bench_len_raw(s) > 12",
+			"aggregate":  "SELECT bench_sum(id) FROM f",
+			"collation":  "SELECT s FROM f ORDER BY s COLLATE bench_rev LIMIT 1",
 		}[op]
 		for _, d := range drivers {
+			if op == "scalar-raw" && d.sqlName != libsql.DriverName {
+				continue // modernc has no such API: compare with its op=scalar
+			}
 			b.Run(fmt.Sprintf("op=%s/driver=%s", op, d.name), func(b *testing.B) {
 				path := filepath.Join(b.TempDir(), "f.db")
 				var db *sql.DB
@@ -80,6 +85,9 @@ func BenchmarkFunction(b *testing.B) {
 				if d.sqlName == libsql.DriverName {
 					db, err = libsql.Open(path,
 						libsql.WithFunction("bench_len", 1, benchLen, libsql.Deterministic),
+						libsql.WithRawFunction("bench_len_raw", 1, func(f *libsql.FuncContext) {
+							f.ResultInt64(int64(len(f.RawText(0))))
+						}, libsql.Deterministic),
 						libsql.WithAggregate("bench_sum", 1, func() *benchSum { return &benchSum{} }, libsql.Deterministic),
 						libsql.WithCollation("bench_rev", func(a, b string) int { return strings.Compare(b, a) }))
 				} else {
