@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 
 	"github.com/golibsql/libsql/changefeed"
 	"github.com/golibsql/libsql/internal/capi"
@@ -25,10 +26,14 @@ import (
 // does, up to the busy timeout and the context), and its writes commit,
 // durably as the connection's sync mode says, when Close returns nil. If
 // Close fails, or the connection closes first, nothing it wrote is kept.
-// Inside a transaction it takes part in the transaction, and the
-// transaction's end closes it. Statements run on the connection while it
-// is open are part of its transaction. A Blob opened for reading holds its
-// snapshot until it is closed, as open rows do.
+// Statements run on the connection while it is open are part of its
+// transaction; one that ends it (ROLLBACK, or COMMIT once the handle
+// expired) closes the Blob, whose Close then returns an error saying so.
+// Inside a transaction a Blob takes part in the transaction, and the
+// transaction's end closes it, by Commit or Rollback or by SQL; SQLite
+// refuses a COMMIT while a Blob that wrote is open. A Blob opened for
+// reading outside a transaction holds its snapshot until it is closed, as
+// open rows do.
 //
 // Change data capture and BEGIN CONCURRENT see a blob's writes as one
 // UPDATE of its row, with the row's values before the first write and
@@ -43,6 +48,12 @@ type Blob struct {
 	b      *capi.Blob
 	write  bool
 	ownTx  bool // opened for writing outside a transaction: Close commits
+	inTx   bool // opened inside a transaction, whose end closes it
+	// expired: a read or write found that a statement changed the row.
+	expired bool
+	// endErr is what Close returns after a statement on the connection
+	// ended the blob's own transaction (closeEndedBlobs).
+	endErr error
 	off    int64
 	schema string
 	table  string
@@ -100,7 +111,7 @@ func (c *conn) OpenBlob(ctx context.Context, schema, table, column string, rowid
 		return nil, fail(err)
 	}
 	defer c.leave(cl)
-	bl := &Blob{c: c, write: write, schema: schema, table: table, column: column, rowid: rowid}
+	bl := &Blob{c: c, write: write, schema: schema, table: table, column: column, rowid: rowid, inTx: !c.cc.GetAutocommit()}
 	if write && c.conc == nil && c.cc.GetAutocommit() {
 		if err := c.plain(ctx, "BEGIN IMMEDIATE"); err != nil {
 			return nil, fail(err)
@@ -125,10 +136,11 @@ func (c *conn) OpenBlob(ctx context.Context, schema, table, column string, rowid
 	return bl, nil
 }
 
-// Size returns the value's size in bytes (0 once the handle expired or
-// closed).
+// Size returns the value's size in bytes: fixed while the handle points
+// at its row; 0 once it is closed, or once a read or write found it
+// expired.
 func (b *Blob) Size() int64 {
-	if b.b == nil {
+	if b.err != nil || b.expired {
 		return 0
 	}
 	return b.b.Size()
@@ -311,7 +323,9 @@ func (b *Blob) Reopen(rowid int64) error {
 // returns nil.
 func (b *Blob) Close() error {
 	if b.err != nil {
-		return nil
+		err := b.endErr
+		b.endErr = nil
+		return err
 	}
 	return b.close(ErrBlobClosed)
 }
@@ -394,6 +408,7 @@ func (b *Blob) call(op func() error) error {
 func (b *Blob) opErr(op string, err error) error {
 	var ce *capi.Error
 	if errors.As(err, &ce) && ce.Code&0xff == capi.ABORT {
+		b.expired = true
 		return fmt.Errorf("libsql: blob %s of %s.%s.%s row %d: %w (%w)", op, b.schema, b.table, b.column, b.rowid, ErrBlobExpired, convertError(err))
 	}
 	return fmt.Errorf("libsql: blob %s of %s.%s.%s row %d: %w", op, b.schema, b.table, b.column, b.rowid, convertError(err))
@@ -430,23 +445,61 @@ func (c *conn) closeBlobs(why error) {
 	}
 }
 
-// blobWrite is a row that a blob handle has written in the running
+// closeEndedBlobs closes, after a statement that left the connection in
+// autocommit mode, the blobs whose transaction that statement ended (a
+// ROLLBACK or COMMIT run as SQL, or a statement's ON CONFLICT ROLLBACK):
+// their handles would otherwise hold a read snapshot, or, for a blob with
+// a transaction of its own, make its Close commit whatever transaction is
+// open then. Such a blob's Close reports that its transaction ended.
+func (c *conn) closeEndedBlobs() {
+	for _, b := range slices.Clone(c.blobs) {
+		if !b.ownTx && !b.inTx {
+			continue
+		}
+		why := fmt.Errorf("%w: its transaction ended", ErrBlobClosed)
+		if b.ownTx {
+			b.ownTx = false
+			c.blobTx = nil
+			b.endErr = fmt.Errorf("libsql: closing the blob %s.%s.%s of row %d: its own transaction ended before Close, by a statement on its connection (ROLLBACK, COMMIT or an ON CONFLICT ROLLBACK): what it wrote was not committed by Close", b.schema, b.table, b.column, b.rowid)
+		}
+		c.forgetBlob(b)
+		b.err = why
+		b.b.Close()
+	}
+}
+
+// writingBlob reports whether a blob that may have written is open on the
+// connection: SQLite refuses to commit while one is.
+func (c *conn) writingBlob() bool {
+	for _, b := range c.blobs {
+		if b.write && !b.expired {
+			return true
+		}
+	}
+	return false
+}
+
+// blobWrite is a row that blob handles have written in the running
 // transaction and whose change is not captured yet: its values before the
-// first write. flushBlobWrites captures it as an UPDATE, with the values
-// the row has then.
+// first write, and the columns written since.
 type blobWrite struct {
 	table   string
 	rowid   int64
 	columns []string
 	old     []any
+	written []int
 }
 
 // noteBlobWrite records, at a blob handle's write (a pre-update call of
 // p, which SQLite makes before the bytes change), the row's values before
-// its first write.
+// its first write and the column written.
 func (c *conn) noteBlobWrite(p *capi.PreUpdate, layout *capi.TableLayout) {
-	for _, w := range c.cdc.blobs {
+	for i := range c.cdc.blobs {
+		w := &c.cdc.blobs[i]
 		if w.rowid == p.OldRowID && w.table == p.Table {
+			if !slices.Contains(w.written, p.BlobColumn) {
+				w.written = append(w.written, p.BlobColumn)
+			}
 			return
 		}
 	}
@@ -454,7 +507,7 @@ func (c *conn) noteBlobWrite(p *capi.PreUpdate, layout *capi.TableLayout) {
 	for i := range old {
 		old[i] = p.Old(i)
 	}
-	c.cdc.blobs = append(c.cdc.blobs, blobWrite{table: p.Table, rowid: p.OldRowID, columns: layout.Names, old: old})
+	c.cdc.blobs = append(c.cdc.blobs, blobWrite{table: p.Table, rowid: p.OldRowID, columns: layout.Names, old: old, written: []int{p.BlobColumn}})
 }
 
 // flushBlobWrites captures the rows blob handles wrote since the last
@@ -479,42 +532,32 @@ func (c *conn) flushBlobWrites(ctx context.Context) error {
 	return nil
 }
 
-// captureBlobRow reads w's row as it is now and captures the UPDATE.
+// captureBlobRow captures w's UPDATE: the row's values before, and the
+// same with each written column read back. The columns are read through
+// blob handles of their own, by rowid, as no SQL could where the table's
+// columns take every name of the rowid; a blob write keeps a value's
+// datatype and size.
 func (c *conn) captureBlobRow(w blobWrite) error {
-	rowid := rowidAlias(w.columns)
-	if rowid == "" {
-		return errors.New("its columns hide every name of the rowid")
-	}
-	q := []byte("SELECT ")
-	for i, n := range w.columns {
-		if i > 0 {
-			q = append(q, ',')
+	vals := slices.Clone(w.old)
+	for _, col := range w.written {
+		if col < 0 || col >= len(w.columns) || col >= len(vals) {
+			return fmt.Errorf("column %d of a table of %d", col, len(w.columns))
 		}
-		q = append(q, quoteIdent(n)...)
-	}
-	q = append(q, " FROM main."...)
-	q = append(q, quoteIdent(w.table)...)
-	q = append(q, " WHERE "...)
-	q = append(q, rowid...)
-	q = append(q, "=?"...)
-	p, err := c.prepareUncached(string(q))
-	if err != nil {
-		return err
-	}
-	defer p.s.Finalize()
-	if err := p.s.BindInt64(1, w.rowid); err != nil {
-		return err
-	}
-	row, err := p.s.Step()
-	if err != nil {
-		return err
-	}
-	if !row {
-		return errors.New("the row is gone")
-	}
-	vals := make([]any, len(w.columns))
-	for i := range vals {
-		vals[i] = capi.Value(p.s.Column(i))
+		b, err := c.cc.OpenBlob("main", w.table, w.columns[col], w.rowid, false)
+		if err != nil {
+			return err
+		}
+		v := make([]byte, b.Size())
+		err = b.ReadAt(v, 0)
+		b.Close()
+		if err != nil {
+			return err
+		}
+		if _, text := vals[col].(string); text {
+			vals[col] = string(v)
+		} else {
+			vals[col] = v
+		}
 	}
 	c.cdc.log.addChange(&changefeed.Change{Table: w.table, Op: changefeed.Update, RowID: w.rowid, Columns: w.columns, Old: w.old, New: vals}, w.rowid)
 	return nil

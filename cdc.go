@@ -564,6 +564,9 @@ func (c *conn) step(ctx context.Context, s *capi.Stmt, write bool) (bool, error)
 	case sp:
 		c.savepointDone(s)
 	}
+	if len(c.blobs) > 0 && c.cc.GetAutocommit() {
+		c.closeEndedBlobs()
+	}
 	return row, err
 }
 

@@ -168,6 +168,12 @@ func (c *conn) runTx(ctx context.Context, kind txStmt) error {
 	case txBeginConcurrent:
 		return c.beginConcurrent(ctx)
 	case txCommit:
+		if c.conc != nil && c.writingBlob() {
+			// SQLite would refuse the COMMIT after the rebase's ROLLBACK
+			// had already dropped the transaction: refuse it first, as
+			// SQLite refuses a plain transaction's.
+			return &Error{code: ExtendedErrorCode(BUSY), msg: "cannot commit transaction - a blob written in it is still open: close it first"}
+		}
 		if c.conc == nil {
 			if err := c.storeChanges(ctx); err != nil {
 				return err
