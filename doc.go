@@ -68,7 +68,8 @@
 //
 // [WithFunction], [WithAggregate] and [WithCollation] register Go code as
 // SQL functions (scalar, aggregate, window) and collating sequences on
-// every connection of a connector; a function's error is the cause of the
+// every connection of a connector ([WithRawFunction] for a scalar function
+// that reads its arguments in place, with no allocation per call); a function's error is the cause of the
 // statement's [*Error], and a panic fails the statement instead of
 // unwinding through SQLite.
 //
