@@ -44,11 +44,11 @@ import (
 // close it and open another. A Blob belongs to its
 // connection: like the connection, it is for one goroutine at a time.
 type Blob struct {
-	c      *conn
-	b      *capi.Blob
-	write  bool
-	ownTx  bool // opened for writing outside a transaction: Close commits
-	inTx   bool // opened inside a transaction, whose end closes it
+	c     *conn
+	b     *capi.Blob
+	write bool
+	ownTx bool // opened for writing outside a transaction: Close commits
+	inTx  bool // opened inside a transaction, whose end closes it
 	// expired: a read or write found that a statement changed the row.
 	expired bool
 	// endErr is what Close returns after a statement on the connection
