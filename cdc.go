@@ -574,7 +574,9 @@ func (c *conn) step(ctx context.Context, s *capi.Stmt, write bool) (bool, error)
 // begin among the captured ones (afterStatement drops them if it fails),
 // after capturing the rows blob handles wrote before it.
 func (c *conn) startStatement(ctx context.Context) {
-	c.flushBlobWrites(ctx)
+	if len(c.cdc.blobs) > 0 {
+		c.flushBlobWrites(ctx)
+	}
 	c.cdc.stmtMk = c.nCaptured()
 }
 
