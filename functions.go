@@ -130,10 +130,27 @@ type RawFunction func(f *FuncContext)
 
 // FuncContext is one call of a [RawFunction]: its arguments, read in
 // place, and its result. It and every slice its methods return are valid
-// during the call only: copy what must outlive it.
+// during the call only: copy what must outlive it. A method called after
+// the call returned panics. The call's first error (ResultError, or a
+// ResultValue that cannot convert its value) is its result: no later
+// Result method replaces it.
 type FuncContext struct {
-	x *capi.Context
-	c *conn
+	x   *capi.Context
+	c   *conn
+	seq uint64 // the call's (capi.Context.Seq)
+}
+
+// errFuncContextDone is the panic of a FuncContext method called after
+// its call returned.
+var errFuncContextDone = errors.New("libsql: FuncContext used after its call returned (a RawFunction must not keep it)")
+
+// call returns the call's capi context, and panics if the call returned:
+// its memory is SQLite's, reused or freed since.
+func (f *FuncContext) call() *capi.Context {
+	if f.x == nil || f.x.Seq() != f.seq || f.seq == 0 {
+		panic(errFuncContextDone)
+	}
+	return f.x
 }
 
 // Datatype is one of SQLite's datatypes, the type of a value.
@@ -167,58 +184,60 @@ func (t Datatype) String() string {
 }
 
 // Context returns the context of the statement that calls the function.
-func (f *FuncContext) Context() context.Context { return f.x.Conn().Context() }
+func (f *FuncContext) Context() context.Context { return f.call().Conn().Context() }
 
 // NArg returns the number of arguments of the call.
-func (f *FuncContext) NArg() int { return f.x.NArg() }
+func (f *FuncContext) NArg() int { return f.call().NArg() }
 
 // Type returns the datatype of argument i (TypeNull past the last).
-func (f *FuncContext) Type(i int) Datatype { return Datatype(f.x.ArgType(i)) }
+func (f *FuncContext) Type(i int) Datatype { return Datatype(f.call().ArgType(i)) }
 
 // Int64 returns argument i as an integer, converted as SQLite converts
 // (sqlite3_value_int64: a REAL truncated, a TEXT's leading number, NULL 0).
-func (f *FuncContext) Int64(i int) int64 { return f.x.ArgInt64(i) }
+func (f *FuncContext) Int64(i int) int64 { return f.call().ArgInt64(i) }
 
 // Float returns argument i as a float, converted as SQLite converts
 // (sqlite3_value_double).
-func (f *FuncContext) Float(i int) float64 { return f.x.ArgFloat(i) }
+func (f *FuncContext) Float(i int) float64 { return f.call().ArgFloat(i) }
 
 // RawText returns argument i as UTF-8 text, without copying it: the slice
 // is SQLite's memory, valid during the call only, and must not be changed.
-// A number is converted to its text; NULL is nil.
-func (f *FuncContext) RawText(i int) []byte { return f.x.ArgText(i) }
+// A number is converted to its text; NULL is nil, an empty value an empty
+// slice.
+func (f *FuncContext) RawText(i int) []byte { return f.call().ArgText(i) }
 
 // Text returns argument i as text, a copy that may be kept.
-func (f *FuncContext) Text(i int) string { return string(f.x.ArgText(i)) }
+func (f *FuncContext) Text(i int) string { return string(f.call().ArgText(i)) }
 
 // RawBlob returns argument i's bytes without copying them: the slice is
 // SQLite's memory, valid during the call only, and must not be changed.
-// NULL is nil.
-func (f *FuncContext) RawBlob(i int) []byte { return f.x.ArgBlob(i) }
+// A text's bytes are in the database's encoding; a number's are its text.
+// NULL is nil, an empty value an empty slice.
+func (f *FuncContext) RawBlob(i int) []byte { return f.call().ArgBlob(i) }
 
 // ResultInt64 sets the call's result to an integer.
-func (f *FuncContext) ResultInt64(v int64) { f.x.ResultInt64(v) }
+func (f *FuncContext) ResultInt64(v int64) { f.call().ResultInt64(v) }
 
 // ResultFloat sets the call's result to a float.
-func (f *FuncContext) ResultFloat(v float64) { f.x.ResultFloat(v) }
+func (f *FuncContext) ResultFloat(v float64) { f.call().ResultFloat(v) }
 
 // ResultText sets the call's result to text (SQLite copies it).
-func (f *FuncContext) ResultText(v string) { f.x.ResultText(v) }
+func (f *FuncContext) ResultText(v string) { f.call().ResultText(v) }
 
 // ResultRawText sets the call's result to the UTF-8 text in v (SQLite
 // copies it).
-func (f *FuncContext) ResultRawText(v []byte) { f.x.ResultTextBytes(v) }
+func (f *FuncContext) ResultRawText(v []byte) { f.call().ResultTextBytes(v) }
 
 // ResultBlob sets the call's result to a blob (SQLite copies it; an empty
 // or nil v is an empty blob).
-func (f *FuncContext) ResultBlob(v []byte) { f.x.ResultBlob(v) }
+func (f *FuncContext) ResultBlob(v []byte) { f.call().ResultBlob(v) }
 
 // ResultNull sets the call's result to NULL.
-func (f *FuncContext) ResultNull() { f.x.ResultNull() }
+func (f *FuncContext) ResultNull() { f.call().ResultNull() }
 
 // ResultValue sets the call's result to v, converted as a [ScalarFunction]'s
 // result is (any type a statement's argument may be).
-func (f *FuncContext) ResultValue(v any) { f.c.setResult(f.x, v, nil) }
+func (f *FuncContext) ResultValue(v any) { f.c.setResult(f.call(), v, nil) }
 
 // ResultError fails the statement with err, as a [ScalarFunction]'s error
 // does.
@@ -226,7 +245,7 @@ func (f *FuncContext) ResultError(err error) {
 	if err == nil {
 		err = errors.New("libsql: FuncContext.ResultError(nil)")
 	}
-	f.x.ResultError(err)
+	f.call().ResultError(err)
 }
 
 // WithAggregate registers an aggregate SQL function name, taking nArg
@@ -352,12 +371,12 @@ func (c *conn) funcImpl(d funcDef) *capi.Func {
 		inUse := false
 		return &capi.Func{Call: func(x *capi.Context) {
 			if inUse {
-				d.raw(&FuncContext{x: x, c: c})
+				d.raw(&FuncContext{x: x, c: c, seq: x.Seq()})
 				return
 			}
 			inUse = true
 			defer func() { inUse = false }()
-			fc = FuncContext{x: x, c: c}
+			fc = FuncContext{x: x, c: c, seq: x.Seq()}
 			d.raw(&fc)
 		}}
 	}

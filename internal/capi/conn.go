@@ -60,6 +60,8 @@ type Conn struct {
 	// cbErr is the error a Go function or collation (function.go) failed
 	// with during the current step: the cause of the step's error.
 	cbErr error
+	// callSeq numbers the calls of Go functions (Context.Seq).
+	callSeq uint64
 	// cbInterrupted: a collation's panic interrupted the statement
 	// (sqlite3_interrupt), which cbErr then explains.
 	cbInterrupted bool

@@ -67,7 +67,17 @@ type Context struct {
 	p    uintptr // sqlite3_context*
 	argc int
 	argv uintptr // sqlite3_value*[argc]
+	// seq numbers the call among the connection's calls, 0 once it
+	// returned (Seq); failed: the call's result is an error, which no
+	// later result replaces.
+	seq    uint64
+	failed bool
 }
+
+// Seq returns a number that identifies the call while it runs, unique
+// among the connection's calls, and 0 once it returned: a holder of the
+// Context can tell whether the call it was given still runs.
+func (x *Context) Seq() uint64 { return x.seq }
 
 // Conn returns the connection running the statement that called the
 // function.
@@ -124,32 +134,47 @@ func (x *Context) ArgText(i int) []byte {
 		return nil
 	}
 	p := *cindex[uintptr](x.argv, i)
-	if typ, _, _, b := memValue(x.tls, p); typ == TEXT {
-		return b
+	typ, _, _, b := memValue(x.tls, p)
+	switch typ {
+	case NULL:
+		return nil
+	case TEXT:
+		return nonNil(b)
 	}
 	z := sqlite3.Xsqlite3_value_text(x.tls, p)
-	if z == 0 {
-		return nil
+	return nonNil(cbytes(z, int(sqlite3.Xsqlite3_value_bytes(x.tls, p))))
+}
+
+// empty is the value of an empty text or blob argument: not nil, which
+// stands for NULL.
+var empty = []byte{}
+
+// nonNil returns b, or empty for a nil b.
+func nonNil(b []byte) []byte {
+	if b == nil {
+		return empty
 	}
-	return cbytes(z, int(sqlite3.Xsqlite3_value_bytes(x.tls, p)))
+	return b
 }
 
 // ArgBlob returns argument i's bytes, converted as sqlite3_value_blob
-// converts (a number becomes its text); nil for NULL. The slice aliases
-// SQLite's memory and is valid during the call only.
+// converts (a number becomes its text; a text stays in the database's
+// encoding); nil for NULL. The slice aliases SQLite's memory and is valid
+// during the call only.
 func (x *Context) ArgBlob(i int) []byte {
 	if uint(i) >= uint(x.argc) {
 		return nil
 	}
 	p := *cindex[uintptr](x.argv, i)
-	if typ, _, _, b := memValue(x.tls, p); typ == BLOB || typ == TEXT {
-		return b
+	m := (*sqlite3.TMem)(cptr(p))
+	switch typ := memType[m.Fflags&sqlite3.MEM_AffMask]; {
+	case typ == NULL:
+		return nil
+	case (typ == BLOB || typ == TEXT) && m.Fflags&sqlite3.MEM_Zero == 0:
+		return nonNil(cbytes(m.Fz, int(m.Fn)))
 	}
 	z := sqlite3.Xsqlite3_value_blob(x.tls, p)
-	if z == 0 {
-		return nil
-	}
-	return cbytes(z, int(sqlite3.Xsqlite3_value_bytes(x.tls, p)))
+	return nonNil(cbytes(z, int(sqlite3.Xsqlite3_value_bytes(x.tls, p))))
 }
 
 // ArgType returns the datatype of argument i (NULL past the last).
@@ -163,13 +188,25 @@ func (x *Context) ArgType(i int) int32 {
 
 // ResultNull makes the call's result NULL (the result of a call that sets
 // none).
-func (x *Context) ResultNull() { sqlite3.Xsqlite3_result_null(x.tls, x.p) }
+func (x *Context) ResultNull() {
+	if !x.failed {
+		sqlite3.Xsqlite3_result_null(x.tls, x.p)
+	}
+}
 
 // ResultInt64 makes the call's result an integer.
-func (x *Context) ResultInt64(v int64) { sqlite3.Xsqlite3_result_int64(x.tls, x.p, v) }
+func (x *Context) ResultInt64(v int64) {
+	if !x.failed {
+		sqlite3.Xsqlite3_result_int64(x.tls, x.p, v)
+	}
+}
 
 // ResultFloat makes the call's result a float.
-func (x *Context) ResultFloat(v float64) { sqlite3.Xsqlite3_result_double(x.tls, x.p, v) }
+func (x *Context) ResultFloat(v float64) {
+	if !x.failed {
+		sqlite3.Xsqlite3_result_double(x.tls, x.p, v)
+	}
+}
 
 // ResultText makes the call's result UTF-8 text; SQLite copies it.
 func (x *Context) ResultText(v string) {
@@ -198,15 +235,21 @@ func (x *Context) ResultBlob(v []byte) {
 
 // scratch returns the connection's scratch buffer (the one binds copy
 // through, unused during a function call) with room for n bytes; when
-// there is no memory for it, it sets the result to SQLITE_NOMEM.
+// there is no memory for it, it sets the result to SQLITE_NOMEM. It
+// returns false, setting nothing, once the call failed.
 func (x *Context) scratch(n int) (uintptr, bool) {
+	if x.failed {
+		return 0, false
+	}
 	if n > math.MaxInt32 {
 		sqlite3.Xsqlite3_result_error_toobig(x.tls, x.p)
+		x.failed = true
 		return 0, false
 	}
 	c := x.e.c
 	if !c.tmp.reserve(x.tls, max(n, 1)) {
 		sqlite3.Xsqlite3_result_error_nomem(x.tls, x.p)
+		x.failed = true
 		return 0, false
 	}
 	return c.tmp.p, true
@@ -216,7 +259,13 @@ func (x *Context) scratch(n int) (uintptr, bool) {
 // and err's text, and the error Step returns has err as its Cause (the
 // first such error of the step: an aggregate's Final, which SQLite runs as
 // the failed statement ends, does not replace the error that ended it).
+// The call's first error is its result: no later Result call, error or
+// not, replaces it, so the statement's message is its cause's.
 func (x *Context) ResultError(err error) {
+	if x.failed {
+		return
+	}
+	x.failed = true
 	if c := x.e.c; c.cbErr == nil {
 		c.cbErr = err
 	}
@@ -328,16 +377,19 @@ func invoke(tls *libc.TLS, ctx uintptr, argc int32, argv uintptr, pick func(*Fun
 		e.inUse = true
 		defer func() { e.inUse = false }()
 	}
-	*x = Context{e: e, tls: tls, p: ctx, argc: int(argc), argv: argv}
+	e.c.callSeq++
+	*x = Context{e: e, tls: tls, p: ctx, argc: int(argc), argv: argv, seq: e.c.callSeq}
 	fn := pick(e.f)
 	if fn == nil {
 		x.ResultNull()
+		x.seq = 0
 		return e
 	}
 	defer func() {
 		if r := recover(); r != nil {
 			x.ResultError(PanicError("function "+e.name, r))
 		}
+		x.seq = 0
 	}()
 	fn(x)
 	return e
