@@ -57,6 +57,7 @@ type config struct {
 	cdcRetention time.Duration // durable CDC: prune transactions older than this (0: keep)
 	cdcMax       int           // durable CDC: keep at most this many transactions (0: no limit)
 
+	image        []byte                                     // WithImage: what a new in-memory database starts from
 	funcs        []funcDef                                  // Go SQL functions and collations (WithFunction, ...)
 	connectHooks []func(ctx context.Context, c *Conn) error // WithConnectHook
 }

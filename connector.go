@@ -31,6 +31,8 @@ type Connector struct {
 	closed bool
 
 	prune pruner // durable CDC retention
+
+	releaseImage func() // forgets the WithImage image, if the VFS has not taken it
 }
 
 var _ driver.Connector = (*Connector)(nil)
@@ -78,7 +80,12 @@ func NewConnector(dsn string, opts ...Option) (*Connector, error) {
 			return nil, fmt.Errorf("libsql: register the libsql VFS: %w", err)
 		}
 		c.vfs = iouringvfs.Name
-		c.name = vfsURI(cfg)
+		imageID := ""
+		if cfg.image != nil {
+			imageID, c.releaseImage = iouringvfs.RegisterImage(cfg.image)
+			cfg.image = nil // the VFS holds it, until it takes it or Close releases it
+		}
+		c.name = vfsURI(cfg, imageID)
 		c.flags |= capi.OPEN_URI
 	} else if cfg.memory {
 		// memdb shares a database between connections when its name starts
@@ -167,7 +174,7 @@ func (c *conn) runConnectHooks(ctx context.Context) error {
 // vfsURI is the file: URI the libsql VFS opens a database by: the path,
 // %-escaped where SQLite's URI parser needs it, and the engine's options as
 // URI parameters.
-func vfsURI(cfg *config) string {
+func vfsURI(cfg *config, imageID string) string {
 	path := filepath.ToSlash(cfg.path)
 	q := iouringvfs.ParamSync + "=" + cfg.sync
 	if cfg.io != "" {
@@ -179,6 +186,9 @@ func vfsURI(cfg *config) string {
 	if cfg.memory {
 		path = "/libsql-memory/" + memoryName(cfg)
 		q += "&" + iouringvfs.ParamMemory + "=1"
+		if imageID != "" {
+			q += "&" + iouringvfs.ParamImage + "=" + imageID
+		}
 	} else if len(path) >= 2 && path[1] == ':' {
 		path = "/" + path // a Windows drive letter
 	}
@@ -246,6 +256,9 @@ func (c *Connector) Close() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.closed = true
+	if c.releaseImage != nil {
+		c.releaseImage()
+	}
 	if c.keeper == nil {
 		return nil
 	}

@@ -80,6 +80,11 @@
 // and writes it in place, a chunk at a time: a value need not fit in
 // memory to be stored or read.
 //
+// # Images
+//
+// [Serialize] returns a database's bytes, from one snapshot, as a database
+// file; [WithImage] starts an in-memory database from such bytes.
+//
 // # Change data capture
 //
 // [Changes] streams the database's committed row changes in commit order;

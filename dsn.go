@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+
+	"github.com/golibsql/libsql/iouring_vfs"
 )
 
 // parseDSN reads a data source name:
@@ -110,6 +112,19 @@ func (c *config) resolve() error {
 	}
 	if c.memory && c.vfs != "" && c.vfs != "memdb" {
 		return fmt.Errorf("libsql: VFS %q cannot open an in-memory database", c.vfs)
+	}
+	if c.image != nil {
+		switch {
+		case !c.memory:
+			return fmt.Errorf("libsql: WithImage: %q is a database file; an image starts an in-memory database (:memory: or file:name?mode=memory)", c.path)
+		case !c.libsqlVFS():
+			return fmt.Errorf("libsql: WithImage: the in-memory databases of VFS %q do not start from images", c.vfs)
+		case c.path == "" && c.cache == "shared":
+			return errors.New("libsql: WithImage: file::memory:?cache=shared is the process's one shared in-memory database, open to every connector: start a database of its own (:memory: or file:name?mode=memory) from the image")
+		}
+		if err := iouringvfs.CheckImage(c.image); err != nil {
+			return fmt.Errorf("libsql: WithImage: %w", err)
+		}
 	}
 	return nil
 }

@@ -1,6 +1,7 @@
 package libsql
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"strconv"
@@ -142,6 +143,25 @@ func WithStatementCacheSize(n int) Option {
 			return &DSNError{Key: "WithStatementCacheSize", Value: strconv.Itoa(n), Err: errors.New("must not be negative")}
 		}
 		c.stmtCacheSize = n
+		return nil
+	}
+}
+
+// WithImage starts the in-memory database of the DSN (":memory:" or
+// "file:name?mode=memory") from image, the bytes of a database file in
+// SQLite's format, such as [Conn.Serialize] returns or a file embedded with
+// go:embed holds: the connector's first connection creates the database
+// with image's contents, and the connections after it share that database
+// and its changes, which never reach image (WithImage copies it). A named
+// database that is open already, not from this image, fails the open.
+// The image is checked when the database is created (a header, a page
+// size, a whole number of pages); SQLite checks the rest as it reads.
+func WithImage(image []byte) Option {
+	return func(c *config) error {
+		if image == nil {
+			return errors.New("libsql: WithImage: the image is nil")
+		}
+		c.image = bytes.Clone(image)
 		return nil
 	}
 }

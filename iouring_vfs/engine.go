@@ -41,6 +41,7 @@ type engineOptions struct {
 	sync           wal.SyncMode
 	pageCache      int
 	autoCheckpoint int
+	image          string // the RegisterImage id an in-memory database starts from
 }
 
 // Engine is the storage engine of one database file, shared by every

@@ -59,6 +59,9 @@ const (
 	ParamPageCache = "libsql_page_cache"
 	// ParamMemory marks an in-memory database: the name is its key.
 	ParamMemory = "libsql_memory"
+	// ParamImage names an image registered with RegisterImage: the
+	// in-memory database, if this open creates it, starts from it.
+	ParamImage = "libsql_image"
 )
 
 // VFS is the Go side of the "libsql" SQLite VFS.
@@ -153,6 +156,12 @@ func parseOptions(param func(string) (string, bool)) (opts engineOptions, memory
 	if s, ok := param(ParamMemory); ok && s != "0" && s != "" {
 		memory = true
 	}
+	if s, ok := param(ParamImage); ok && s != "" {
+		if !memory {
+			return opts, false, fmt.Errorf("%s names an image for a database file: images start in-memory databases only", ParamImage)
+		}
+		opts.image = s
+	}
 	return opts, memory, nil
 }
 
@@ -193,12 +202,21 @@ func (v *VFS) Open(name string, flags int32, param func(string) (string, bool)) 
 func (v *VFS) memEngine(name string, opts engineOptions) (*Engine, error) {
 	key := memKey(name)
 	if e, ok := v.engines[key]; ok {
+		if opts.image != "" && e.opts.image != opts.image {
+			return nil, &capi.CodeError{Code: capi.CANTOPEN, Err: fmt.Errorf("in-memory database %s is open already, and did not start from this image: an image starts a new in-memory database only", name)}
+		}
 		return e, nil
 	}
 	mfs := ioback.NewMemFS()
 	db, err := mfs.Open("/db", ioback.OpenCreate)
 	if err != nil {
 		return nil, err
+	}
+	if opts.image != "" {
+		if err := loadImage(db, opts.image); err != nil {
+			db.Close()
+			return nil, &capi.CodeError{Code: capi.CANTOPEN, Err: fmt.Errorf("in-memory database %s: %w", name, err)}
+		}
 	}
 	opts.sync = wal.SyncOff
 	e, err := v.openEngine(key, "/db", mfs, db, false, opts)
@@ -208,6 +226,7 @@ func (v *VFS) memEngine(name string, opts engineOptions) (*Engine, error) {
 	}
 	e.name = name
 	v.engines[key] = e
+	releaseImage(opts.image) // the engine's file holds it now
 	return e, nil
 }
 
