@@ -65,3 +65,35 @@ func ExampleConn_OpenBlob() {
 	fmt.Println(n, fmt.Sprintf("%x", h.Sum(nil)) == fmt.Sprintf("%x", sha256.Sum256([]byte(content))))
 	// Output: 2100000 true
 }
+
+func ExampleWithImage() {
+	ctx := context.Background()
+	// A database to copy: in a test, the fixtures of a live database; in a
+	// program, bytes embedded with go:embed.
+	src, err := libsql.Open(":memory:")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer src.Close()
+	if _, err := src.Exec("CREATE TABLE users(name TEXT); INSERT INTO users VALUES ('ada'), ('grace')"); err != nil {
+		log.Fatal(err)
+	}
+	image, err := libsql.Serialize(ctx, src, "main")
+	if err != nil {
+		log.Fatal(err)
+	}
+
+	db, err := libsql.Open(":memory:", libsql.WithImage(image))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Exec("INSERT INTO users VALUES ('linus')"); err != nil {
+		log.Fatal(err)
+	}
+	var n, m int
+	db.QueryRow("SELECT count(*) FROM users").Scan(&n)
+	src.QueryRow("SELECT count(*) FROM users").Scan(&m)
+	fmt.Println(n, m)
+	// Output: 3 2
+}
