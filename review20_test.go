@@ -14,23 +14,11 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
-	_ "unsafe"
 
 	iouringvfs "github.com/golibsql/libsql/iouring_vfs"
 )
 
-//go:linkname review20Images github.com/golibsql/libsql/iouring_vfs.images
-var review20Images struct {
-	sync.Mutex
-	m   map[string][]byte
-	seq uint64
-}
-
-func review20RegistryLen() int {
-	review20Images.Lock()
-	defer review20Images.Unlock()
-	return len(review20Images.m)
-}
+func review20RegistryLen() int { return iouringvfs.RegisteredImagesForTesting() }
 
 // review20Fill fills a database with rows a digest can compare.
 func review20Fill(t *testing.T, db *sql.DB, n int) {

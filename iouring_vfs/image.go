@@ -38,6 +38,14 @@ func RegisterImage(image []byte) (id string, release func()) {
 	return id, func() { releaseImage(id) }
 }
 
+// RegisteredImagesForTesting returns the number of images registered and
+// not yet taken or released.
+func RegisteredImagesForTesting() int {
+	images.Lock()
+	defer images.Unlock()
+	return len(images.m)
+}
+
 // releaseImage forgets image id.
 func releaseImage(id string) {
 	if id == "" {
