@@ -25,13 +25,15 @@ import (
 // own: it takes the writer lock when it opens (waiting as BEGIN IMMEDIATE
 // does, up to the busy timeout and the context), and its writes commit,
 // durably as the connection's sync mode says, when Close returns nil. If
-// Close fails, or the connection closes first, nothing it wrote is kept.
+// Close fails, or the connection closes first (or a *sql.Conn goes back
+// to the pool with it open, which closes the connection), nothing it
+// wrote is kept, and Close says so.
 // Statements run on the connection while it is open are part of its
 // transaction; one that ends it (ROLLBACK, or COMMIT once the handle
 // expired) closes the Blob, whose Close then returns an error saying so.
 // Inside a transaction a Blob takes part in the transaction, and the
 // transaction's end closes it, by Commit or Rollback or by SQL; SQLite
-// refuses a COMMIT while a Blob that wrote is open. A Blob opened for
+// refuses a COMMIT while a Blob opened for writing is open. A Blob opened for
 // reading outside a transaction holds its snapshot until it is closed, as
 // open rows do.
 //
@@ -40,8 +42,8 @@ import (
 // after the last.
 //
 // If the row changes or is deleted by a statement on the same connection,
-// the handle expires: reads, writes and Reopen fail with [ErrBlobExpired];
-// close it and open another. A Blob belongs to its
+// the handle expires: reads and writes fail with [ErrBlobExpired], and so
+// does Reopen once one of them did; close it and open another. A Blob belongs to its
 // connection: like the connection, it is for one goroutine at a time.
 type Blob struct {
 	c     *conn
@@ -164,7 +166,7 @@ func (b *Blob) ReadAt(p []byte, off int64) (int, error) {
 		return 0, err
 	}
 	if off < 0 {
-		return 0, fmt.Errorf("libsql: blob ReadAt: negative offset %d", off)
+		return 0, b.errorf("ReadAt", "negative offset %d", off)
 	}
 	size := b.b.Size()
 	if off >= size {
@@ -228,7 +230,7 @@ func (b *Blob) ReadFrom(src io.Reader) (int64, error) {
 			return total, nil
 		}
 		if rerr != nil {
-			return total, fmt.Errorf("libsql: blob ReadFrom: reading the source: %w", rerr)
+			return total, b.errorf("ReadFrom", "reading the source: %w", rerr)
 		}
 	}
 }
@@ -283,10 +285,10 @@ func (b *Blob) Seek(offset int64, whence int) (int64, error) {
 	case io.SeekEnd:
 		offset += b.b.Size()
 	default:
-		return 0, fmt.Errorf("libsql: blob Seek: invalid whence %d", whence)
+		return 0, b.errorf("Seek", "invalid whence %d", whence)
 	}
 	if offset < 0 {
-		return 0, fmt.Errorf("libsql: blob Seek: negative offset %d", offset)
+		return 0, b.errorf("Seek", "negative offset %d", offset)
 	}
 	b.off = offset
 	return offset, nil
@@ -295,11 +297,11 @@ func (b *Blob) Seek(offset int64, whence int) (int64, error) {
 // Reopen points the handle at row rowid of the same table and column,
 // with the offset back at 0: cheaper than opening a new one. If the row
 // does not exist, or its value is no blob or text, Reopen fails and the
-// handle expires. An expired handle cannot be reopened ([ErrBlobExpired]):
-// close it and open another.
+// handle expires. A handle that a read or write found expired cannot be
+// reopened ([ErrBlobExpired]): close it and open another.
 func (b *Blob) Reopen(rowid int64) error {
 	if b.err != nil {
-		return fmt.Errorf("libsql: blob Reopen: %w", b.err)
+		return b.errorf("Reopen", "%w", b.err)
 	}
 	cl, err := b.c.enter(context.Background())
 	if err != nil {
@@ -307,7 +309,7 @@ func (b *Blob) Reopen(rowid int64) error {
 	}
 	defer b.c.leave(cl)
 	if err := b.c.flushBlobWrites(context.Background()); err != nil {
-		return fmt.Errorf("libsql: blob Reopen: %w", err)
+		return b.errorf("Reopen", "%w", err)
 	}
 	b.off = 0
 	if err := b.b.Reopen(rowid); err != nil {
@@ -362,13 +364,19 @@ func (b *Blob) close(why error) error {
 	return nil
 }
 
+// errorf returns the error of operation op, naming the blob: its schema,
+// table, column and row.
+func (b *Blob) errorf(op, format string, args ...any) error {
+	return fmt.Errorf("libsql: blob %s of %s.%s.%s row %d: "+format, append([]any{op, b.schema, b.table, b.column, b.rowid}, args...)...)
+}
+
 // usable returns the error of a call named op on a closed handle.
 func (b *Blob) usable(op string) error {
 	if b.err != nil {
-		return fmt.Errorf("libsql: blob %s: %w", op, b.err)
+		return b.errorf(op, "%w", b.err)
 	}
 	if b.c.cc.Closed() {
-		return fmt.Errorf("libsql: blob %s: %w: its connection is closed", op, ErrBlobClosed)
+		return b.errorf(op, "%w: its connection is closed", ErrBlobClosed)
 	}
 	return nil
 }
@@ -379,7 +387,7 @@ func (b *Blob) writable(op string) error {
 		return err
 	}
 	if !b.write {
-		return fmt.Errorf("libsql: blob %s: the blob %s.%s.%s was opened for reading only", op, b.schema, b.table, b.column)
+		return b.errorf(op, "the blob was opened for reading only")
 	}
 	return nil
 }
@@ -388,7 +396,7 @@ func (b *Blob) writable(op string) error {
 func (b *Blob) fits(n, off int64) error {
 	size := b.b.Size()
 	if off < 0 || off > size || n > size-off {
-		return fmt.Errorf("libsql: blob write of %d bytes at offset %d: past the end of the value of %d bytes (a blob handle cannot change its size)", n, off, size)
+		return b.errorf("write", "%d bytes at offset %d: past the end of the value of %d bytes (a blob handle cannot change its size)", n, off, size)
 	}
 	return nil
 }
@@ -409,9 +417,9 @@ func (b *Blob) opErr(op string, err error) error {
 	var ce *capi.Error
 	if errors.As(err, &ce) && ce.Code&0xff == capi.ABORT {
 		b.expired = true
-		return fmt.Errorf("libsql: blob %s of %s.%s.%s row %d: %w (%w)", op, b.schema, b.table, b.column, b.rowid, ErrBlobExpired, convertError(err))
+		return b.errorf(op, "%w (%w)", ErrBlobExpired, convertError(err))
 	}
-	return fmt.Errorf("libsql: blob %s of %s.%s.%s row %d: %w", op, b.schema, b.table, b.column, b.rowid, convertError(err))
+	return b.errorf(op, "%w", convertError(err))
 }
 
 // forgetBlob drops b from the connection's open blobs.
@@ -435,6 +443,7 @@ func (c *conn) closeBlobs(why error) {
 			c.blobTx = nil
 			c.forgetBlob(b)
 			b.err = why
+			b.endErr = fmt.Errorf("libsql: closing the blob %s.%s.%s of row %d: its own transaction was rolled back before Close (%w): nothing it wrote was kept", b.schema, b.table, b.column, b.rowid, why)
 			b.b.Close()
 			if !c.cc.Closed() && !c.cc.GetAutocommit() {
 				c.plain(context.Background(), "ROLLBACK")

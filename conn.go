@@ -178,8 +178,12 @@ func (c *conn) Ping(ctx context.Context) error {
 	return ctx.Err()
 }
 
-// IsValid reports whether the connection may go back to the pool.
-func (c *conn) IsValid() bool { return !c.cc.Closed() }
+// IsValid reports whether the connection may go back to the pool: not
+// once closed, nor with a Blob open (a *sql.Conn closed before its
+// Blob): a blob writing in a transaction of its own holds the writer
+// lock, and any blob a snapshot, which an idle connection would keep
+// until its next use. database/sql then closes it, which rolls back.
+func (c *conn) IsValid() bool { return !c.cc.Closed() && len(c.blobs) == 0 }
 
 // ResetSession runs before a pooled connection is reused: it ends a
 // transaction a previous user opened with SQL (BEGIN) and left open, and

@@ -158,11 +158,21 @@ type Datatype int
 
 // SQLite's datatypes.
 const (
-	TypeInteger Datatype = capi.INTEGER
-	TypeFloat   Datatype = capi.FLOAT
-	TypeText    Datatype = capi.TEXT
-	TypeBlob    Datatype = capi.BLOB
-	TypeNull    Datatype = capi.NULL
+	TypeInteger Datatype = 1 // SQLITE_INTEGER
+	TypeFloat   Datatype = 2 // SQLITE_FLOAT
+	TypeText    Datatype = 3 // SQLITE_TEXT
+	TypeBlob    Datatype = 4 // SQLITE_BLOB
+	TypeNull    Datatype = 5 // SQLITE_NULL
+)
+
+// SQLite's codes, checked at compile time (an index other than 0 does
+// not compile).
+var (
+	_ = [1]struct{}{}[TypeInteger-capi.INTEGER]
+	_ = [1]struct{}{}[TypeFloat-capi.FLOAT]
+	_ = [1]struct{}{}[TypeText-capi.TEXT]
+	_ = [1]struct{}{}[TypeBlob-capi.BLOB]
+	_ = [1]struct{}{}[TypeNull-capi.NULL]
 )
 
 // String returns the datatype's name in SQL: INTEGER, REAL, TEXT, BLOB,

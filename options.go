@@ -154,8 +154,9 @@ func WithStatementCacheSize(n int) Option {
 // with image's contents, and the connections after it share that database
 // and its changes, which never reach image (WithImage copies it). A named
 // database that is open already, not from this image, fails the open.
-// The image is checked when the database is created (a header, a page
-// size, a whole number of pages); SQLite checks the rest as it reads.
+// Open and NewConnector check the image (a header, a page size, a whole
+// number of pages), and refuse a DSN that is no in-memory database of the
+// storage engine; SQLite checks the rest as it reads.
 func WithImage(image []byte) Option {
 	return func(c *config) error {
 		if image == nil {

@@ -23,8 +23,14 @@ func (c *Conn) Serialize(ctx context.Context, schema string) ([]byte, error) {
 	return readImage(r, schema)
 }
 
-// Serialize is [Conn.Serialize] for a database/sql *DB, *Conn or *Tx: the
-// image of schema as one statement (or q's transaction) sees it.
+// Serialize returns the database schema ("" or "main", "temp", or an
+// attached database's name) of q, a database/sql *DB, *Conn or *Tx, as the
+// bytes of a database file in SQLite's format, as one statement (or q's
+// transaction) sees it: the image [WithImage] starts an in-memory database
+// from, and a file stock SQLite opens once written to disk (in rollback
+// mode, with no log). A database with no page yet gives an empty image; a
+// schema that does not exist is an error. The whole database is in memory
+// at once. [Conn.Serialize] does the same on a native connection.
 func Serialize(ctx context.Context, q interface {
 	QueryContext(context.Context, string, ...any) (*sql.Rows, error)
 }, schema string) ([]byte, error) {
