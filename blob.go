@@ -432,10 +432,16 @@ func (c *conn) forgetBlob(b *Blob) {
 	}
 }
 
-// closeBlobs closes the connection's open blobs, because of why (the end
-// of their transaction or connection). A blob with a transaction of its
-// own is rolled back rather than committed.
-func (c *conn) closeBlobs(why error) {
+// closeBlobs closes the connection's open blobs, because of what ended
+// their transaction or connection (by). A blob with a transaction of its
+// own is rolled back rather than committed. It runs at every transaction's
+// end and every reuse of a pooled connection: with no blob open it costs a
+// length test.
+func (c *conn) closeBlobs(by string) {
+	if len(c.blobs) == 0 {
+		return
+	}
+	why := fmt.Errorf("%w: %s", ErrBlobClosed, by)
 	for len(c.blobs) > 0 {
 		b := c.blobs[len(c.blobs)-1]
 		if b.ownTx {

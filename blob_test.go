@@ -565,3 +565,23 @@ func TestBlobSQLCommitWhileOpen(t *testing.T) {
 	closeChecked(t, db)
 	expectChanges(t, resumed(t, path, since, 2), want...)
 }
+
+// TestBlobBookkeepingCostsNothingWithoutBlobs: with no blob open, a pooled
+// connection's reset (before every reuse) allocates nothing: building the
+// closing reason at each reset, whether or not a blob was open, cost point
+// selects through database/sql 11% (BenchmarkPointSelect, 2.78 → 3.13 µs).
+func TestBlobBookkeepingCostsNothingWithoutBlobs(t *testing.T) {
+	db := openTestDB(t, "")
+	c := dbConn(t, db)
+	err := c.Raw(func(dc any) error {
+		cn := dc.(*conn)
+		ctx := context.Background()
+		if n := testing.AllocsPerRun(100, func() { cn.ResetSession(ctx) }); n != 0 {
+			return fmt.Errorf("ResetSession allocates %v times with no blob open", n)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}

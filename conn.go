@@ -139,7 +139,7 @@ func (c *conn) Close() error {
 	if c.cc.Closed() {
 		return nil
 	}
-	c.closeBlobs(fmt.Errorf("%w: by the connection's Close", ErrBlobClosed))
+	c.closeBlobs("by the connection's Close")
 	if c.conc != nil {
 		c.endConcurrent(context.Background(), c.conc, true)
 	}
@@ -192,7 +192,7 @@ func (c *conn) ResetSession(ctx context.Context) error {
 	if c.cc.Closed() {
 		return driver.ErrBadConn
 	}
-	c.closeBlobs(fmt.Errorf("%w: its connection went back to the pool", ErrBlobClosed))
+	c.closeBlobs("its connection went back to the pool")
 	if c.tx == nil && c.conc != nil {
 		if err := c.rollbackConcurrent(ctx); err != nil {
 			return driver.ErrBadConn

@@ -149,7 +149,7 @@ func (t *tx) end(verb string) error {
 	if c.cc.Closed() {
 		return driver.ErrBadConn
 	}
-	c.closeBlobs(fmt.Errorf("%w: by the transaction's %s", ErrBlobClosed, verb))
+	c.closeBlobs("by the transaction's " + verb)
 	ctx := context.Background()
 	var err error
 	if c.conc != nil {
