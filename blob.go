@@ -120,8 +120,8 @@ func (c *conn) OpenBlob(ctx context.Context, schema, table, column string, rowid
 		}
 		bl.ownTx = true
 	}
-	if write && c.file != nil && !c.file.PreUpdateHooked() && c.capturing() {
-		c.file.HookPreUpdate()
+	if write {
+		c.hookPreUpdateIfCapturing()
 	}
 	bl.b, err = c.cc.OpenBlob(schema, table, column, rowid, write)
 	if err != nil {
@@ -359,7 +359,7 @@ func (b *Blob) close(why error) error {
 		}
 	}
 	if err != nil {
-		return fmt.Errorf("libsql: closing the blob %s.%s.%s of row %d: %w", b.schema, b.table, b.column, b.rowid, err)
+		return b.closeErrorf("%w", err)
 	}
 	return nil
 }
@@ -445,12 +445,7 @@ func (c *conn) closeBlobs(by string) {
 	for len(c.blobs) > 0 {
 		b := c.blobs[len(c.blobs)-1]
 		if b.ownTx {
-			b.ownTx = false
-			c.blobTx = nil
-			c.forgetBlob(b)
-			b.err = why
-			b.endErr = fmt.Errorf("libsql: closing the blob %s.%s.%s of row %d: its own transaction was rolled back before Close (%w): nothing it wrote was kept", b.schema, b.table, b.column, b.rowid, why)
-			b.b.Close()
+			b.drop(why, b.closeErrorf("its own transaction was rolled back before Close (%w): nothing it wrote was kept", why))
 			if !c.cc.Closed() && !c.cc.GetAutocommit() {
 				c.plain(context.Background(), "ROLLBACK")
 			}
@@ -471,16 +466,30 @@ func (c *conn) closeEndedBlobs() {
 		if !b.ownTx && !b.inTx {
 			continue
 		}
-		why := fmt.Errorf("%w: its transaction ended", ErrBlobClosed)
+		var endErr error
 		if b.ownTx {
-			b.ownTx = false
-			c.blobTx = nil
-			b.endErr = fmt.Errorf("libsql: closing the blob %s.%s.%s of row %d: its own transaction ended before Close, by a statement on its connection (ROLLBACK, COMMIT or an ON CONFLICT ROLLBACK): what it wrote was not committed by Close", b.schema, b.table, b.column, b.rowid)
+			endErr = b.closeErrorf("its own transaction ended before Close, by a statement on its connection (ROLLBACK, COMMIT or an ON CONFLICT ROLLBACK): what it wrote was not committed by Close")
 		}
-		c.forgetBlob(b)
-		b.err = why
-		b.b.Close()
+		b.drop(fmt.Errorf("%w: its transaction ended", ErrBlobClosed), endErr)
 	}
+}
+
+// drop closes the handle without ending any transaction, because of why,
+// which later calls report; endErr is what Close then returns (for a blob
+// whose own transaction ended without it).
+func (b *Blob) drop(why, endErr error) {
+	if b.ownTx {
+		b.ownTx = false
+		b.c.blobTx = nil
+	}
+	b.c.forgetBlob(b)
+	b.err, b.endErr = why, endErr
+	b.b.Close()
+}
+
+// closeErrorf returns an error of Close, naming the blob.
+func (b *Blob) closeErrorf(format string, args ...any) error {
+	return fmt.Errorf("libsql: closing the blob %s.%s.%s of row %d: "+format, append([]any{b.schema, b.table, b.column, b.rowid}, args...)...)
 }
 
 // writingBlob reports whether a blob that may have written is open on the

@@ -235,6 +235,15 @@ func (c *conn) hookPreUpdate() {
 	c.cc.ExpireStatements()
 }
 
+// hookPreUpdateIfCapturing installs the pre-update hook (through the
+// file, which calls hookPreUpdate) before a statement or a blob writes, if
+// changes are captured now and it is not installed yet.
+func (c *conn) hookPreUpdateIfCapturing() {
+	if c.file != nil && !c.file.PreUpdateHooked() && c.capturing() {
+		c.file.HookPreUpdate()
+	}
+}
+
 // setupCapture switches durable change capture on with cdc=on: at the
 // end of the connection's setup. A connection without it may not write a
 // database whose changes are stored (File.SetStoresChanges): its writes
@@ -551,9 +560,7 @@ func (c *conn) step(ctx context.Context, s *capi.Stmt, write bool) (bool, error)
 		}
 	}
 	c.cdc.failKept = false
-	if c.file != nil && !c.file.PreUpdateHooked() && (c.conc != nil || c.file.Engine().Capturing()) {
-		c.file.HookPreUpdate()
-	}
+	c.hookPreUpdateIfCapturing()
 	if ct := c.conc; ct != nil && !ct.readsSequence && s.Mentions("sqlite_sequence") {
 		ct.readsSequence = true
 	}
