@@ -237,9 +237,10 @@ func (c *Cache) Load(k Key, dst []byte, fill func(buf []byte) error) error {
 // and calls fill once with the buffers: bufs[0] for k (a slot, or dst), then
 // one slot per image read ahead. fill returns how many of bufs it filled
 // from the start, and an error only if it could not fill bufs[0]; the
-// images it did not fill are not cached. fill must not retain the buffers.
-// A checkpoint's Remove of an image being read ahead is honoured as in
-// Load: the image is not cached.
+// images it did not fill are not cached. fill must not retain the buffers,
+// nor bufs itself, which LoadAhead reuses; LoadAhead does not retain the
+// slice next returns. A checkpoint's Remove of an image being read ahead is
+// honoured as in Load: the image is not cached.
 func (c *Cache) LoadAhead(k Key, dst []byte, next func() []Key, fill func(bufs [][]byte) (int, error)) error {
 	s := c.shard(k)
 	s.mu.Lock()
@@ -253,19 +254,17 @@ func (c *Cache) LoadAhead(k Key, dst []byte, next func() []Key, fill func(bufs [
 		first = s.buf(i, c.pageSize) // under mu: the chunk table may grow
 	}
 	s.mu.Unlock()
+	sc := aheadScratchPool.Get().(*aheadScratch)
+	defer sc.put()
 	if i < 0 {
-		_, err := fill([][]byte{dst})
+		sc.bufs = append(sc.bufs[:0], dst)
+		_, err := fill(sc.bufs)
 		return err
-	}
-	type taken struct {
-		s *shard
-		i int32
 	}
 	keys := next()
 	keys = keys[:min(len(keys), max(c.shards[0].size*nShards/16, 1))]
-	bufs := make([][]byte, 1, 1+len(keys))
-	bufs[0] = first
-	ahead := make([]taken, 0, len(keys))
+	sc.bufs = append(sc.bufs[:0], first)
+	sc.ahead = sc.ahead[:0]
 	for _, q := range keys {
 		qs := c.shard(q)
 		qs.mu.Lock()
@@ -278,21 +277,50 @@ func (c *Cache) LoadAhead(k Key, dst []byte, next func() []Key, fill func(bufs [
 		if j < 0 {
 			break
 		}
-		ahead = append(ahead, taken{qs, j})
-		bufs = append(bufs, b)
+		sc.ahead = append(sc.ahead, taken{qs, j})
+		sc.bufs = append(sc.bufs, b)
 	}
-	n, err := fill(bufs)
+	n, err := fill(sc.bufs)
 	if err == nil && n < 1 {
 		err = errors.New("pagecache: LoadAhead's fill read nothing and reported no error")
 	}
 	s.finish(c, i, err == nil, dst)
-	for a, t := range ahead {
+	for a, t := range sc.ahead {
 		t.s.finish(c, t.i, err == nil && a+1 < n, nil)
 	}
 	if err == nil && n > 1 {
 		c.readAhead.Add(uint64(n - 1))
 	}
 	return err
+}
+
+// aheadScratch is LoadAhead's working memory: the buffers it hands to fill
+// and the slots it took to read ahead into. A sequential reader calls
+// LoadAhead every few pages it reads, and making these anew each call was
+// most of the garbage of a blob read (1.4 MB per 16 MiB), so they come
+// from aheadScratchPool. Each call takes its own (Get never hands one to
+// two callers), and nothing keeps its slices once it is put back: fill
+// must not retain bufs.
+type aheadScratch struct {
+	bufs  [][]byte
+	ahead []taken
+}
+
+// taken is a slot LoadAhead reserved to read ahead into.
+type taken struct {
+	s *shard
+	i int32
+}
+
+var aheadScratchPool = sync.Pool{New: func() any { return new(aheadScratch) }}
+
+// put empties sc, so that the pool does not keep a cache's memory (bufs)
+// or the cache itself (ahead's shards) alive, and pools it.
+func (sc *aheadScratch) put() {
+	clear(sc.bufs)
+	clear(sc.ahead)
+	sc.bufs, sc.ahead = sc.bufs[:0], sc.ahead[:0]
+	aheadScratchPool.Put(sc)
 }
 
 // hitLocked copies k's image into dst if it is cached, and counts the hit

@@ -834,11 +834,12 @@ func (l *Log) loadAhead(p PageNo, v Version, buf []byte, off int64, ahead int) e
 	if c == nil || c.PageSize() != len(buf) {
 		return l.loadCached(pagecache.Key{Page: uint32(p)}, buf, l.db, off)
 	}
+	sc := aheadScratchPool.Get().(*aheadScratch)
 	next := func() []pagecache.Key {
 		l.mu.RLock()
 		defer l.mu.RUnlock()
 		r := l.retainedAt(v)
-		keys := make([]pagecache.Key, 0, ahead)
+		keys := sc.keys[:0]
 		for q := p + 1; q <= p+PageNo(ahead) && uint32(q) <= l.mainPages; q++ {
 			if _, inLog := l.lookup(q, v); inLog {
 				break
@@ -850,14 +851,21 @@ func (l *Log) loadAhead(p PageNo, v Version, buf []byte, off int64, ahead int) e
 			}
 			keys = append(keys, pagecache.Key{Page: uint32(q)})
 		}
+		sc.keys = keys
 		return keys
 	}
-	return c.LoadAhead(pagecache.Key{Page: uint32(p)}, buf, next, func(bufs [][]byte) (int, error) {
-		reqs := make([]ioback.Read, len(bufs))
+	err := c.LoadAhead(pagecache.Key{Page: uint32(p)}, buf, next, func(bufs [][]byte) (int, error) {
+		if len(sc.reqs) < len(bufs) {
+			sc.reqs = make([]ioback.Read, len(bufs))
+		}
+		reqs := sc.reqs[:len(bufs)]
 		for i, b := range bufs {
 			reqs[i] = ioback.Read{P: b, Off: off + int64(i)*int64(len(b))}
 		}
 		err := l.db.ReadBatch(reqs)
+		if err != nil {
+			sc.reqs = nil // ReadBatch may keep reqs (see aheadScratch)
+		}
 		n := 0
 		for n < len(reqs) && reqs[n].N == len(reqs[n].P) {
 			n++
@@ -877,7 +885,26 @@ func (l *Log) loadAhead(p PageNo, v Version, buf []byte, off int64, ahead int) e
 		}
 		return 0, io.ErrUnexpectedEOF
 	})
+	clear(sc.reqs) // they point into the cache's memory
+	aheadScratchPool.Put(sc)
+	return err
 }
+
+// aheadScratch is loadAhead's working memory: the keys of the pages it
+// reads ahead and the requests it reads them with. A sequential reader
+// calls loadAhead every few pages, and making these anew each call was
+// most of the garbage of reading a blob, so they come from
+// aheadScratchPool. Each call takes its own, and neither LoadAhead nor
+// ReadBatch keeps them once they return, except a ReadBatch that fails:
+// ioback keeps the requests of an io_uring it retires alive (the kernel may
+// still be reading into their buffers), so after a failure they are not
+// reused.
+type aheadScratch struct {
+	keys []pagecache.Key
+	reqs []ioback.Read
+}
+
+var aheadScratchPool = sync.Pool{New: func() any { return new(aheadScratch) }}
 
 // copyPendingLocked copies frame f's page from the commits not yet written.
 func (l *Log) copyPendingLocked(f FrameNo, buf []byte) {
