@@ -85,6 +85,12 @@
 // [Serialize] returns a database's bytes, from one snapshot, as a database
 // file; [WithImage] starts an in-memory database from such bytes.
 //
+// # Backups
+//
+// [Backup] copies a live database, page by page from one snapshot, into a
+// file or another database, with progress; [Restore] replaces a live
+// database with a copy of another in one transaction.
+//
 // # Change data capture
 //
 // [Changes] streams the database's committed row changes in commit order;

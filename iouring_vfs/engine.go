@@ -44,6 +44,14 @@ type engineOptions struct {
 	image          string // the RegisterImage id an in-memory database starts from
 }
 
+// Files returns how many open files share the engine: the handles of
+// every connection to its database in the process.
+func (e *Engine) Files() int {
+	e.vfs.mu.Lock()
+	defer e.vfs.mu.Unlock()
+	return e.refs
+}
+
 // Engine is the storage engine of one database file, shared by every
 // connection to it in this process: the log, the shared page cache, the
 // pinned snapshots and the writer lock.

@@ -40,8 +40,8 @@ libsql.RetryTx (which retries it when it conflicts):
     they touch the same pages, and the loser runs again in BEGIN IMMEDIATE.
 
 Meanwhile a change stream (libsql.Changes) consumes every committed change,
-and half way through an online backup (VACUUM INTO) copies the database
-while the writers go on.
+and half way through an online backup (libsql.Backup) copies one
+snapshot of the database, page by page, while the writers go on.
 A progress line shows what is happening. At the end the demo prints the
 throughput, how the concurrent commits committed (direct, merged or
 rebased) and the conflicts (from PRAGMA libsql_stats), the changes the
@@ -220,8 +220,8 @@ func demo(ctx context.Context, w io.Writer, tty bool, cfg demoConfig) (bool, err
 	}
 	writersDone := make(chan struct{})
 	go func() { wg.Wait(); close(writersDone) }()
-	// Half way through, an online backup: VACUUM INTO copies one snapshot
-	// while the writers go on.
+	// Half way through, an online backup: libsql.Backup copies one
+	// snapshot while the writers go on.
 	var bk demoBackup
 	backupDone := make(chan struct{})
 	go func() {
@@ -237,7 +237,9 @@ func demo(ctx context.Context, w io.Writer, tty bool, cfg demoConfig) (bool, err
 		bk.path = filepath.Join(filepath.Dir(path), "backup.db")
 		before := committed(writers)
 		t0 := time.Now()
-		_, bk.err = db.ExecContext(wctx, "VACUUM INTO ?", bk.path)
+		bk.err = libsql.Backup(wctx, db, "main", bk.path, &libsql.BackupOptions{
+			Progress: func(_, total int) { bk.pages = total },
+		})
 		bk.took = time.Since(t0)
 		bk.during = committed(writers) - before
 		bk.taken = true
@@ -342,9 +344,9 @@ drain:
 	fmt.Fprintf(w, "  log             %d commits, %d log writes, %d fsyncs, %d checkpoints\n", st.Commits, st.Flushes, st.Syncs, st.Checkpoints)
 	switch {
 	case bk.taken && bk.err == nil:
-		fmt.Fprintf(w, "  backup          VACUUM INTO half way: %d ms, while %d transactions committed\n", bk.took.Milliseconds(), bk.during)
+		fmt.Fprintf(w, "  backup          Backup half way: %d pages in %d ms, while %d transactions committed\n", bk.pages, bk.took.Milliseconds(), bk.during)
 	case bk.taken:
-		fmt.Fprintf(w, "  backup          VACUUM INTO half way failed: %v\n", bk.err)
+		fmt.Fprintf(w, "  backup          Backup half way failed: %v\n", bk.err)
 		failed = append(failed, fmt.Sprintf("backup: %v", bk.err))
 	}
 	received := ds.received.Load()
@@ -572,6 +574,7 @@ type demoBackup struct {
 	taken  bool
 	path   string
 	took   time.Duration
+	pages  int   // the database's pages when it began
 	during int64 // transactions committed while it copied
 	err    error
 }

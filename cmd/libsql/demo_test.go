@@ -24,7 +24,7 @@ func TestDemoStreamsEveryCommittedRow(t *testing.T) {
 	}
 	for _, want := range []string{
 		"throughput", "tx/s", "rows/s", "concurrent commits", "rebased", "conflicts",
-		"last 5 changes (JSON lines", "PRAGMA integrity_check", "accounts: total balance", "VACUUM INTO half way", "backup: total balance", "all checks passed",
+		"last 5 changes (JSON lines", "PRAGMA integrity_check", "accounts: total balance", "Backup half way", "backup: total balance", "all checks passed",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
