@@ -2,13 +2,16 @@ package libsql
 
 import (
 	"context"
+	"crypto/rand"
 	"database/sql"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 
 	"github.com/golibsql/libsql/internal/capi"
 	iouringvfs "github.com/golibsql/libsql/iouring_vfs"
@@ -162,7 +165,8 @@ func (c *conn) copyDatabase(ctx context.Context, schema, other string, restore b
 	if restore && !c.cc.GetAutocommit() {
 		return errors.New("the connection has a transaction open: Restore replaces the database in a transaction of its own")
 	}
-	if c.cc.DBReadOnly(schema) < 0 {
+	// temp is opened on first use, by sqlite3_backup_init as by a statement.
+	if c.cc.DBReadOnly(schema) < 0 && !strings.EqualFold(schema, "temp") {
 		return errors.New("no such database (see PRAGMA database_list)")
 	}
 	if !restore && c.cc.TxnState(schema) == capi.TXN_WRITE {
@@ -234,12 +238,11 @@ func (c *conn) copyDatabase(ctx context.Context, schema, other string, restore b
 // write of each page, where a copy into a database of the storage engine
 // writes each page to the log and again to the database file.
 func (c *conn) backupToNewFile(ctx context.Context, schema string, cfg *config, step int, progress func(int, int)) (err error) {
-	dir, name := filepath.Split(cfg.path)
-	tmp, err := os.CreateTemp(dir, "."+name+".backup-*")
+	dir, name := filepath.Dir(cfg.path), filepath.Base(cfg.path)
+	tmp, tmpPath, err := createBeside(dir, name)
 	if err != nil {
 		return err
 	}
-	tmpPath := tmp.Name()
 	defer func() {
 		if tmp != nil {
 			tmp.Close()
@@ -284,6 +287,14 @@ func (c *conn) backupToNewFile(ctx context.Context, schema string, cfg *config, 
 		return err
 	}
 	tmp = nil
+	// A log or journal left beside the free name belongs to no database:
+	// opening an empty file there would drop it, and it must not be
+	// replayed over the copy.
+	for _, suffix := range []string{"-wal", "-journal"} {
+		if err := os.Remove(cfg.path + suffix); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("remove the stale %s beside the copy's name: %w", suffix, err)
+		}
+	}
 	if err := os.Link(tmpPath, cfg.path); err != nil {
 		return fmt.Errorf("give the copy its name: %w", err)
 	}
@@ -293,13 +304,27 @@ func (c *conn) backupToNewFile(ctx context.Context, schema string, cfg *config, 
 	return nil
 }
 
+// createBeside creates a new file in dir for the copy named name, with
+// the permissions a database file gets (0644 less the umask; os.CreateTemp
+// would give 0600).
+func createBeside(dir, name string) (*os.File, string, error) {
+	var rnd [8]byte
+	for {
+		if _, err := rand.Read(rnd[:]); err != nil {
+			return nil, "", err
+		}
+		p := filepath.Join(dir, "."+name+".backup-"+hex.EncodeToString(rnd[:]))
+		f, err := os.OpenFile(p, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o644)
+		if !errors.Is(err, fs.ErrExist) {
+			return f, p, err
+		}
+	}
+}
+
 // syncDir makes a new name in dir durable, where the system allows it.
 func syncDir(dir string) error {
 	if runtime.GOOS == "windows" {
 		return nil // directories cannot be opened for sync; NTFS journals names
-	}
-	if dir == "" {
-		dir = "."
 	}
 	d, err := os.Open(dir)
 	if err != nil {
