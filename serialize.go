@@ -73,15 +73,8 @@ func readImage(r pageRows, schema string) ([]byte, error) {
 			image = make([]byte, 0, 64*len(page))
 		}
 		image = append(image, page...)
-		if pgno == 1 && len(image) > 19 {
-			// Rollback mode, whatever the VFS shows: the file has no log
-			// (this engine shows 1 already; unix and memdb show a WAL
-			// database's 2).
-			for i := 18; i <= 19; i++ {
-				if image[i] == 2 {
-					image[i] = 1
-				}
-			}
+		if pgno == 1 {
+			rollbackMode(image)
 		}
 	}
 	if err := r.Err(); err != nil {
@@ -102,6 +95,17 @@ func readImage(r pageRows, schema string) ([]byte, error) {
 // exist none.
 const serializeSQL = `SELECT coalesce(p.pgno, 0), p.data FROM pragma_database_list AS d
 	LEFT JOIN sqlite_dbpage(d.name) AS p WHERE d.name = ?1 COLLATE NOCASE ORDER BY p.pgno`
+
+// rollbackMode makes page 1 say rollback mode, whatever the VFS showed: a
+// file written from pages has no log (this engine shows 1 already; unix
+// and memdb show a WAL database's 2).
+func rollbackMode(page1 []byte) {
+	for i := 18; i <= 19 && i < len(page1); i++ {
+		if page1[i] == 2 {
+			page1[i] = 1
+		}
+	}
+}
 
 func schemaOrMain(schema string) string {
 	if schema == "" {

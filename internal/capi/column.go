@@ -52,6 +52,18 @@ func (s *Stmt) ColumnBlob(i int) []byte {
 	return b
 }
 
+// ColumnRawBlob returns column i of the current row as a blob without
+// copying: the slice aliases SQLite's memory and is valid only until the
+// next Step, Reset or Finalize of s, or the next column call on column i.
+func (s *Stmt) ColumnRawBlob(i int) []byte {
+	p := sqlite3.Xsqlite3_column_blob(s.c.tls, s.p, int32(i))
+	n := sqlite3.Xsqlite3_column_bytes(s.c.tls, s.p, int32(i))
+	if p == 0 {
+		return nil
+	}
+	return cbytes(p, int(n))
+}
+
 // ColumnRawText returns column i of the current row as text without
 // copying: the slice aliases SQLite's memory and is valid only until the
 // next Step, Reset or Finalize of s, or the next column call on column i.
