@@ -16,9 +16,9 @@ import (
 func fileDSN(path string) string { return "file:" + filepath.ToSlash(path) }
 
 // openUnchecked opens a database the test closes itself.
-func openUnchecked(t *testing.T, dsn string) *sql.DB {
+func openUnchecked(t *testing.T, dsn string, opts ...Option) *sql.DB {
 	t.Helper()
-	db, err := Open(dsn)
+	db, err := Open(dsn, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}

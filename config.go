@@ -60,6 +60,7 @@ type config struct {
 	image        []byte                                     // WithImage: what a new in-memory database starts from
 	funcs        []funcDef                                  // Go SQL functions and collations (WithFunction, ...)
 	connectHooks []func(ctx context.Context, c *Conn) error // WithConnectHook
+	authorizer   Authorizer                                 // WithAuthorizer
 }
 
 // libsqlVFS reports whether databases open through the libsql VFS, the

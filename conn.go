@@ -17,10 +17,14 @@ type conn struct {
 	cc        *capi.Conn
 	cfg       *config
 	cache     stmtCache
-	tx        *tx        // the transaction begun with BeginTx, if one is open
-	queryOnly bool       // a read-only transaction set PRAGMA query_only
-	connector *Connector // owned by this connection (Driver.Open), or nil
-	scratch   []byte     // formatting buffer for time arguments
+	tx        *tx  // the transaction begun with BeginTx, if one is open
+	queryOnly bool // a read-only transaction set PRAGMA query_only
+	// auth is the authorizer installed (WithAuthorizer's, or
+	// SetAuthorizer's if authChanged, until ResetSession).
+	auth        Authorizer
+	authChanged bool
+	connector   *Connector // owned by this connection (Driver.Open), or nil
+	scratch     []byte     // formatting buffer for time arguments
 
 	// file is the connection's main database file in the libsql VFS (nil
 	// for another VFS): the storage engine's side of the connection.
@@ -208,6 +212,7 @@ func (c *conn) ResetSession(ctx context.Context) error {
 			return driver.ErrBadConn
 		}
 	}
+	c.resetAuthorizer()
 	return nil
 }
 

@@ -139,6 +139,9 @@ func (c *Connector) Connect(ctx context.Context) (driver.Conn, error) {
 		conn.Close()
 		return nil, err
 	}
+	if c.cfg.authorizer != nil {
+		conn.setAuthorizer(c.cfg.authorizer)
+	}
 	c.startPruner()
 	return conn, nil
 }

@@ -85,6 +85,12 @@
 // [Serialize] returns a database's bytes, from one snapshot, as a database
 // file; [WithImage] starts an in-memory database from such bytes.
 //
+// # Untrusted SQL
+//
+// [WithAuthorizer] has SQLite judge every action of the SQL a connection
+// compiles (reads of a table or column, writes, PRAGMAs, ATTACH), for an
+// application that runs SQL it did not write.
+//
 // # Backups
 //
 // [Backup] copies a live database, page by page from one snapshot, into a

@@ -38,12 +38,12 @@ func (c *conn) ExecContext(ctx context.Context, query string, args []driver.Name
 		return result{}, err
 	}
 	if kind, n := classifyTx(query); c.handlesTx(kind) {
-		if err := c.runTx(ctx, kind); err != nil || blankSQL(query[n:]) {
+		if err := c.runUserTx(ctx, kind); err != nil || blankSQL(query[n:]) {
 			return result{}, err
 		}
 		return c.execScript(ctx, query[n:], args)
 	}
-	p, err := c.prepare(query)
+	p, err := c.prepareUser(query)
 	if err == errMulti {
 		return c.execScript(ctx, query, args)
 	}
@@ -210,14 +210,14 @@ func (c *conn) execScript(ctx context.Context, query string, args []driver.Named
 			return nil, err
 		}
 		if kind, n := classifyTx(query[sc.Offset():]); c.handlesTx(kind) {
-			if err := c.runTx(ctx, kind); err != nil {
+			if err := c.runUserTx(ctx, kind); err != nil {
 				return nil, err
 			}
 			sc.Advance(n)
 			r = result{}
 			continue
 		}
-		s, err := sc.Next(0)
+		s, err := sc.Next(capi.PREPARE_USER)
 		if err != nil {
 			return nil, c.mapErr(ctx, err)
 		}

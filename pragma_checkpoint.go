@@ -109,7 +109,7 @@ func (c *conn) enginePragmaRows(ctx context.Context, p *prepared, ep enginePragm
 // which it ends.
 func (c *conn) queryEnginePragma(ctx context.Context, cl call, query string, ep enginePragma) (driver.Rows, error) {
 	defer c.leave(cl)
-	p, err := c.prepare(query)
+	p, err := c.prepareUser(query)
 	if err != nil {
 		return nil, c.mapErr(ctx, err)
 	}
@@ -168,7 +168,7 @@ func (c *conn) runCheckpoint(ctx context.Context, query string) ([]driver.Value,
 // answer is the text "busy|log|done", stock SQLite's (an attached database
 // of another VFS) a row of three integers.
 func (c *conn) checkpointOne(ctx context.Context, query string) ([]driver.Value, error) {
-	p, err := c.prepare(query)
+	p, err := c.prepareUser(query)
 	if err != nil {
 		return nil, c.mapErr(ctx, err)
 	}

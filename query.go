@@ -3,6 +3,8 @@ package libsql
 import (
 	"context"
 	"database/sql/driver"
+
+	"github.com/golibsql/libsql/internal/capi"
 )
 
 // QueryContext runs query with args and returns its rows, streamed with
@@ -25,7 +27,7 @@ func (c *conn) QueryContext(ctx context.Context, query string, args []driver.Nam
 		return c.queryCheckpoint(ctx, cl, op.checkpoint)
 	}
 	if kind, n := classifyTx(query); c.handlesTx(kind) {
-		if err := c.runTx(ctx, kind); err != nil || blankSQL(query[n:]) {
+		if err := c.runUserTx(ctx, kind); err != nil || blankSQL(query[n:]) {
 			c.leave(cl)
 			if err != nil {
 				return nil, err
@@ -34,7 +36,7 @@ func (c *conn) QueryContext(ctx context.Context, query string, args []driver.Nam
 		}
 		return c.queryScript(ctx, cl, query[n:], args)
 	}
-	p, err := c.prepare(query)
+	p, err := c.prepareUser(query)
 	if err == errMulti {
 		return c.queryScript(ctx, cl, query, args)
 	}
@@ -118,7 +120,7 @@ func (c *conn) queryScript(ctx context.Context, cl call, query string, args []dr
 			return nil, err
 		}
 		if kind, n := classifyTx(query[sc.Offset():]); c.handlesTx(kind) {
-			if err := c.runTx(ctx, kind); err != nil {
+			if err := c.runUserTx(ctx, kind); err != nil {
 				c.leave(cl)
 				return nil, err
 			}
@@ -129,14 +131,14 @@ func (c *conn) queryScript(ctx context.Context, cl call, query string, args []dr
 			}
 			continue
 		}
-		s, err := sc.Next(0)
+		s, err := sc.Next(capi.PREPARE_USER)
 		if err != nil {
 			c.leave(cl)
 			return nil, c.mapErr(ctx, err)
 		}
 		if s == nil || blankSQL(query[sc.Offset():]) {
 			// The last statement: its rows are the result.
-			return c.query(ctx, cl, &prepared{s: s, query: query}, args, base, ownPrivate)
+			return c.query(ctx, cl, &prepared{s: s, query: query, user: true}, args, base, ownPrivate)
 		}
 		n, err := c.bind(s, args, base)
 		if err == nil {

@@ -3,7 +3,9 @@ package libsql
 import (
 	"context"
 	"database/sql/driver"
+
 	"errors"
+	"github.com/golibsql/libsql/internal/capi"
 	"slices"
 )
 
@@ -44,7 +46,7 @@ func (c *conn) PrepareContext(ctx context.Context, query string) (driver.Stmt, e
 		// commit protocol, durable CDC) when it applies.
 		return &stmt{c: c, query: query}, nil
 	}
-	p, err := c.prepare(query)
+	p, err := c.prepareUser(query)
 	if err == errMulti {
 		return &stmt{c: c, query: query}, nil
 	}
@@ -180,11 +182,11 @@ func (s *stmt) QueryContext(ctx context.Context, args []driver.NamedValue) (driv
 
 // prepareUncached compiles a single statement outside the cache.
 func (c *conn) prepareUncached(query string) (*prepared, error) {
-	s, _, err := c.cc.Prepare(query, 0)
+	s, _, err := c.cc.Prepare(query, capi.PREPARE_USER)
 	if err != nil {
 		return nil, err
 	}
-	return &prepared{s: s, query: query}, nil
+	return &prepared{s: s, query: query, user: true}, nil
 }
 
 // valuesToNamed adapts the arguments of the pre-context interfaces.

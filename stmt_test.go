@@ -30,7 +30,7 @@ func TestStmtClosedWithOpenRowsIsReusedSafely(t *testing.T) {
 		t.Fatal(err)
 	}
 	driverConn(t, c, func(dc *conn) {
-		switch p := dc.cache.m[q]; {
+		switch p := dc.cache.m[stmtKey{q, true}]; {
 		case p == nil:
 			t.Error("the statement was not given back when its rows closed")
 		case p.closeAfter:
@@ -50,7 +50,7 @@ func TestStmtClosedWithOpenRowsIsReusedSafely(t *testing.T) {
 	}
 	rows2.Close()
 	driverConn(t, c, func(dc *conn) {
-		if dc.cache.m[q] != nil {
+		if dc.cache.m[stmtKey{q, true}] != nil {
 			t.Error("the rows of a statement still held gave it back to the cache")
 		}
 	})

@@ -8,9 +8,13 @@ import (
 // it, kept between uses by the statement cache.
 type prepared struct {
 	s     *capi.Stmt
-	query string // the SQL text, the cache key
-	rows  rows   // reused by each query run on the statement
-	busy  bool   // rows of a query on it are open
+	query string // the SQL text; with user, the cache key
+	// user: compiled as the user's statement (capi.PREPARE_USER), judged by
+	// the authorizer; the driver's own statements never are, so the two
+	// kinds of one text are cached apart.
+	user bool
+	rows rows // reused by each query run on the statement
+	busy bool // rows of a query on it are open
 	// closeAfter: the driver.Stmt holding it closed while its rows were
 	// open; closing the rows releases it.
 	closeAfter bool
@@ -29,26 +33,35 @@ type prepared struct {
 }
 
 // stmtCache is a connection's bounded LRU cache of prepared statements,
-// keyed by SQL text. A statement in use is taken out of the cache and put
+// keyed by SQL text (and kind: see stmtKey). A statement in use is taken out of the cache and put
 // back, reset, when the use ends; the cache only ever holds idle ones.
 type stmtCache struct {
 	max  int
-	m    map[string]*prepared
+	m    map[stmtKey]*prepared
 	head *prepared // most recently used
 	tail *prepared // least recently used
 }
 
-func newStmtCache(max int) stmtCache {
-	return stmtCache{max: max, m: make(map[string]*prepared, min(max, 64))}
+// stmtKey is what the cache finds a statement by: its text, and whether
+// it is the user's (see prepared.user).
+type stmtKey struct {
+	query string
+	user  bool
 }
 
-// take removes the statement cached for query and returns it, or nil.
-func (c *stmtCache) take(query string) *prepared {
-	p := c.m[query]
+func (p *prepared) key() stmtKey { return stmtKey{p.query, p.user} }
+
+func newStmtCache(max int) stmtCache {
+	return stmtCache{max: max, m: make(map[stmtKey]*prepared, min(max, 64))}
+}
+
+// take removes the statement cached for k and returns it, or nil.
+func (c *stmtCache) take(k stmtKey) *prepared {
+	p := c.m[k]
 	if p == nil {
 		return nil
 	}
-	delete(c.m, query)
+	delete(c.m, k)
 	c.unlink(p)
 	return p
 }
@@ -57,10 +70,10 @@ func (c *stmtCache) take(query string) *prepared {
 // statement the caller must finalize: p itself when the cache is off or
 // already holds the same SQL, or the least recently used one it evicted.
 func (c *stmtCache) put(p *prepared) (drop *prepared) {
-	if c.max == 0 || c.m[p.query] != nil {
+	if c.max == 0 || c.m[p.key()] != nil {
 		return p
 	}
-	c.m[p.query] = p
+	c.m[p.key()] = p
 	p.next = c.head
 	if c.head != nil {
 		c.head.prev = p
@@ -71,7 +84,7 @@ func (c *stmtCache) put(p *prepared) (drop *prepared) {
 	}
 	if len(c.m) > c.max {
 		drop = c.tail
-		delete(c.m, drop.query)
+		delete(c.m, drop.key())
 		c.unlink(drop)
 	}
 	return drop
@@ -101,7 +114,7 @@ func (c *stmtCache) clear() {
 		p.s.Finalize()
 		p = next
 	}
-	c.m = map[string]*prepared{}
+	c.m = map[stmtKey]*prepared{}
 	c.head, c.tail = nil, nil
 }
 
@@ -112,8 +125,13 @@ const maxArenaKept = 64 << 10
 // prepare returns a prepared single statement for query: from the cache, or
 // compiled now. It returns errMulti if query holds more than one statement,
 // and a prepared with a nil statement if it holds none.
-func (c *conn) prepare(query string) (*prepared, error) {
-	if p := c.cache.take(query); p != nil {
+func (c *conn) prepare(query string) (*prepared, error) { return c.prepareAs(query, false) }
+
+// prepareUser is prepare for SQL the user gave: the authorizer judges it.
+func (c *conn) prepareUser(query string) (*prepared, error) { return c.prepareAs(query, true) }
+
+func (c *conn) prepareAs(query string, user bool) (*prepared, error) {
+	if p := c.cache.take(stmtKey{query, user}); p != nil {
 		if p.gen == c.cc.SchemaGeneration() {
 			return p, nil
 		}
@@ -125,7 +143,7 @@ func (c *conn) prepare(query string) (*prepared, error) {
 		// it, fail, and keep it to the end of the transaction.
 		p.s.Finalize()
 	}
-	s, tail, err := c.cc.Prepare(query, capi.PREPARE_PERSISTENT)
+	s, tail, err := c.cc.Prepare(query, capi.PREPARE_PERSISTENT|userFlag(user))
 	if err != nil {
 		return nil, err
 	}
@@ -135,7 +153,15 @@ func (c *conn) prepare(query string) (*prepared, error) {
 		}
 		return nil, errMulti
 	}
-	return &prepared{s: s, query: query, gen: c.cc.SchemaGeneration()}, nil
+	return &prepared{s: s, query: query, user: user, gen: c.cc.SchemaGeneration()}, nil
+}
+
+// userFlag is capi.PREPARE_USER for the user's statements.
+func userFlag(user bool) uint32 {
+	if user {
+		return capi.PREPARE_USER
+	}
+	return 0
 }
 
 // release puts a statement back after use: reset, and cached if it is one.

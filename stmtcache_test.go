@@ -31,7 +31,7 @@ func TestStatementCacheReusesPreparedStatements(t *testing.T) {
 		t.Fatal(err)
 	}
 	var first *prepared
-	driverConn(t, c, func(dc *conn) { first = dc.cache.m[q] })
+	driverConn(t, c, func(dc *conn) { first = dc.cache.m[stmtKey{q, true}] })
 	if first == nil {
 		t.Fatal("statement not cached after use")
 	}
@@ -41,7 +41,7 @@ func TestStatementCacheReusesPreparedStatements(t *testing.T) {
 		}
 	}
 	driverConn(t, c, func(dc *conn) {
-		if dc.cache.m[q] != first {
+		if dc.cache.m[stmtKey{q, true}] != first {
 			t.Error("the cached statement was prepared again")
 		}
 		if first.s.Busy() {
@@ -55,13 +55,13 @@ func TestStatementCacheReusesPreparedStatements(t *testing.T) {
 		t.Fatal(err)
 	}
 	driverConn(t, c, func(dc *conn) {
-		if dc.cache.m[q] != nil {
+		if dc.cache.m[stmtKey{q, true}] != nil {
 			t.Error("a statement in use stayed in the cache")
 		}
 	})
 	st.Close()
 	driverConn(t, c, func(dc *conn) {
-		if dc.cache.m[q] != first {
+		if dc.cache.m[stmtKey{q, true}] != first {
 			t.Error("Stmt.Close did not give the statement back")
 		}
 	})
@@ -87,11 +87,11 @@ func TestStatementCacheIsBoundedLRU(t *testing.T) {
 			t.Errorf("cache holds %d statements, want 3", dc.cache.len())
 		}
 		for _, i := range []int{1, 3, 4} {
-			if dc.cache.m[q(i)] == nil {
+			if dc.cache.m[stmtKey{q(i), true}] == nil {
 				t.Errorf("%q was evicted", q(i))
 			}
 		}
-		if dc.cache.m[q(2)] != nil {
+		if dc.cache.m[stmtKey{q(2), true}] != nil {
 			t.Errorf("%q, the least recently used, was kept", q(2))
 		}
 	})

@@ -65,6 +65,10 @@ type Conn struct {
 	// cbInterrupted: a collation's panic interrupted the statement
 	// (sqlite3_interrupt), which cbErr then explains.
 	cbInterrupted bool
+	// auth judges the user's statements (SetAuthorizer); authUser says
+	// whether the compilation in progress is of one (PREPARE_USER).
+	auth     Authorizer
+	authUser bool
 	// aggs holds the Go state of the aggregate groups in progress, by
 	// the address of their sqlite3_aggregate_context.
 	aggs map[uintptr]*any
@@ -185,6 +189,9 @@ func (c *Conn) err(rc int32) error {
 		e.Cause = c.cbErr
 		if rc&0xff == INTERRUPT && c.cbInterrupted {
 			e.Code, e.Msg = ERROR, c.cbErr.Error()
+		}
+		if rc&0xff == AUTH {
+			e.Msg += ": " + c.cbErr.Error() // SQLite's text says only what was refused
 		}
 	}
 	c.clearCallbackError()

@@ -146,10 +146,9 @@ func (c *Conn) SetPreUpdateHook(fn func(*PreUpdate)) {
 // ExpireStatements makes every prepared statement of the connection
 // compile again before it next starts (one running finishes first), as
 // after a change to what SQLite consults when it compiles: the pre-update
-// hook. sqlite3_set_authorizer, with no authorizer, is what expires them.
-func (c *Conn) ExpireStatements() {
-	sqlite3.Xsqlite3_set_authorizer(c.tls, c.db, 0, 0)
-}
+// hook. sqlite3_set_authorizer, installing the authorizer there is (or
+// none) again, is what expires them.
+func (c *Conn) ExpireStatements() { c.installAuthorizer() }
 
 // installPreUpdate puts ours in the hook slot if there is one, else the
 // sessions' chain (or nothing).

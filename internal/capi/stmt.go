@@ -17,6 +17,9 @@ const (
 type Stmt struct {
 	c *Conn
 	p uintptr // sqlite3_stmt*; 0 once finalized
+	// user: compiled with PREPARE_USER, so the authorizer judges its
+	// compilations (SQLite compiles it again in Step after a schema change).
+	user bool
 
 	// arena holds the text and blob parameters bound with SQLITE_STATIC;
 	// used bytes of it are taken. See ReserveBindBytes.
@@ -60,12 +63,12 @@ func (c *Conn) Prepare(sql string, flags uint32) (s *Stmt, tail string, err erro
 	if p == 0 {
 		return nil, tail, nil
 	}
-	return c.newStmt(p), tail, nil
+	return c.newStmt(p, flags), tail, nil
 }
 
-// newStmt wraps and records a statement SQLite prepared.
-func (c *Conn) newStmt(p uintptr) *Stmt {
-	s := &Stmt{c: c, p: p}
+// newStmt wraps and records a statement SQLite prepared with flags.
+func (c *Conn) newStmt(p uintptr, flags uint32) *Stmt {
+	s := &Stmt{c: c, p: p, user: flags&PREPARE_USER != 0}
 	c.stmts[s] = struct{}{}
 	return s
 }
@@ -75,7 +78,10 @@ func (c *Conn) newStmt(p uintptr) *Stmt {
 func (c *Conn) prepareAt(z uintptr, n int, flags uint32) (stmt, tail uintptr, err error) {
 	pp := c.tls.Alloc(16) // [0] sqlite3_stmt*, [8] const char *tail
 	defer c.tls.Free(16)
-	rc := sqlite3.Xsqlite3_prepare_v3(c.tls, c.db, z, int32(n), flags, pp, pp+8)
+	prevUser := c.authUser
+	c.authUser = flags&PREPARE_USER != 0
+	rc := sqlite3.Xsqlite3_prepare_v3(c.tls, c.db, z, int32(n), flags&^PREPARE_USER, pp, pp+8)
+	c.authUser = prevUser
 	stmt = *(*uintptr)(cptr(pp))
 	tail = *(*uintptr)(cptr(pp + 8))
 	if rc != OK {
@@ -121,7 +127,7 @@ func (sc *Script) Next(flags uint32) (*Stmt, error) {
 		}
 		sc.off = int(tail - sc.buf.p)
 		if p != 0 {
-			return sc.c.newStmt(p), nil
+			return sc.c.newStmt(p, flags), nil
 		}
 	}
 	return nil, nil
@@ -149,7 +155,10 @@ func (s *Stmt) Step() (bool, error) {
 		return false, &Error{Code: MISUSE, Msg: "statement is finalized"}
 	}
 	s.c.clearCallbackError()
+	prevUser := s.c.authUser
+	s.c.authUser = s.user
 	rc := sqlite3.Xsqlite3_step(s.c.tls, s.p)
+	s.c.authUser = prevUser
 	if s.c.cbInterrupted {
 		s.c.endCollationInterrupt()
 		if err := s.c.cbErr; rc == ROW || rc == DONE {
