@@ -61,6 +61,7 @@ type config struct {
 	funcs        []funcDef                                  // Go SQL functions and collations (WithFunction, ...)
 	connectHooks []func(ctx context.Context, c *Conn) error // WithConnectHook
 	authorizer   Authorizer                                 // WithAuthorizer
+	limits       []limitSetting                             // WithLimit
 }
 
 // libsqlVFS reports whether databases open through the libsql VFS, the

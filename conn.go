@@ -23,8 +23,12 @@ type conn struct {
 	// SetAuthorizer's if authChanged, until ResetSession).
 	auth        Authorizer
 	authChanged bool
-	connector   *Connector // owned by this connection (Driver.Open), or nil
-	scratch     []byte     // formatting buffer for time arguments
+	// limits holds every run-time limit's value once the connector's are
+	// set; Limit sets limitsChanged, and ResetSession puts them back.
+	limits        [capi.LIMIT_N]int32
+	limitsChanged bool
+	connector     *Connector // owned by this connection (Driver.Open), or nil
+	scratch       []byte     // formatting buffer for time arguments
 
 	// file is the connection's main database file in the libsql VFS (nil
 	// for another VFS): the storage engine's side of the connection.
@@ -213,6 +217,7 @@ func (c *conn) ResetSession(ctx context.Context) error {
 		}
 	}
 	c.resetAuthorizer()
+	c.resetLimits()
 	return nil
 }
 

@@ -139,6 +139,7 @@ func (c *Connector) Connect(ctx context.Context) (driver.Conn, error) {
 		conn.Close()
 		return nil, err
 	}
+	conn.applyLimits()
 	if c.cfg.authorizer != nil {
 		conn.setAuthorizer(c.cfg.authorizer)
 	}

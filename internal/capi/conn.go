@@ -352,3 +352,11 @@ func (c *Conn) SchemaCookie() uint32 {
 	}
 	return uint32((*sqlite3.TSchema)(cptr(main.FpSchema)).Fschema_cookie)
 }
+
+// Limit sets run-time limit id (LIMIT_*) to v, if v is not negative, and
+// returns its value before (sqlite3_limit). SQLite lowers a value above
+// the limit's compile-time bound to the bound.
+func (c *Conn) Limit(id, v int32) int32 { return sqlite3.Xsqlite3_limit(c.tls, c.db, id, v) }
+
+// LIMIT_N is how many run-time limits there are: ids 0 to LIMIT_N-1.
+const LIMIT_N = sqlite3.SQLITE_N_LIMIT
