@@ -59,6 +59,7 @@ type config struct {
 
 	image        []byte                                     // WithImage: what a new in-memory database starts from
 	funcs        []funcDef                                  // Go SQL functions and collations (WithFunction, ...)
+	modules      []moduleDef                                // WithModule
 	connectHooks []func(ctx context.Context, c *Conn) error // WithConnectHook
 	authorizer   Authorizer                                 // WithAuthorizer
 	limits       []limitSetting                             // WithLimit

@@ -73,6 +73,9 @@ func (c *conn) setup(ctx context.Context) error {
 	if err := c.registerFunctions(); err != nil {
 		return err
 	}
+	if err := c.registerModules(); err != nil {
+		return err
+	}
 	if c.cfg.libsqlVFS() {
 		c.file = iouringvfs.FileOf(c.cc.FileHandle("main"))
 		if c.file == nil {

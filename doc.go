@@ -85,6 +85,11 @@
 // [Serialize] returns a database's bytes, from one snapshot, as a database
 // file; [WithImage] starts an in-memory database from such bytes.
 //
+// # Virtual tables
+//
+// [WithModule] registers a read-only virtual table written in Go: Go data
+// as a table, or a table-valued function.
+//
 // # Untrusted SQL
 //
 // [WithAuthorizer] has SQLite judge every action of the SQL a connection

@@ -1,0 +1,251 @@
+package libsql
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/golibsql/libsql/internal/capi"
+)
+
+// Module is a virtual table written in Go (https://sqlite.org/vtab.html),
+// read-only: Go data as a table, CREATE VIRTUAL TABLE t USING name(args),
+// or used by its name alone (an eponymous table, FROM name), or as a
+// table-valued function, FROM name(arg, ...), whose arguments fill its
+// HIDDEN columns. [WithModule] registers it on every connection.
+//
+// Connect runs on each connection that first uses a table of the module
+// (and again after a schema change), with the module's name, the schema,
+// the table's name and, for CREATE VIRTUAL TABLE, its arguments, as
+// written. It returns the CREATE TABLE statement that declares the
+// table's columns (its table name is ignored) and the connection's
+// [VirtualTable]. The calls of one connection never overlap; those of
+// different connections may run at once.
+type Module interface {
+	Connect(args []string) (declaration string, t VirtualTable, err error)
+}
+
+// VirtualTable is one connection's side of a virtual table. BestIndex
+// answers SQLite's question of how to scan it for a statement's
+// constraints and ORDER BY (see [IndexInfo]); Open starts a scan;
+// Disconnect ends the table's use on the connection.
+type VirtualTable interface {
+	BestIndex(info *IndexInfo) error
+	Open() (VirtualCursor, error)
+	Disconnect() error
+}
+
+// VirtualCursor is one scan of a [VirtualTable]. Filter starts (or
+// restarts) it with the plan BestIndex chose and the values of the
+// constraints it asked for, in the order of their ArgvIndex; Next moves
+// to the next row; EOF reports the end; Column sets the value of column
+// i of the current row through f's Result methods (as a [RawFunction]
+// does; f is valid during the call only); Rowid returns the row's id;
+// Close ends the scan. An error fails the statement with its text.
+type VirtualCursor interface {
+	Filter(idxNum int, idxStr string, args []any) error
+	Next() error
+	EOF() bool
+	Column(f *FuncContext, i int) error
+	Rowid() (int64, error)
+	Close() error
+}
+
+// IndexOp is the operator of an [IndexConstraint] (SQLite's
+// SQLITE_INDEX_CONSTRAINT_*).
+type IndexOp uint8
+
+// The operators.
+const (
+	IndexEQ        IndexOp = 2
+	IndexGT        IndexOp = 4
+	IndexLE        IndexOp = 8
+	IndexLT        IndexOp = 16
+	IndexGE        IndexOp = 32
+	IndexMatch     IndexOp = 64
+	IndexLike      IndexOp = 65
+	IndexGlob      IndexOp = 66
+	IndexRegexp    IndexOp = 67
+	IndexNE        IndexOp = 68
+	IndexIsNot     IndexOp = 69
+	IndexIsNotNull IndexOp = 70
+	IndexIsNull    IndexOp = 71
+	IndexIs        IndexOp = 72
+	IndexLimit     IndexOp = 73
+	IndexOffset    IndexOp = 74
+)
+
+// IndexConstraint is a constraint SQLite offers BestIndex: column
+// (-1 for the rowid) Op value, where the value is known when Filter runs
+// if Usable.
+type IndexConstraint struct {
+	Column int
+	Op     IndexOp
+	Usable bool
+}
+
+// IndexOrderBy is a term of the statement's ORDER BY.
+type IndexOrderBy struct {
+	Column int
+	Desc   bool
+}
+
+// IndexConstraintUsage is BestIndex's use of a constraint: ArgvIndex,
+// from 1, is its value's place in Filter's args (0: not passed); Omit
+// tells SQLite not to check the constraint again on the rows returned.
+type IndexConstraintUsage struct {
+	ArgvIndex int
+	Omit      bool
+}
+
+// IndexInfo is BestIndex's question and answer (sqlite3_index_info).
+// SQLite fills Constraints, OrderBy and ColUsed, and the estimates with
+// its defaults; BestIndex sets Usage (one per constraint), IdxNum and
+// IdxStr (passed to Filter), OrderByConsumed (the rows come in OrderBy's
+// order), EstimatedCost and EstimatedRows (SQLite picks the cheapest
+// plan), and Unique (at most one row).
+type IndexInfo struct {
+	Constraints []IndexConstraint
+	OrderBy     []IndexOrderBy
+	ColUsed     uint64 // bit i: column i is used (bit 63: a column from 63 on)
+
+	Usage           []IndexConstraintUsage
+	IdxNum          int
+	IdxStr          string
+	OrderByConsumed bool
+	EstimatedCost   float64
+	EstimatedRows   int64
+	Unique          bool
+}
+
+// ErrIndexUnusable, returned by BestIndex, tells SQLite that the
+// constraints it offered do not make a plan (a table-valued function's
+// required argument missing): SQLite then tries another combination, or
+// fails the statement if none is usable.
+var ErrIndexUnusable = capi.ErrConstraint
+
+// WithModule registers m as the virtual table module name on every
+// connection of the connector, before the connection runs SQL.
+func WithModule(name string, m Module) Option {
+	return func(c *config) error {
+		if err := checkFuncName(name); err != nil {
+			return fmt.Errorf("libsql: WithModule %q: %w", name, err)
+		}
+		if m == nil {
+			return fmt.Errorf("libsql: WithModule %q: the module is nil", name)
+		}
+		c.modules = append(c.modules, moduleDef{name, m})
+		return nil
+	}
+}
+
+type moduleDef struct {
+	name string
+	m    Module
+}
+
+// registerModules registers the config's modules on the connection.
+func (c *conn) registerModules() error {
+	for _, d := range c.cfg.modules {
+		m := d.m
+		err := c.cc.CreateModule(d.name, func(args []string) (string, capi.VTab, error) {
+			decl, t, err := m.Connect(args)
+			if err != nil {
+				return "", nil, err
+			}
+			if t == nil {
+				return "", nil, errors.New("Connect returned no table")
+			}
+			return decl, &vtabAdapter{c: c, t: t}, nil
+		})
+		if err != nil {
+			return fmt.Errorf("libsql: register virtual table module %q: %w", d.name, convertError(err))
+		}
+	}
+	return nil
+}
+
+// vtabAdapter and cursorAdapter turn a Go module's tables and cursors
+// into capi's.
+type vtabAdapter struct {
+	c *conn
+	t VirtualTable
+}
+
+func (a *vtabAdapter) BestIndex(x *capi.IndexInfo) error {
+	info := &IndexInfo{
+		Constraints:   make([]IndexConstraint, x.NConstraint()),
+		OrderBy:       make([]IndexOrderBy, x.NOrderBy()),
+		ColUsed:       x.ColUsed(),
+		Usage:         make([]IndexConstraintUsage, x.NConstraint()),
+		EstimatedCost: x.EstimatedCost(),
+		EstimatedRows: x.EstimatedRows(),
+	}
+	for i := range info.Constraints {
+		col, op, usable := x.Constraint(i)
+		info.Constraints[i] = IndexConstraint{Column: col, Op: IndexOp(op), Usable: usable}
+	}
+	for i := range info.OrderBy {
+		col, desc := x.OrderBy(i)
+		info.OrderBy[i] = IndexOrderBy{Column: col, Desc: desc}
+	}
+	if err := a.t.BestIndex(info); err != nil {
+		return err
+	}
+	if len(info.Usage) != len(info.Constraints) {
+		return fmt.Errorf("BestIndex left %d Usage entries for %d constraints", len(info.Usage), len(info.Constraints))
+	}
+	used := map[int]bool{}
+	for i, u := range info.Usage {
+		if u.ArgvIndex < 0 || u.ArgvIndex > len(info.Constraints) || u.ArgvIndex > 0 && used[u.ArgvIndex] {
+			return fmt.Errorf("BestIndex gave constraint %d ArgvIndex %d: want 0, or a place from 1 to %d used once", i, u.ArgvIndex, len(info.Constraints))
+		}
+		if u.ArgvIndex > 0 && !info.Constraints[i].Usable {
+			return fmt.Errorf("BestIndex used constraint %d, which is not usable", i)
+		}
+		used[u.ArgvIndex] = u.ArgvIndex > 0
+		x.SetUsage(i, u.ArgvIndex, u.Omit)
+	}
+	flags := 0
+	if info.Unique {
+		flags = capi.INDEX_SCAN_UNIQUE
+	}
+	return x.SetPlan(info.IdxNum, info.IdxStr, info.OrderByConsumed, info.EstimatedCost, info.EstimatedRows, flags)
+}
+
+func (a *vtabAdapter) Open() (capi.VTabCursor, error) {
+	cur, err := a.t.Open()
+	if err != nil {
+		return nil, err
+	}
+	if cur == nil {
+		return nil, errors.New("Open returned no cursor")
+	}
+	return &cursorAdapter{c: a.c, cur: cur}, nil
+}
+
+func (a *vtabAdapter) Disconnect() error { return a.t.Disconnect() }
+
+type cursorAdapter struct {
+	c   *conn
+	cur VirtualCursor
+}
+
+func (a *cursorAdapter) Filter(idxNum int, idxStr string, x *capi.Context) error {
+	vals := funcArgs(x, nil)
+	args := make([]any, len(vals))
+	for i, v := range vals {
+		args[i] = v
+	}
+	return a.cur.Filter(idxNum, idxStr, args)
+}
+
+func (a *cursorAdapter) Next() error { return a.cur.Next() }
+func (a *cursorAdapter) EOF() bool   { return a.cur.EOF() }
+
+func (a *cursorAdapter) Column(x *capi.Context, i int) error {
+	f := &FuncContext{x: x, c: a.c, seq: x.Seq()}
+	return a.cur.Column(f, i)
+}
+
+func (a *cursorAdapter) Rowid() (int64, error) { return a.cur.Rowid() }
+func (a *cursorAdapter) Close() error          { return a.cur.Close() }
