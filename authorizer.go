@@ -3,6 +3,7 @@ package libsql
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/golibsql/libsql/internal/capi"
 )
@@ -36,7 +37,7 @@ const (
 	AuthSelect            AuthAction = 21 // no arguments
 	AuthTransaction       AuthAction = 22 // Arg1 "BEGIN", "COMMIT" or "ROLLBACK"
 	AuthUpdate            AuthAction = 23 // Arg1 table, Arg2 column
-	AuthAttach            AuthAction = 24 // Arg1 file name
+	AuthAttach            AuthAction = 24 // Arg1 file name ("" when it is a parameter)
 	AuthDetach            AuthAction = 25 // Arg1 schema name
 	AuthAlterTable        AuthAction = 26 // Arg1 schema, Arg2 table
 	AuthReindex           AuthAction = 27 // Arg1 index
@@ -107,9 +108,18 @@ const (
 // and ROLLBACK it runs for such SQL text, as SQLite would present them;
 // and the SQL of triggers and views that text runs. It does not judge
 // what the driver runs of its own accord: the transactions of BeginTx,
-// Commit and Rollback, its connection setup, durable CDC's writes, the
-// replay of a BEGIN CONCURRENT transaction, Serialize's and Backup's
-// reads, and blob handles ([Conn.OpenBlob]).
+// Commit and Rollback, its connection setup, durable CDC's writes and
+// retention, the replay of a BEGIN CONCURRENT transaction (with the
+// connection's triggers off, TEMP ones included), Serialize's (but of a
+// *sql.Tx) and Backup's reads, and blob handles ([Conn.OpenBlob]). So
+// that no user SQL runs inside those unjudged, a trigger on one of the
+// driver's tables (libsql_cdc, libsql_cdc_state) is refused while an
+// authorizer is installed, whatever it answers.
+//
+// SQLite may present a statement more than once (a script's first
+// statement is compiled twice, and any statement again after a schema
+// change), and presents some arguments only when they are literals (the
+// file name of ATTACH ? is "").
 //
 // SQLite judges a statement when it compiles it, not when it runs: a
 // statement the connection keeps compiled (its statement cache, a
@@ -171,8 +181,17 @@ func (c *conn) setAuthorizer(fn Authorizer) {
 		return
 	}
 	c.cc.SetAuthorizer(func(action int32, arg1, arg2, schema, inner string) int32 {
+		if a := AuthAction(action); (a == AuthCreateTrigger || a == AuthCreateTempTrigger) && isDriverTable(arg2) {
+			return int32(AuthDeny) // it would run inside the driver's own statements, unjudged
+		}
 		return int32(fn(AuthRequest{Action: AuthAction(action), Arg1: arg1, Arg2: arg2, Schema: schema, Inner: inner}))
 	})
+}
+
+// isDriverTable reports whether a table is one of the driver's own
+// (libsql_cdc, libsql_cdc_state, ...), which the driver writes itself.
+func isDriverTable(name string) bool {
+	return len(name) >= 7 && strings.EqualFold(name[:7], "libsql_")
 }
 
 // resetAuthorizer puts the connector's authorizer back after

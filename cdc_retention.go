@@ -153,6 +153,7 @@ func (c *Connector) pruneLoop(stop <-chan struct{}, done chan<- struct{}) {
 				continue
 			}
 			dc = d.(*conn)
+			dc.setAuthorizer(nil) // the driver's own connection: its SQL is not the user's
 		}
 		if err := c.pruneRound(dc, stop); err != nil {
 			c.prune.failed(err)

@@ -343,6 +343,9 @@ func (c *conn) commitConcurrent(ctx context.Context) (err error) {
 	if err := c.cdc.log.err; err != nil && ct.unreplayable == "" {
 		ct.unreplayable = fmt.Sprintf("more than its changes file could keep (%v)", err)
 	}
+	if ct.unreplayable == "" && c.hasTempTriggers() {
+		ct.unreplayable = "on a connection with TEMP triggers, which the replay would fire again"
+	}
 	if ct.unreplayable != "" {
 		f.CountConflict("rebase")
 		return &Error{code: BUSY_SNAPSHOT, msg: "BEGIN CONCURRENT transaction conflicts with a commit since its snapshot: it cannot be replayed on the newest version, as it wrote " + ct.unreplayable}
@@ -581,6 +584,23 @@ func (c *conn) schemaFacts(ctx context.Context) *schemaFacts {
 }
 
 func (c *conn) hasTriggers(ctx context.Context) bool { return c.schemaFacts(ctx).triggers }
+
+// hasTempTriggers reports whether the connection's temp schema has a
+// trigger. SQLITE_DBCONFIG_ENABLE_TRIGGER does not switch TEMP triggers
+// off (since SQLite 3.35), so one on a main table would fire in a replay,
+// in a statement of the driver's, where neither its effects (in the
+// changeset already) nor its SQL (unjudged by an authorizer) belong. The
+// temp schema has its own cookie, which schemaFacts does not follow; a
+// rebase is rare enough to ask each time.
+func (c *conn) hasTempTriggers() bool {
+	p, err := c.prepare("SELECT EXISTS (SELECT 1 FROM sqlite_temp_schema WHERE type = 'trigger')")
+	if err != nil {
+		return true // switching triggers off is always safe
+	}
+	defer c.release(p)
+	row, err := p.s.Step()
+	return err != nil || !row || p.s.ColumnInt64(0) != 0
+}
 
 // checkSequences refuses the replay, on the newest version, of rows the
 // transaction inserted into an AUTOINCREMENT table with rowids that a

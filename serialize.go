@@ -16,11 +16,10 @@ import (
 // in memory at once: for a large one, VACUUM INTO a file instead. ctx
 // bounds the read.
 func (c *Conn) Serialize(ctx context.Context, schema string) ([]byte, error) {
-	r, err := c.Query(ctx, serializeSQL, schemaOrMain(schema))
-	if err != nil {
-		return nil, serializeErr(schema, err)
+	if c.c.cc.Closed() {
+		return nil, serializeErr(schema, errConnClosed)
 	}
-	return readImage(r, schema)
+	return c.c.serialize(ctx, schema)
 }
 
 // Serialize returns the database schema ("" or "main", "temp", or an
@@ -30,15 +29,95 @@ func (c *Conn) Serialize(ctx context.Context, schema string) ([]byte, error) {
 // from, and a file stock SQLite opens once written to disk (in rollback
 // mode, with no log). A database with no page yet gives an empty image; a
 // schema that does not exist is an error. The whole database is in memory
-// at once. [Conn.Serialize] does the same on a native connection.
+// at once. [Conn.Serialize] does the same on a native connection. An
+// [Authorizer] does not judge the read, except through a *sql.Tx, whose
+// connection database/sql does not hand out: there it is the SELECT from
+// sqlite_dbpage it is.
 func Serialize(ctx context.Context, q interface {
 	QueryContext(context.Context, string, ...any) (*sql.Rows, error)
 }, schema string) ([]byte, error) {
+	var sc *sql.Conn
+	switch q := q.(type) {
+	case *sql.DB:
+		var err error
+		if sc, err = q.Conn(ctx); err != nil {
+			return nil, serializeErr(schema, err)
+		}
+		defer sc.Close()
+	case *sql.Conn:
+		sc = q
+	}
+	if sc != nil {
+		var image []byte
+		err := sc.Raw(func(dc any) (err error) {
+			c, ok := dc.(*conn)
+			if !ok {
+				return fmt.Errorf("libsql: Serialize: the driver connection is a %T, not this driver's", dc)
+			}
+			image, err = c.serialize(ctx, schema)
+			return err
+		})
+		return image, err
+	}
 	r, err := q.QueryContext(ctx, serializeSQL, schemaOrMain(schema))
 	if err != nil {
 		return nil, serializeErr(schema, err)
 	}
 	return readImage(r, schema)
+}
+
+// serialize reads the image of database schema with the driver's own
+// statement.
+func (c *conn) serialize(ctx context.Context, schema string) ([]byte, error) {
+	cl, err := c.enter(ctx)
+	if err != nil {
+		return nil, serializeErr(schema, err)
+	}
+	defer c.leave(cl)
+	p, err := c.prepare(serializeSQL)
+	if err != nil {
+		return nil, serializeErr(schema, c.mapErr(ctx, err))
+	}
+	if err := p.s.BindText(1, schemaOrMain(schema)); err != nil {
+		c.release(p)
+		return nil, serializeErr(schema, c.mapErr(ctx, err))
+	}
+	return readImage(&stmtPageRows{c: c, ctx: ctx, p: p}, schema)
+}
+
+// stmtPageRows are serializeSQL's rows read from the driver's statement.
+type stmtPageRows struct {
+	c   *conn
+	ctx context.Context
+	p   *prepared
+	err error
+}
+
+func (r *stmtPageRows) Next() bool {
+	if r.err != nil || r.p == nil {
+		return false
+	}
+	row, err := r.p.s.Step()
+	if err != nil {
+		r.err = r.c.mapErr(r.ctx, err)
+	}
+	return row
+}
+
+func (r *stmtPageRows) Scan(dest ...any) error {
+	*dest[0].(*int64) = r.p.s.ColumnInt64(0)
+	*dest[1].(*[]byte) = r.p.s.ColumnRawBlob(1) // appended to the image before the next step
+	return nil
+}
+
+func (r *stmtPageRows) Err() error { return r.err }
+
+func (r *stmtPageRows) Close() error {
+	if r.p != nil {
+		r.c.release(r.p)
+		r.p = nil
+	}
+	return nil
 }
 
 // pageRows are the rows of serializeSQL, native or database/sql's.
