@@ -40,7 +40,9 @@ type VirtualTable interface {
 // to the next row; EOF reports the end; Column sets the value of column
 // i of the current row through f's Result methods (as a [RawFunction]
 // does; f is valid during the call only); Rowid returns the row's id;
-// Close ends the scan. An error fails the statement with its text.
+// Close ends the scan. An error (or a panic) fails the statement with its
+// text, and is the cause of its *Error; Close's is dropped, as SQLite
+// drops it.
 type VirtualCursor interface {
 	Filter(idxNum int, idxStr string, args []any) error
 	Next() error
@@ -90,8 +92,9 @@ type IndexOrderBy struct {
 }
 
 // IndexConstraintUsage is BestIndex's use of a constraint: ArgvIndex,
-// from 1, is its value's place in Filter's args (0: not passed); Omit
-// tells SQLite not to check the constraint again on the rows returned.
+// from 1, is its value's place in Filter's args (0: not passed; the
+// places used must run from 1 without a gap); Omit tells SQLite not to
+// check the constraint again on the rows returned.
 type IndexConstraintUsage struct {
 	ArgvIndex int
 	Omit      bool
@@ -99,8 +102,8 @@ type IndexConstraintUsage struct {
 
 // IndexInfo is BestIndex's question and answer (sqlite3_index_info).
 // SQLite fills Constraints, OrderBy and ColUsed, and the estimates with
-// its defaults; BestIndex sets Usage (one per constraint), IdxNum and
-// IdxStr (passed to Filter), OrderByConsumed (the rows come in OrderBy's
+// its defaults; BestIndex sets Usage (one per constraint), IdxNum (a
+// 32-bit int) and IdxStr (no NUL byte), both passed to Filter, OrderByConsumed (the rows come in OrderBy's
 // order), EstimatedCost and EstimatedRows (SQLite picks the cheapest
 // plan), and Unique (at most one row).
 type IndexInfo struct {
@@ -117,10 +120,12 @@ type IndexInfo struct {
 	Unique          bool
 }
 
-// ErrIndexUnusable, returned by BestIndex, tells SQLite that the
-// constraints it offered do not make a plan (a table-valued function's
-// required argument missing): SQLite then tries another combination, or
-// fails the statement if none is usable.
+// ErrIndexUnusable, returned by BestIndex (or wrapping its error),
+// tells SQLite that the constraints it offered do not make a plan (a
+// table-valued function's required argument missing): SQLite then tries
+// another combination, or fails the statement ("no query solution") if
+// none is usable. It is not [ErrConstraint]: BestIndex returning that
+// fails the statement.
 var ErrIndexUnusable = capi.ErrConstraint
 
 // WithModule registers m as the virtual table module name on every
@@ -150,6 +155,9 @@ func (c *conn) registerModules() error {
 		err := c.cc.CreateModule(d.name, func(args []string) (string, capi.VTab, error) {
 			decl, t, err := m.Connect(args)
 			if err != nil {
+				if t != nil {
+					t.Disconnect()
+				}
 				return "", nil, err
 			}
 			if t == nil {
@@ -194,7 +202,8 @@ func (a *vtabAdapter) BestIndex(x *capi.IndexInfo) error {
 	if len(info.Usage) != len(info.Constraints) {
 		return fmt.Errorf("BestIndex left %d Usage entries for %d constraints", len(info.Usage), len(info.Constraints))
 	}
-	used := map[int]bool{}
+	used := make([]bool, len(info.Constraints)+1)
+	places := 0
 	for i, u := range info.Usage {
 		if u.ArgvIndex < 0 || u.ArgvIndex > len(info.Constraints) || u.ArgvIndex > 0 && used[u.ArgvIndex] {
 			return fmt.Errorf("BestIndex gave constraint %d ArgvIndex %d: want 0, or a place from 1 to %d used once", i, u.ArgvIndex, len(info.Constraints))
@@ -202,8 +211,16 @@ func (a *vtabAdapter) BestIndex(x *capi.IndexInfo) error {
 		if u.ArgvIndex > 0 && !info.Constraints[i].Usable {
 			return fmt.Errorf("BestIndex used constraint %d, which is not usable", i)
 		}
-		used[u.ArgvIndex] = u.ArgvIndex > 0
+		if u.ArgvIndex > 0 {
+			used[u.ArgvIndex] = true
+			places++
+		}
 		x.SetUsage(i, u.ArgvIndex, u.Omit)
+	}
+	for p := 1; p <= places; p++ {
+		if !used[p] {
+			return fmt.Errorf("BestIndex's ArgvIndex places skip %d: SQLite wants them to run from 1 to %d", p, places)
+		}
 	}
 	flags := 0
 	if info.Unique {

@@ -92,6 +92,8 @@ type sliceModule struct {
 	failFilter, panicColumn, bad atomic.Bool
 }
 
+var errUnreachable = errors.New("the source is unreachable")
+
 type sliceRow struct {
 	id    int64
 	name  string
@@ -137,7 +139,7 @@ type sliceCursor struct {
 
 func (c *sliceCursor) Filter(idxNum int, idxStr string, args []any) error {
 	if c.m.failFilter.Load() {
-		return errors.New("rows: the source is unreachable")
+		return fmt.Errorf("rows: %w", errUnreachable)
 	}
 	c.i, c.rows = 0, c.m.rows
 	if idxNum == 1 {
@@ -297,8 +299,8 @@ func TestVirtualTableCreate(t *testing.T) {
 		t.Errorf("Connect's error: %v", err)
 	}
 	m.failFilter.Store(true)
-	if _, err := db.Query("SELECT * FROM people"); err == nil || !strings.Contains(err.Error(), "the source is unreachable") {
-		t.Errorf("Filter's error: %v", err)
+	if _, err := db.Query("SELECT * FROM people"); err == nil || !strings.Contains(err.Error(), "the source is unreachable") || !errors.Is(err, errUnreachable) {
+		t.Errorf("Filter's error: %v, want its text and errors.Is to find it", err)
 	}
 	m.failFilter.Store(false)
 	m.panicColumn.Store(true)

@@ -3,6 +3,8 @@ package capi
 import (
 	"errors"
 	"fmt"
+	"math"
+	"strings"
 	"sync"
 	"unsafe"
 
@@ -79,6 +81,9 @@ type vtabEntry struct {
 type cursorEntry struct {
 	cur VTabCursor
 	fe  funcEntry // for the Contexts of Column
+	// pending is the panic of an EOF, which has no error result: the
+	// cursor's next call fails with it.
+	pending error
 }
 
 // vtabModule is the one sqlite3_module every Go module shares.
@@ -123,26 +128,17 @@ func (c *Conn) CreateModule(name string, connect VTabConnect) error {
 	return nil
 }
 
-// cString copies s into sqlite3_malloc'd memory, for SQLite to free.
-func cString(tls *libc.TLS, s string) uintptr {
-	p := sqlite3.Xsqlite3_malloc64(tls, uint64(len(s)+1))
-	if p == 0 {
-		return 0
-	}
-	b := cbytes(p, len(s)+1)
-	copy(b, s)
-	b[len(s)] = 0
-	return p
-}
-
-// vtabFail makes err the error message of table pVTab and returns
-// SQLITE_ERROR.
-func vtabFail(tls *libc.TLS, pVTab uintptr, err error) int32 {
+// vtabFail makes err the error message of table pVTab, and the cause of
+// the failing call's error on c (if not nil), and returns SQLITE_ERROR.
+func vtabFail(tls *libc.TLS, pVTab uintptr, c *Conn, err error) int32 {
 	v := (*sqlite3.Tsqlite3_vtab)(cptr(pVTab))
 	if v.FzErrMsg != 0 {
 		sqlite3.Xsqlite3_free(tls, v.FzErrMsg)
 	}
-	v.FzErrMsg = cString(tls, err.Error())
+	v.FzErrMsg = sqliteString(tls, err.Error())
+	if c != nil && c.cbErr == nil {
+		c.cbErr = err
+	}
 	return ERROR
 }
 
@@ -167,8 +163,12 @@ func cursorOf(pCur uintptr) *cursorEntry {
 var errNoGoSide = errors.New("virtual table: its Go side is gone")
 
 func vtabConnect(tls *libc.TLS, db, pAux uintptr, argc int32, argv, ppVTab, pzErr uintptr) (rc int32) {
+	e, _ := Handle(pAux).Value().(*moduleEntry)
 	fail := func(err error) int32 {
-		*(*uintptr)(cptr(pzErr)) = cString(tls, err.Error())
+		*(*uintptr)(cptr(pzErr)) = sqliteString(tls, err.Error())
+		if e != nil && e.c.cbErr == nil {
+			e.c.cbErr = err
+		}
 		return ERROR
 	}
 	defer func() {
@@ -176,7 +176,6 @@ func vtabConnect(tls *libc.TLS, db, pAux uintptr, argc int32, argv, ppVTab, pzEr
 			rc = fail(recovered("virtual table's Connect", r))
 		}
 	}()
-	e, _ := Handle(pAux).Value().(*moduleEntry)
 	if e == nil {
 		return fail(errNoGoSide)
 	}
@@ -188,7 +187,7 @@ func vtabConnect(tls *libc.TLS, db, pAux uintptr, argc int32, argv, ppVTab, pzEr
 	if err != nil {
 		return fail(err)
 	}
-	zDecl := cString(tls, decl)
+	zDecl := sqliteString(tls, decl)
 	if zDecl == 0 {
 		t.Disconnect()
 		return NOMEM
@@ -227,38 +226,38 @@ func vtabDisconnect(tls *libc.TLS, pVTab uintptr) (rc int32) {
 }
 
 func vtabBestIndex(tls *libc.TLS, pVTab, pInfo uintptr) (rc int32) {
-	defer func() {
-		if r := recover(); r != nil {
-			rc = vtabFail(tls, pVTab, recovered("virtual table's BestIndex", r))
-		}
-	}()
 	e := vtabOf(pVTab)
 	if e == nil {
-		return vtabFail(tls, pVTab, errNoGoSide)
+		return vtabFail(tls, pVTab, nil, errNoGoSide)
 	}
+	defer func() {
+		if r := recover(); r != nil {
+			rc = vtabFail(tls, pVTab, e.m.c, recovered("virtual table's BestIndex", r))
+		}
+	}()
 	info := &IndexInfo{tls: tls, p: (*sqlite3.Tsqlite3_index_info)(cptr(pInfo))}
 	if err := e.t.BestIndex(info); err != nil {
 		if errors.Is(err, ErrConstraint) {
 			return sqlite3.SQLITE_CONSTRAINT
 		}
-		return vtabFail(tls, pVTab, err)
+		return vtabFail(tls, pVTab, e.m.c, err)
 	}
 	return OK
 }
 
 func vtabOpen(tls *libc.TLS, pVTab, ppCur uintptr) (rc int32) {
-	defer func() {
-		if r := recover(); r != nil {
-			rc = vtabFail(tls, pVTab, recovered("virtual table's Open", r))
-		}
-	}()
 	e := vtabOf(pVTab)
 	if e == nil {
-		return vtabFail(tls, pVTab, errNoGoSide)
+		return vtabFail(tls, pVTab, nil, errNoGoSide)
 	}
+	defer func() {
+		if r := recover(); r != nil {
+			rc = vtabFail(tls, pVTab, e.m.c, recovered("virtual table's Open", r))
+		}
+	}()
 	cur, err := e.t.Open()
 	if err != nil {
-		return vtabFail(tls, pVTab, err)
+		return vtabFail(tls, pVTab, e.m.c, err)
 	}
 	p := sqlite3.Xsqlite3_malloc64(tls, uint64(unsafe.Sizeof(cCursor{})))
 	if p == 0 {
@@ -288,17 +287,21 @@ func vtabClose(tls *libc.TLS, pCur uintptr) (rc int32) {
 // the table's error message.
 func cursorCall(tls *libc.TLS, pCur uintptr, what string, fn func(*cursorEntry) error) (rc int32) {
 	pVTab := (*cCursor)(cptr(pCur)).base.FpVtab
-	defer func() {
-		if r := recover(); r != nil {
-			rc = vtabFail(tls, pVTab, recovered("virtual table's "+what, r))
-		}
-	}()
 	e := cursorOf(pCur)
 	if e == nil {
-		return vtabFail(tls, pVTab, errNoGoSide)
+		return vtabFail(tls, pVTab, nil, errNoGoSide)
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			rc = vtabFail(tls, pVTab, e.fe.c, recovered("virtual table's "+what, r))
+		}
+	}()
+	if err := e.pending; err != nil {
+		e.pending = nil
+		return vtabFail(tls, pVTab, e.fe.c, err)
 	}
 	if err := fn(e); err != nil {
-		return vtabFail(tls, pVTab, err)
+		return vtabFail(tls, pVTab, e.fe.c, err)
 	}
 	return OK
 }
@@ -314,16 +317,24 @@ func vtabNext(tls *libc.TLS, pCur uintptr) int32 {
 	return cursorCall(tls, pCur, "Next", func(e *cursorEntry) error { return e.cur.Next() })
 }
 
+// vtabEOF reports the end of the scan. xEof has no error result: a panic
+// says "not the end", so that SQLite makes another call on the cursor,
+// which fails with it (cursorCall).
 func vtabEOF(tls *libc.TLS, pCur uintptr) (eof int32) {
-	defer func() {
-		if recover() != nil {
-			eof = 1
-		}
-	}()
-	if e := cursorOf(pCur); e == nil || e.cur.EOF() {
+	e := cursorOf(pCur)
+	if e == nil {
 		return 1
 	}
-	return 0
+	defer func() {
+		if r := recover(); r != nil {
+			e.pending = recovered("virtual table's EOF", r)
+			eof = 0
+		}
+	}()
+	if e.pending != nil || !e.cur.EOF() {
+		return 0
+	}
+	return 1
 }
 
 func vtabColumn(tls *libc.TLS, pCur, ctx uintptr, i int32) int32 {
@@ -402,9 +413,15 @@ func (x *IndexInfo) SetUsage(i, argvIndex int, omit bool) {
 // it returns the rows in the ORDER BY's order, its estimated cost and
 // rows, and its flags (SQLITE_INDEX_SCAN_UNIQUE).
 func (x *IndexInfo) SetPlan(idxNum int, idxStr string, orderByConsumed bool, cost float64, rows int64, flags int) error {
+	if idxNum < math.MinInt32 || idxNum > math.MaxInt32 {
+		return fmt.Errorf("IdxNum %d is out of SQLite's range (a 32-bit int)", idxNum)
+	}
+	if strings.IndexByte(idxStr, 0) >= 0 {
+		return fmt.Errorf("IdxStr %q contains a NUL byte, where SQLite's C string would end", idxStr)
+	}
 	x.p.FidxNum = int32(idxNum)
 	if idxStr != "" {
-		z := cString(x.tls, idxStr)
+		z := sqliteString(x.tls, idxStr)
 		if z == 0 {
 			return errors.New("out of memory")
 		}
