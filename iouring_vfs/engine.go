@@ -602,7 +602,7 @@ func (e *Engine) checkpointer() {
 			if e.wlock.acquireInternal(bgContext, 50*time.Millisecond) == nil {
 				if e.log.WaitDurable(e.log.Last()) == nil {
 					if pinned := e.pinnedVersions(); len(pinned) > 0 && slices.Min(pinned) < e.log.Last() {
-						e.log.RestartRetaining(pinned, retainMaxPages)
+						e.restartRetaining(pinned)
 					} else {
 						oldest, _ := e.oldest()
 						e.log.Checkpoint(wal.CheckpointRestart, oldest)
@@ -611,6 +611,26 @@ func (e *Engine) checkpointer() {
 				e.wlock.release()
 			}
 		}
+	}
+}
+
+// testHookBeforeRetain, when set, runs in restartRetaining between the
+// reading of the pinned versions and the restart.
+var testHookBeforeRetain func()
+
+// restartRetaining restarts the log keeping in memory the pages the
+// pinned snapshots need (wal.Log.RestartRetaining), under the writer lock
+// the caller holds. A reader that unpinned after pinned was read found
+// nothing retained to drop, and may have been the last: the pages kept
+// for it are dropped here.
+func (e *Engine) restartRetaining(pinned []wal.Version) {
+	if testHookBeforeRetain != nil {
+		testHookBeforeRetain()
+	}
+	e.log.RestartRetaining(pinned, retainMaxPages)
+	if e.log.RetainedPages() > 0 {
+		oldest, _ := e.oldest()
+		e.log.DropRetained(oldest)
 	}
 }
 
