@@ -52,7 +52,9 @@ var _ Backuper = (*conn)(nil)
 // Backup copies database schema ("" or "main", "temp", or an attached
 // database's name) of the connection into the database dst names, a DSN
 // as [Open] takes it (a path, or a file: URI with keys such as sync),
-// with SQLite's online backup (sqlite3_backup), page by page.
+// page by page: into a new file, the pages as SQLite's pager reads them;
+// into a database that exists, with SQLite's online backup
+// (sqlite3_backup).
 //
 // The copy is of one snapshot: the connection's transaction's, if one is
 // open (a transaction that has written cannot be copied), otherwise the
