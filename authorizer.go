@@ -116,9 +116,8 @@ const (
 // driver's tables (libsql_cdc, libsql_cdc_state) is refused while an
 // authorizer is installed, whatever it answers.
 //
-// SQLite may present a statement more than once (a script's first
-// statement is compiled twice, and any statement again after a schema
-// change), and presents some arguments only when they are literals (the
+// SQLite presents a statement again when it compiles it again (after a
+// schema change), and some arguments only when they are literals (the
 // file name of ATTACH ? is "").
 //
 // SQLite judges a statement when it compiles it, not when it runs: a
@@ -175,7 +174,6 @@ func (c *conn) SetAuthorizer(fn Authorizer) {
 
 // setAuthorizer installs fn on the connection.
 func (c *conn) setAuthorizer(fn Authorizer) {
-	c.auth = fn
 	if fn == nil {
 		c.cc.SetAuthorizer(nil)
 		return
@@ -208,9 +206,6 @@ func (c *conn) resetAuthorizer() {
 // it handles them) as SQLite judges one it compiles: ignore reports that
 // the statement must do nothing.
 func (c *conn) authorizeTx(kind txStmt) (ignore bool, err error) {
-	if c.auth == nil {
-		return false, nil
-	}
 	verb := "BEGIN"
 	switch kind {
 	case txCommit:
@@ -218,24 +213,18 @@ func (c *conn) authorizeTx(kind txStmt) (ignore bool, err error) {
 	case txRollback:
 		verb = "ROLLBACK"
 	}
-	res, cause := func() (res AuthResult, cause error) {
-		defer func() {
-			if r := recover(); r != nil {
-				res, cause = AuthDeny, fmt.Errorf("authorizer panicked: %v", r)
-			}
-		}()
-		return c.auth(AuthRequest{Action: AuthTransaction, Arg1: verb}), nil
-	}()
-	switch res {
-	case AuthOK:
+	switch rc, cause := c.cc.Authorize(int32(AuthTransaction), verb, "", "", ""); rc {
+	case capi.OK:
 		return false, nil
-	case AuthIgnore:
+	case capi.IGNORE:
 		return true, nil
-	case AuthDeny:
 	default:
-		cause = fmt.Errorf("authorizer returned %d: want AuthOK, AuthDeny or AuthIgnore", res)
+		msg := "not authorized"
+		if cause != nil {
+			msg += ": " + cause.Error()
+		}
+		return false, &Error{code: ExtendedErrorCode(capi.AUTH), msg: msg, cause: cause}
 	}
-	return false, &Error{code: ExtendedErrorCode(capi.AUTH), msg: "not authorized", cause: cause}
 }
 
 // runUserTx runs a transaction statement of the user's SQL text that the

@@ -2,7 +2,6 @@ package libsql
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"crypto/rand"
 	"database/sql"
@@ -177,16 +176,16 @@ func (c *conn) copyDatabase(ctx context.Context, schema, other string, restore b
 	if !restore && c.cc.TxnState(schema) == capi.TXN_WRITE {
 		return errors.New("the connection's transaction has written: a backup copies a snapshot of commits; commit first, or back up from a read transaction or outside one")
 	}
-	var onlyRead Option
+	var ctrOpts []Option
 	if restore {
-		onlyRead = func(cfg *config) error {
+		ctrOpts = append(ctrOpts, func(cfg *config) error {
 			if cfg.mode == "rwc" {
 				cfg.mode = "ro" // a source that does not exist is not created
 			}
 			return nil
-		}
+		})
 	}
-	ctr, err := NewConnector(other, optionList(onlyRead)...)
+	ctr, err := NewConnector(other, ctrOpts...)
 	if err != nil {
 		return err
 	}
@@ -299,7 +298,7 @@ func (c *conn) writePages(ctx context.Context, schema string, w io.Writer, step 
 	if err != nil {
 		return err
 	}
-	p, err := c.prepare(pagesSQL)
+	p, err := c.prepare(serializeSQL)
 	if err != nil {
 		return c.mapErr(ctx, err)
 	}
@@ -308,7 +307,8 @@ func (c *conn) writePages(ctx context.Context, schema string, w io.Writer, step 
 		return c.mapErr(ctx, err)
 	}
 	bw := bufio.NewWriterSize(w, 1<<20)
-	n := 0
+	pw := pageWriter{w: bw}
+	found := false
 	for {
 		more, err := p.s.Step()
 		if err != nil {
@@ -317,19 +317,13 @@ func (c *conn) writePages(ctx context.Context, schema string, w io.Writer, step 
 		if !more {
 			break
 		}
-		page := p.s.ColumnRawBlob(1)
-		if pgno := p.s.ColumnInt64(0); pgno != int64(n+1) || len(page) == 0 {
-			return fmt.Errorf("page %d (%d bytes) after %d pages: the pages are not in order", pgno, len(page), n)
+		found = true
+		if pgno := p.s.ColumnInt64(0); pgno != 0 { // 0: the database has no page yet
+			if err := pw.add(pgno, p.s.ColumnRawBlob(1)); err != nil {
+				return err
+			}
 		}
-		if n == 0 {
-			page = bytes.Clone(page) // SQLite's memory
-			rollbackMode(page)
-		}
-		if _, err := bw.Write(page); err != nil {
-			return err
-		}
-		n++
-		if n%step == 0 {
+		if n := int(pw.pages); n > 0 && n%step == 0 {
 			if progress != nil {
 				progress(n, total)
 			}
@@ -338,7 +332,11 @@ func (c *conn) writePages(ctx context.Context, schema string, w io.Writer, step 
 			}
 		}
 	}
-	if n != total {
+	n := int(pw.pages)
+	switch {
+	case !found:
+		return errNoSchema
+	case n != total:
 		return fmt.Errorf("read %d pages of a snapshot of %d", n, total)
 	}
 	if progress != nil && n%step != 0 {
@@ -346,9 +344,6 @@ func (c *conn) writePages(ctx context.Context, schema string, w io.Writer, step 
 	}
 	return bw.Flush()
 }
-
-// pagesSQL reads every page of a database in order through SQLite's pager.
-const pagesSQL = "SELECT pgno, data FROM sqlite_dbpage(?1) ORDER BY pgno"
 
 // pageCount returns the pages of database schema of c, as its snapshot
 // has them.
@@ -488,11 +483,4 @@ func engineOf(cc *capi.Conn, schema string) *iouringvfs.Engine {
 		return f.Engine()
 	}
 	return nil
-}
-
-func optionList(o Option) []Option {
-	if o == nil {
-		return nil
-	}
-	return []Option{o}
 }

@@ -19,12 +19,11 @@ type conn struct {
 	cache     stmtCache
 	tx        *tx  // the transaction begun with BeginTx, if one is open
 	queryOnly bool // a read-only transaction set PRAGMA query_only
-	// auth is the authorizer installed (WithAuthorizer's, or
-	// SetAuthorizer's if authChanged, until ResetSession).
-	auth        Authorizer
+	// authChanged: SetAuthorizer replaced the connector's authorizer,
+	// which ResetSession puts back.
 	authChanged bool
-	// limits holds every run-time limit's value once the connector's are
-	// set; Limit sets limitsChanged, and ResetSession puts them back.
+	// limits holds every run-time limit's value as the connector set it,
+	// kept by Limit's first change (limitsChanged) for ResetSession.
 	limits        [capi.LIMIT_N]int32
 	limitsChanged bool
 	connector     *Connector // owned by this connection (Driver.Open), or nil

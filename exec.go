@@ -41,11 +41,11 @@ func (c *conn) ExecContext(ctx context.Context, query string, args []driver.Name
 		if err := c.runUserTx(ctx, kind); err != nil || blankSQL(query[n:]) {
 			return result{}, err
 		}
-		return c.execScript(ctx, query[n:], args)
+		return c.execScript(ctx, query[n:], args, nil)
 	}
-	p, err := c.prepareUser(query)
+	p, head, err := c.prepareHead(query, true)
 	if err == errMulti {
-		return c.execScript(ctx, query, args)
+		return c.execScript(ctx, query, args, head)
 	}
 	if err != nil {
 		return nil, c.mapErr(ctx, err)
@@ -194,35 +194,43 @@ func (c *conn) commitWrapped(ctx context.Context, failed bool) error {
 	return nil
 }
 
-// execScript runs every statement of a multi-statement text. Each
-// statement is prepared only after the previous one ran, so later
-// statements may use what earlier ones created.
-func (c *conn) execScript(ctx context.Context, query string, args []driver.NamedValue) (driver.Result, error) {
+// execScript runs every statement of a multi-statement text, starting
+// with head if prepareHead compiled it already. Each statement is
+// prepared only after the previous one ran, so later statements may use
+// what earlier ones created.
+func (c *conn) execScript(ctx context.Context, query string, args []driver.NamedValue, head *scriptHead) (driver.Result, error) {
 	sc, err := c.cc.NewScript(query)
 	if err != nil {
+		head.finalize()
 		return nil, c.mapErr(ctx, err)
 	}
 	defer sc.Close()
+	var s *capi.Stmt
+	if head != nil {
+		sc.Advance(head.n)
+		s = head.s
+	}
 	var r result
 	base := 0
 	for {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		if kind, n := classifyTx(query[sc.Offset():]); c.handlesTx(kind) {
-			if err := c.runUserTx(ctx, kind); err != nil {
+		if s == nil {
+			if err := ctx.Err(); err != nil {
 				return nil, err
 			}
-			sc.Advance(n)
-			r = result{}
-			continue
-		}
-		s, err := sc.Next(capi.PREPARE_USER)
-		if err != nil {
-			return nil, c.mapErr(ctx, err)
-		}
-		if s == nil {
-			return r, nil
+			if kind, n := classifyTx(query[sc.Offset():]); c.handlesTx(kind) {
+				if err := c.runUserTx(ctx, kind); err != nil {
+					return nil, err
+				}
+				sc.Advance(n)
+				r = result{}
+				continue
+			}
+			if s, err = sc.Next(capi.PREPARE_USER); err != nil {
+				return nil, c.mapErr(ctx, err)
+			}
+			if s == nil {
+				return r, nil
+			}
 		}
 		n, err := c.bind(s, args, base)
 		if err == nil {
@@ -231,6 +239,7 @@ func (c *conn) execScript(ctx context.Context, query string, args []driver.Named
 			err = c.mapErr(ctx, err)
 		}
 		s.Finalize()
+		s = nil
 		if err != nil {
 			return nil, err
 		}

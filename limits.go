@@ -113,22 +113,25 @@ func (c *conn) Limit(l Limit, value int) (int, error) {
 	if err := l.check(value); err != nil {
 		return 0, fmt.Errorf("libsql: Limit: %w", err)
 	}
-	c.limitsChanged = true
+	if !c.limitsChanged {
+		// The first change since the connection was set up or reset:
+		// keep the connector's values, which ResetSession puts back.
+		for id := range c.limits {
+			c.limits[id] = c.cc.Limit(int32(id), -1)
+		}
+		c.limitsChanged = true
+	}
 	return int(c.cc.Limit(int32(l), int32(value))), nil
 }
 
-// applyLimits sets the connector's limits on a new connection and keeps
-// every limit's value, which ResetSession puts back after Limit.
+// applyLimits sets the connector's limits on a new connection.
 func (c *conn) applyLimits() {
 	for _, s := range c.cfg.limits {
 		c.cc.Limit(int32(s.l), int32(s.value))
 	}
-	for id := range c.limits {
-		c.limits[id] = c.cc.Limit(int32(id), -1)
-	}
 }
 
-// resetLimits puts the limits applyLimits kept back after Limit.
+// resetLimits puts back the values Limit kept before its first change.
 func (c *conn) resetLimits() {
 	if c.limitsChanged {
 		for id, v := range c.limits {

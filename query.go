@@ -34,11 +34,11 @@ func (c *conn) QueryContext(ctx context.Context, query string, args []driver.Nam
 			}
 			return &rows{closed: true, done: true}, nil
 		}
-		return c.queryScript(ctx, cl, query[n:], args)
+		return c.queryScript(ctx, cl, query[n:], args, nil)
 	}
-	p, err := c.prepareUser(query)
+	p, head, err := c.prepareHead(query, true)
 	if err == errMulti {
-		return c.queryScript(ctx, cl, query, args)
+		return c.queryScript(ctx, cl, query, args, head)
 	}
 	if err != nil {
 		c.leave(cl)
@@ -105,40 +105,48 @@ func (c *conn) query(ctx context.Context, cl call, p *prepared, args []driver.Na
 	return r, nil
 }
 
-// queryScript runs a multi-statement text for QueryContext.
-func (c *conn) queryScript(ctx context.Context, cl call, query string, args []driver.NamedValue) (driver.Rows, error) {
+// queryScript runs a multi-statement text for QueryContext, starting
+// with head if prepareHead compiled it already (see execScript).
+func (c *conn) queryScript(ctx context.Context, cl call, query string, args []driver.NamedValue, head *scriptHead) (driver.Rows, error) {
 	sc, err := c.cc.NewScript(query)
 	if err != nil {
+		head.finalize()
 		c.leave(cl)
 		return nil, c.mapErr(ctx, err)
 	}
 	defer sc.Close()
+	var s *capi.Stmt
+	if head != nil {
+		sc.Advance(head.n)
+		s = head.s
+	}
 	base := 0
 	for {
-		if err := ctx.Err(); err != nil {
-			c.leave(cl)
-			return nil, err
-		}
-		if kind, n := classifyTx(query[sc.Offset():]); c.handlesTx(kind) {
-			if err := c.runUserTx(ctx, kind); err != nil {
+		if s == nil {
+			if err := ctx.Err(); err != nil {
 				c.leave(cl)
 				return nil, err
 			}
-			sc.Advance(n)
-			if blankSQL(query[sc.Offset():]) {
-				c.leave(cl)
-				return &rows{closed: true, done: true}, nil
+			if kind, n := classifyTx(query[sc.Offset():]); c.handlesTx(kind) {
+				if err := c.runUserTx(ctx, kind); err != nil {
+					c.leave(cl)
+					return nil, err
+				}
+				sc.Advance(n)
+				if blankSQL(query[sc.Offset():]) {
+					c.leave(cl)
+					return &rows{closed: true, done: true}, nil
+				}
+				continue
 			}
-			continue
-		}
-		s, err := sc.Next(capi.PREPARE_USER)
-		if err != nil {
-			c.leave(cl)
-			return nil, c.mapErr(ctx, err)
-		}
-		if s == nil || blankSQL(query[sc.Offset():]) {
-			// The last statement: its rows are the result.
-			return c.query(ctx, cl, &prepared{s: s, query: query, user: true}, args, base, ownPrivate)
+			if s, err = sc.Next(capi.PREPARE_USER); err != nil {
+				c.leave(cl)
+				return nil, c.mapErr(ctx, err)
+			}
+			if s == nil || blankSQL(query[sc.Offset():]) {
+				// The last statement: its rows are the result.
+				return c.query(ctx, cl, &prepared{s: s, query: query, user: true}, args, base, ownPrivate)
+			}
 		}
 		n, err := c.bind(s, args, base)
 		if err == nil {
@@ -147,6 +155,7 @@ func (c *conn) queryScript(ctx context.Context, cl call, query string, args []dr
 			err = c.mapErr(ctx, err)
 		}
 		s.Finalize()
+		s = nil
 		if err != nil {
 			c.leave(cl)
 			return nil, err

@@ -1,10 +1,12 @@
 package libsql
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"errors"
 	"fmt"
+	"io"
 )
 
 // Serialize returns the database schema ("" or "main", "temp", or an
@@ -131,7 +133,9 @@ type pageRows interface {
 // readImage reads the pages of r into an image and closes r.
 func readImage(r pageRows, schema string) ([]byte, error) {
 	defer r.Close()
-	var image, page []byte
+	var image bytes.Buffer
+	pw := pageWriter{w: &image}
+	var page []byte
 	var pgno int64
 	found := false
 	for r.Next() {
@@ -142,49 +146,66 @@ func readImage(r pageRows, schema string) ([]byte, error) {
 		if pgno == 0 {
 			continue // the database has no page yet
 		}
-		if len(page) == 0 {
-			return nil, serializeErr(schema, fmt.Errorf("page %d is empty", pgno))
-		}
-		if int64(len(image)) != (pgno-1)*int64(len(page)) {
-			return nil, serializeErr(schema, fmt.Errorf("page %d of %d bytes after %d bytes of pages: the pages are not in order", pgno, len(page), len(image)))
-		}
-		if image == nil {
-			image = make([]byte, 0, 64*len(page))
-		}
-		image = append(image, page...)
-		if pgno == 1 {
-			rollbackMode(image)
+		if err := pw.add(pgno, page); err != nil {
+			return nil, serializeErr(schema, err)
 		}
 	}
 	if err := r.Err(); err != nil {
 		return nil, serializeErr(schema, err)
 	}
 	if !found {
-		return nil, serializeErr(schema, errors.New("no such database (see PRAGMA database_list)"))
+		return nil, serializeErr(schema, errNoSchema)
 	}
-	if image == nil {
+	if pw.pages == 0 {
 		return []byte{}, nil // a database with no page
 	}
-	return image, nil
+	return image.Bytes(), nil
+}
+
+var errNoSchema = errors.New("no such database (see PRAGMA database_list)")
+
+// pageWriter writes a database's pages, given in order, as a database
+// file: Serialize's image and a Backup's new file.
+type pageWriter struct {
+	w     io.Writer
+	pages int64 // written so far
+	size  int   // of every page
+}
+
+// add writes page pgno, which must follow the pages written, with their
+// size. Page 1 is written in rollback mode, whatever the VFS showed: a
+// file written from pages has no log (this engine shows 1 already; unix
+// and memdb show a WAL database's 2).
+func (pw *pageWriter) add(pgno int64, page []byte) error {
+	if len(page) == 0 {
+		return fmt.Errorf("page %d is empty", pgno)
+	}
+	if pgno != pw.pages+1 || pw.size != 0 && len(page) != pw.size {
+		return fmt.Errorf("page %d of %d bytes after %d pages: the pages are not in order", pgno, len(page), pw.pages)
+	}
+	if pgno == 1 {
+		page = bytes.Clone(page) // it may be SQLite's memory
+		for i := 18; i <= 19 && i < len(page); i++ {
+			if page[i] == 2 {
+				page[i] = 1
+			}
+		}
+	}
+	if _, err := pw.w.Write(page); err != nil {
+		return err
+	}
+	pw.pages++
+	pw.size = len(page)
+	return nil
 }
 
 // serializeSQL reads every page of a database, in order, through SQLite's
-// pager (the sqlite_dbpage table): the snapshot the statement reads.
+// pager (the sqlite_dbpage table): the snapshot the statement reads (for
+// Serialize, and for a Backup into a new file).
 // A schema with no page yet gives one row of pgno 0, one that does not
 // exist none.
 const serializeSQL = `SELECT coalesce(p.pgno, 0), p.data FROM pragma_database_list AS d
 	LEFT JOIN sqlite_dbpage(d.name) AS p WHERE d.name = ?1 COLLATE NOCASE ORDER BY p.pgno`
-
-// rollbackMode makes page 1 say rollback mode, whatever the VFS showed: a
-// file written from pages has no log (this engine shows 1 already; unix
-// and memdb show a WAL database's 2).
-func rollbackMode(page1 []byte) {
-	for i := 18; i <= 19 && i < len(page1); i++ {
-		if page1[i] == 2 {
-			page1[i] = 1
-		}
-	}
-}
 
 func schemaOrMain(schema string) string {
 	if schema == "" {

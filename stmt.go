@@ -130,7 +130,7 @@ func (s *stmt) ExecContext(ctx context.Context, args []driver.NamedValue) (drive
 		_, err := c.runCheckpoint(ctx, s.pragma.checkpoint)
 		return result{}, err
 	case s.p == nil:
-		return c.execScript(ctx, s.query, args)
+		return c.execScript(ctx, s.query, args, nil)
 	case s.p.s == nil:
 		return result{}, nil
 	case s.p.busy:
@@ -168,7 +168,7 @@ func (s *stmt) QueryContext(ctx context.Context, args []driver.NamedValue) (driv
 		defer c.leave(cl)
 		return c.enginePragmaRows(ctx, s.p, s.pragma.engine)
 	case s.p == nil:
-		return c.queryScript(ctx, cl, s.query, args)
+		return c.queryScript(ctx, cl, s.query, args, nil)
 	case s.p.busy:
 		p, err := c.prepareUncached(s.query)
 		if err != nil {

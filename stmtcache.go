@@ -131,9 +131,33 @@ func (c *conn) prepare(query string) (*prepared, error) { return c.prepareAs(que
 func (c *conn) prepareUser(query string) (*prepared, error) { return c.prepareAs(query, true) }
 
 func (c *conn) prepareAs(query string, user bool) (*prepared, error) {
+	p, head, err := c.prepareHead(query, user)
+	head.finalize()
+	return p, err
+}
+
+// scriptHead is the first statement of a text of several, compiled by
+// prepareHead as it found the text has more: the script that runs the
+// text starts with it rather than compile it again (and have an
+// authorizer judge it twice).
+type scriptHead struct {
+	s *capi.Stmt // nil if the text starts with no statement (a comment)
+	n int        // the bytes of the text it takes
+}
+
+// finalize drops a head no script will run.
+func (h *scriptHead) finalize() {
+	if h != nil && h.s != nil {
+		h.s.Finalize()
+	}
+}
+
+// prepareHead is prepareAs, which for a text of several statements
+// returns errMulti with the first one compiled.
+func (c *conn) prepareHead(query string, user bool) (*prepared, *scriptHead, error) {
 	if p := c.cache.take(stmtKey{query, user}); p != nil {
 		if p.gen == c.cc.SchemaGeneration() {
-			return p, nil
+			return p, nil, nil
 		}
 		// Compiled for a schema changed since (by this connection, or by
 		// another and reloaded here). SQLite would prepare it again, but
@@ -145,15 +169,12 @@ func (c *conn) prepareAs(query string, user bool) (*prepared, error) {
 	}
 	s, tail, err := c.cc.Prepare(query, capi.PREPARE_PERSISTENT|userFlag(user))
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if !blankSQL(tail) {
-		if s != nil {
-			s.Finalize()
-		}
-		return nil, errMulti
+		return nil, &scriptHead{s: s, n: len(query) - len(tail)}, errMulti
 	}
-	return &prepared{s: s, query: query, user: user, gen: c.cc.SchemaGeneration()}, nil
+	return &prepared{s: s, query: query, user: user, gen: c.cc.SchemaGeneration()}, nil, nil
 }
 
 // userFlag is capi.PREPARE_USER for the user's statements.

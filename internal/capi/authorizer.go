@@ -48,27 +48,37 @@ func (c *Conn) installAuthorizer() {
 // authCallback is the xAuth function given to sqlite3_set_authorizer; arg
 // is the connection's Handle. A panic in the authorizer denies the action
 // and becomes the cause of the statement's error.
-func authCallback(_ *libc.TLS, arg uintptr, action int32, z1, z2, z3, z4 uintptr) (rc int32) {
+func authCallback(_ *libc.TLS, arg uintptr, action int32, z1, z2, z3, z4 uintptr) int32 {
 	c := connOf(arg)
-	if c == nil || c.auth == nil || !c.authUser {
+	if c == nil || !c.authUser {
 		return OK
+	}
+	rc, cause := c.Authorize(action, goString(z1), goString(z2), goString(z3), goString(z4))
+	if cause != nil && c.cbErr == nil {
+		c.cbErr = cause
+	}
+	return rc
+}
+
+// Authorize asks the connection's authorizer (OK if it has none) about
+// one action: what SQLite asks it while compiling the user's statements,
+// and what the driver asks it for the statements of the user's text it
+// runs itself. A panic, or an answer other than OK, DENY or IGNORE, is a
+// DENY, and cause says what happened.
+func (c *Conn) Authorize(action int32, arg1, arg2, schema, inner string) (rc int32, cause error) {
+	if c.auth == nil {
+		return OK, nil
 	}
 	defer func() {
 		if r := recover(); r != nil {
-			if c.cbErr == nil {
-				c.cbErr = fmt.Errorf("authorizer panicked: %v", r)
-			}
-			rc = DENY
+			rc, cause = DENY, PanicError("authorizer", r)
 		}
 	}()
-	rc = c.auth(action, goString(z1), goString(z2), goString(z3), goString(z4))
+	rc = c.auth(action, arg1, arg2, schema, inner)
 	if rc != OK && rc != DENY && rc != IGNORE {
-		if c.cbErr == nil {
-			c.cbErr = fmt.Errorf("authorizer returned %d: want OK, DENY or IGNORE", rc)
-		}
-		rc = DENY
+		return DENY, fmt.Errorf("authorizer returned %d: want OK, DENY or IGNORE", rc)
 	}
-	return rc
+	return rc, nil
 }
 
 // User reports whether s was compiled as the user's (PREPARE_USER).

@@ -142,14 +142,6 @@ func vtabFail(tls *libc.TLS, pVTab uintptr, c *Conn, err error) int32 {
 	return ERROR
 }
 
-// recovered turns a panic into an error.
-func recovered(what string, r any) error {
-	if err, ok := r.(error); ok {
-		return fmt.Errorf("%s panicked: %w", what, err)
-	}
-	return fmt.Errorf("%s panicked: %v", what, r)
-}
-
 func vtabOf(pVTab uintptr) *vtabEntry {
 	e, _ := (*cVTab)(cptr(pVTab)).h.Value().(*vtabEntry)
 	return e
@@ -173,7 +165,7 @@ func vtabConnect(tls *libc.TLS, db, pAux uintptr, argc int32, argv, ppVTab, pzEr
 	}
 	defer func() {
 		if r := recover(); r != nil {
-			rc = fail(recovered("virtual table's Connect", r))
+			rc = fail(PanicError("virtual table's Connect", r))
 		}
 	}()
 	if e == nil {
@@ -232,7 +224,7 @@ func vtabBestIndex(tls *libc.TLS, pVTab, pInfo uintptr) (rc int32) {
 	}
 	defer func() {
 		if r := recover(); r != nil {
-			rc = vtabFail(tls, pVTab, e.m.c, recovered("virtual table's BestIndex", r))
+			rc = vtabFail(tls, pVTab, e.m.c, PanicError("virtual table's BestIndex", r))
 		}
 	}()
 	info := &IndexInfo{tls: tls, p: (*sqlite3.Tsqlite3_index_info)(cptr(pInfo))}
@@ -252,7 +244,7 @@ func vtabOpen(tls *libc.TLS, pVTab, ppCur uintptr) (rc int32) {
 	}
 	defer func() {
 		if r := recover(); r != nil {
-			rc = vtabFail(tls, pVTab, e.m.c, recovered("virtual table's Open", r))
+			rc = vtabFail(tls, pVTab, e.m.c, PanicError("virtual table's Open", r))
 		}
 	}()
 	cur, err := e.t.Open()
@@ -293,7 +285,7 @@ func cursorCall(tls *libc.TLS, pCur uintptr, what string, fn func(*cursorEntry) 
 	}
 	defer func() {
 		if r := recover(); r != nil {
-			rc = vtabFail(tls, pVTab, e.fe.c, recovered("virtual table's "+what, r))
+			rc = vtabFail(tls, pVTab, e.fe.c, PanicError("virtual table's "+what, r))
 		}
 	}()
 	if err := e.pending; err != nil {
@@ -327,7 +319,7 @@ func vtabEOF(tls *libc.TLS, pCur uintptr) (eof int32) {
 	}
 	defer func() {
 		if r := recover(); r != nil {
-			e.pending = recovered("virtual table's EOF", r)
+			e.pending = PanicError("virtual table's EOF", r)
 			eof = 0
 		}
 	}()
