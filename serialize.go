@@ -201,11 +201,14 @@ func (pw *pageWriter) add(pgno int64, page []byte) error {
 
 // serializeSQL reads every page of a database, in order, through SQLite's
 // pager (the sqlite_dbpage table): the snapshot the statement reads (for
-// Serialize, and for a Backup into a new file).
-// A schema with no page yet gives one row of pgno 0, one that does not
-// exist none.
+// Serialize, and for a Backup into a new file). A schema with no page yet
+// gives one row of pgno 0, one that does not exist none. It has no ORDER
+// BY: with the join, SQLite sorted every page in a temporary b-tree (a
+// Backup of 32 MiB into a new file took 92 ms instead of 69, in 6
+// interleaved runs); sqlite_dbpage returns the pages in order, and
+// pageWriter refuses any other.
 const serializeSQL = `SELECT coalesce(p.pgno, 0), p.data FROM pragma_database_list AS d
-	LEFT JOIN sqlite_dbpage(d.name) AS p WHERE d.name = ?1 COLLATE NOCASE ORDER BY p.pgno`
+	LEFT JOIN sqlite_dbpage(d.name) AS p WHERE d.name = ?1 COLLATE NOCASE`
 
 func schemaOrMain(schema string) string {
 	if schema == "" {
