@@ -807,7 +807,7 @@ func (f *File) SectorSize() int32 { return 512 }
 // journal_mode=TRUNCATE, SetupJournal's, the journal stays open, emptied,
 // for the connection's next transaction).
 func (f *File) DeviceCharacteristics() int32 {
-	return capi.IOCAP_POWERSAFE_OW | capi.IOCAP_SAFE_APPEND | capi.IOCAP_SEQUENTIAL | capi.IOCAP_UNDELETABLE
+	return capi.IOCAP_POWERSAFE_OW | capi.IOCAP_SAFE_APPEND | capi.IOCAP_SEQUENTIAL | capi.IOCAP_UNDELETABLE | capi.IOCAP_SUBPAGE_READ
 }
 
 // CommitPhaseTwo is the commit point: SQLite has written every page of the

@@ -42,17 +42,31 @@ func (c *Conn) DBConfigBool(op int32, on int) (bool, error) {
 
 // DeferredForeignKeys reports whether the open transaction has foreign-key
 // violations outstanding, which COMMIT refuses unless they are resolved
-// (sqlite3_db_status(SQLITE_DBSTATUS_DEFERRED_FKS), which says 1 or 0,
-// not how many).
+// (SQLITE_DBSTATUS_DEFERRED_FKS, which says 1 or 0, not how many).
 func (c *Conn) DeferredForeignKeys() (bool, error) {
+	cur, _, err := c.DBStatus(DBSTATUS_DEFERRED_FKS)
+	return cur != 0, err
+}
+
+// sqlite3_db_status counters of [Conn.DBStatus] this module uses.
+const (
+	DBSTATUS_DEFERRED_FKS = sqlite3.SQLITE_DBSTATUS_DEFERRED_FKS
+	DBSTATUS_CACHE_HIT    = sqlite3.SQLITE_DBSTATUS_CACHE_HIT
+	DBSTATUS_CACHE_MISS   = sqlite3.SQLITE_DBSTATUS_CACHE_MISS
+)
+
+// DBStatus returns the current and highest value of one of the
+// connection's sqlite3_db_status counters (DBSTATUS_*), without resetting
+// it.
+func (c *Conn) DBStatus(op int32) (cur, hi int32, err error) {
 	res := c.tls.Alloc(8)
 	defer c.tls.Free(8)
-	cur, hi := res, res+4
-	*(*int32)(cptr(cur)), *(*int32)(cptr(hi)) = 0, 0
-	if rc := sqlite3.Xsqlite3_db_status(c.tls, c.db, sqlite3.SQLITE_DBSTATUS_DEFERRED_FKS, cur, hi, 0); rc != OK {
-		return false, c.err(rc)
+	pc, ph := res, res+4
+	*(*int32)(cptr(pc)), *(*int32)(cptr(ph)) = 0, 0
+	if rc := sqlite3.Xsqlite3_db_status(c.tls, c.db, op, pc, ph, 0); rc != OK {
+		return 0, 0, c.err(rc)
 	}
-	return *(*int32)(cptr(cur)) != 0, nil
+	return *(*int32)(cptr(pc)), *(*int32)(cptr(ph)), nil
 }
 
 // File-control opcodes of [Conn.FileControl] this module uses.
