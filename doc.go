@@ -87,8 +87,10 @@
 //
 // # Virtual tables
 //
-// [WithModule] registers a read-only virtual table written in Go: Go data
-// as a table, or a table-valued function.
+// [WithModule] registers a virtual table written in Go: Go data as a
+// table, or a table-valued function; a [VirtualTableWriter] also takes
+// INSERT, UPDATE and DELETE, in the transactions and savepoints of the
+// statements that write it.
 //
 // # Untrusted SQL
 //

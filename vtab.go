@@ -7,11 +7,14 @@ import (
 	"github.com/golibsql/libsql/internal/capi"
 )
 
-// Module is a virtual table written in Go (https://sqlite.org/vtab.html),
-// read-only: Go data as a table, CREATE VIRTUAL TABLE t USING name(args),
-// or used by its name alone (an eponymous table, FROM name), or as a
-// table-valued function, FROM name(arg, ...), whose arguments fill its
-// HIDDEN columns. [WithModule] registers it on every connection.
+// Module is a virtual table written in Go (https://sqlite.org/vtab.html):
+// Go data as a table, CREATE VIRTUAL TABLE t USING name(args), or used by
+// its name alone (an eponymous table, FROM name), or as a table-valued
+// function, FROM name(arg, ...), whose arguments fill its HIDDEN columns.
+// [WithModule] registers it on every connection. A table is read-only
+// unless it is a [VirtualTableWriter]; [VirtualTableTx],
+// [VirtualTableSavepointer] and [VirtualTableDestroyer] are its optional
+// transaction, savepoint and DROP TABLE methods.
 //
 // Connect runs on each connection that first uses a table of the module
 // (and again after a schema change), with the module's name, the schema,
@@ -32,6 +35,64 @@ type VirtualTable interface {
 	BestIndex(info *IndexInfo) error
 	Open() (VirtualCursor, error)
 	Disconnect() error
+}
+
+// VirtualTableWriter is a [VirtualTable] that INSERT, UPDATE and DELETE
+// write (SQLite's xUpdate). A rowid is an int64; in a table declared
+// WITHOUT ROWID, it is the value of its PRIMARY KEY column instead. values
+// are the declared columns' values in order (int64, float64, string,
+// []byte or nil; HIDDEN columns included), valid after the call.
+//
+// Insert adds a row; rowid is the one the statement gave, or nil for the
+// table to choose, and Insert returns the row's rowid. WITHOUT ROWID,
+// rowid is always nil, the key is among values, and the result is
+// ignored. Update changes the row oldRowid, giving it rowid (the same
+// unless the statement set it) and values. Delete removes the row. ON
+// CONFLICT clauses do not apply: a constraint error fails the statement.
+//
+// An error fails the statement with its text and is the cause of its
+// *Error; one that wraps [ErrConstraint] fails it as a constraint
+// violation (errors.Is(err, ErrConstraint)). The rows a statement wrote
+// before it failed stay written unless the table is also a
+// [VirtualTableSavepointer], which SQLite asks to undo them. Writes to a
+// virtual table are not in the change data capture stream, and a BEGIN
+// CONCURRENT transaction that made any conflicts where it would be
+// rebased.
+type VirtualTableWriter interface {
+	VirtualTable
+	Insert(rowid any, values []any) (int64, error)
+	Update(oldRowid, rowid any, values []any) error
+	Delete(rowid any) error
+}
+
+// VirtualTableTx is a [VirtualTable] that takes part in the transactions
+// that write it: Begin when a transaction first writes it; at COMMIT, Sync
+// (of every such table, before the database commits: an error rolls the
+// transaction back) then, once the database committed, Commit (whose
+// error is dropped, as SQLite drops it); Rollback when the transaction
+// rolls back.
+type VirtualTableTx interface {
+	Begin() error
+	Sync() error
+	Commit() error
+	Rollback() error
+}
+
+// VirtualTableSavepointer is a [VirtualTable] that follows the savepoints
+// of the transactions that write it, the one SQLite opens around each
+// writing statement included: Savepoint(n) opens level n, Release(n)
+// keeps what was done since it opened and RollbackTo(n) undoes it.
+type VirtualTableSavepointer interface {
+	Savepoint(n int) error
+	Release(n int) error
+	RollbackTo(n int) error
+}
+
+// VirtualTableDestroyer is a [VirtualTable] with storage of its own to
+// delete when the table is dropped: DROP TABLE calls Destroy instead of
+// Disconnect.
+type VirtualTableDestroyer interface {
+	Destroy() error
 }
 
 // VirtualCursor is one scan of a [VirtualTable]. Filter starts (or
@@ -163,7 +224,7 @@ func (c *conn) registerModules() error {
 			if t == nil {
 				return "", nil, errors.New("Connect returned no table")
 			}
-			return decl, &vtabAdapter{c: c, t: t}, nil
+			return decl, &vtabAdapter{c: c, t: t, name: args[2]}, nil
 		})
 		if err != nil {
 			return fmt.Errorf("libsql: register virtual table module %q: %w", d.name, convertError(err))
@@ -175,8 +236,9 @@ func (c *conn) registerModules() error {
 // vtabAdapter and cursorAdapter turn a Go module's tables and cursors
 // into capi's.
 type vtabAdapter struct {
-	c *conn
-	t VirtualTable
+	c    *conn
+	t    VirtualTable
+	name string // the table's
 }
 
 func (a *vtabAdapter) BestIndex(x *capi.IndexInfo) error {
@@ -241,6 +303,68 @@ func (a *vtabAdapter) Open() (capi.VTabCursor, error) {
 }
 
 func (a *vtabAdapter) Disconnect() error { return a.t.Disconnect() }
+
+// Update implements capi.VTabUpdater: args is xUpdate's argv.
+func (a *vtabAdapter) Update(x *capi.Context) (rowid int64, constraint bool, err error) {
+	w, ok := a.t.(VirtualTableWriter)
+	if !ok {
+		return 0, false, fmt.Errorf("table %s may not be modified", a.name)
+	}
+	if ct := a.c.conc; ct != nil && ct.unreplayable == "" {
+		ct.unreplayable = "to the virtual table " + a.name
+	}
+	vals := funcArgs(x, nil)
+	args := make([]any, len(vals))
+	for i, v := range vals {
+		args[i] = v
+	}
+	switch {
+	case len(args) == 1:
+		err = w.Delete(args[0])
+	case args[0] == nil:
+		rowid, err = w.Insert(args[1], args[2:])
+	default:
+		err = w.Update(args[0], args[1], args[2:])
+	}
+	return rowid, errors.Is(err, ErrConstraint), err
+}
+
+// The transaction and savepoint methods do nothing for a table without
+// them.
+func (a *vtabAdapter) Begin() error    { return a.tx(VirtualTableTx.Begin) }
+func (a *vtabAdapter) Sync() error     { return a.tx(VirtualTableTx.Sync) }
+func (a *vtabAdapter) Commit() error   { return a.tx(VirtualTableTx.Commit) }
+func (a *vtabAdapter) Rollback() error { return a.tx(VirtualTableTx.Rollback) }
+
+func (a *vtabAdapter) tx(call func(VirtualTableTx) error) error {
+	if t, ok := a.t.(VirtualTableTx); ok {
+		return call(t)
+	}
+	return nil
+}
+
+func (a *vtabAdapter) Savepoint(n int) error {
+	return a.savepoint(VirtualTableSavepointer.Savepoint, n)
+}
+func (a *vtabAdapter) Release(n int) error { return a.savepoint(VirtualTableSavepointer.Release, n) }
+func (a *vtabAdapter) RollbackTo(n int) error {
+	return a.savepoint(VirtualTableSavepointer.RollbackTo, n)
+}
+
+func (a *vtabAdapter) savepoint(call func(VirtualTableSavepointer, int) error, n int) error {
+	if s, ok := a.t.(VirtualTableSavepointer); ok {
+		return call(s, n)
+	}
+	return nil
+}
+
+// Destroy implements capi.VTabDestroyer.
+func (a *vtabAdapter) Destroy() error {
+	if d, ok := a.t.(VirtualTableDestroyer); ok {
+		return d.Destroy()
+	}
+	return a.t.Disconnect()
+}
 
 type cursorAdapter struct {
 	c   *conn

@@ -13,9 +13,12 @@ import (
 	sqlite3 "modernc.org/sqlite/lib"
 )
 
-// Virtual tables written in Go: read-only modules (no xUpdate), usable as
-// CREATE VIRTUAL TABLE ... USING name(...) and, eponymously, as name or
-// the table-valued function name(...).
+// Virtual tables written in Go, usable as CREATE VIRTUAL TABLE ... USING
+// name(...) and, eponymously, as name or the table-valued function
+// name(...). A table whose Go side is a VTabUpdater takes INSERT, UPDATE
+// and DELETE; the others refuse them as SQLite refuses writes to a module
+// without xUpdate. VTabTx, VTabSavepointer and VTabDestroyer are the
+// optional transaction, savepoint and DROP TABLE methods.
 //
 // Memory: the sqlite3_module is allocated once per module name on the
 // libc heap and never freed (SQLite keeps a pointer to it for as long as
@@ -38,6 +41,40 @@ type VTab interface {
 	BestIndex(info *IndexInfo) error
 	Open() (VTabCursor, error)
 	Disconnect() error
+}
+
+// VTabUpdater is a VTab that takes writes (xUpdate). Update gets the
+// arguments as SQLite passes them: for a DELETE, the row's rowid alone;
+// else the old rowid (NULL for an INSERT), the new rowid (NULL for an
+// INSERT that gave none) and the columns. It returns an inserted row's
+// rowid, and whether its error is a constraint violation.
+type VTabUpdater interface {
+	Update(args *Context) (rowid int64, constraint bool, err error)
+}
+
+// VTabTx is a VTab that takes part in transactions: Begin when a
+// transaction first writes it, Sync (every table's, before the database
+// commits) then Commit, or Rollback.
+type VTabTx interface {
+	Begin() error
+	Sync() error
+	Commit() error
+	Rollback() error
+}
+
+// VTabSavepointer is a VTab that follows savepoints, the statement
+// transaction of each write included: Savepoint(n) opens level n,
+// Release(n) keeps its changes, RollbackTo(n) undoes those made since.
+type VTabSavepointer interface {
+	Savepoint(n int) error
+	Release(n int) error
+	RollbackTo(n int) error
+}
+
+// VTabDestroyer is a VTab with something to delete when its table is
+// dropped: Destroy is called then, instead of Disconnect.
+type VTabDestroyer interface {
+	Destroy() error
 }
 
 // VTabCursor is a scan of a virtual table. Filter starts it with the
@@ -74,8 +111,9 @@ type cCursor struct {
 // vtabEntry and cursorEntry are what a table's and a cursor's handles
 // stand for.
 type vtabEntry struct {
-	t VTab
-	m *moduleEntry
+	t     VTab
+	m     *moduleEntry
+	table string
 }
 
 type cursorEntry struct {
@@ -95,12 +133,12 @@ var vtabModule = sync.OnceValue(func() uintptr {
 		return 0
 	}
 	m := (*sqlite3.Tsqlite3_module)(cptr(p))
-	m.FiVersion = 1
+	m.FiVersion = 2
 	m.FxCreate = funcPtr(vtabConnect)
 	m.FxConnect = funcPtr(vtabConnect)
 	m.FxBestIndex = funcPtr(vtabBestIndex)
 	m.FxDisconnect = funcPtr(vtabDisconnect)
-	m.FxDestroy = funcPtr(vtabDisconnect)
+	m.FxDestroy = funcPtr(vtabDestroy)
 	m.FxOpen = funcPtr(vtabOpen)
 	m.FxClose = funcPtr(vtabClose)
 	m.FxFilter = funcPtr(vtabFilter)
@@ -108,10 +146,18 @@ var vtabModule = sync.OnceValue(func() uintptr {
 	m.FxEof = funcPtr(vtabEOF)
 	m.FxColumn = funcPtr(vtabColumn)
 	m.FxRowid = funcPtr(vtabRowid)
+	m.FxUpdate = funcPtr(vtabUpdate)
+	m.FxBegin = funcPtr(vtabBegin)
+	m.FxSync = funcPtr(vtabSync)
+	m.FxCommit = funcPtr(vtabCommit)
+	m.FxRollback = funcPtr(vtabRollback)
+	m.FxSavepoint = funcPtr(vtabSavepoint)
+	m.FxRelease = funcPtr(vtabRelease)
+	m.FxRollbackTo = funcPtr(vtabRollbackTo)
 	return p
 })
 
-// CreateModule registers a read-only virtual table module name on c
+// CreateModule registers the virtual table module name on c
 // (sqlite3_create_module_v2).
 func (c *Conn) CreateModule(name string, connect VTabConnect) error {
 	mod := vtabModule()
@@ -195,12 +241,22 @@ func vtabConnect(tls *libc.TLS, db, pAux uintptr, argc int32, argv, ppVTab, pzEr
 		t.Disconnect()
 		return NOMEM
 	}
-	*(*cVTab)(cptr(p)) = cVTab{h: NewHandle(&vtabEntry{t: t, m: e})}
+	*(*cVTab)(cptr(p)) = cVTab{h: NewHandle(&vtabEntry{t: t, m: e, table: args[2]})}
 	*(*uintptr)(cptr(ppVTab)) = p
 	return OK
 }
 
-func vtabDisconnect(tls *libc.TLS, pVTab uintptr) (rc int32) {
+func vtabDisconnect(tls *libc.TLS, pVTab uintptr) int32 {
+	return vtabEnd(tls, pVTab, false)
+}
+
+func vtabDestroy(tls *libc.TLS, pVTab uintptr) int32 {
+	return vtabEnd(tls, pVTab, true)
+}
+
+// vtabEnd frees the table pVTab and ends its Go side: Destroy (when
+// the table is dropped, if the Go side has it) or Disconnect.
+func vtabEnd(tls *libc.TLS, pVTab uintptr, drop bool) (rc int32) {
 	v := (*cVTab)(cptr(pVTab))
 	e, _ := v.h.Value().(*vtabEntry)
 	v.h.Delete()
@@ -211,6 +267,10 @@ func vtabDisconnect(tls *libc.TLS, pVTab uintptr) (rc int32) {
 	if e != nil {
 		func() {
 			defer func() { recover() }() // nothing is left to report it to
+			if d, ok := e.t.(VTabDestroyer); ok && drop {
+				d.Destroy()
+				return
+			}
 			e.t.Disconnect()
 		}()
 	}
@@ -344,6 +404,96 @@ func vtabRowid(tls *libc.TLS, pCur, pRowid uintptr) int32 {
 		*(*int64)(cptr(pRowid)) = id
 		return err
 	})
+}
+
+// tableCall runs fn on the Go side of table pVTab, turning its error or
+// panic into the table's error message.
+func tableCall(tls *libc.TLS, pVTab uintptr, what string, fn func(*vtabEntry) error) (rc int32) {
+	e := vtabOf(pVTab)
+	if e == nil {
+		return vtabFail(tls, pVTab, nil, errNoGoSide)
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			rc = vtabFail(tls, pVTab, e.m.c, PanicError("virtual table's "+what, r))
+		}
+	}()
+	if err := fn(e); err != nil {
+		return vtabFail(tls, pVTab, e.m.c, err)
+	}
+	return OK
+}
+
+func vtabUpdate(tls *libc.TLS, pVTab uintptr, argc int32, argv, pRowid uintptr) int32 {
+	constraint := false
+	rc := tableCall(tls, pVTab, "Update", func(e *vtabEntry) error {
+		u, ok := e.t.(VTabUpdater)
+		if !ok {
+			return fmt.Errorf("table %s may not be modified", e.table)
+		}
+		fe := funcEntry{name: e.m.name, c: e.m.c}
+		x := &Context{e: &fe, tls: tls, argc: int(argc), argv: argv}
+		rowid, c, err := u.Update(x)
+		if err != nil {
+			constraint = c
+			return err
+		}
+		*(*int64)(cptr(pRowid)) = rowid
+		return nil
+	})
+	if rc == ERROR && constraint {
+		return sqlite3.SQLITE_CONSTRAINT
+	}
+	return rc
+}
+
+// txCall runs the VTabTx method call picks, if the Go side has them.
+func txCall(tls *libc.TLS, pVTab uintptr, what string, call func(VTabTx) error) int32 {
+	return tableCall(tls, pVTab, what, func(e *vtabEntry) error {
+		if t, ok := e.t.(VTabTx); ok {
+			return call(t)
+		}
+		return nil
+	})
+}
+
+func vtabBegin(tls *libc.TLS, pVTab uintptr) int32 {
+	return txCall(tls, pVTab, "Begin", VTabTx.Begin)
+}
+
+func vtabSync(tls *libc.TLS, pVTab uintptr) int32 {
+	return txCall(tls, pVTab, "Sync", VTabTx.Sync)
+}
+
+func vtabCommit(tls *libc.TLS, pVTab uintptr) int32 {
+	return txCall(tls, pVTab, "Commit", VTabTx.Commit)
+}
+
+func vtabRollback(tls *libc.TLS, pVTab uintptr) int32 {
+	return txCall(tls, pVTab, "Rollback", VTabTx.Rollback)
+}
+
+// savepointCall runs the VTabSavepointer method call picks, if the Go
+// side has them.
+func savepointCall(tls *libc.TLS, pVTab uintptr, what string, n int32, call func(VTabSavepointer, int) error) int32 {
+	return tableCall(tls, pVTab, what, func(e *vtabEntry) error {
+		if s, ok := e.t.(VTabSavepointer); ok {
+			return call(s, int(n))
+		}
+		return nil
+	})
+}
+
+func vtabSavepoint(tls *libc.TLS, pVTab uintptr, n int32) int32 {
+	return savepointCall(tls, pVTab, "Savepoint", n, VTabSavepointer.Savepoint)
+}
+
+func vtabRelease(tls *libc.TLS, pVTab uintptr, n int32) int32 {
+	return savepointCall(tls, pVTab, "Release", n, VTabSavepointer.Release)
+}
+
+func vtabRollbackTo(tls *libc.TLS, pVTab uintptr, n int32) int32 {
+	return savepointCall(tls, pVTab, "RollbackTo", n, VTabSavepointer.RollbackTo)
 }
 
 // ErrConstraint, returned by BestIndex, tells SQLite that the plan it
