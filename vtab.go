@@ -68,9 +68,9 @@ type VirtualTableWriter interface {
 // VirtualTableTx is a [VirtualTable] that takes part in the transactions
 // that write it: Begin when a transaction first writes it; at COMMIT, Sync
 // (of every such table, before the database commits: an error rolls the
-// transaction back) then, once the database committed, Commit (whose
-// error is dropped, as SQLite drops it); Rollback when the transaction
-// rolls back.
+// transaction back) then, once the database committed, Commit; Rollback
+// when the transaction rolls back. The errors of Commit and Rollback are
+// dropped, as SQLite drops them: nothing can be undone by then.
 type VirtualTableTx interface {
 	Begin() error
 	Sync() error

@@ -277,48 +277,44 @@ func vtabEnd(tls *libc.TLS, pVTab uintptr, drop bool) (rc int32) {
 	return OK
 }
 
-func vtabBestIndex(tls *libc.TLS, pVTab, pInfo uintptr) (rc int32) {
-	e := vtabOf(pVTab)
-	if e == nil {
-		return vtabFail(tls, pVTab, nil, errNoGoSide)
-	}
-	defer func() {
-		if r := recover(); r != nil {
-			rc = vtabFail(tls, pVTab, e.m.c, PanicError("virtual table's BestIndex", r))
-		}
-	}()
-	info := &IndexInfo{tls: tls, p: (*sqlite3.Tsqlite3_index_info)(cptr(pInfo))}
-	if err := e.t.BestIndex(info); err != nil {
+func vtabBestIndex(tls *libc.TLS, pVTab, pInfo uintptr) int32 {
+	unusable := false
+	rc := tableCall(tls, pVTab, "BestIndex", func(e *vtabEntry) error {
+		info := &IndexInfo{tls: tls, p: (*sqlite3.Tsqlite3_index_info)(cptr(pInfo))}
+		err := e.t.BestIndex(info)
 		if errors.Is(err, ErrConstraint) {
-			return sqlite3.SQLITE_CONSTRAINT
+			unusable = true // not an error: SQLite tries another plan
+			return nil
 		}
-		return vtabFail(tls, pVTab, e.m.c, err)
+		return err
+	})
+	if rc == OK && unusable {
+		return sqlite3.SQLITE_CONSTRAINT
 	}
-	return OK
+	return rc
 }
 
-func vtabOpen(tls *libc.TLS, pVTab, ppCur uintptr) (rc int32) {
-	e := vtabOf(pVTab)
-	if e == nil {
-		return vtabFail(tls, pVTab, nil, errNoGoSide)
-	}
-	defer func() {
-		if r := recover(); r != nil {
-			rc = vtabFail(tls, pVTab, e.m.c, PanicError("virtual table's Open", r))
+func vtabOpen(tls *libc.TLS, pVTab, ppCur uintptr) int32 {
+	nomem := false
+	rc := tableCall(tls, pVTab, "Open", func(e *vtabEntry) error {
+		cur, err := e.t.Open()
+		if err != nil {
+			return err
 		}
-	}()
-	cur, err := e.t.Open()
-	if err != nil {
-		return vtabFail(tls, pVTab, e.m.c, err)
-	}
-	p := sqlite3.Xsqlite3_malloc64(tls, uint64(unsafe.Sizeof(cCursor{})))
-	if p == 0 {
-		cur.Close()
+		p := sqlite3.Xsqlite3_malloc64(tls, uint64(unsafe.Sizeof(cCursor{})))
+		if p == 0 {
+			cur.Close()
+			nomem = true
+			return errors.New("out of memory")
+		}
+		*(*cCursor)(cptr(p)) = cCursor{h: NewHandle(&cursorEntry{cur: cur, fe: funcEntry{name: e.m.name, c: e.m.c}})}
+		*(*uintptr)(cptr(ppCur)) = p
+		return nil
+	})
+	if rc == ERROR && nomem {
 		return NOMEM
 	}
-	*(*cCursor)(cptr(p)) = cCursor{h: NewHandle(&cursorEntry{cur: cur, fe: funcEntry{name: e.m.name, c: e.m.c}})}
-	*(*uintptr)(cptr(ppCur)) = p
-	return OK
+	return rc
 }
 
 func vtabClose(tls *libc.TLS, pCur uintptr) (rc int32) {
