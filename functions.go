@@ -461,20 +461,25 @@ func largeArgs(args []driver.Value) bool {
 // their memory.
 func funcArgs(x *capi.Context, args []driver.Value) []driver.Value {
 	for i := range x.NArg() {
-		var v driver.Value
-		switch typ, iv, fv, b := x.Arg(i); typ {
-		case capi.INTEGER:
-			v = iv
-		case capi.FLOAT:
-			v = fv
-		case capi.TEXT:
-			v = string(b)
-		case capi.BLOB:
-			v = append([]byte{}, b...)
-		}
-		args = append(args, v)
+		args = append(args, goValue(x.Arg(i)))
 	}
 	return args
+}
+
+// goValue is an SQLite value as Go code gets it (b is copied): int64,
+// float64, string, []byte or nil.
+func goValue(typ int32, iv int64, fv float64, b []byte) driver.Value {
+	switch typ {
+	case capi.INTEGER:
+		return iv
+	case capi.FLOAT:
+		return fv
+	case capi.TEXT:
+		return string(b)
+	case capi.BLOB:
+		return append([]byte{}, b...)
+	}
+	return nil
 }
 
 // setResult sets the result of a call from what the Go function returned:

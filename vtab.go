@@ -140,10 +140,22 @@ const (
 // IndexConstraint is a constraint SQLite offers BestIndex: column
 // (-1 for the rowid) Op value, where the value is known when Filter runs
 // if Usable.
+//
+// Collation is the collating sequence the comparison uses ("BINARY",
+// "NOCASE", "RTRIM" or a registered one), which a table that checks the
+// constraint itself (Omit) must follow. In says the constraint is an IN
+// list (Op is IndexEQ) whose values Filter can take at once
+// ([IndexConstraintUsage].InList). Value is the right-hand side when
+// SQLite knows it while planning (a literal: int64, float64, string,
+// []byte or nil), and HasValue says whether it does.
 type IndexConstraint struct {
-	Column int
-	Op     IndexOp
-	Usable bool
+	Column    int
+	Op        IndexOp
+	Usable    bool
+	Collation string
+	In        bool
+	Value     any
+	HasValue  bool
 }
 
 // IndexOrderBy is a term of the statement's ORDER BY.
@@ -155,22 +167,34 @@ type IndexOrderBy struct {
 // IndexConstraintUsage is BestIndex's use of a constraint: ArgvIndex,
 // from 1, is its value's place in Filter's args (0: not passed; the
 // places used must run from 1 without a gap); Omit tells SQLite not to
-// check the constraint again on the rows returned.
+// check the constraint again on the rows returned. InList, for an IN
+// constraint ([IndexConstraint].In) with an ArgvIndex, passes all its
+// values to one Filter, as a []any in ascending order without
+// duplicates, instead of running Filter once per value.
 type IndexConstraintUsage struct {
 	ArgvIndex int
 	Omit      bool
+	InList    bool
 }
 
 // IndexInfo is BestIndex's question and answer (sqlite3_index_info).
-// SQLite fills Constraints, OrderBy and ColUsed, and the estimates with
-// its defaults; BestIndex sets Usage (one per constraint), IdxNum (a
-// 32-bit int) and IdxStr (no NUL byte), both passed to Filter, OrderByConsumed (the rows come in OrderBy's
-// order), EstimatedCost and EstimatedRows (SQLite picks the cheapest
-// plan), and Unique (at most one row).
+// SQLite fills Constraints, OrderBy, ColUsed and Distinct, and the
+// estimates with its defaults; BestIndex sets Usage (one per
+// constraint), IdxNum (a 32-bit int) and IdxStr (no NUL byte), both
+// passed to Filter, OrderByConsumed (the rows come in OrderBy's order,
+// or as Distinct allows), EstimatedCost and EstimatedRows (SQLite picks
+// the cheapest plan), and Unique (at most one row).
+//
+// Distinct (sqlite3_vtab_distinct) says what the statement needs of the
+// rows when OrderByConsumed is set: 0 every row, in OrderBy's order; 1
+// (GROUP BY) every row, those with equal OrderBy columns together; 2
+// (DISTINCT) one row per set of equal OrderBy columns, in any order; 3
+// (DISTINCT and ORDER BY) one row per set, in OrderBy's order.
 type IndexInfo struct {
 	Constraints []IndexConstraint
 	OrderBy     []IndexOrderBy
 	ColUsed     uint64 // bit i: column i is used (bit 63: a column from 63 on)
+	Distinct    int
 
 	Usage           []IndexConstraintUsage
 	IdxNum          int
@@ -246,13 +270,18 @@ func (a *vtabAdapter) BestIndex(x *capi.IndexInfo) error {
 		Constraints:   make([]IndexConstraint, x.NConstraint()),
 		OrderBy:       make([]IndexOrderBy, x.NOrderBy()),
 		ColUsed:       x.ColUsed(),
+		Distinct:      x.Distinct(),
 		Usage:         make([]IndexConstraintUsage, x.NConstraint()),
 		EstimatedCost: x.EstimatedCost(),
 		EstimatedRows: x.EstimatedRows(),
 	}
 	for i := range info.Constraints {
 		col, op, usable := x.Constraint(i)
-		info.Constraints[i] = IndexConstraint{Column: col, Op: IndexOp(op), Usable: usable}
+		c := IndexConstraint{Column: col, Op: IndexOp(op), Usable: usable, Collation: x.Collation(i), In: x.IsIn(i)}
+		if typ, iv, fv, b, ok := x.RHSValue(i); ok {
+			c.Value, c.HasValue = goValue(typ, iv, fv, b), true
+		}
+		info.Constraints[i] = c
 	}
 	for i := range info.OrderBy {
 		col, desc := x.OrderBy(i)
@@ -273,11 +302,17 @@ func (a *vtabAdapter) BestIndex(x *capi.IndexInfo) error {
 		if u.ArgvIndex > 0 && !info.Constraints[i].Usable {
 			return fmt.Errorf("BestIndex used constraint %d, which is not usable", i)
 		}
+		if u.InList && (u.ArgvIndex == 0 || !info.Constraints[i].In) {
+			return fmt.Errorf("BestIndex asked for constraint %d's values as a list: it needs an ArgvIndex and an IN constraint", i)
+		}
 		if u.ArgvIndex > 0 {
 			used[u.ArgvIndex] = true
 			places++
 		}
 		x.SetUsage(i, u.ArgvIndex, u.Omit)
+		if u.InList {
+			x.SetIn(i)
+		}
 	}
 	for p := 1; p <= places; p++ {
 		if !used[p] {
@@ -376,6 +411,19 @@ func (a *cursorAdapter) Filter(idxNum int, idxStr string, x *capi.Context) error
 	args := make([]any, len(vals))
 	for i, v := range vals {
 		args[i] = v
+		if v != nil {
+			continue
+		}
+		list := []any{}
+		isList, err := x.ArgList(i, func(typ int32, iv int64, fv float64, b []byte) {
+			list = append(list, goValue(typ, iv, fv, b))
+		})
+		if err != nil {
+			return fmt.Errorf("reading the IN list of argument %d: %w", i+1, err)
+		}
+		if isList {
+			args[i] = list
+		}
 	}
 	return a.cur.Filter(idxNum, idxStr, args)
 }

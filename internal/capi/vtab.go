@@ -361,6 +361,31 @@ func vtabFilter(tls *libc.TLS, pCur uintptr, idxNum int32, idxStr uintptr, argc 
 	})
 }
 
+// ArgList calls fn with each value of Filter's argument i if it is the
+// list of an IN constraint that BestIndex asked to have whole
+// (IndexInfo.SetIn), as Arg returns a value (b valid during the call of fn
+// only), and reports whether it was. The values come without duplicates,
+// in ascending order.
+func (x *Context) ArgList(i int, fn func(typ int32, i64 int64, f64 float64, b []byte)) (bool, error) {
+	if uint(i) >= uint(x.argc) {
+		return false, nil
+	}
+	pVal := *cindex[uintptr](x.argv, i)
+	pp := x.tls.Alloc(8)
+	defer x.tls.Free(8)
+	rc := sqlite3.Xsqlite3_vtab_in_first(x.tls, pVal, pp)
+	if rc == ERROR {
+		return false, nil
+	}
+	for ; rc == OK; rc = sqlite3.Xsqlite3_vtab_in_next(x.tls, pVal, pp) {
+		fn(memValue(x.tls, *(*uintptr)(cptr(pp))))
+	}
+	if rc != DONE {
+		return true, &Error{Code: rc, Msg: ErrStr(rc)}
+	}
+	return true, nil
+}
+
 func vtabNext(tls *libc.TLS, pCur uintptr) int32 {
 	return cursorCall(tls, pCur, "Next", func(e *cursorEntry) error { return e.cur.Next() })
 }
@@ -526,6 +551,48 @@ func (x *IndexInfo) OrderBy(i int) (column int, desc bool) {
 // ColUsed returns the mask of the columns the statement uses (bit 63 for
 // every column from 63 on).
 func (x *IndexInfo) ColUsed() uint64 { return x.p.FcolUsed }
+
+// Collation returns the collating sequence of constraint i ("BINARY",
+// "NOCASE", ...), which the table must use to compare its values.
+func (x *IndexInfo) Collation(i int) string {
+	return goString(sqlite3.Xsqlite3_vtab_collation(x.tls, uintptr(unsafe.Pointer(x.p)), int32(i)))
+}
+
+// RHSValue returns the right-hand side of constraint i if SQLite knows it
+// while planning (a literal), as Stmt.Column returns a value, with b
+// copied; ok is false if it does not.
+func (x *IndexInfo) RHSValue(i int) (typ int32, i64 int64, f64 float64, b []byte, ok bool) {
+	pp := x.tls.Alloc(8)
+	defer x.tls.Free(8)
+	*(*uintptr)(cptr(pp)) = 0
+	if sqlite3.Xsqlite3_vtab_rhs_value(x.tls, uintptr(unsafe.Pointer(x.p)), int32(i), pp) != OK {
+		return NULL, 0, 0, nil, false
+	}
+	typ, i64, f64, b = memValue(x.tls, *(*uintptr)(cptr(pp)))
+	return typ, i64, f64, append([]byte(nil), b...), true
+}
+
+// Distinct says how the statement uses the rows (sqlite3_vtab_distinct):
+// 0 in full and in order if there is an ORDER BY; 1 grouped (GROUP BY:
+// rows of a group together, any order); 2 distinct (DISTINCT: one row per
+// set of used columns' values suffices); 3 distinct and in ORDER BY's
+// order.
+func (x *IndexInfo) Distinct() int {
+	return int(sqlite3.Xsqlite3_vtab_distinct(x.tls, uintptr(unsafe.Pointer(x.p))))
+}
+
+// IsIn reports whether constraint i is an IN whose values the table can
+// take all at once (SetIn).
+func (x *IndexInfo) IsIn(i int) bool {
+	return sqlite3.Xsqlite3_vtab_in(x.tls, uintptr(unsafe.Pointer(x.p)), int32(i), -1) != 0
+}
+
+// SetIn asks SQLite to pass the IN constraint i's values to Filter at
+// once, as one argument (InList), instead of calling Filter once per
+// value; constraint i must also have an argvIndex.
+func (x *IndexInfo) SetIn(i int) {
+	sqlite3.Xsqlite3_vtab_in(x.tls, uintptr(unsafe.Pointer(x.p)), int32(i), 1)
+}
 
 // EstimatedCost and EstimatedRows return the estimates as SQLite set them
 // before the call (its defaults).
