@@ -495,7 +495,7 @@ func (c *conn) setResult(x *capi.Context, v driver.Value, err error) {
 			err = storeValue(c, funcResult{x}, v)
 		}
 		if err != nil {
-			err = fmt.Errorf("libsql: result of SQL function %s: %w", x.Name(), err)
+			err = fmt.Errorf("libsql: result of %s: %w", x.Describe(), err)
 		}
 	}
 	if err != nil {

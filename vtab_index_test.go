@@ -17,6 +17,7 @@ type numbersTable struct {
 	mu       sync.Mutex
 	noInList bool
 	badList  bool // ask for a list on a constraint that is not IN
+	badValue bool // name is a value of a type SQLite has not
 	offered  []IndexConstraint
 	distinct []int
 	filters  [][]any
@@ -78,6 +79,8 @@ func (c *numbersCursor) EOF() bool   { return c.i >= len(c.ids) }
 func (c *numbersCursor) Column(f *FuncContext, i int) error {
 	if i == 0 {
 		f.ResultInt64(c.ids[c.i])
+	} else if c.t.badValue {
+		f.ResultValue(struct{}{})
 	} else {
 		f.ResultText(fmt.Sprintf("n%d", c.ids[c.i]))
 	}
@@ -210,5 +213,17 @@ func TestVirtualTableIndexInfoDetails(t *testing.T) {
 	ids(t, c, "SELECT id FROM n GROUP BY id")
 	if !reflect.DeepEqual(tab.distinct, []int{1}) {
 		t.Fatalf("Distinct for GROUP BY: %v, want [1]", tab.distinct)
+	}
+}
+
+// A column value of a type SQLite has not fails the statement with an
+// error naming the virtual table (not an SQL function).
+func TestVirtualTableColumnValueType(t *testing.T) {
+	tab, c := numbersDB(t)
+	tab.badValue = true
+	var name string
+	err := c.QueryRowContext(t.Context(), "SELECT name FROM n WHERE id = 1").Scan(&name)
+	if err == nil || !strings.Contains(err.Error(), "result of virtual table numbers") {
+		t.Fatalf("unsupported column value: %v", err)
 	}
 }

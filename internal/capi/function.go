@@ -50,6 +50,7 @@ type Func struct {
 // funcEntry is what a function's handle stands for.
 type funcEntry struct {
 	name string
+	what string // "SQL function", or "virtual table" for a cursor's values
 	f    *Func
 	c    *Conn
 	// x is the Context of the call in progress, reused from call to call
@@ -85,6 +86,15 @@ func (x *Context) Conn() *Conn { return x.e.c }
 
 // Name returns the function's name, as registered.
 func (x *Context) Name() string { return x.e.name }
+
+// Describe names what the call computes a value for, for error messages:
+// "SQL function f", or "virtual table m" (a module's cursor).
+func (x *Context) Describe() string {
+	if x.e.what == "" {
+		return "SQL function " + x.e.name
+	}
+	return x.e.what + " " + x.e.name
+}
 
 // NArg returns the number of arguments of the call.
 func (x *Context) NArg() int { return x.argc }

@@ -307,7 +307,7 @@ func vtabOpen(tls *libc.TLS, pVTab, ppCur uintptr) int32 {
 			nomem = true
 			return errors.New("out of memory")
 		}
-		*(*cCursor)(cptr(p)) = cCursor{h: NewHandle(&cursorEntry{cur: cur, fe: funcEntry{name: e.m.name, c: e.m.c}})}
+		*(*cCursor)(cptr(p)) = cCursor{h: NewHandle(&cursorEntry{cur: cur, fe: funcEntry{name: e.m.name, what: "virtual table", c: e.m.c}})}
 		*(*uintptr)(cptr(ppCur)) = p
 		return nil
 	})
