@@ -3,6 +3,9 @@ package libsql
 import (
 	"errors"
 	"fmt"
+	"math"
+	"strconv"
+	"strings"
 
 	"github.com/golibsql/libsql/internal/capi"
 )
@@ -14,7 +17,9 @@ import (
 // [WithModule] registers it on every connection. A table is read-only
 // unless it is a [VirtualTableWriter]; [VirtualTableTx],
 // [VirtualTableSavepointer] and [VirtualTableDestroyer] are its optional
-// transaction, savepoint and DROP TABLE methods.
+// transaction, savepoint and DROP TABLE methods. A table declared WITHOUT
+// ROWID must have a one-column PRIMARY KEY: SQLite's rule for virtual
+// tables that can be written, as any table of a Go module may be.
 //
 // Connect runs on each connection that first uses a table of the module
 // (and again after a schema change), with the module's name, the schema,
@@ -38,10 +43,12 @@ type VirtualTable interface {
 }
 
 // VirtualTableWriter is a [VirtualTable] that INSERT, UPDATE and DELETE
-// write (SQLite's xUpdate). A rowid is an int64; in a table declared
-// WITHOUT ROWID, it is the value of its PRIMARY KEY column instead. values
-// are the declared columns' values in order (int64, float64, string,
-// []byte or nil; HIDDEN columns included), valid after the call.
+// write (SQLite's xUpdate). A rowid is an int64 (a new one given as a real
+// or a text is converted, as for an INTEGER PRIMARY KEY, or the statement
+// fails with a datatype mismatch); in a table declared WITHOUT ROWID, it
+// is the value of its PRIMARY KEY column instead. values are the declared
+// columns' values in order (int64, float64, string, []byte or nil; HIDDEN
+// columns included), valid after the call.
 //
 // Insert adds a row; rowid is the one the statement gave, or nil for the
 // table to choose, and Insert returns the row's rowid. WITHOUT ROWID,
@@ -340,10 +347,10 @@ func (a *vtabAdapter) Open() (capi.VTabCursor, error) {
 func (a *vtabAdapter) Disconnect() error { return a.t.Disconnect() }
 
 // Update implements capi.VTabUpdater: args is xUpdate's argv.
-func (a *vtabAdapter) Update(x *capi.Context) (rowid int64, constraint bool, err error) {
+func (a *vtabAdapter) Update(x *capi.Context, withoutRowid bool) (rowid int64, code int32, err error) {
 	w, ok := a.t.(VirtualTableWriter)
 	if !ok {
-		return 0, false, fmt.Errorf("table %s may not be modified", a.name)
+		return 0, capi.ERROR, fmt.Errorf("table %s may not be modified", a.name)
 	}
 	if ct := a.c.conc; ct != nil && ct.unreplayable == "" {
 		ct.unreplayable = "to the virtual table " + a.name
@@ -353,15 +360,53 @@ func (a *vtabAdapter) Update(x *capi.Context) (rowid int64, constraint bool, err
 	for i, v := range vals {
 		args[i] = v
 	}
+	if len(args) > 1 && args[1] != nil && !withoutRowid {
+		// SQLite converts an INSERT's new rowid, but not an UPDATE's.
+		r, ok := rowidValue(args[1])
+		if !ok {
+			return 0, capi.MISMATCH, fmt.Errorf("datatype mismatch: new rowid %#v of table %s is not an integer", args[1], a.name)
+		}
+		args[1] = r
+	}
 	switch {
 	case len(args) == 1:
 		err = w.Delete(args[0])
 	case args[0] == nil:
 		rowid, err = w.Insert(args[1], args[2:])
 	default:
+		if args[1] == nil && !withoutRowid {
+			return 0, capi.MISMATCH, fmt.Errorf("datatype mismatch: new rowid of table %s is NULL", a.name)
+		}
 		err = w.Update(args[0], args[1], args[2:])
 	}
-	return rowid, errors.Is(err, ErrConstraint), err
+	code = capi.ERROR
+	if errors.Is(err, ErrConstraint) {
+		code = capi.CONSTRAINT
+	}
+	return rowid, code, err
+}
+
+// rowidValue is v as a rowid, converted as SQLite converts a value stored
+// into an INTEGER PRIMARY KEY: an integer, a real or a text that is an
+// integer exactly; ok is false for anything else.
+func rowidValue(v any) (int64, bool) {
+	switch v := v.(type) {
+	case int64:
+		return v, true
+	case float64:
+		if v == math.Trunc(v) && v >= math.MinInt64 && v < math.MaxInt64 {
+			return int64(v), true
+		}
+	case string:
+		s := strings.TrimSpace(v)
+		if i, err := strconv.ParseInt(s, 10, 64); err == nil {
+			return i, true
+		}
+		if f, err := strconv.ParseFloat(s, 64); err == nil && !strings.ContainsAny(s, "xXnN") {
+			return rowidValue(f)
+		}
+	}
+	return 0, false
 }
 
 // The transaction and savepoint methods do nothing for a table without

@@ -542,3 +542,19 @@ func TestVirtualTableWithoutRowidWrites(t *testing.T) {
 		t.Fatalf("calls %q, want %q", tab.calls, want)
 	}
 }
+
+type compositeKeyModule struct{}
+
+func (compositeKeyModule) Connect([]string) (string, VirtualTable, error) {
+	return "CREATE TABLE x(a, b, PRIMARY KEY(a, b)) WITHOUT ROWID", &wrTable{rows: map[string]int64{}}, nil
+}
+
+// A WITHOUT ROWID table needs a one-column PRIMARY KEY, as SQLite requires
+// of a virtual table that can be written; the error says so.
+func TestVirtualTableWithoutRowidCompositeKey(t *testing.T) {
+	db := openTestDB(t, "", WithModule("ck", compositeKeyModule{}))
+	_, err := db.Exec("CREATE VIRTUAL TABLE c USING ck")
+	if err == nil || !strings.Contains(err.Error(), "needs a one-column PRIMARY KEY") {
+		t.Fatalf("CREATE VIRTUAL TABLE with a two-column key WITHOUT ROWID: %v", err)
+	}
+}

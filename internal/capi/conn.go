@@ -192,6 +192,10 @@ func (c *Conn) err(rc int32) error {
 		}
 		if rc&0xff == AUTH {
 			e.Msg += ": " + c.cbErr.Error() // SQLite's text says only what was refused
+		} else if e.Msg == ErrStr(e.Code) || e.Msg == ErrStr(rc) {
+			// SQLite did not take the callback's message (a virtual
+			// table's savepoint methods): its text is the only account.
+			e.Msg = c.cbErr.Error()
 		}
 	}
 	c.clearCallbackError()

@@ -46,10 +46,12 @@ type VTab interface {
 // VTabUpdater is a VTab that takes writes (xUpdate). Update gets the
 // arguments as SQLite passes them: for a DELETE, the row's rowid alone;
 // else the old rowid (NULL for an INSERT), the new rowid (NULL for an
-// INSERT that gave none) and the columns. It returns an inserted row's
-// rowid, and whether its error is a constraint violation.
+// INSERT that gave none) and the columns; in a table declared WITHOUT
+// ROWID (withoutRowid), the rowids are PRIMARY KEY values. It returns an
+// inserted row's rowid, and with an error the result code to fail the
+// statement with (ERROR, CONSTRAINT or MISMATCH).
 type VTabUpdater interface {
-	Update(args *Context) (rowid int64, constraint bool, err error)
+	Update(args *Context, withoutRowid bool) (rowid int64, code int32, err error)
 }
 
 // VTabTx is a VTab that takes part in transactions: Begin when a
@@ -111,9 +113,10 @@ type cCursor struct {
 // vtabEntry and cursorEntry are what a table's and a cursor's handles
 // stand for.
 type vtabEntry struct {
-	t     VTab
-	m     *moduleEntry
-	table string
+	t            VTab
+	m            *moduleEntry
+	table        string
+	withoutRowid bool // declared WITHOUT ROWID
 }
 
 type cursorEntry struct {
@@ -234,14 +237,25 @@ func vtabConnect(tls *libc.TLS, db, pAux uintptr, argc int32, argv, ppVTab, pzEr
 	sqlite3.Xsqlite3_free(tls, zDecl)
 	if rc != OK {
 		t.Disconnect()
-		return fail(fmt.Errorf("declaring %q: %s", decl, goString(sqlite3.Xsqlite3_errmsg(tls, db))))
+		msg := goString(sqlite3.Xsqlite3_errmsg(tls, db))
+		if msg == ErrStr(OK) {
+			// SQLite refused without a message: its one such refusal.
+			msg = "a virtual table declared WITHOUT ROWID needs a one-column PRIMARY KEY"
+		}
+		return fail(fmt.Errorf("declaring %q: %s", decl, msg))
+	}
+	withoutRowid := false
+	if vc := (*sqlite3.Tsqlite3)(cptr(db)).FpVtabCtx; vc != 0 {
+		if tab := (*sqlite3.TVtabCtx)(cptr(vc)).FpTab; tab != 0 {
+			withoutRowid = (*sqlite3.TTable)(cptr(tab)).FtabFlags&sqlite3.TF_WithoutRowid != 0
+		}
 	}
 	p := sqlite3.Xsqlite3_malloc64(tls, uint64(unsafe.Sizeof(cVTab{})))
 	if p == 0 {
 		t.Disconnect()
 		return NOMEM
 	}
-	*(*cVTab)(cptr(p)) = cVTab{h: NewHandle(&vtabEntry{t: t, m: e, table: args[2]})}
+	*(*cVTab)(cptr(p)) = cVTab{h: NewHandle(&vtabEntry{t: t, m: e, table: args[2], withoutRowid: withoutRowid})}
 	*(*uintptr)(cptr(ppVTab)) = p
 	return OK
 }
@@ -446,7 +460,7 @@ func tableCall(tls *libc.TLS, pVTab uintptr, what string, fn func(*vtabEntry) er
 }
 
 func vtabUpdate(tls *libc.TLS, pVTab uintptr, argc int32, argv, pRowid uintptr) int32 {
-	constraint := false
+	code := int32(ERROR)
 	rc := tableCall(tls, pVTab, "Update", func(e *vtabEntry) error {
 		u, ok := e.t.(VTabUpdater)
 		if !ok {
@@ -454,16 +468,16 @@ func vtabUpdate(tls *libc.TLS, pVTab uintptr, argc int32, argv, pRowid uintptr) 
 		}
 		fe := funcEntry{name: e.m.name, c: e.m.c}
 		x := &Context{e: &fe, tls: tls, argc: int(argc), argv: argv}
-		rowid, c, err := u.Update(x)
+		rowid, c, err := u.Update(x, e.withoutRowid)
 		if err != nil {
-			constraint = c
+			code = c
 			return err
 		}
 		*(*int64)(cptr(pRowid)) = rowid
 		return nil
 	})
-	if rc == ERROR && constraint {
-		return sqlite3.SQLITE_CONSTRAINT
+	if rc == ERROR && (code == CONSTRAINT || code == MISMATCH) {
+		return code
 	}
 	return rc
 }
