@@ -192,7 +192,7 @@ func (c *Conn) err(rc int32) error {
 		}
 		if rc&0xff == AUTH {
 			e.Msg += ": " + c.cbErr.Error() // SQLite's text says only what was refused
-		} else if e.Msg == ErrStr(e.Code) || e.Msg == ErrStr(rc) {
+		} else if (e.Msg == ErrStr(e.Code) || e.Msg == ErrStr(rc)) && c.cbErr.Error() != "" {
 			// SQLite did not take the callback's message (a virtual
 			// table's savepoint methods): its text is the only account.
 			e.Msg = c.cbErr.Error()
