@@ -54,12 +54,15 @@ type VirtualTable interface {
 // table to choose, and Insert returns the row's rowid. WITHOUT ROWID,
 // rowid is always nil, the key is among values, and the result is
 // ignored. Update changes the row oldRowid, giving it rowid (the same
-// unless the statement set it) and values. Delete removes the row. ON
-// CONFLICT clauses do not apply: a constraint error fails the statement.
+// unless the statement set it) and values. Delete removes the row.
 //
 // An error fails the statement with its text and is the cause of its
-// *Error; one that wraps [ErrConstraint] fails it as a constraint
-// violation (errors.Is(err, ErrConstraint)). The rows a statement wrote
+// *Error; one that wraps [ErrConstraint] is a constraint violation
+// (errors.Is(err, ErrConstraint)), which follows the statement's ON
+// CONFLICT: OR IGNORE skips the row, OR FAIL stops the statement and keeps
+// its rows before, OR ROLLBACK ends the transaction, and OR ABORT (the
+// default) and OR REPLACE, which the table is not told of, undo the
+// statement. The rows a statement wrote
 // before it failed stay written unless the table is also a
 // [VirtualTableSavepointer], which SQLite asks to undo them. Writes to a
 // virtual table are not in the change data capture stream, and a BEGIN

@@ -558,3 +558,54 @@ func TestVirtualTableWithoutRowidCompositeKey(t *testing.T) {
 		t.Fatalf("CREATE VIRTUAL TABLE with a two-column key WITHOUT ROWID: %v", err)
 	}
 }
+
+// An Update error wrapping ErrConstraint follows the statement's ON
+// CONFLICT: OR IGNORE skips the row and goes on; OR FAIL stops, keeping
+// the rows written before; OR REPLACE, which the table cannot carry out
+// unaware, fails as ABORT does, undoing the statement's rows.
+func TestVirtualTableOnConflict(t *testing.T) {
+	s, db := kvDB(t)
+	mustExec(t, db, "INSERT INTO kv(rowid, v) VALUES (2, 'two')")
+	r := mustExec(t, db, "INSERT OR IGNORE INTO kv(rowid, v) VALUES (1, 'one'), (2, 'dup'), (3, 'three')")
+	if n, _ := r.RowsAffected(); n != 2 {
+		t.Errorf("INSERT OR IGNORE affected %d rows, want 2", n)
+	}
+	if got, want := kvRows(t, db), "1=one 2=two 3=three"; got != want {
+		t.Fatalf("after INSERT OR IGNORE: rows %q, want %q", got, want)
+	}
+	mustExec(t, db, "UPDATE OR IGNORE kv SET rowid = 3 WHERE rowid = 1")
+	if got, want := kvRows(t, db), "1=one 2=two 3=three"; got != want {
+		t.Fatalf("after UPDATE OR IGNORE: rows %q, want %q", got, want)
+	}
+
+	tx, err := db.Begin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = tx.Exec("INSERT OR FAIL INTO kv(rowid, v) VALUES (4, 'four'), (2, 'dup'), (5, 'five')")
+	if !errors.Is(err, ErrConstraint) {
+		t.Fatalf("INSERT OR FAIL of a duplicate: %v", err)
+	}
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := kvRows(t, db), "1=one 2=two 3=three 4=four"; got != want {
+		t.Fatalf("after INSERT OR FAIL: rows %q, want %q", got, want)
+	}
+
+	s.takeCalls()
+	tx, err = db.Begin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = tx.Exec("INSERT OR REPLACE INTO kv(rowid, v) VALUES (6, 'six'), (2, 'dup')")
+	if !errors.Is(err, ErrConstraint) || !errors.Is(err, errDuplicateKey) {
+		t.Fatalf("INSERT OR REPLACE of a duplicate: %v", err)
+	}
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := kvRows(t, db), "1=one 2=two 3=three 4=four"; got != want {
+		t.Fatalf("after INSERT OR REPLACE: rows %q, want %q", got, want)
+	}
+}

@@ -244,6 +244,12 @@ func vtabConnect(tls *libc.TLS, db, pAux uintptr, argc int32, argv, ppVTab, pzEr
 		}
 		return fail(fmt.Errorf("declaring %q: %s", decl, msg))
 	}
+	// Update's constraint errors follow the statement's ON CONFLICT (IGNORE
+	// skips the row; FAIL, ABORT and ROLLBACK as for a table; REPLACE
+	// acts as ABORT, the Go side not knowing it).
+	va := tls.Alloc(8)
+	sqlite3.Xsqlite3_vtab_config(tls, db, sqlite3.SQLITE_VTAB_CONSTRAINT_SUPPORT, libc.VaList(va, int32(1)))
+	tls.Free(8)
 	withoutRowid := false
 	if vc := (*sqlite3.Tsqlite3)(cptr(db)).FpVtabCtx; vc != 0 {
 		if tab := (*sqlite3.TVtabCtx)(cptr(vc)).FpTab; tab != 0 {
@@ -477,6 +483,9 @@ func vtabUpdate(tls *libc.TLS, pVTab uintptr, argc int32, argv, pRowid uintptr) 
 		return nil
 	})
 	if rc == ERROR && (code == CONSTRAINT || code == MISMATCH) {
+		if e := vtabOf(pVTab); code == CONSTRAINT && e != nil && sqlite3.Xsqlite3_vtab_on_conflict(tls, e.m.c.db) == sqlite3.SQLITE_IGNORE {
+			e.m.c.cbErr = nil // SQLite skips the row: no error to explain
+		}
 		return code
 	}
 	return rc
