@@ -62,12 +62,11 @@ type VirtualTable interface {
 // CONFLICT: OR IGNORE skips the row, OR FAIL stops the statement and keeps
 // its rows before, OR ROLLBACK ends the transaction, and OR ABORT (the
 // default) and OR REPLACE, which the table is not told of, undo the
-// statement. The rows a statement wrote
-// before it failed stay written unless the table is also a
-// [VirtualTableSavepointer], which SQLite asks to undo them. Writes to a
-// virtual table are not in the change data capture stream, and a BEGIN
-// CONCURRENT transaction that made any conflicts where it would be
-// rebased.
+// statement. Undoing takes a [VirtualTableSavepointer] (or, outside a
+// transaction, a [VirtualTableTx]): without it, the rows a failed
+// statement wrote stay. Writes to a virtual table are not in the change
+// data capture stream, and a BEGIN CONCURRENT transaction that made any
+// conflicts where it would be rebased.
 type VirtualTableWriter interface {
 	VirtualTable
 	Insert(rowid any, values []any) (int64, error)
