@@ -173,13 +173,17 @@ type IndexOrderBy struct {
 	Desc   bool
 }
 
+// maxInListArgv is the last Filter argument place where SQLite passes an
+// IN list whole.
+const maxInListArgv = 32
+
 // IndexConstraintUsage is BestIndex's use of a constraint: ArgvIndex,
 // from 1, is its value's place in Filter's args (0: not passed; the
 // places used must run from 1 without a gap); Omit tells SQLite not to
 // check the constraint again on the rows returned. InList, for an IN
-// constraint ([IndexConstraint].In) with an ArgvIndex, passes all its
-// values to one Filter, as a []any in ascending order without
-// duplicates, instead of running Filter once per value.
+// constraint ([IndexConstraint].In) with an ArgvIndex from 1 to 32,
+// passes all its values to one Filter, as a []any in ascending order
+// without duplicates, instead of running Filter once per value.
 type IndexConstraintUsage struct {
 	ArgvIndex int
 	Omit      bool
@@ -196,9 +200,11 @@ type IndexConstraintUsage struct {
 //
 // Distinct (sqlite3_vtab_distinct) says what the statement needs of the
 // rows when OrderByConsumed is set: 0 every row, in OrderBy's order; 1
-// (GROUP BY) every row, those with equal OrderBy columns together; 2
-// (DISTINCT) one row per set of equal OrderBy columns, in any order; 3
-// (DISTINCT and ORDER BY) one row per set, in OrderBy's order.
+// (GROUP BY) every row, those with equal OrderBy columns together, in any
+// order of the groups; 2 (DISTINCT) rows in any order, of which those
+// equal in every column of ColUsed may come once; 3 (DISTINCT and ORDER
+// BY) the same, in OrderBy's order. Dropping such duplicates is optional,
+// and NULLs count as equal.
 type IndexInfo struct {
 	Constraints []IndexConstraint
 	OrderBy     []IndexOrderBy
@@ -313,6 +319,11 @@ func (a *vtabAdapter) BestIndex(x *capi.IndexInfo) error {
 		}
 		if u.InList && (u.ArgvIndex == 0 || !info.Constraints[i].In) {
 			return fmt.Errorf("BestIndex asked for constraint %d's values as a list: it needs an ArgvIndex and an IN constraint", i)
+		}
+		if u.InList && u.ArgvIndex > maxInListArgv {
+			// SQLite keeps the request in a 32-bit mask by argument place:
+			// it would run Filter once per value, and keep OrderByConsumed.
+			return fmt.Errorf("BestIndex asked for constraint %d's values as a list at argument %d: SQLite passes lists only at places 1 to %d", i, u.ArgvIndex, maxInListArgv)
 		}
 		if u.ArgvIndex > 0 {
 			used[u.ArgvIndex] = true
