@@ -185,21 +185,37 @@ func (c *Conn) Handle() Handle { return c.handle }
 // A Go function's or collation's failure during the call is its cause.
 func (c *Conn) err(rc int32) error {
 	e := newError(c.tls, c.db, rc)
-	if c.cbErr != nil {
+	if c.cbErr != nil && callbackCode(rc, c.cbInterrupted) {
 		e.Cause = c.cbErr
-		if rc&0xff == INTERRUPT && c.cbInterrupted {
+		switch rc & 0xff {
+		case INTERRUPT:
 			e.Code, e.Msg = ERROR, c.cbErr.Error()
-		}
-		if rc&0xff == AUTH {
+		case AUTH:
 			e.Msg += ": " + c.cbErr.Error() // SQLite's text says only what was refused
-		} else if (e.Msg == ErrStr(e.Code) || e.Msg == ErrStr(rc)) && c.cbErr.Error() != "" {
-			// SQLite did not take the callback's message (a virtual
-			// table's savepoint methods): its text is the only account.
-			e.Msg = c.cbErr.Error()
+		case ERROR:
+			if e.Msg == ErrStr(ERROR) && c.cbErr.Error() != "" {
+				// SQLite did not take the callback's message (a virtual
+				// table's savepoint methods): its text is the only account.
+				e.Msg = c.cbErr.Error()
+			}
 		}
 	}
 	c.clearCallbackError()
 	return e
+}
+
+// callbackCode reports whether a step that failed with rc can have failed
+// because of a Go callback: the codes callbacks fail with. An error SQLite
+// dropped (an aggregate's Final run as a failed statement ends) is not the
+// cause of a TOOBIG, NOMEM or I/O error.
+func callbackCode(rc int32, interrupted bool) bool {
+	switch rc & 0xff {
+	case ERROR, CONSTRAINT, MISMATCH, AUTH:
+		return true
+	case INTERRUPT:
+		return interrupted
+	}
+	return false
 }
 
 // clearCallbackError forgets the failure of a Go function or collation:
