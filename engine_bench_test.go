@@ -446,3 +446,27 @@ func BenchmarkConcurrentTxMemory(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkIdleConns: 4 goroutines doing point selects on one *sql.DB of
+// at most 5 connections, keeping database/sql's default of 2 idle or all
+// 5. With 2, a goroutine often finds no idle connection: it opens one,
+// and database/sql closes it when it comes back (README, "Data source
+// names").
+func BenchmarkIdleConns(b *testing.B) {
+	for _, idle := range []int{2, 5} {
+		b.Run(fmt.Sprintf("idle=%d", idle), func(b *testing.B) {
+			db := openConcurrent(b, libsql.DriverName, "normal", 5)
+			db.SetMaxIdleConns(idle)
+			if _, err := db.Exec("CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT)"); err != nil {
+				b.Fatal(err)
+			}
+			if _, err := db.Exec("WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x+1 FROM c WHERE x < 10000) INSERT INTO t SELECT x, printf('value %d', x) FROM c"); err != nil {
+				b.Fatal(err)
+			}
+			runWorkers(b, 4, func(w, i int) error {
+				var v string
+				return db.QueryRow("SELECT v FROM t WHERE id = ?", 1+(i*7919)%10000).Scan(&v)
+			})
+		})
+	}
+}
