@@ -268,6 +268,9 @@ func (c *conn) setupCapture(ctx context.Context) error {
 // columns, is not it). An error reading the schema says no: the
 // connection's first statement meets it.
 func (c *conn) hasCDCTable() bool {
+	if _, err := c.cc.TableColumnMetadata("main", cdcTable, "lsn"); err != nil {
+		return false // no such table, the common case, answered without SQL
+	}
 	s, _, err := c.cc.Prepare("SELECT group_concat(name, ',') FROM (SELECT name FROM pragma_table_info('"+cdcTable+"') ORDER BY cid)", 0)
 	if err != nil {
 		return false
