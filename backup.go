@@ -12,11 +12,11 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strings"
 
 	"github.com/golibsql/libsql/internal/capi"
 	iouringvfs "github.com/golibsql/libsql/iouring_vfs"
+	"github.com/golibsql/libsql/iouring_vfs/ioback"
 )
 
 // DefaultBackupStepPages is how many pages [Conn.Backup] and
@@ -284,7 +284,7 @@ func (c *conn) backupToNewFile(ctx context.Context, schema string, cfg *config, 
 		return fmt.Errorf("give the copy its name: %w", err)
 	}
 	if cfg.sync != "off" {
-		return syncDir(dir)
+		return ioback.Portable().SyncDir(dir)
 	}
 	return nil
 }
@@ -374,18 +374,6 @@ func createBeside(dir, name string) (*os.File, string, error) {
 			return f, p, err
 		}
 	}
-}
-
-// syncDir makes a new name in dir durable, where the system allows it.
-func syncDir(dir string) error {
-	if runtime.GOOS == "windows" {
-		return nil // directories cannot be opened for sync; NTFS journals names
-	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	return errors.Join(d.Sync(), d.Close())
 }
 
 // holdSnapshot makes c hold one snapshot of database schema until release:
