@@ -263,7 +263,11 @@ func (c *conn) registerModules() error {
 			if t == nil {
 				return "", nil, errors.New("Connect returned no table")
 			}
-			return decl, &vtabAdapter{c: c, t: t, name: args[2]}, nil
+			a := &vtabAdapter{c: c, t: t, name: args[2]}
+			if w, ok := t.(VirtualTableWriter); ok {
+				return decl, &writerAdapter{a, w}, nil
+			}
+			return decl, a, nil
 		})
 		if err != nil {
 			return fmt.Errorf("libsql: register virtual table module %q: %w", d.name, convertError(err))
@@ -359,12 +363,16 @@ func (a *vtabAdapter) Open() (capi.VTabCursor, error) {
 
 func (a *vtabAdapter) Disconnect() error { return a.t.Disconnect() }
 
+// writerAdapter is the adapter of a table that is a VirtualTableWriter;
+// capi refuses writes to one that is not.
+type writerAdapter struct {
+	*vtabAdapter
+	w VirtualTableWriter
+}
+
 // Update implements capi.VTabUpdater: args is xUpdate's argv.
-func (a *vtabAdapter) Update(x *capi.Context, withoutRowid bool) (rowid int64, code int32, err error) {
-	w, ok := a.t.(VirtualTableWriter)
-	if !ok {
-		return 0, capi.ERROR, fmt.Errorf("table %s may not be modified", a.name)
-	}
+func (a *writerAdapter) Update(x *capi.Context, withoutRowid bool) (rowid int64, code int32, err error) {
+	w := a.w
 	if ct := a.c.conc; ct != nil && ct.unreplayable == "" {
 		ct.unreplayable = "to the virtual table " + a.name
 	}

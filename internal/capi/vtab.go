@@ -20,9 +20,9 @@ import (
 // without xUpdate. VTabTx, VTabSavepointer and VTabDestroyer are the
 // optional transaction, savepoint and DROP TABLE methods.
 //
-// Memory: the sqlite3_module is allocated once per module name on the
-// libc heap and never freed (SQLite keeps a pointer to it for as long as
-// a connection has the module, and modules are few). A table's
+// Memory: the one sqlite3_module every Go module shares is allocated once
+// on the libc heap and never freed (SQLite keeps a pointer to it for as
+// long as a connection has a module). A table's
 // sqlite3_vtab and a cursor's sqlite3_vtab_cursor are allocated with
 // sqlite3_malloc by xConnect and xOpen, each followed by the Handle of its
 // Go side, and freed (the handle deleted) by xDisconnect and xClose; the
