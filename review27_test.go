@@ -52,6 +52,29 @@ func TestReview27AggregateFinalDroppedErrorBecomesMessage(t *testing.T) {
 	}
 }
 
+// The same with an SQLITE_ERROR that is not a callback's: sum's "integer
+// overflow" halts the statement, SQLite then runs r27agg's Final and drops
+// its error. The statement's error is sum's, without the dropped error as
+// its cause (errors.Is must not find an error that did not happen).
+func TestAggregateFinalDroppedErrorIsNotCauseOfPlainError(t *testing.T) {
+	db := openTestDB(t, "", WithAggregate("r27agg", 1, func() *r27FinalFails { return &r27FinalFails{} }))
+	mustExec(t, db, "CREATE TABLE t(x INTEGER)")
+	mustExec(t, db, "INSERT INTO t VALUES (9223372036854775807), (1)")
+	var a, b any
+	err := db.QueryRow("SELECT sum(x), r27agg(x) FROM t").Scan(&a, &b)
+	if err == nil || !strings.Contains(err.Error(), "integer overflow") {
+		t.Fatalf("err = %v, want sum's integer overflow", err)
+	}
+	if c := errors.Unwrap(err); c != nil {
+		t.Errorf("cause = %v: the aggregate's dropped Final error is not what failed the statement", c)
+	}
+	// The Final that did fail the statement is still its cause.
+	err = db.QueryRow("SELECT r27agg(x), sum(x) FROM t").Scan(&a, &b)
+	if c := errors.Unwrap(err); c == nil || c.Error() != "r27 final refuses" {
+		t.Errorf("err = %v, cause %v: want the Final's error as the cause", err, c)
+	}
+}
+
 // Control: the same failure without an aggregate keeps SQLite's text.
 func TestReview27TooBigPlain(t *testing.T) {
 	db := openTestDB(t, "")

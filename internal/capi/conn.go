@@ -2,6 +2,7 @@ package capi
 
 import (
 	"context"
+	"strings"
 	"sync"
 
 	"modernc.org/libc"
@@ -60,6 +61,10 @@ type Conn struct {
 	// cbErr is the error a Go function or collation (function.go) failed
 	// with during the current step: the cause of the step's error.
 	cbErr error
+	// cbFinal: cbErr is an aggregate Final's, which is the step's error
+	// only if SQLite took its text (a Final run as a failed statement
+	// ends has its error dropped).
+	cbFinal bool
 	// callSeq numbers the calls of Go functions (Context.Seq).
 	callSeq uint64
 	// cbInterrupted: a collation's panic interrupted the statement
@@ -185,7 +190,7 @@ func (c *Conn) Handle() Handle { return c.handle }
 // A Go function's or collation's failure during the call is its cause.
 func (c *Conn) err(rc int32) error {
 	e := newError(c.tls, c.db, rc)
-	if c.cbErr != nil && callbackCode(rc, c.cbInterrupted) {
+	if c.cbErr != nil && callbackCode(rc, c.cbInterrupted) && (!c.cbFinal || e.Msg == cText(c.cbErr.Error())) {
 		e.Cause = c.cbErr
 		switch rc & 0xff {
 		case INTERRUPT:
@@ -221,7 +226,15 @@ func callbackCode(rc int32, interrupted bool) bool {
 // clearCallbackError forgets the failure of a Go function or collation:
 // it belongs to the call that has just ended (or to an aggregate's Final
 // that SQLite ran as the statement ended, whose result it drops).
-func (c *Conn) clearCallbackError() { c.cbErr, c.cbInterrupted = nil, false }
+func (c *Conn) clearCallbackError() { c.cbErr, c.cbInterrupted, c.cbFinal = nil, false, false }
+
+// cText is s as SQLite's "%s" copies it: up to its first NUL.
+func cText(s string) string {
+	if i := strings.IndexByte(s, 0); i >= 0 {
+		return s[:i]
+	}
+	return s
+}
 
 // Enter makes ctx the context of the call now starting on c and returns the
 // context it replaces, which the caller passes to [Conn.Leave] when the call

@@ -73,6 +73,9 @@ type Context struct {
 	// later result replaces.
 	seq    uint64
 	failed bool
+	// final: the call is an aggregate's Final, whose error SQLite drops
+	// when it runs it as a failed statement ends (see Conn.err).
+	final bool
 }
 
 // Seq returns a number that identifies the call while it runs, unique
@@ -277,7 +280,7 @@ func (x *Context) ResultError(err error) {
 	}
 	x.failed = true
 	if c := x.e.c; c.cbErr == nil {
-		c.cbErr = err
+		c.cbErr, c.cbFinal = err, x.final
 	}
 	msg := err.Error()
 	p, size := stackString(x.tls, msg)
@@ -375,7 +378,7 @@ func entryOf(tls *libc.TLS, ctx uintptr) *funcEntry {
 // the call's error, so that none unwinds through SQLite. It returns the
 // function's entry, nil if there is none (after a panic too: e is a named
 // result for that).
-func invoke(tls *libc.TLS, ctx uintptr, argc int32, argv uintptr, pick func(*Func) func(*Context)) (e *funcEntry) {
+func invoke(tls *libc.TLS, ctx uintptr, argc int32, argv uintptr, final bool, pick func(*Func) func(*Context)) (e *funcEntry) {
 	e = entryOf(tls, ctx)
 	if e == nil {
 		return nil
@@ -388,7 +391,7 @@ func invoke(tls *libc.TLS, ctx uintptr, argc int32, argv uintptr, pick func(*Fun
 		defer func() { e.inUse = false }()
 	}
 	e.c.callSeq++
-	*x = Context{e: e, tls: tls, p: ctx, argc: int(argc), argv: argv, seq: e.c.callSeq}
+	*x = Context{e: e, tls: tls, p: ctx, argc: int(argc), argv: argv, seq: e.c.callSeq, final: final}
 	fn := pick(e.f)
 	if fn == nil {
 		x.ResultNull()
@@ -406,26 +409,26 @@ func invoke(tls *libc.TLS, ctx uintptr, argc int32, argv uintptr, pick func(*Fun
 }
 
 func funcCall(tls *libc.TLS, ctx uintptr, argc int32, argv uintptr) {
-	invoke(tls, ctx, argc, argv, func(f *Func) func(*Context) { return f.Call })
+	invoke(tls, ctx, argc, argv, false, func(f *Func) func(*Context) { return f.Call })
 }
 
 func funcStep(tls *libc.TLS, ctx uintptr, argc int32, argv uintptr) {
-	invoke(tls, ctx, argc, argv, func(f *Func) func(*Context) { return f.Step })
+	invoke(tls, ctx, argc, argv, false, func(f *Func) func(*Context) { return f.Step })
 }
 
 func funcInverse(tls *libc.TLS, ctx uintptr, argc int32, argv uintptr) {
-	invoke(tls, ctx, argc, argv, func(f *Func) func(*Context) { return f.Inverse })
+	invoke(tls, ctx, argc, argv, false, func(f *Func) func(*Context) { return f.Inverse })
 }
 
 func funcValue(tls *libc.TLS, ctx uintptr) {
-	invoke(tls, ctx, 0, 0, func(f *Func) func(*Context) { return f.Value })
+	invoke(tls, ctx, 0, 0, false, func(f *Func) func(*Context) { return f.Value })
 }
 
 // funcFinal runs Final, then forgets the group's state: SQLite frees the
 // group's aggregate context after this call (also when a statement is
 // reset or finalized half way, which runs xFinal too).
 func funcFinal(tls *libc.TLS, ctx uintptr) {
-	e := invoke(tls, ctx, 0, 0, func(f *Func) func(*Context) { return f.Final })
+	e := invoke(tls, ctx, 0, 0, true, func(f *Func) func(*Context) { return f.Final })
 	if e == nil {
 		return
 	}
