@@ -104,6 +104,17 @@ func (s settings) Update(oldKey, key any, values []any) error {
 	return nil
 }
 
+// Replace makes it a libsql.VirtualTableReplacer: INSERT OR REPLACE
+// overwrites a setting.
+func (s settings) Replace(oldKey, _ any, values []any) (int64, error) {
+	if oldKey != nil {
+		delete(s.m, oldKey.(string))
+	}
+	key, _ := values[0].(string)
+	s.m[key], _ = values[1].(string)
+	return 0, nil
+}
+
 func (s settings) Delete(key any) error {
 	delete(s.m, key.(string))
 	return nil
@@ -149,7 +160,12 @@ func ExampleVirtualTableWriter() {
 	_, err = db.Exec("INSERT INTO settings VALUES ('lang', 'fr')")
 	fmt.Println(errors.Is(err, libsql.ErrConstraint))
 	fmt.Println(m)
+	if _, err := db.Exec("INSERT OR REPLACE INTO settings VALUES ('lang', 'fr')"); err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(m)
 	// Output:
 	// true
 	// map[lang:en theme:light]
+	// map[lang:fr theme:light]
 }

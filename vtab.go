@@ -15,9 +15,10 @@ import (
 // its name alone (an eponymous table, FROM name), or as a table-valued
 // function, FROM name(arg, ...), whose arguments fill its HIDDEN columns.
 // [WithModule] registers it on every connection. A table is read-only
-// unless it is a [VirtualTableWriter]; [VirtualTableTx],
-// [VirtualTableSavepointer] and [VirtualTableDestroyer] are its optional
-// transaction, savepoint and DROP TABLE methods. A table declared WITHOUT
+// unless it is a [VirtualTableWriter]; [VirtualTableReplacer],
+// [VirtualTableTx], [VirtualTableSavepointer] and [VirtualTableDestroyer]
+// are its optional OR REPLACE, transaction, savepoint and DROP TABLE
+// methods. A table declared WITHOUT
 // ROWID must have a one-column PRIMARY KEY: SQLite's rule for virtual
 // tables that can be written, as any table of a Go module may be.
 //
@@ -61,8 +62,8 @@ type VirtualTable interface {
 // (errors.Is(err, ErrConstraint)), which follows the statement's ON
 // CONFLICT: OR IGNORE skips the row, OR FAIL stops the statement and keeps
 // its rows before, OR ROLLBACK ends the transaction, and OR ABORT (the
-// default) and OR REPLACE, which the table is not told of, undo the
-// statement. Undoing takes a [VirtualTableSavepointer] (or, outside a
+// default) undoes the statement, as does OR REPLACE unless the table is a
+// [VirtualTableReplacer], which SQLite leaves replacing to. Undoing takes a [VirtualTableSavepointer] (or, outside a
 // transaction, a [VirtualTableTx]): without it, the rows a failed
 // statement wrote stay. Writes to a virtual table are not in the change
 // data capture stream, and a BEGIN CONCURRENT transaction that made any
@@ -72,6 +73,22 @@ type VirtualTableWriter interface {
 	Insert(rowid any, values []any) (int64, error)
 	Update(oldRowid, rowid any, values []any) error
 	Delete(rowid any) error
+}
+
+// VirtualTableReplacer is a [VirtualTableWriter] that carries out OR
+// REPLACE, which SQLite leaves to a virtual table: an INSERT or UPDATE
+// whose conflict resolution is REPLACE (INSERT OR REPLACE, REPLACE INTO,
+// UPDATE OR REPLACE) calls Replace instead of Insert or Update, with
+// their arguments (oldRowid nil for an INSERT). Replace writes the row as
+// they would, first deleting every row it conflicts with (the row that
+// has its rowid or key, rows with its values in the table's unique
+// columns), and returns an inserted row's rowid (ignored for an UPDATE
+// and WITHOUT ROWID). An error wrapping [ErrConstraint], a conflict it
+// cannot resolve, fails the statement as OR ABORT does. A table that is
+// not a VirtualTableReplacer gets Insert and Update for OR REPLACE too,
+// and its constraint errors undo the statement.
+type VirtualTableReplacer interface {
+	Replace(oldRowid, rowid any, values []any) (int64, error)
 }
 
 // VirtualTableTx is a [VirtualTable] that takes part in the transactions
@@ -371,7 +388,7 @@ type writerAdapter struct {
 }
 
 // Update implements capi.VTabUpdater: args is xUpdate's argv.
-func (a *writerAdapter) Update(x *capi.Context, withoutRowid bool) (rowid int64, code int32, err error) {
+func (a *writerAdapter) Update(x *capi.Context, withoutRowid, replace bool) (rowid int64, code int32, err error) {
 	w := a.w
 	if ct := a.c.conc; ct != nil && ct.unreplayable == "" {
 		ct.unreplayable = "to the virtual table " + a.name
@@ -389,15 +406,18 @@ func (a *writerAdapter) Update(x *capi.Context, withoutRowid bool) (rowid int64,
 		}
 		args[1] = r
 	}
+	if len(args) > 1 && args[0] != nil && args[1] == nil && !withoutRowid {
+		return 0, capi.MISMATCH, fmt.Errorf("datatype mismatch: new rowid of table %s is NULL", a.name)
+	}
+	r, replacer := w.(VirtualTableReplacer)
 	switch {
 	case len(args) == 1:
 		err = w.Delete(args[0])
+	case replace && replacer:
+		rowid, err = r.Replace(args[0], args[1], args[2:])
 	case args[0] == nil:
 		rowid, err = w.Insert(args[1], args[2:])
 	default:
-		if args[1] == nil && !withoutRowid {
-			return 0, capi.MISMATCH, fmt.Errorf("datatype mismatch: new rowid of table %s is NULL", a.name)
-		}
 		err = w.Update(args[0], args[1], args[2:])
 	}
 	code = capi.ERROR

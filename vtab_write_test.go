@@ -561,8 +561,9 @@ func TestVirtualTableWithoutRowidCompositeKey(t *testing.T) {
 
 // An Update error wrapping ErrConstraint follows the statement's ON
 // CONFLICT: OR IGNORE skips the row and goes on; OR FAIL stops, keeping
-// the rows written before; OR REPLACE, which the table cannot carry out
-// unaware, fails as ABORT does, undoing the statement's rows.
+// the rows written before; OR REPLACE, which a table that is not a
+// VirtualTableReplacer cannot carry out, fails as ABORT does, undoing the
+// statement's rows.
 func TestVirtualTableOnConflict(t *testing.T) {
 	s, db := kvDB(t)
 	mustExec(t, db, "INSERT INTO kv(rowid, v) VALUES (2, 'two')")

@@ -47,11 +47,13 @@ type VTab interface {
 // arguments as SQLite passes them: for a DELETE, the row's rowid alone;
 // else the old rowid (NULL for an INSERT), the new rowid (NULL for an
 // INSERT that gave none) and the columns; in a table declared WITHOUT
-// ROWID (withoutRowid), the rowids are PRIMARY KEY values. It returns an
+// ROWID (withoutRowid), the rowids are PRIMARY KEY values; replace is
+// set for an INSERT or UPDATE whose conflict resolution is REPLACE, which
+// SQLite leaves to the table (sqlite3_vtab_on_conflict). It returns an
 // inserted row's rowid, and with an error the result code to fail the
 // statement with (ERROR, CONSTRAINT or MISMATCH).
 type VTabUpdater interface {
-	Update(args *Context, withoutRowid bool) (rowid int64, code int32, err error)
+	Update(args *Context, withoutRowid, replace bool) (rowid int64, code int32, err error)
 }
 
 // VTabTx is a VTab that takes part in transactions: Begin when a
@@ -245,8 +247,8 @@ func vtabConnect(tls *libc.TLS, db, pAux uintptr, argc int32, argv, ppVTab, pzEr
 		return fail(fmt.Errorf("declaring %q: %s", decl, msg))
 	}
 	// Update's constraint errors follow the statement's ON CONFLICT (IGNORE
-	// skips the row; FAIL, ABORT and ROLLBACK as for a table; REPLACE
-	// acts as ABORT, the Go side not knowing it).
+	// skips the row; FAIL, ABORT and ROLLBACK as for a table; REPLACE is
+	// the Go side's to carry out, and its constraint error acts as ABORT).
 	va := tls.Alloc(8)
 	sqlite3.Xsqlite3_vtab_config(tls, db, sqlite3.SQLITE_VTAB_CONSTRAINT_SUPPORT, libc.VaList(va, int32(1)))
 	tls.Free(8)
@@ -474,7 +476,8 @@ func vtabUpdate(tls *libc.TLS, pVTab uintptr, argc int32, argv, pRowid uintptr) 
 		}
 		fe := funcEntry{name: e.m.name, c: e.m.c}
 		x := &Context{e: &fe, tls: tls, argc: int(argc), argv: argv}
-		rowid, c, err := u.Update(x, e.withoutRowid)
+		replace := argc > 1 && sqlite3.Xsqlite3_vtab_on_conflict(tls, e.m.c.db) == sqlite3.SQLITE_REPLACE
+		rowid, c, err := u.Update(x, e.withoutRowid, replace)
 		if err != nil {
 			code = c
 			return err
