@@ -62,6 +62,7 @@ type config struct {
 	modules      []moduleDef                                // WithModule
 	connectHooks []func(ctx context.Context, c *Conn) error // WithConnectHook
 	authorizer   Authorizer                                 // WithAuthorizer
+	trace        *traceConfig                               // WithTrace
 	limits       []limitSetting                             // WithLimit
 }
 

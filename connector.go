@@ -129,6 +129,9 @@ func (c *Connector) Connect(ctx context.Context) (driver.Conn, error) {
 		return nil, convertError(err)
 	}
 	cc.KeepCacheAcrossSnapshots()
+	if c.cfg.trace != nil {
+		cc.SetTracer(tracer{c.cfg.trace, cc})
+	}
 	conn := newConn(cc, c.cfg)
 	conn.origin = c
 	if err := conn.setup(ctx); err != nil {

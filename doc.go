@@ -98,6 +98,11 @@
 // compiles (reads of a table or column, writes, PRAGMAs, ATTACH), for an
 // application that runs SQL it did not write.
 //
+// # Tracing
+//
+// [WithTrace] tells a function of each statement's start and end, with
+// its duration, rows and error: to log slow statements or trace them.
+//
 // # Backups
 //
 // [Backup] copies a live database, page by page from one snapshot, into a

@@ -61,6 +61,8 @@ type Conn struct {
 	// cbErr is the error a Go function or collation (function.go) failed
 	// with during the current step: the cause of the step's error.
 	cbErr error
+	// tracer is told of each statement's start and end (SetTracer).
+	tracer Tracer
 	// cbFinal: cbErr is an aggregate Final's, which is the step's error
 	// only if SQLite took its text (a Final run as a failed statement
 	// ends has its error dropped).

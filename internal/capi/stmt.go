@@ -2,6 +2,7 @@ package capi
 
 import (
 	"math"
+	"time"
 
 	sqlite3 "modernc.org/sqlite/lib"
 )
@@ -36,6 +37,13 @@ type Stmt struct {
 	colsOK  bool
 	params  []string
 	paramOK bool
+
+	// tracer is the connection's Tracer that saw the statement start,
+	// nil when it is not running under one; started is when, rows the
+	// rows its Steps have returned since.
+	tracer  Tracer
+	started time.Time
+	rows    int64
 }
 
 // Prepare compiles the first statement of sql with sqlite3_prepare_v3 and
@@ -154,6 +162,13 @@ func (s *Stmt) Step() (bool, error) {
 	if s.p == 0 {
 		return false, &Error{Code: MISUSE, Msg: "statement is finalized"}
 	}
+	if s.c.tracer != nil || s.tracer != nil {
+		return s.traceStep()
+	}
+	return s.step()
+}
+
+func (s *Stmt) step() (bool, error) {
 	s.c.clearCallbackError()
 	prevUser := s.c.authUser
 	s.c.authUser = s.user
@@ -185,6 +200,7 @@ func (s *Stmt) Reset() error {
 	if s.p == 0 {
 		return &Error{Code: MISUSE, Msg: "statement is finalized"}
 	}
+	s.traceEnd(nil)
 	rc := sqlite3.Xsqlite3_reset(s.c.tls, s.p)
 	var err error
 	if rc != OK {
@@ -200,6 +216,7 @@ func (s *Stmt) Finalize() error {
 	if s.p == 0 {
 		return nil
 	}
+	s.traceEnd(nil)
 	rc := sqlite3.Xsqlite3_finalize(s.c.tls, s.p)
 	s.c.clearCallbackError() // an aggregate's Final failing as the statement ended
 	s.p = 0

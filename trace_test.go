@@ -1,0 +1,279 @@
+package libsql
+
+import (
+	"context"
+	"database/sql/driver"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// traceLog collects the events of WithTrace.
+type traceLog struct {
+	mu     sync.Mutex
+	events []TraceEvent
+}
+
+func (l *traceLog) add(e TraceEvent) {
+	l.mu.Lock()
+	l.events = append(l.events, e)
+	l.mu.Unlock()
+}
+
+// take returns the events since the last call, leaving out those of the
+// driver's own statements unless driver is set.
+func (l *traceLog) take(driver bool) []TraceEvent {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []TraceEvent
+	for _, e := range l.events {
+		if driver || !e.Driver {
+			out = append(out, e)
+		}
+	}
+	l.events = nil
+	return out
+}
+
+func kinds(events []TraceEvent) string {
+	var b []string
+	for _, e := range events {
+		k := "?"
+		switch e.Kind {
+		case TraceStatement:
+			k = "start"
+		case TraceProfile:
+			k = fmt.Sprintf("end rows=%d err=%v", e.Rows, e.Err != nil)
+		}
+		b = append(b, k+" "+e.SQL)
+	}
+	return strings.Join(b, "\n")
+}
+
+// Each statement of the application is reported as it starts and as it
+// ends, with its text, the rows it returned and its error; a statement
+// the application stops halfway ends with the rows it returned so far.
+func TestTraceStatements(t *testing.T) {
+	var log traceLog
+	db := openTestDB(t, "", WithTrace(TraceStatement|TraceProfile, log.add))
+	db.SetMaxOpenConns(1)
+	mustExec(t, db, "CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT UNIQUE)")
+	mustExec(t, db, "INSERT INTO t VALUES (?, ?), (?, ?), (?, ?)", 1, "a", 2, "b", 3, "c")
+	log.take(false)
+
+	rows, err := db.Query("SELECT v FROM t ORDER BY id")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for rows.Next() {
+		n++
+	}
+	if err := rows.Err(); err != nil || n != 3 {
+		t.Fatalf("rows: %d, %v", n, err)
+	}
+	_, err = db.Exec("INSERT INTO t VALUES (4, 'a')")
+	if !errors.Is(err, ErrConstraint) {
+		t.Fatalf("duplicate insert: %v", err)
+	}
+	rows, err = db.Query("SELECT v FROM t ORDER BY id")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows.Next()
+	rows.Close()
+	mustExec(t, db, "UPDATE t SET v = 'z' WHERE id = 3; DELETE FROM t WHERE id = 2")
+
+	want := strings.Join([]string{
+		"start SELECT v FROM t ORDER BY id",
+		"end rows=3 err=false SELECT v FROM t ORDER BY id",
+		"start INSERT INTO t VALUES (4, 'a')",
+		"end rows=0 err=true INSERT INTO t VALUES (4, 'a')",
+		"start SELECT v FROM t ORDER BY id",
+		"end rows=1 err=false SELECT v FROM t ORDER BY id",
+		"start UPDATE t SET v = 'z' WHERE id = 3;",
+		"end rows=0 err=false UPDATE t SET v = 'z' WHERE id = 3;",
+		"start  DELETE FROM t WHERE id = 2", // SQLite's text of the second statement starts after the ;
+		"end rows=0 err=false  DELETE FROM t WHERE id = 2",
+	}, "\n")
+	events := log.take(false)
+	if got := kinds(events); got != want {
+		t.Fatalf("events:\n%s\nwant:\n%s", got, want)
+	}
+	if err := events[3].Err; !errors.Is(err, ErrConstraint) || !strings.Contains(err.Error(), "UNIQUE") {
+		t.Errorf("the failed INSERT's event has err %v, want its UNIQUE constraint error", err)
+	}
+	for _, e := range events {
+		if e.Kind == TraceProfile && (e.Duration <= 0 || e.Duration > time.Minute) {
+			t.Errorf("%q: duration %v", e.SQL, e.Duration)
+		}
+	}
+}
+
+// The statements the driver runs for the application (a transaction's
+// BEGIN and COMMIT) are reported with Driver set; TraceExpandSQL puts the
+// parameters' values in the text; TraceProfile alone reports only ends.
+func TestTraceDriverStatementsAndExpandedSQL(t *testing.T) {
+	var log traceLog
+	db := openTestDB(t, "", WithTrace(TraceProfile|TraceExpandSQL, log.add))
+	db.SetMaxOpenConns(1)
+	mustExec(t, db, "CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT, b BLOB)")
+	log.take(true)
+	tx, err := db.Begin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.Exec("INSERT INTO t VALUES (?, ?, ?)", 7, "it's", []byte{0xca, 0xfe}); err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	events := log.take(true)
+	var got []string
+	for _, e := range events {
+		if e.Kind != TraceProfile {
+			t.Errorf("event of kind %d, want only TraceProfile", e.Kind)
+		}
+		got = append(got, fmt.Sprintf("%v %s", e.Driver, e.SQL))
+	}
+	want := []string{"true BEGIN", "false INSERT INTO t VALUES (7, 'it''s', x'cafe')", "true COMMIT"}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("events:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+type traceKey struct{}
+
+// An event carries the context of the call; a statement cancelled by its
+// context ends with the context's error; Duration covers the statement's
+// run (a function that sleeps 30 ms).
+func TestTraceContextAndDuration(t *testing.T) {
+	var log traceLog
+	sleep := func(ctx context.Context, args []driver.Value) (driver.Value, error) {
+		time.Sleep(30 * time.Millisecond)
+		return nil, nil
+	}
+	db := openTestDB(t, "", WithTrace(TraceStatement|TraceProfile, log.add), WithFunction("sleep30", 0, sleep))
+	ctx := context.WithValue(context.Background(), traceKey{}, "request 42")
+	if _, err := db.ExecContext(ctx, "SELECT sleep30()"); err != nil {
+		t.Fatal(err)
+	}
+	events := log.take(false)
+	if len(events) != 2 {
+		t.Fatalf("events:\n%s", kinds(events))
+	}
+	for _, e := range events {
+		if v := e.Context().Value(traceKey{}); v != "request 42" {
+			t.Errorf("%d event's context has %v, want the call's", e.Kind, v)
+		}
+	}
+	if d := events[1].Duration; d < 30*time.Millisecond {
+		t.Errorf("duration %v of a statement that slept 30ms", d)
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	_, err := db.ExecContext(ctx, "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x+1 FROM c) SELECT count(*) FROM c")
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("endless query: %v", err)
+	}
+	events = log.take(false)
+	if len(events) != 2 || !errors.Is(events[1].Err, context.DeadlineExceeded) {
+		t.Fatalf("cancelled query's events:\n%s\nlast err %v, want the context's error", kinds(events), events[len(events)-1].Err)
+	}
+}
+
+// A panic in the tracer as a statement starts fails the statement before
+// it runs; one as it ends, when its outcome is settled, is dropped.
+func TestTracePanics(t *testing.T) {
+	var panicAt TraceKind
+	fn := func(e TraceEvent) {
+		if e.Kind == panicAt && !e.Driver && strings.Contains(e.SQL, "INSERT") {
+			panic("tracer bug")
+		}
+	}
+	db := openTestDB(t, "", WithTrace(TraceStatement|TraceProfile, fn))
+	mustExec(t, db, "CREATE TABLE t(x)")
+	panicAt = TraceStatement
+	_, err := db.Exec("INSERT INTO t VALUES (1)")
+	if err == nil || !strings.Contains(err.Error(), "tracer panicked: tracer bug") {
+		t.Fatalf("INSERT whose start the tracer panicked on: %v", err)
+	}
+	var n int
+	if err := db.QueryRow("SELECT count(*) FROM t").Scan(&n); err != nil || n != 0 {
+		t.Fatalf("count %d, %v: the statement must not have run", n, err)
+	}
+	panicAt = TraceProfile
+	mustExec(t, db, "INSERT INTO t VALUES (2)")
+	if err := db.QueryRow("SELECT count(*) FROM t").Scan(&n); err != nil || n != 1 {
+		t.Fatalf("count %d, %v: the statement ran, its end's panic dropped", n, err)
+	}
+}
+
+// The statements a trigger runs are part of the statement that fired it.
+func TestTraceTriggers(t *testing.T) {
+	var log traceLog
+	db := openTestDB(t, "", WithTrace(TraceStatement|TraceProfile, log.add))
+	mustExec(t, db, "CREATE TABLE t(x); CREATE TABLE audit(x); CREATE TRIGGER tr AFTER INSERT ON t BEGIN INSERT INTO audit VALUES (new.x); END")
+	log.take(true)
+	mustExec(t, db, "INSERT INTO t VALUES (1)")
+	want := "start INSERT INTO t VALUES (1)\nend rows=0 err=false INSERT INTO t VALUES (1)"
+	if got := kinds(log.take(false)); got != want {
+		t.Fatalf("events:\n%s\nwant:\n%s", got, want)
+	}
+}
+
+func TestWithTraceRefusesBadArguments(t *testing.T) {
+	for _, c := range []struct {
+		kinds TraceKind
+		fn    func(TraceEvent)
+		want  string
+	}{
+		{TraceStatement, nil, "the function is nil"},
+		{TraceExpandSQL, func(TraceEvent) {}, "asks for no event"},
+		{0, func(TraceEvent) {}, "asks for no event"},
+		{TraceProfile | 1<<6, func(TraceEvent) {}, "unknown kinds 0x40"},
+	} {
+		_, err := NewConnector("file::memory:", WithTrace(c.kinds, c.fn))
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("WithTrace(%#x): %v, want %q", uint8(c.kinds), err, c.want)
+		}
+	}
+}
+
+// BenchmarkTrace: point selects by key without a tracer, with a
+// TraceProfile one that reads each event's fields, and with expanded SQL.
+func BenchmarkTrace(b *testing.B) {
+	for _, mode := range []string{"off", "profile", "expanded"} {
+		b.Run("trace="+mode, func(b *testing.B) {
+			var slow int
+			fn := func(e TraceEvent) {
+				if e.Duration > time.Second && e.SQL != "" {
+					slow++
+				}
+			}
+			var opts []Option
+			switch mode {
+			case "profile":
+				opts = append(opts, WithTrace(TraceProfile, fn))
+			case "expanded":
+				opts = append(opts, WithTrace(TraceProfile|TraceExpandSQL, fn))
+			}
+			db := openTestDB(b, "", opts...)
+			db.SetMaxOpenConns(1)
+			mustExec(b, db, "CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT)")
+			mustExec(b, db, "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x+1 FROM c WHERE x < 1000) INSERT INTO t SELECT x, 'v' || x FROM c")
+			b.ResetTimer()
+			for i := range b.N {
+				var v string
+				if err := db.QueryRow("SELECT v FROM t WHERE id = ?", 1+i%1000).Scan(&v); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
