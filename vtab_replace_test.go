@@ -152,19 +152,11 @@ func (t wrReplacer) Replace(oldRowid, rowid any, values []any) (int64, error) {
 	return 0, nil
 }
 
-type wrReplaceModule struct{ t *wrTable }
-
-func (m wrReplaceModule) Connect([]string) (string, VirtualTable, error) {
-	return "CREATE TABLE x(k TEXT PRIMARY KEY, n INTEGER) WITHOUT ROWID", wrReplacer{m.t}, nil
-}
-
 // WITHOUT ROWID, Replace gets the keys as Insert and Update do: nil for
 // an INSERT, the old and new key for an UPDATE.
 func TestVirtualTableReplaceWithoutRowid(t *testing.T) {
 	tab := &wrTable{rows: map[string]int64{}}
-	db := openTestDB(t, "", WithModule("wrr", wrReplaceModule{tab}))
-	db.SetMaxOpenConns(1)
-	mustExec(t, db, "CREATE VIRTUAL TABLE w USING wrr")
+	db := wrDB(t, wrReplacer{tab})
 	mustExec(t, db, "INSERT INTO w VALUES ('a', 1), ('b', 2)")
 	mustExec(t, db, "INSERT OR REPLACE INTO w VALUES ('a', 10)")
 	mustExec(t, db, "UPDATE OR REPLACE w SET k = 'b' WHERE k = 'a'")

@@ -516,7 +516,18 @@ func (c *wrCursor) Column(f *FuncContext, i int) error {
 func (c *wrCursor) Rowid() (int64, error) { return 0, errors.New("WITHOUT ROWID") }
 func (c *wrCursor) Close() error          { return nil }
 
-type wrModule struct{ t *wrTable }
+// wrModule declares a WITHOUT ROWID table (k TEXT PRIMARY KEY, n INTEGER)
+// whose every connection shares t (a *wrTable, or one wrapping it).
+type wrModule struct{ t VirtualTable }
+
+// wrDB opens a database with the table w of wrModule{t}, on one connection.
+func wrDB(t *testing.T, tab VirtualTable) *sql.DB {
+	t.Helper()
+	db := openTestDB(t, "", WithModule("wr", wrModule{tab}))
+	db.SetMaxOpenConns(1)
+	mustExec(t, db, "CREATE VIRTUAL TABLE w USING wr")
+	return db
+}
 
 func (m wrModule) Connect([]string) (string, VirtualTable, error) {
 	return "CREATE TABLE x(k TEXT PRIMARY KEY, n INTEGER) WITHOUT ROWID", m.t, nil
@@ -526,9 +537,7 @@ func (m wrModule) Connect([]string) (string, VirtualTable, error) {
 // get are the PRIMARY KEY's values, and Insert's is nil.
 func TestVirtualTableWithoutRowidWrites(t *testing.T) {
 	tab := &wrTable{rows: map[string]int64{}}
-	db := openTestDB(t, "", WithModule("wr", wrModule{tab}))
-	db.SetMaxOpenConns(1)
-	mustExec(t, db, "CREATE VIRTUAL TABLE w USING wr")
+	db := wrDB(t, tab)
 	mustExec(t, db, "INSERT INTO w VALUES ('a', 1)")
 	mustExec(t, db, "UPDATE w SET k = 'b', n = 2 WHERE k = 'a'")
 	mustExec(t, db, "UPDATE w SET n = 3 WHERE k = 'b'")
