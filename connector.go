@@ -129,10 +129,10 @@ func (c *Connector) Connect(ctx context.Context) (driver.Conn, error) {
 		return nil, convertError(err)
 	}
 	cc.KeepCacheAcrossSnapshots()
-	if c.cfg.trace != nil {
-		cc.SetTracer(tracer{c.cfg.trace, cc})
-	}
 	conn := newConn(cc, c.cfg)
+	if c.cfg.trace != nil {
+		cc.SetTracer(tracer{c.cfg.trace, conn})
+	}
 	conn.origin = c
 	if err := conn.setup(ctx); err != nil {
 		conn.Close()

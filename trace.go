@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/golibsql/libsql/internal/capi"
+	"github.com/golibsql/libsql/iouring_vfs/wal"
 )
 
 // TraceKind is what a [TraceEvent] reports, or, given to [WithTrace], the
@@ -94,11 +95,19 @@ type traceConfig struct {
 // tracer adapts a traceConfig to one connection.
 type tracer struct {
 	*traceConfig
-	cc *capi.Conn
+	c *conn
 }
 
-func (t tracer) event(kind TraceKind, s *capi.Stmt) TraceEvent {
-	e := TraceEvent{Kind: kind, Driver: !s.User(), ctx: t.cc.Context()}
+// traceStart is what a tracer keeps of a statement from its start to its
+// end: the call's context, and the connection's last commit, for
+// committedAnyway.
+type traceStart struct {
+	ctx     context.Context
+	commits wal.Version
+}
+
+func (t tracer) event(kind TraceKind, s *capi.Stmt, ctx context.Context) TraceEvent {
+	e := TraceEvent{Kind: kind, Driver: !s.User(), ctx: ctx}
 	if t.kinds&TraceExpandSQL != 0 {
 		e.SQL = s.ExpandedSQL()
 	} else {
@@ -108,9 +117,10 @@ func (t tracer) event(kind TraceKind, s *capi.Stmt) TraceEvent {
 }
 
 // Start implements capi.Tracer.
-func (t tracer) Start(s *capi.Stmt) (err error) {
+func (t tracer) Start(s *capi.Stmt) (token any, err error) {
+	st := &traceStart{ctx: t.c.cc.Context(), commits: t.c.commitMark()}
 	if t.kinds&TraceStatement == 0 {
-		return nil
+		return st, nil
 	}
 	defer func() {
 		if r := recover(); r != nil {
@@ -118,25 +128,37 @@ func (t tracer) Start(s *capi.Stmt) (err error) {
 			err = &capi.Error{Code: capi.ERROR, Msg: pe.Error(), Cause: pe}
 		}
 	}()
-	t.fn(t.event(TraceStatement, s))
-	return nil
+	t.fn(t.event(TraceStatement, s, st.ctx))
+	return st, nil
 }
 
-// End implements capi.Tracer.
-func (t tracer) End(s *capi.Stmt, d time.Duration, rows int64, err error) {
+// End implements capi.Tracer. The event's error is the one the call that
+// ran the statement returns: none for a write its context interrupted
+// after it committed (committedAnyway), the context's for a statement the
+// context interrupted, or stopped (database/sql closes the rows of a
+// query whose context ended).
+func (t tracer) End(s *capi.Stmt, token any, end capi.TraceEnd) {
 	if t.kinds&TraceProfile == 0 {
 		return
 	}
 	defer func() { recover() }()
-	e := t.event(TraceProfile, s)
-	e.Duration, e.Rows = d, rows
-	if err != nil {
-		var ce *capi.Error
-		if errors.As(err, &ce) && ce.Code&0xff == capi.INTERRUPT && e.ctx.Err() != nil {
-			e.Err = e.ctx.Err()
-		} else {
-			e.Err = convertError(err)
+	st, _ := token.(*traceStart)
+	if st == nil {
+		st = &traceStart{ctx: context.Background()}
+	}
+	e := t.event(TraceProfile, s, st.ctx)
+	e.Duration, e.Rows = end.Duration, end.Rows
+	var ce *capi.Error
+	switch {
+	case end.Err == nil:
+		if end.Stopped {
+			e.Err = st.ctx.Err()
 		}
+	case t.c.committedAnyway(end.Err, st.commits):
+	case errors.As(end.Err, &ce) && (ce.Code&0xff == capi.INTERRUPT || ce.Code&0xff == capi.BUSY) && st.ctx.Err() != nil:
+		e.Err = st.ctx.Err()
+	default:
+		e.Err = convertError(end.Err)
 	}
 	t.fn(e)
 }

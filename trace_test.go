@@ -5,10 +5,14 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	iouringvfs "github.com/golibsql/libsql/iouring_vfs"
+	"github.com/golibsql/libsql/iouring_vfs/ioback"
 )
 
 // traceLog collects the events of WithTrace.
@@ -276,4 +280,46 @@ func BenchmarkTrace(b *testing.B) {
 			}
 		})
 	}
+}
+
+// A write whose context ends while its commit waits for fdatasync is
+// committed, and ExecContext returns success though SQLite's last check
+// reports the interrupt (committedAnyway); its TraceProfile event says the
+// same as the call: an error exactly when the row is absent.
+func TestTraceErrMatchesCallWhenCommittedAnyway(t *testing.T) {
+	v, err := iouringvfs.Register()
+	if err != nil {
+		t.Fatal(err)
+	}
+	fs := &crHookFS{FS: ioback.Portable()}
+	t.Cleanup(v.SetFSForTesting(fs))
+	var log traceLog
+	ctx := context.Background()
+	dsn := "file:" + filepath.ToSlash(filepath.Join(t.TempDir(), "q.db")) + "?sync=full"
+	c, err := OpenConn(ctx, dsn, WithTrace(TraceProfile, log.add))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	mustNativeExec(t, c, "CREATE TABLE t(id INTEGER PRIMARY KEY)")
+	interrupted := 0
+	for id := 1; id <= 300; id++ {
+		log.take(true)
+		cctx, cancel := context.WithCancel(ctx)
+		crCancelDuringSync(fs, cancel)
+		_, err := c.Exec(cctx, "INSERT INTO t(id) VALUES (?)", id)
+		fs.hook.Store(nil)
+		cancel()
+		events := log.take(false)
+		if len(events) != 1 {
+			t.Fatalf("INSERT %d: %d events, want 1", id, len(events))
+		}
+		if (err == nil) != (events[0].Err == nil) {
+			t.Fatalf("INSERT %d: the call returned %v, its event has %v", id, err, events[0].Err)
+		}
+		if err != nil {
+			interrupted++
+		}
+	}
+	t.Logf("%d of 300 inserts interrupted before their commit", interrupted)
 }

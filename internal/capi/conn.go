@@ -2,7 +2,6 @@ package capi
 
 import (
 	"context"
-	"strings"
 	"sync"
 
 	"modernc.org/libc"
@@ -63,10 +62,10 @@ type Conn struct {
 	cbErr error
 	// tracer is told of each statement's start and end (SetTracer).
 	tracer Tracer
-	// cbFinal: cbErr is an aggregate Final's, which is the step's error
-	// only if SQLite took its text (a Final run as a failed statement
-	// ends has its error dropped).
-	cbFinal bool
+	// stepping is the statement (sqlite3_stmt*) in sqlite3_step, 0 when
+	// none is: an aggregate's Final that runs while it halts after an
+	// error has its error dropped by SQLite (function.go, ResultError).
+	stepping uintptr
 	// callSeq numbers the calls of Go functions (Context.Seq).
 	callSeq uint64
 	// cbInterrupted: a collation's panic interrupted the statement
@@ -192,7 +191,7 @@ func (c *Conn) Handle() Handle { return c.handle }
 // A Go function's or collation's failure during the call is its cause.
 func (c *Conn) err(rc int32) error {
 	e := newError(c.tls, c.db, rc)
-	if c.cbErr != nil && callbackCode(rc, c.cbInterrupted) && (!c.cbFinal || e.Msg == cText(c.cbErr.Error())) {
+	if c.cbErr != nil && callbackCode(rc, c.cbInterrupted) {
 		e.Cause = c.cbErr
 		switch rc & 0xff {
 		case INTERRUPT:
@@ -228,14 +227,13 @@ func callbackCode(rc int32, interrupted bool) bool {
 // clearCallbackError forgets the failure of a Go function or collation:
 // it belongs to the call that has just ended (or to an aggregate's Final
 // that SQLite ran as the statement ended, whose result it drops).
-func (c *Conn) clearCallbackError() { c.cbErr, c.cbInterrupted, c.cbFinal = nil, false, false }
+func (c *Conn) clearCallbackError() { c.cbErr, c.cbInterrupted = nil, false }
 
-// cText is s as SQLite's "%s" copies it: up to its first NUL.
-func cText(s string) string {
-	if i := strings.IndexByte(s, 0); i >= 0 {
-		return s[:i]
-	}
-	return s
+// halting reports whether the statement in sqlite3_step has failed and is
+// halting: SQLite then runs the Finals of its open aggregates and drops
+// their results.
+func (c *Conn) halting() bool {
+	return c.stepping != 0 && (*sqlite3.TVdbe)(cptr(c.stepping)).Frc != OK
 }
 
 // Enter makes ctx the context of the call now starting on c and returns the

@@ -74,7 +74,7 @@ type Context struct {
 	seq    uint64
 	failed bool
 	// final: the call is an aggregate's Final, whose error SQLite drops
-	// when it runs it as a failed statement ends (see Conn.err).
+	// when it runs it as a failed statement halts (Conn.halting).
 	final bool
 }
 
@@ -279,8 +279,8 @@ func (x *Context) ResultError(err error) {
 		return
 	}
 	x.failed = true
-	if c := x.e.c; c.cbErr == nil {
-		c.cbErr, c.cbFinal = err, x.final
+	if c := x.e.c; c.cbErr == nil && !(x.final && c.halting()) {
+		c.cbErr = err
 	}
 	msg := err.Error()
 	p, size := stackString(x.tls, msg)

@@ -39,9 +39,10 @@ type Stmt struct {
 	paramOK bool
 
 	// tracer is the connection's Tracer that saw the statement start,
-	// nil when it is not running under one; started is when, rows the
-	// rows its Steps have returned since.
+	// nil when it is not running under one; token is what its Start
+	// returned, started when, rows the rows its Steps have returned since.
 	tracer  Tracer
+	token   any
 	started time.Time
 	rows    int64
 }
@@ -172,7 +173,10 @@ func (s *Stmt) step() (bool, error) {
 	s.c.clearCallbackError()
 	prevUser := s.c.authUser
 	s.c.authUser = s.user
+	prevStepping := s.c.stepping
+	s.c.stepping = s.p
 	rc := sqlite3.Xsqlite3_step(s.c.tls, s.p)
+	s.c.stepping = prevStepping
 	s.c.authUser = prevUser
 	if s.c.cbInterrupted {
 		s.c.endCollationInterrupt()
@@ -200,7 +204,7 @@ func (s *Stmt) Reset() error {
 	if s.p == 0 {
 		return &Error{Code: MISUSE, Msg: "statement is finalized"}
 	}
-	s.traceEnd(nil)
+	s.traceEnd(true, nil)
 	rc := sqlite3.Xsqlite3_reset(s.c.tls, s.p)
 	var err error
 	if rc != OK {
@@ -216,7 +220,7 @@ func (s *Stmt) Finalize() error {
 	if s.p == 0 {
 		return nil
 	}
-	s.traceEnd(nil)
+	s.traceEnd(true, nil)
 	rc := sqlite3.Xsqlite3_finalize(s.c.tls, s.p)
 	s.c.clearCallbackError() // an aggregate's Final failing as the statement ended
 	s.p = 0

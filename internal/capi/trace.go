@@ -11,14 +11,24 @@ import (
 // SQLite, where a Go panic may not unwind and where durations have
 // millisecond resolution). Start runs before the Step that starts a
 // statement (its first since it was prepared or reset); an error from it
-// fails that Step before SQLite runs anything. End runs once a started
-// statement has ended: its last Step returned (done, or err), or a Reset
-// or Finalize stopped it halfway (err nil); d is the time since Start and
-// rows the rows its Steps returned. End runs before the Reset, so that
-// the statement's parameters are still bound.
+// fails that Step before SQLite runs anything, and what it returns
+// besides is given back to End. End runs once a started statement has
+// ended: its last Step returned (done, or with an error), or a Reset or
+// Finalize stopped it halfway. End runs before the Reset, so that the
+// statement's parameters are still bound.
 type Tracer interface {
-	Start(s *Stmt) error
-	End(s *Stmt, d time.Duration, rows int64, err error)
+	Start(s *Stmt) (token any, err error)
+	End(s *Stmt, token any, end TraceEnd)
+}
+
+// TraceEnd is how a statement ended: the time since it started, the rows
+// its Steps returned, whether a Reset or Finalize stopped it halfway, and
+// the error of its last Step.
+type TraceEnd struct {
+	Duration time.Duration
+	Rows     int64
+	Stopped  bool
+	Err      error
 }
 
 // SetTracer makes t the connection's tracer (nil: none). A statement
@@ -30,26 +40,28 @@ func (c *Conn) SetTracer(t Tracer) { c.tracer = t }
 func (s *Stmt) traceStep() (bool, error) {
 	if s.tracer == nil {
 		t := s.c.tracer
-		if err := t.Start(s); err != nil {
+		token, err := t.Start(s)
+		if err != nil {
 			return false, err
 		}
-		s.tracer, s.started, s.rows = t, time.Now(), 0
+		s.tracer, s.token, s.started, s.rows = t, token, time.Now(), 0
 	}
 	row, err := s.step()
 	if row {
 		s.rows++
 	} else {
-		s.traceEnd(err)
+		s.traceEnd(false, err)
 	}
 	return row, err
 }
 
 // traceEnd reports the end of the statement to the tracer that saw it
 // start, if it started.
-func (s *Stmt) traceEnd(err error) {
+func (s *Stmt) traceEnd(stopped bool, err error) {
 	if t := s.tracer; t != nil {
-		s.tracer = nil
-		t.End(s, time.Since(s.started), s.rows, err)
+		token := s.token
+		s.tracer, s.token = nil, nil
+		t.End(s, token, TraceEnd{Duration: time.Since(s.started), Rows: s.rows, Stopped: stopped, Err: err})
 	}
 }
 
