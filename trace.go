@@ -39,8 +39,9 @@ type TraceEvent struct {
 	SQL string
 	// Driver is set for the statements the driver runs itself: the BEGIN,
 	// COMMIT and ROLLBACK of database/sql's transactions, the PRAGMAs of a
-	// connection's setup, durable CDC's writes. The application's own
-	// statements have it unset.
+	// connection's setup, durable CDC's writes, the replay of a BEGIN
+	// CONCURRENT transaction's rows when it is rebased. The application's
+	// own statements have it unset.
 	Driver bool
 	// Duration (TraceProfile) is the time from the statement's start to
 	// its end: the time the application spent between its rows included.
