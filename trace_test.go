@@ -323,3 +323,47 @@ func TestTraceErrMatchesCallWhenCommittedAnyway(t *testing.T) {
 	}
 	t.Logf("%d of 300 inserts interrupted before their commit", interrupted)
 }
+
+// A BEGIN CONCURRENT transaction rebased at its commit replays its rows
+// with the driver's statements: the application's statements are reported
+// once, as it ran them, and the replay's with Driver set.
+func TestTraceConcurrentRebaseReplayIsDriver(t *testing.T) {
+	var log traceLog
+	db := openTestDB(t, "", WithTrace(TraceProfile, log.add))
+	mustExec(t, db, "CREATE TABLE a(id INTEGER PRIMARY KEY, v BLOB)")
+	mustExec(t, db, "CREATE TABLE b(id INTEGER PRIMARY KEY, v BLOB)")
+	c1, c2 := dbConn(t, db), dbConn(t, db)
+	// Each adds pages to the file (a value of several pages), so that
+	// both take the same new page numbers: the second to commit is
+	// rebased.
+	cexec(t, c1, "BEGIN CONCURRENT")
+	cexec(t, c1, "INSERT INTO a VALUES (1, zeroblob(20000))")
+	cexec(t, c2, "BEGIN CONCURRENT")
+	cexec(t, c2, "INSERT INTO b VALUES (2, zeroblob(20000))")
+	cexec(t, c2, "COMMIT")
+	rebasedBefore := concRebased(t, db)
+	log.take(true)
+	cexec(t, c1, "COMMIT")
+	events := log.take(true)
+	if concRebased(t, db) == rebasedBefore {
+		t.Fatal("the second commit was not rebased: the test checks less than it means to")
+	}
+	var user, driver []string
+	for _, e := range events {
+		if e.Driver {
+			driver = append(driver, e.SQL)
+		} else {
+			user = append(user, e.SQL)
+		}
+	}
+	if len(user) > 1 || len(user) == 1 && user[0] != "COMMIT" {
+		t.Errorf("the application's statements reported at the commit: %q, want at most its COMMIT", user)
+	}
+	replayed := false
+	for _, q := range driver {
+		replayed = replayed || strings.HasPrefix(strings.ToUpper(strings.TrimSpace(q)), "INSERT")
+	}
+	if !replayed {
+		t.Errorf("the driver's statements at the commit: %q, want the replay's INSERT", driver)
+	}
+}
