@@ -271,13 +271,14 @@ func (c *conn) hasCDCTable() bool {
 	if _, err := c.cc.TableColumnMetadata("main", cdcTable, "lsn"); err != nil {
 		return false // no such table, the common case, answered without SQL
 	}
-	s, _, err := c.cc.Prepare("SELECT group_concat(name, ',') FROM (SELECT name FROM pragma_table_info('"+cdcTable+"') ORDER BY cid)", 0)
+	// The column names of a statement that is compiled, not run: a
+	// fraction of the cost of reading pragma_table_info.
+	s, _, err := c.cc.Prepare("SELECT * FROM main."+cdcTable, 0)
 	if err != nil {
 		return false
 	}
 	defer s.Finalize()
-	row, err := s.Step()
-	return err == nil && row && s.ColumnText(0) == "lsn,time,changes"
+	return slices.Equal(s.ColumnNames(), []string{"lsn", "time", "changes"})
 }
 
 // setupDurableCDC creates libsql_cdc if it is missing, checks that a table
