@@ -99,14 +99,6 @@ type tracer struct {
 	c *conn
 }
 
-// traceStart is what a tracer keeps of a statement from its start to its
-// end: the call's context, and the connection's last commit, for
-// committedAnyway.
-type traceStart struct {
-	ctx     context.Context
-	commits wal.Version
-}
-
 func (t tracer) event(kind TraceKind, s *capi.Stmt, ctx context.Context) TraceEvent {
 	e := TraceEvent{Kind: kind, Driver: !s.User(), ctx: ctx}
 	if t.kinds&TraceExpandSQL != 0 {
@@ -117,11 +109,12 @@ func (t tracer) event(kind TraceKind, s *capi.Stmt, ctx context.Context) TraceEv
 	return e
 }
 
-// Start implements capi.Tracer.
-func (t tracer) Start(s *capi.Stmt) (token any, err error) {
-	st := &traceStart{ctx: t.c.cc.Context(), commits: t.c.commitMark()}
+// Start implements capi.Tracer. Its mark is the connection's last commit,
+// for committedAnyway.
+func (t tracer) Start(s *capi.Stmt) (mark uint64, err error) {
+	mark = uint64(t.c.commitMark())
 	if t.kinds&TraceStatement == 0 {
-		return st, nil
+		return mark, nil
 	}
 	defer func() {
 		if r := recover(); r != nil {
@@ -129,8 +122,8 @@ func (t tracer) Start(s *capi.Stmt) (token any, err error) {
 			err = &capi.Error{Code: capi.ERROR, Msg: pe.Error(), Cause: pe}
 		}
 	}()
-	t.fn(t.event(TraceStatement, s, st.ctx))
-	return st, nil
+	t.fn(t.event(TraceStatement, s, t.c.cc.Context()))
+	return mark, nil
 }
 
 // End implements capi.Tracer. The event's error is the one the call that
@@ -138,26 +131,25 @@ func (t tracer) Start(s *capi.Stmt) (token any, err error) {
 // after it committed (committedAnyway), the context's for a statement the
 // context interrupted, or stopped (database/sql closes the rows of a
 // query whose context ended).
-func (t tracer) End(s *capi.Stmt, token any, end capi.TraceEnd) {
+func (t tracer) End(s *capi.Stmt, ctx context.Context, mark uint64, end capi.TraceEnd) {
 	if t.kinds&TraceProfile == 0 {
 		return
 	}
 	defer func() { recover() }()
-	st, _ := token.(*traceStart)
-	if st == nil {
-		st = &traceStart{ctx: context.Background()}
+	if ctx == nil {
+		ctx = context.Background()
 	}
-	e := t.event(TraceProfile, s, st.ctx)
+	e := t.event(TraceProfile, s, ctx)
 	e.Duration, e.Rows = end.Duration, end.Rows
 	var ce *capi.Error
 	switch {
 	case end.Err == nil:
 		if end.Stopped {
-			e.Err = st.ctx.Err()
+			e.Err = ctx.Err()
 		}
-	case t.c.committedAnyway(end.Err, st.commits):
-	case errors.As(end.Err, &ce) && (ce.Code&0xff == capi.INTERRUPT || ce.Code&0xff == capi.BUSY) && st.ctx.Err() != nil:
-		e.Err = st.ctx.Err()
+	case t.c.committedAnyway(end.Err, wal.Version(mark)):
+	case errors.As(end.Err, &ce) && (ce.Code&0xff == capi.INTERRUPT || ce.Code&0xff == capi.BUSY) && ctx.Err() != nil:
+		e.Err = ctx.Err()
 	default:
 		e.Err = convertError(end.Err)
 	}

@@ -1,6 +1,7 @@
 package capi
 
 import (
+	"context"
 	"math"
 	"time"
 
@@ -38,11 +39,15 @@ type Stmt struct {
 	params  []string
 	paramOK bool
 
+	sql string // SQL's result, once asked for
+
 	// tracer is the connection's Tracer that saw the statement start,
-	// nil when it is not running under one; token is what its Start
-	// returned, started when, rows the rows its Steps have returned since.
+	// nil when it is not running under one; mark is what its Start
+	// returned, ctx the connection's context then, started when, rows the
+	// rows its Steps have returned since.
 	tracer  Tracer
-	token   any
+	mark    uint64
+	ctx     context.Context
 	started time.Time
 	rows    int64
 }
@@ -321,7 +326,12 @@ func (s *Stmt) StartsWithKeyword(words ...string) bool {
 func (s *Stmt) Busy() bool { return sqlite3.Xsqlite3_stmt_busy(s.c.tls, s.p) != 0 }
 
 // SQL returns the text s was prepared from (sqlite3_sql).
-func (s *Stmt) SQL() string { return goString(sqlite3.Xsqlite3_sql(s.c.tls, s.p)) }
+func (s *Stmt) SQL() string {
+	if s.sql == "" {
+		s.sql = goString(sqlite3.Xsqlite3_sql(s.c.tls, s.p)) // the same for the statement's life
+	}
+	return s.sql
+}
 
 // Reprepares returns how many times SQLite has re-prepared s after a schema
 // change (SQLITE_STMTSTATUS_REPREPARE).

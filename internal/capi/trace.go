@@ -1,6 +1,7 @@
 package capi
 
 import (
+	"context"
 	"time"
 
 	sqlite3 "modernc.org/sqlite/lib"
@@ -11,14 +12,15 @@ import (
 // SQLite, where a Go panic may not unwind and where durations have
 // millisecond resolution). Start runs before the Step that starts a
 // statement (its first since it was prepared or reset); an error from it
-// fails that Step before SQLite runs anything, and what it returns
-// besides is given back to End. End runs once a started statement has
-// ended: its last Step returned (done, or with an error), or a Reset or
-// Finalize stopped it halfway. End runs before the Reset, so that the
-// statement's parameters are still bound.
+// fails that Step before SQLite runs anything, and the mark it returns
+// besides is given back to End, with the connection's context at the
+// start (Conn.Context). End runs once a started statement has ended: its
+// last Step returned (done, or with an error), or a Reset or Finalize
+// stopped it halfway. End runs before the Reset, so that the statement's
+// parameters are still bound.
 type Tracer interface {
-	Start(s *Stmt) (token any, err error)
-	End(s *Stmt, token any, end TraceEnd)
+	Start(s *Stmt) (mark uint64, err error)
+	End(s *Stmt, ctx context.Context, mark uint64, end TraceEnd)
 }
 
 // TraceEnd is how a statement ended: the time since it started, the rows
@@ -40,11 +42,11 @@ func (c *Conn) SetTracer(t Tracer) { c.tracer = t }
 func (s *Stmt) traceStep() (bool, error) {
 	if s.tracer == nil {
 		t := s.c.tracer
-		token, err := t.Start(s)
+		mark, err := t.Start(s)
 		if err != nil {
 			return false, err
 		}
-		s.tracer, s.token, s.started, s.rows = t, token, time.Now(), 0
+		s.tracer, s.mark, s.ctx, s.started, s.rows = t, mark, s.c.ctx, time.Now(), 0
 	}
 	row, err := s.step()
 	if row {
@@ -59,9 +61,9 @@ func (s *Stmt) traceStep() (bool, error) {
 // start, if it started.
 func (s *Stmt) traceEnd(stopped bool, err error) {
 	if t := s.tracer; t != nil {
-		token := s.token
-		s.tracer, s.token = nil, nil
-		t.End(s, token, TraceEnd{Duration: time.Since(s.started), Rows: s.rows, Stopped: stopped, Err: err})
+		ctx := s.ctx
+		s.tracer, s.ctx = nil, nil
+		t.End(s, ctx, s.mark, TraceEnd{Duration: time.Since(s.started), Rows: s.rows, Stopped: stopped, Err: err})
 	}
 }
 
