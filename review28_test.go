@@ -20,9 +20,7 @@ type r28Key struct{}
 // call that ran the statement") say the TraceProfile event has the
 // context's error and the query's context.
 func TestReview28TraceCancelMidRows(t *testing.T) {
-	var log traceLog
-	db := openTestDB(t, "", WithTrace(TraceProfile, log.add))
-	db.SetMaxOpenConns(1)
+	log, db := tracedDB(t, TraceProfile)
 	mustExec(t, db, "CREATE TABLE t(x)")
 	mustExec(t, db, "INSERT INTO t VALUES (1), (2), (3)")
 	log.take(true)
@@ -42,16 +40,26 @@ func TestReview28TraceCancelMidRows(t *testing.T) {
 		t.Fatalf("rows.Err = %v, want context.Canceled", rows.Err())
 	}
 	rows.Close()
+	r28CheckCancelled(t, log)
+}
+
+// r28CheckCancelled checks the one event of a query cancelled by its
+// context after its first row.
+func r28CheckCancelled(t *testing.T, log *traceLog) {
+	t.Helper()
 	events := log.take(false)
 	if len(events) != 1 {
 		t.Fatalf("events:\n%s", kinds(events))
 	}
 	e := events[0]
+	if e.Rows != 1 {
+		t.Errorf("Rows = %d, want 1", e.Rows)
+	}
 	if !errors.Is(e.Err, context.Canceled) {
 		t.Errorf("event Err = %v, want context.Canceled (the query was cancelled by its context)", e.Err)
 	}
 	if v := e.Context().Value(r28Key{}); v != "req" {
-		t.Errorf("event context has %v, want the query's", v)
+		t.Errorf("event context's value is %v, want the query's context (its value \"req\")", v)
 	}
 }
 
@@ -84,52 +92,32 @@ func TestReview28TraceCancelMidRowsNative(t *testing.T) {
 		t.Fatalf("rows.Err = %v, want context.Canceled", rows.Err())
 	}
 	rows.Close()
-	events := log.take(false)
-	if len(events) != 1 {
-		t.Fatalf("events:\n%s", kinds(events))
-	}
-	e := events[0]
-	if e.Rows != 1 {
-		t.Errorf("Rows = %d, want 1", e.Rows)
-	}
-	if !errors.Is(e.Err, context.Canceled) {
-		t.Errorf("event Err = %v, want context.Canceled (the query was cancelled by its context)", e.Err)
-	}
-	if v := e.Context().Value(r28Key{}); v != "req" {
-		t.Errorf("event context's value is %v, want the query's context (its value \"req\")", v)
-	}
+	r28CheckCancelled(t, &log)
 }
 
 // A multi-statement Exec that fails in its 2nd statement: the 1st and 2nd
 // are reported (the 2nd with its error), the 3rd never started.
 func TestReview28TraceScriptFailsInSecond(t *testing.T) {
-	var log traceLog
-	db := openTestDB(t, "", WithTrace(TraceStatement|TraceProfile, log.add))
-	db.SetMaxOpenConns(1)
+	log, db := tracedDB(t, TraceStatement|TraceProfile)
 	mustExec(t, db, "CREATE TABLE t(x UNIQUE)")
 	log.take(true)
 	_, err := db.Exec("INSERT INTO t VALUES (1); INSERT INTO t VALUES (1); INSERT INTO t VALUES (3)")
 	if !errors.Is(err, ErrConstraint) {
 		t.Fatalf("err %v", err)
 	}
-	want := strings.Join([]string{
+	log.want(t,
 		"start INSERT INTO t VALUES (1);",
 		"end rows=0 err=false INSERT INTO t VALUES (1);",
 		"start  INSERT INTO t VALUES (1);",
 		"end rows=0 err=true  INSERT INTO t VALUES (1);",
-	}, "\n")
-	if got := kinds(log.take(false)); got != want {
-		t.Fatalf("events:\n%s\nwant:\n%s", got, want)
-	}
+	)
 }
 
 // A prepared *sql.Stmt run again and again: one start and one end per
 // run, each with its own parameters (TraceExpandSQL), QueryRow's rows
 // closed after one row reported as stopped halfway with Rows 1.
 func TestReview28TracePreparedReuse(t *testing.T) {
-	var log traceLog
-	db := openTestDB(t, "", WithTrace(TraceStatement|TraceProfile|TraceExpandSQL, log.add))
-	db.SetMaxOpenConns(1)
+	log, db := tracedDB(t, TraceStatement|TraceProfile|TraceExpandSQL)
 	mustExec(t, db, "CREATE TABLE t(x)")
 	mustExec(t, db, "INSERT INTO t VALUES (1), (2), (3)")
 	st, err := db.Prepare("SELECT x FROM t WHERE x >= ? ORDER BY x")
@@ -144,17 +132,14 @@ func TestReview28TracePreparedReuse(t *testing.T) {
 			t.Fatalf("QueryRow(%d): %d, %v", a, x, err)
 		}
 	}
-	want := strings.Join([]string{
+	log.want(t,
 		"start SELECT x FROM t WHERE x >= 1 ORDER BY x",
 		"end rows=1 err=false SELECT x FROM t WHERE x >= 1 ORDER BY x",
 		"start SELECT x FROM t WHERE x >= 2 ORDER BY x",
 		"end rows=1 err=false SELECT x FROM t WHERE x >= 2 ORDER BY x",
 		"start SELECT x FROM t WHERE x >= 3 ORDER BY x",
 		"end rows=1 err=false SELECT x FROM t WHERE x >= 3 ORDER BY x",
-	}, "\n")
-	if got := kinds(log.take(false)); got != want {
-		t.Fatalf("events:\n%s\nwant:\n%s", got, want)
-	}
+	)
 }
 
 // A panic in the tracer as the COMMIT of a transaction starts fails the
@@ -238,10 +223,7 @@ func TestReview28TraceNativeCloseOpenRows(t *testing.T) {
 	if err := c.Close(); err != nil {
 		t.Fatal(err)
 	}
-	want := "start SELECT x FROM t\nend rows=2 err=false SELECT x FROM t"
-	if got := kinds(log.take(false)); got != want {
-		t.Fatalf("events:\n%s\nwant:\n%s", got, want)
-	}
+	log.want(t, "start SELECT x FROM t", "end rows=2 err=false SELECT x FROM t")
 }
 
 // A statement evicted from the statement cache after it ran is not
@@ -285,10 +267,8 @@ func TestReview28TraceCacheEvictionAndRetryAfterPanic(t *testing.T) {
 // undoes the statement's earlier rows (OR ABORT) but not the transaction's
 // earlier statement.
 func TestReview28ReplaceMovesRowidAndAborts(t *testing.T) {
-	s := &kvStore{rows: map[int64]string{}}
-	db := openTestDB(t, "", WithModule("kvr", kvReplaceModule{s}))
+	s, db := kvDBOf(t, newKVReplacer)
 	db.SetMaxOpenConns(1)
-	mustExec(t, db, "CREATE VIRTUAL TABLE kv USING kvr")
 	mustExec(t, db, "INSERT INTO kv(rowid, v) VALUES (1, 'one'), (2, 'two')")
 	writes(s)
 	mustExec(t, db, "UPDATE OR REPLACE kv SET rowid = 5 WHERE rowid = 1")
@@ -330,9 +310,7 @@ func TestReview28ReplaceMovesRowidAndAborts(t *testing.T) {
 // OR REPLACE on a writable table that is not a Replacer: Insert is called,
 // and its constraint error undoes the statement (OR ABORT).
 func TestReview28ReplaceOnNonReplacer(t *testing.T) {
-	s := &kvStore{rows: map[int64]string{}}
-	db := openTestDB(t, "", WithModule("kv", kvModule{s}))
-	mustExec(t, db, "CREATE VIRTUAL TABLE kv USING kv")
+	_, db := kvDB(t)
 	mustExec(t, db, "INSERT INTO kv(rowid, v) VALUES (1, 'one')")
 	_, err := db.Exec("INSERT OR REPLACE INTO kv(rowid, v) VALUES (3, 'three'), (1, 'ONE')")
 	if !errors.Is(err, ErrConstraint) {

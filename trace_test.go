@@ -2,6 +2,7 @@ package libsql
 
 import (
 	"context"
+	"database/sql"
 	"database/sql/driver"
 	"errors"
 	"fmt"
@@ -57,13 +58,30 @@ func kinds(events []TraceEvent) string {
 	return strings.Join(b, "\n")
 }
 
+// tracedDB opens a database on one connection whose events of kinds go
+// to the returned log.
+func tracedDB(t *testing.T, kinds TraceKind, opts ...Option) (*traceLog, *sql.DB) {
+	t.Helper()
+	log := &traceLog{}
+	db := openTestDB(t, "", append(opts, WithTrace(kinds, log.add))...)
+	db.SetMaxOpenConns(1)
+	return log, db
+}
+
+// want checks the application's events since the last take against
+// want, a line each as kinds writes them.
+func (l *traceLog) want(t *testing.T, want ...string) {
+	t.Helper()
+	if got := kinds(l.take(false)); got != strings.Join(want, "\n") {
+		t.Fatalf("events:\n%s\nwant:\n%s", got, strings.Join(want, "\n"))
+	}
+}
+
 // Each statement of the application is reported as it starts and as it
 // ends, with its text, the rows it returned and its error; a statement
 // the application stops halfway ends with the rows it returned so far.
 func TestTraceStatements(t *testing.T) {
-	var log traceLog
-	db := openTestDB(t, "", WithTrace(TraceStatement|TraceProfile, log.add))
-	db.SetMaxOpenConns(1)
+	log, db := tracedDB(t, TraceStatement|TraceProfile)
 	mustExec(t, db, "CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT UNIQUE)")
 	mustExec(t, db, "INSERT INTO t VALUES (?, ?), (?, ?), (?, ?)", 1, "a", 2, "b", 3, "c")
 	log.take(false)
@@ -121,9 +139,7 @@ func TestTraceStatements(t *testing.T) {
 // BEGIN and COMMIT) are reported with Driver set; TraceExpandSQL puts the
 // parameters' values in the text; TraceProfile alone reports only ends.
 func TestTraceDriverStatementsAndExpandedSQL(t *testing.T) {
-	var log traceLog
-	db := openTestDB(t, "", WithTrace(TraceProfile|TraceExpandSQL, log.add))
-	db.SetMaxOpenConns(1)
+	log, db := tracedDB(t, TraceProfile|TraceExpandSQL)
 	mustExec(t, db, "CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT, b BLOB)")
 	log.take(true)
 	tx, err := db.Begin()
@@ -225,10 +241,7 @@ func TestTraceTriggers(t *testing.T) {
 	mustExec(t, db, "CREATE TABLE t(x); CREATE TABLE audit(x); CREATE TRIGGER tr AFTER INSERT ON t BEGIN INSERT INTO audit VALUES (new.x); END")
 	log.take(true)
 	mustExec(t, db, "INSERT INTO t VALUES (1)")
-	want := "start INSERT INTO t VALUES (1)\nend rows=0 err=false INSERT INTO t VALUES (1)"
-	if got := kinds(log.take(false)); got != want {
-		t.Fatalf("events:\n%s\nwant:\n%s", got, want)
-	}
+	log.want(t, "start INSERT INTO t VALUES (1)", "end rows=0 err=false INSERT INTO t VALUES (1)")
 }
 
 func TestWithTraceRefusesBadArguments(t *testing.T) {

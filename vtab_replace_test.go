@@ -15,6 +15,8 @@ type kvReplacer struct{ *kvTable }
 
 type kvReplaceModule struct{ s *kvStore }
 
+func newKVReplacer(s *kvStore) Module { return kvReplaceModule{s} }
+
 func (m kvReplaceModule) Connect([]string) (string, VirtualTable, error) {
 	return "CREATE TABLE x(v TEXT)", kvReplacer{&kvTable{s: m.s, marks: map[int]int{}}}, nil
 }
@@ -68,9 +70,7 @@ func writes(s *kvStore) []string {
 // REPLACE; every other conflict resolution still reaches Insert and
 // Update.
 func TestVirtualTableReplace(t *testing.T) {
-	s := &kvStore{rows: map[int64]string{}}
-	db := openTestDB(t, "", WithModule("kvr", kvReplaceModule{s}))
-	mustExec(t, db, "CREATE VIRTUAL TABLE kv USING kvr")
+	s, db := kvDBOf(t, newKVReplacer)
 	mustExec(t, db, "INSERT INTO kv(rowid, v) VALUES (1, 'one'), (2, 'two')")
 	if got, want := writes(s), []string{"insert 1 [one]", "insert 2 [two]"}; !slices.Equal(got, want) {
 		t.Fatalf("INSERT: calls %q, want %q", got, want)
@@ -119,9 +119,7 @@ func TestVirtualTableReplace(t *testing.T) {
 // as OR ABORT does: the statement's rows before it are undone, the
 // transaction goes on.
 func TestVirtualTableReplaceConflict(t *testing.T) {
-	s := &kvStore{rows: map[int64]string{}}
-	db := openTestDB(t, "", WithModule("kvr", kvReplaceModule{s}))
-	mustExec(t, db, "CREATE VIRTUAL TABLE kv USING kvr")
+	_, db := kvDBOf(t, newKVReplacer)
 	mustExec(t, db, "INSERT INTO kv(rowid, v) VALUES (1, 'one')")
 	tx, err := db.Begin()
 	if err != nil {

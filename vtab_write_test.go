@@ -250,8 +250,15 @@ func kvRows(t *testing.T, q interface {
 
 func kvDB(t *testing.T) (*kvStore, *sql.DB) {
 	t.Helper()
+	return kvDBOf(t, func(s *kvStore) Module { return kvModule{s} })
+}
+
+// kvDBOf opens a database with the virtual table kv of the module mod
+// makes for a new kvStore, with the calls of its creation forgotten.
+func kvDBOf(t *testing.T, mod func(*kvStore) Module) (*kvStore, *sql.DB) {
+	t.Helper()
 	s := &kvStore{rows: map[int64]string{}}
-	db := openTestDB(t, "", WithModule("kv", kvModule{s}))
+	db := openTestDB(t, "", WithModule("kv", mod(s)))
 	mustExec(t, db, "CREATE VIRTUAL TABLE kv USING kv")
 	s.takeCalls()
 	return s, db
