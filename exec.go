@@ -232,19 +232,27 @@ func (c *conn) execScript(ctx context.Context, query string, args []driver.Named
 				return r, nil
 			}
 		}
-		n, err := c.bind(s, args, base)
-		if err == nil {
-			r, err = c.run(ctx, s)
-		} else {
-			err = c.mapErr(ctx, err)
-		}
-		s.Finalize()
+		var n int
+		r, n, err = c.runScriptStatement(ctx, s, args, base)
 		s = nil
 		if err != nil {
 			return nil, err
 		}
 		base += n
 	}
+}
+
+// runScriptStatement runs s, a statement of a multi-statement text, with
+// args from base on, and finalizes it; n is how many of args it took.
+func (c *conn) runScriptStatement(ctx context.Context, s *capi.Stmt, args []driver.NamedValue, base int) (r result, n int, err error) {
+	n, err = c.bind(s, args, base)
+	if err == nil {
+		r, err = c.run(ctx, s)
+	} else {
+		err = c.mapErr(ctx, err)
+	}
+	s.Finalize()
+	return r, n, err
 }
 
 // execInternal runs one statement of the driver's own (BEGIN, COMMIT,

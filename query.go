@@ -148,13 +148,7 @@ func (c *conn) queryScript(ctx context.Context, cl call, query string, args []dr
 				return c.query(ctx, cl, &prepared{s: s, query: query, user: true}, args, base, ownPrivate)
 			}
 		}
-		n, err := c.bind(s, args, base)
-		if err == nil {
-			_, err = c.run(ctx, s)
-		} else {
-			err = c.mapErr(ctx, err)
-		}
-		s.Finalize()
+		_, n, err := c.runScriptStatement(ctx, s, args, base)
 		s = nil
 		if err != nil {
 			c.leave(cl)
