@@ -380,3 +380,47 @@ func TestTraceConcurrentRebaseReplayIsDriver(t *testing.T) {
 		t.Errorf("the driver's statements at the commit: %q, want the replay's INSERT", driver)
 	}
 }
+
+// Connections traced at once (in make test's race run): every statement
+// of every goroutine is reported once as it starts and once as it ends,
+// with its own parameters.
+func TestTraceConcurrentConnections(t *testing.T) {
+	log := &traceLog{}
+	db := openTestDB(t, "", WithTrace(TraceStatement|TraceProfile|TraceExpandSQL, log.add))
+	db.SetMaxOpenConns(4)
+	mustExec(t, db, "CREATE TABLE t(x)")
+	log.take(true)
+	const goroutines, each = 4, 20
+	var wg sync.WaitGroup
+	for g := range goroutines {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range each {
+				if _, err := db.Exec("INSERT INTO t VALUES (?)", g*1000+i); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	seen := map[string]int{}
+	for _, e := range log.take(false) {
+		seen[fmt.Sprintf("%d %s", e.Kind, e.SQL)]++
+	}
+	for g := range goroutines {
+		for i := range each {
+			for _, k := range []TraceKind{TraceStatement, TraceProfile} {
+				key := fmt.Sprintf("%d INSERT INTO t VALUES (%d)", k, g*1000+i)
+				if seen[key] != 1 {
+					t.Fatalf("%q reported %d times, want once", key, seen[key])
+				}
+				delete(seen, key)
+			}
+		}
+	}
+	if len(seen) != 0 {
+		t.Fatalf("other events: %v", seen)
+	}
+}
