@@ -270,8 +270,8 @@ func (x *Context) scratch(n int) (uintptr, bool) {
 
 // ResultError makes the call fail: the statement fails with SQLITE_ERROR
 // and err's text, and the error Step returns has err as its Cause (the
-// first such error of the step: an aggregate's Final, which SQLite runs as
-// the failed statement ends, does not replace the error that ended it).
+// first such error of the step; an aggregate's Final that SQLite runs as
+// a failed statement halts is never the cause: SQLite drops its result).
 // The call's first error is its result: no later Result call, error or
 // not, replaces it, so the statement's message is its cause's.
 func (x *Context) ResultError(err error) {
