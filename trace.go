@@ -22,7 +22,7 @@ const (
 	// TraceProfile: a statement that started has ended (SQLite's
 	// SQLITE_TRACE_PROFILE): it ran to its end, failed, or was stopped
 	// halfway (rows closed before the last one). The event has its
-	// Duration, Rows and Err.
+	// Duration, Rows, Changes and Err.
 	TraceProfile
 	// TraceExpandSQL is not an event: given to WithTrace, it makes the
 	// events' SQL the statement's text with the values of its bound
@@ -48,6 +48,10 @@ type TraceEvent struct {
 	Duration time.Duration
 	// Rows (TraceProfile) is the number of rows the statement returned.
 	Rows int64
+	// Changes (TraceProfile) is the number of rows the statement
+	// inserted, updated or deleted, counted as RowsAffected counts them
+	// (not those of triggers); 0 for a statement that writes no rows.
+	Changes int64
 	// Err (TraceProfile) is the error the statement ended with, nil if it
 	// ran to its end or was stopped halfway.
 	Err error
@@ -140,7 +144,7 @@ func (t tracer) End(s *capi.Stmt, ctx context.Context, mark uint64, end capi.Tra
 		ctx = context.Background()
 	}
 	e := t.event(TraceProfile, s, ctx)
-	e.Duration, e.Rows = end.Duration, end.Rows
+	e.Duration, e.Rows, e.Changes = end.Duration, end.Rows, end.Changes
 	var ce *capi.Error
 	switch {
 	case end.Err == nil:

@@ -424,3 +424,55 @@ func TestTraceConcurrentConnections(t *testing.T) {
 		t.Fatalf("other events: %v", seen)
 	}
 }
+
+// Changes counts the rows a statement inserted, updated or deleted, as
+// RowsAffected does: not a trigger's, none for a query (even one read
+// while another statement writes), and those of an INSERT ... RETURNING
+// whose rows were not all read.
+func TestTraceChanges(t *testing.T) {
+	log, db := tracedDB(t, TraceProfile)
+	mustExec(t, db, "CREATE TABLE t(x); CREATE TABLE audit(x); CREATE TRIGGER tr AFTER DELETE ON t BEGIN INSERT INTO audit VALUES (old.x); END")
+	log.take(true)
+	changes := func() map[string]int64 {
+		m := map[string]int64{}
+		for _, e := range log.take(false) {
+			m[e.SQL] = e.Changes
+		}
+		return m
+	}
+	mustExec(t, db, "INSERT INTO t VALUES (1), (2), (3)")
+	mustExec(t, db, "UPDATE t SET x = x + 10 WHERE x > 1")
+	mustExec(t, db, "DELETE FROM t WHERE x = 13")
+	mustExec(t, db, "CREATE TABLE u(y)")
+	want := map[string]int64{"INSERT INTO t VALUES (1), (2), (3)": 3, "UPDATE t SET x = x + 10 WHERE x > 1": 2, "DELETE FROM t WHERE x = 13": 1, "CREATE TABLE u(y)": 0}
+	if got := changes(); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("changes %v, want %v", got, want)
+	}
+
+	tx, err := db.Begin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows, err := tx.Query("SELECT x FROM t")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows.Next()
+	if _, err := tx.Exec("INSERT INTO u VALUES (1), (2)"); err != nil {
+		t.Fatal(err)
+	}
+	rows.Close()
+	rows, err = tx.Query("INSERT INTO u VALUES (3), (4), (5) RETURNING y")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows.Next()
+	rows.Close()
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	want = map[string]int64{"SELECT x FROM t": 0, "INSERT INTO u VALUES (1), (2)": 2, "INSERT INTO u VALUES (3), (4), (5) RETURNING y": 3}
+	if got := changes(); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("changes %v, want %v", got, want)
+	}
+}

@@ -45,11 +45,12 @@ type Stmt struct {
 	// nil when it is not running under one; mark is what its Start
 	// returned, ctx the connection's context then, started when, rows the
 	// rows its Steps have returned since.
-	tracer  Tracer
-	mark    uint64
-	ctx     context.Context
-	started time.Time
-	rows    int64
+	tracer    Tracer
+	mark      uint64
+	ctx       context.Context
+	started   time.Time
+	rows      int64
+	changesAt int64 // the connection's total changes at the start
 }
 
 // Prepare compiles the first statement of sql with sqlite3_prepare_v3 and
@@ -209,13 +210,13 @@ func (s *Stmt) Reset() error {
 	if s.p == 0 {
 		return &Error{Code: MISUSE, Msg: "statement is finalized"}
 	}
-	s.traceEnd(true, nil)
 	rc := sqlite3.Xsqlite3_reset(s.c.tls, s.p)
 	var err error
 	if rc != OK {
 		err = s.c.err(rc)
 	}
 	s.c.clearCallbackError() // an aggregate's Final failing as the statement ended
+	s.traceEnd(true, nil)    // after the reset, which counts a write's changes; the bindings stay
 	return err
 }
 

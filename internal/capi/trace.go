@@ -16,19 +16,21 @@ import (
 // besides is given back to End, with the connection's context at the
 // start (Conn.Context). End runs once a started statement has ended: its
 // last Step returned (done, or with an error), or a Reset or Finalize
-// stopped it halfway. End runs before the Reset, so that the statement's
-// parameters are still bound.
+// stopped it halfway: after the Reset (the parameters stay bound), before
+// the Finalize.
 type Tracer interface {
 	Start(s *Stmt) (mark uint64, err error)
 	End(s *Stmt, ctx context.Context, mark uint64, end TraceEnd)
 }
 
 // TraceEnd is how a statement ended: the time since it started, the rows
-// its Steps returned, whether a Reset or Finalize stopped it halfway, and
-// the error of its last Step.
+// its Steps returned, the rows it inserted, updated or deleted
+// (sqlite3_changes, for a statement that writes and changed rows), whether
+// a Reset or Finalize stopped it halfway, and the error of its last Step.
 type TraceEnd struct {
 	Duration time.Duration
 	Rows     int64
+	Changes  int64
 	Stopped  bool
 	Err      error
 }
@@ -47,6 +49,7 @@ func (s *Stmt) traceStep() (bool, error) {
 			return false, err
 		}
 		s.tracer, s.mark, s.ctx, s.started, s.rows = t, mark, s.c.ctx, time.Now(), 0
+		s.changesAt = s.c.TotalChanges()
 	}
 	row, err := s.step()
 	if row {
@@ -63,7 +66,11 @@ func (s *Stmt) traceEnd(stopped bool, err error) {
 	if t := s.tracer; t != nil {
 		ctx := s.ctx
 		s.tracer, s.ctx = nil, nil
-		t.End(s, ctx, s.mark, TraceEnd{Duration: time.Since(s.started), Rows: s.rows, Stopped: stopped, Err: err})
+		end := TraceEnd{Duration: time.Since(s.started), Rows: s.rows, Stopped: stopped, Err: err}
+		if s.c.TotalChanges() != s.changesAt && !s.ReadOnly() {
+			end.Changes = s.c.Changes()
+		}
+		t.End(s, ctx, s.mark, end)
 	}
 }
 
