@@ -101,7 +101,8 @@
 // # Tracing
 //
 // [WithTrace] tells a function of each statement's start and end, with
-// its duration, rows and error: to log slow statements or trace them.
+// its duration, rows, changes and error: to log slow statements or trace
+// them.
 //
 // # Backups
 //
