@@ -268,40 +268,39 @@ func (c *conn) setupCapture(ctx context.Context) error {
 // columns, is not it). An error reading the schema says no: the
 // connection's first statement meets it.
 func (c *conn) hasCDCTable() bool {
-	if _, err := c.cc.TableColumnMetadata("main", cdcTable, "lsn"); err != nil {
-		return false // no such table, the common case, answered without SQL
+	cols, err := c.cdcTableColumns()
+	return err == nil && slices.Equal(cols, cdcColumns)
+}
+
+// cdcColumns are the columns of durable CDC's libsql_cdc, in order.
+var cdcColumns = []string{"lsn", "time", "changes"}
+
+// cdcTableColumns returns the columns of main.libsql_cdc, nil if there is
+// no such table: the one reading of the table by which every connection
+// decides whether it is durable CDC's (cdcColumns and no other). The
+// columns are those of a compiled SELECT * (generated ones included), a
+// fraction of the cost of reading pragma_table_info, and the common case,
+// no such table, is answered without SQL.
+func (c *conn) cdcTableColumns() ([]string, error) {
+	if _, err := c.cc.TableColumnMetadata("main", cdcTable, ""); err != nil {
+		return nil, nil
 	}
-	// The column names of a statement that is compiled, not run: a
-	// fraction of the cost of reading pragma_table_info.
 	s, _, err := c.cc.Prepare("SELECT * FROM main."+cdcTable, 0)
 	if err != nil {
-		return false
+		return nil, err
 	}
 	defer s.Finalize()
-	return slices.Equal(s.ColumnNames(), []string{"lsn", "time", "changes"})
+	return s.ColumnNames(), nil
 }
 
 // setupDurableCDC creates libsql_cdc if it is missing, checks that a table
 // of that name is ours, and makes the engine's LSNs continue above the
 // newest stored one.
 func (c *conn) setupDurableCDC(ctx context.Context) error {
-	var cols []string
-	s, _, err := c.cc.Prepare("SELECT name FROM pragma_table_info('libsql_cdc')", 0)
+	cols, err := c.cdcTableColumns()
 	if err != nil {
 		return c.mapErr(ctx, err)
 	}
-	for {
-		row, err := s.Step()
-		if err != nil {
-			s.Finalize()
-			return c.mapErr(ctx, err)
-		}
-		if !row {
-			break
-		}
-		cols = append(cols, s.ColumnText(0))
-	}
-	s.Finalize()
 	switch strings.Join(cols, ",") {
 	case "":
 		if c.cfg.mode == "ro" {
@@ -310,7 +309,7 @@ func (c *conn) setupDurableCDC(ctx context.Context) error {
 		if err := c.cc.Exec(cdcSchema + ";" + cdcStateSchema); err != nil {
 			return c.mapErr(ctx, err)
 		}
-	case "lsn,time,changes":
+	case strings.Join(cdcColumns, ","):
 		if c.cfg.mode != "ro" {
 			if err := c.cc.Exec(cdcStateSchema); err != nil {
 				return c.mapErr(ctx, err)
@@ -319,7 +318,7 @@ func (c *conn) setupDurableCDC(ctx context.Context) error {
 	default:
 		return fmt.Errorf("libsql: cdc=on: a table named %s exists with columns (%s), not the CDC log's (lsn, time, changes)", cdcTable, strings.Join(cols, ", "))
 	}
-	s, _, err = c.cc.Prepare("SELECT max(coalesce((SELECT max(lsn) FROM libsql_cdc), 0), coalesce((SELECT value FROM libsql_cdc_state WHERE key = 'pruned_through'), 0))", 0)
+	s, _, err := c.cc.Prepare("SELECT max(coalesce((SELECT max(lsn) FROM libsql_cdc), 0), coalesce((SELECT value FROM libsql_cdc_state WHERE key = 'pruned_through'), 0))", 0)
 	if err != nil {
 		return c.mapErr(ctx, err)
 	}

@@ -130,7 +130,8 @@ type ColumnMetadata struct {
 	AutoIncrement bool
 }
 
-// TableColumnMetadata returns what the schema says of a table column.
+// TableColumnMetadata returns what the schema says of a table column; with
+// column "", it only checks that the table exists (an error if not).
 func (c *Conn) TableColumnMetadata(schema, table, column string) (ColumnMetadata, error) {
 	tls := c.tls
 	// Stack order: out-params, then the three names; freed in reverse.
@@ -141,6 +142,9 @@ func (c *Conn) TableColumnMetadata(schema, table, column string) (ColumnMetadata
 	var zs uintptr // NULL schema: search every database
 	if schema != "" {
 		zs = zDB
+	}
+	if column == "" {
+		zCol = 0 // NULL column: SQLite checks only the table
 	}
 	rc := sqlite3.Xsqlite3_table_column_metadata(tls, c.db, zs, zTab, zCol, out, out+8, out+16, out+20, out+24)
 	var md ColumnMetadata
