@@ -6,46 +6,6 @@ import (
 	"testing"
 )
 
-// review29Changes returns the Changes of the application's TraceProfile
-// events since the last take, by SQL text.
-func review29Changes(log *traceLog) map[string]int64 {
-	m := map[string]int64{}
-	for _, e := range log.take(false) {
-		if e.Kind == TraceProfile {
-			m[e.SQL] = e.Changes
-		}
-	}
-	return m
-}
-
-// Changes of an INSERT ... RETURNING closed early while another write ran
-// in between: its own rows, not the other statement's.
-func TestReview29TraceChangesReturningInterleaved(t *testing.T) {
-	log, db := tracedDB(t, TraceProfile)
-	mustExec(t, db, "CREATE TABLE u(y)")
-	log.take(true)
-	tx, err := db.Begin()
-	if err != nil {
-		t.Fatal(err)
-	}
-	rows, err := tx.Query("INSERT INTO u VALUES (3), (4), (5) RETURNING y")
-	if err != nil {
-		t.Fatal(err)
-	}
-	rows.Next()
-	if _, err := tx.Exec("INSERT INTO u VALUES (1), (2)"); err != nil {
-		t.Fatal(err)
-	}
-	rows.Close()
-	if err := tx.Commit(); err != nil {
-		t.Fatal(err)
-	}
-	want := map[string]int64{"INSERT INTO u VALUES (3), (4), (5) RETURNING y": 3, "INSERT INTO u VALUES (1), (2)": 2}
-	if got := review29Changes(log); fmt.Sprint(got) != fmt.Sprint(want) {
-		t.Fatalf("changes %v, want %v", got, want)
-	}
-}
-
 // Changes of each statement of a multi-statement Exec and Query, and
 // those of statements whose triggers or REPLACE change other rows, match
 // RowsAffected.
@@ -67,7 +27,7 @@ func TestReview29TraceChangesMatchRowsAffected(t *testing.T) {
 			t.Fatal(err)
 		}
 		n, _ := r.RowsAffected()
-		got := review29Changes(log)
+		got := log.changes()
 		if len(got) != 1 || got[q] != n {
 			t.Errorf("%s: changes %v, RowsAffected %d", q, got, n)
 		}
@@ -81,7 +41,7 @@ func TestReview29TraceChangesMatchRowsAffected(t *testing.T) {
 	}
 	want := map[string]int64{"INSERT INTO t(x) VALUES (?);": 1, "INSERT INTO t(x) VALUES (?), (?);": 2, "CREATE TABLE v(z)": 0}
 	got := map[string]int64{}
-	for q, n := range review29Changes(log) {
+	for q, n := range log.changes() {
 		got[strings.TrimSpace(q)] = n
 	}
 	if fmt.Sprint(got) != fmt.Sprint(want) {

@@ -58,6 +58,18 @@ func kinds(events []TraceEvent) string {
 	return strings.Join(b, "\n")
 }
 
+// changes returns the Changes of the application's TraceProfile events
+// since the last take, by SQL text.
+func (l *traceLog) changes() map[string]int64 {
+	m := map[string]int64{}
+	for _, e := range l.take(false) {
+		if e.Kind == TraceProfile {
+			m[e.SQL] = e.Changes
+		}
+	}
+	return m
+}
+
 // tracedDB opens a database on one connection whose events of kinds go
 // to the returned log.
 func tracedDB(t *testing.T, kinds TraceKind, opts ...Option) (*traceLog, *sql.DB) {
@@ -433,19 +445,12 @@ func TestTraceChanges(t *testing.T) {
 	log, db := tracedDB(t, TraceProfile)
 	mustExec(t, db, "CREATE TABLE t(x); CREATE TABLE audit(x); CREATE TRIGGER tr AFTER DELETE ON t BEGIN INSERT INTO audit VALUES (old.x); END")
 	log.take(true)
-	changes := func() map[string]int64 {
-		m := map[string]int64{}
-		for _, e := range log.take(false) {
-			m[e.SQL] = e.Changes
-		}
-		return m
-	}
 	mustExec(t, db, "INSERT INTO t VALUES (1), (2), (3)")
 	mustExec(t, db, "UPDATE t SET x = x + 10 WHERE x > 1")
 	mustExec(t, db, "DELETE FROM t WHERE x = 13")
 	mustExec(t, db, "CREATE TABLE u(y)")
 	want := map[string]int64{"INSERT INTO t VALUES (1), (2), (3)": 3, "UPDATE t SET x = x + 10 WHERE x > 1": 2, "DELETE FROM t WHERE x = 13": 1, "CREATE TABLE u(y)": 0}
-	if got := changes(); fmt.Sprint(got) != fmt.Sprint(want) {
+	if got := log.changes(); fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Fatalf("changes %v, want %v", got, want)
 	}
 
@@ -453,26 +458,28 @@ func TestTraceChanges(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// A query and an INSERT ... RETURNING, each read for one row, stay
+	// open while another INSERT runs: each ends with its own count.
 	rows, err := tx.Query("SELECT x FROM t")
 	if err != nil {
 		t.Fatal(err)
 	}
 	rows.Next()
+	ret, err := tx.Query("INSERT INTO u VALUES (3), (4), (5) RETURNING y")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ret.Next()
 	if _, err := tx.Exec("INSERT INTO u VALUES (1), (2)"); err != nil {
 		t.Fatal(err)
 	}
 	rows.Close()
-	rows, err = tx.Query("INSERT INTO u VALUES (3), (4), (5) RETURNING y")
-	if err != nil {
-		t.Fatal(err)
-	}
-	rows.Next()
-	rows.Close()
+	ret.Close()
 	if err := tx.Commit(); err != nil {
 		t.Fatal(err)
 	}
 	want = map[string]int64{"SELECT x FROM t": 0, "INSERT INTO u VALUES (1), (2)": 2, "INSERT INTO u VALUES (3), (4), (5) RETURNING y": 3}
-	if got := changes(); fmt.Sprint(got) != fmt.Sprint(want) {
+	if got := log.changes(); fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Fatalf("changes %v, want %v", got, want)
 	}
 }
